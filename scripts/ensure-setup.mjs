@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Makes `npm start` and `npm test` work on a fresh clone: installs the npm packages when they are
+// missing or older than the lock file, and compiles TypeScript when dist/ is missing or stale.
+// Uses only Node's standard library, since it runs before anything is installed.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function mtime(path) {
+  return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
+function newestUnder(dir) {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestUnder(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function run(cmd, args, why) {
+  process.stderr.write(`[setup] ${why}: ${cmd} ${args.join(' ')}\n`);
+  // ONNXRUNTIME_NODE_INSTALL=skip: onnxruntime-node's install script would otherwise try to
+  // download CUDA libraries from outside the npm registry; hosts with internet may override it.
+  execFileSync(cmd, args, {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ONNXRUNTIME_NODE_INSTALL: 'skip', ...process.env },
+  });
+}
+
+const installedMarker = join(root, 'node_modules', '.package-lock.json');
+const lock = join(root, 'package-lock.json');
+if (!existsSync(installedMarker) || mtime(installedMarker) < mtime(lock) || mtime(installedMarker) < mtime(join(root, 'package.json'))) {
+  run(npm, existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'], 'installing npm packages');
+}
+
+const builtMarker = join(root, 'dist', 'src', 'main.js');
+const sourcesChanged = Math.max(newestUnder(join(root, 'src')), newestUnder(join(root, 'bench')), mtime(join(root, 'tsconfig.json')));
+if (!existsSync(builtMarker) || mtime(builtMarker) < sourcesChanged) {
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'compiling TypeScript');
+}

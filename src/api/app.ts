@@ -1,0 +1,82 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import swaggerUi from 'swagger-ui-express';
+import type { Config } from '../config.js';
+import type { ModelRegistry } from '../encoders/model-registry.js';
+import { ShuttingDownError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { EmbeddingService } from '../services/embedding.service.js';
+import { errorMiddleware, notFoundHandler } from './error-middleware.js';
+import { createUpload } from './multipart.js';
+import { openApiDocument } from './openapi.js';
+import { requestContext } from './request-context.js';
+import { embeddingsRouter } from './routes/embeddings.routes.js';
+import { healthRouter } from './routes/health.routes.js';
+import { immichRouter } from './routes/immich.routes.js';
+import { modelsRouter } from './routes/models.routes.js';
+
+/** Shared, mutable process state the app reads (set by the server on SIGTERM). */
+export interface Lifecycle {
+  shuttingDown: boolean;
+}
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  registry: ModelRegistry;
+  embeddings: EmbeddingService;
+  lifecycle: Lifecycle;
+  version: string;
+  startedAt?: Date;
+}
+
+function metricsMiddleware(metrics: Metrics) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      // The matched route pattern keeps label cardinality bounded (no ids or garbage paths).
+      const route = req.route?.path ? String(req.route.path) : 'unmatched';
+      const labels = { method: req.method, route };
+      metrics.httpRequests.inc({ ...labels, status: String(res.statusCode) });
+      metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    });
+    next();
+  };
+}
+
+/** Builds the Express app from its parts; it opens no port and holds no global state. */
+export function createApp(deps: AppDeps) {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const upload = createUpload(config.limits);
+  const document = openApiDocument(deps.version);
+
+  app.use(requestContext(config.server.requestTimeoutMs));
+  app.use(metricsMiddleware(deps.metrics));
+  app.use((_req, res, next) => {
+    if (deps.lifecycle.shuttingDown) {
+      res.setHeader('Connection', 'close');
+      next(new ShuttingDownError());
+    } else next();
+  });
+  app.use(express.json({ limit: config.server.jsonLimitBytes }));
+
+  app.get('/', (_req, res) => {
+    res.json({ service: 'lookbook', version: deps.version, docs: '/docs', openapi: '/openapi.json' });
+  });
+  app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version }));
+  app.use(modelsRouter(deps.registry, deps.startedAt ?? new Date()));
+  app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
+  app.use(immichRouter({ embeddings: deps.embeddings, upload, logger }));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Lookbook API' }));
+
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(logger));
+  return app;
+}

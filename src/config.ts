@@ -1,0 +1,159 @@
+import { z } from 'zod';
+
+/** Execution providers Lookbook knows how to ask ONNX Runtime for, in the order tried. */
+export const EXECUTION_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
+
+const csv = (value: string): string[] =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const envSchema = z.object({
+  LOOKBOOK_HOST: z.string().min(1).default('127.0.0.1'),
+  LOOKBOOK_PORT: int(0, 65535).default(8080),
+  LOOKBOOK_DATA_DIR: z.string().min(1).default('data'),
+  LOOKBOOK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOOKBOOK_MODELS: z.string().default('models/fixture').transform(csv).pipe(z.array(z.string()).min(1)),
+  LOOKBOOK_DEFAULT_MODEL: z.string().min(1).optional(),
+  LOOKBOOK_PROVIDERS: z
+    .string()
+    .default('cuda,webgpu,cpu')
+    .transform(csv)
+    .pipe(z.array(z.enum(EXECUTION_PROVIDERS)).min(1)),
+  LOOKBOOK_INTRA_OP_THREADS: int(0, 256).default(0),
+  LOOKBOOK_BATCH_MAX_SIZE: int(1, 1024).default(32),
+  LOOKBOOK_BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(5),
+  LOOKBOOK_QUEUE_MAX: int(1).default(512),
+  LOOKBOOK_REQUEST_TIMEOUT_MS: int(100).default(30_000),
+  LOOKBOOK_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
+  LOOKBOOK_MAX_INPUTS: int(1, 100_000).default(256),
+  LOOKBOOK_MAX_IMAGE_BYTES: int(1).default(20 * 1024 * 1024),
+  LOOKBOOK_MAX_IMAGE_PIXELS: int(1).default(50_000_000),
+  LOOKBOOK_MAX_FILES: int(1, 10_000).default(64),
+  LOOKBOOK_JSON_LIMIT_BYTES: int(1).default(64 * 1024 * 1024),
+  LOOKBOOK_FETCH_TIMEOUT_MS: int(1).default(10_000),
+  LOOKBOOK_FETCH_MAX_REDIRECTS: int(0, 20).default(3),
+  LOOKBOOK_FETCH_ALLOW_HOSTS: z.string().default('').transform(csv),
+  LOOKBOOK_FETCH_ALLOW_PRIVATE: bool.default(false),
+  LOOKBOOK_FETCH_ENABLED: bool.default(true),
+});
+
+/** The service's whole configuration, parsed once at start-up. */
+export interface Config {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    /** Longest time one request may take before it is answered 504. */
+    readonly requestTimeoutMs: number;
+    /** How long SIGTERM waits for in-flight requests before exiting anyway. */
+    readonly shutdownTimeoutMs: number;
+    readonly jsonLimitBytes: number;
+  };
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly models: {
+    /** Model directories to load, in order. */
+    readonly dirs: readonly string[];
+    /** Model id used when a request names none; the first loaded model when unset. */
+    readonly defaultModel: string | undefined;
+    /** Execution providers to try, in order; the first that loads is used. */
+    readonly providers: readonly ExecutionProviderName[];
+    /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime decide. */
+    readonly intraOpThreads: number;
+  };
+  readonly batching: {
+    readonly maxBatchSize: number;
+    readonly maxWaitMs: number;
+    /** Inputs waiting for an encoder beyond which requests are refused with 429. */
+    readonly maxQueue: number;
+  };
+  readonly limits: {
+    readonly maxInputs: number;
+    readonly maxImageBytes: number;
+    readonly maxImagePixels: number;
+    readonly maxFiles: number;
+  };
+  readonly fetch: {
+    readonly enabled: boolean;
+    readonly timeoutMs: number;
+    readonly maxRedirects: number;
+    /** Exact `host` or `host:port` entries that may be fetched even when they resolve to private addresses. */
+    readonly allowHosts: readonly string[];
+    /** Allow every private, loopback and link-local address (only for closed networks). */
+    readonly allowPrivate: boolean;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Parses the environment into a frozen {@link Config}. Every bad variable is reported at once
+ * in one {@link ConfigError}, so a deployment is fixed in one round.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    server: {
+      host: e.LOOKBOOK_HOST,
+      port: e.LOOKBOOK_PORT,
+      requestTimeoutMs: e.LOOKBOOK_REQUEST_TIMEOUT_MS,
+      shutdownTimeoutMs: e.LOOKBOOK_SHUTDOWN_TIMEOUT_MS,
+      jsonLimitBytes: e.LOOKBOOK_JSON_LIMIT_BYTES,
+    },
+    dataDir: e.LOOKBOOK_DATA_DIR,
+    logLevel: e.LOOKBOOK_LOG_LEVEL,
+    models: {
+      dirs: e.LOOKBOOK_MODELS,
+      defaultModel: e.LOOKBOOK_DEFAULT_MODEL,
+      providers: e.LOOKBOOK_PROVIDERS,
+      intraOpThreads: e.LOOKBOOK_INTRA_OP_THREADS,
+    },
+    batching: {
+      maxBatchSize: e.LOOKBOOK_BATCH_MAX_SIZE,
+      maxWaitMs: e.LOOKBOOK_BATCH_MAX_WAIT_MS,
+      maxQueue: e.LOOKBOOK_QUEUE_MAX,
+    },
+    limits: {
+      maxInputs: e.LOOKBOOK_MAX_INPUTS,
+      maxImageBytes: e.LOOKBOOK_MAX_IMAGE_BYTES,
+      maxImagePixels: e.LOOKBOOK_MAX_IMAGE_PIXELS,
+      maxFiles: e.LOOKBOOK_MAX_FILES,
+    },
+    fetch: {
+      enabled: e.LOOKBOOK_FETCH_ENABLED,
+      timeoutMs: e.LOOKBOOK_FETCH_TIMEOUT_MS,
+      maxRedirects: e.LOOKBOOK_FETCH_MAX_REDIRECTS,
+      allowHosts: e.LOOKBOOK_FETCH_ALLOW_HOSTS,
+      allowPrivate: e.LOOKBOOK_FETCH_ALLOW_PRIVATE,
+    },
+  });
+}
