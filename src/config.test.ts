@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('gives working defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.server.port).toBe(8080);
+    expect(config.models.providers).toEqual(['cuda', 'webgpu', 'cpu']);
+    expect(config.models.dirs).toEqual(['models/fixture']);
+    expect(config.fetch.allowPrivate).toBe(false);
+    expect(Object.isFrozen(config.server)).toBe(true);
+  });
+
+  it('parses lists, numbers and booleans', () => {
+    const config = loadConfig({
+      LOOKBOOK_PORT: '0',
+      LOOKBOOK_PROVIDERS: 'webgpu, cpu',
+      LOOKBOOK_MODELS: 'models/a,models/b',
+      LOOKBOOK_FETCH_ALLOW_HOSTS: 'cdn.internal:8443, images.local',
+      LOOKBOOK_FETCH_ALLOW_PRIVATE: 'yes',
+    });
+    expect(config.server.port).toBe(0);
+    expect(config.models.providers).toEqual(['webgpu', 'cpu']);
+    expect(config.models.dirs).toEqual(['models/a', 'models/b']);
+    expect(config.fetch.allowHosts).toEqual(['cdn.internal:8443', 'images.local']);
+    expect(config.fetch.allowPrivate).toBe(true);
+  });
+
+  it('reports every bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ LOOKBOOK_PORT: 'eighty', LOOKBOOK_PROVIDERS: 'cpu,tpu', LOOKBOOK_BATCH_MAX_SIZE: '0', LOOKBOOK_FETCH_ALLOW_PRIVATE: 'maybe' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['LOOKBOOK_PORT', 'LOOKBOOK_PROVIDERS', 'LOOKBOOK_BATCH_MAX_SIZE', 'LOOKBOOK_FETCH_ALLOW_PRIVATE']) {
+      expect(problems).toContain(name);
+    }
+  });
+});
