@@ -1,0 +1,63 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import type { HostResolver } from '../../src/media/image-fetcher.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export interface TestServer extends RunningServer {
+  /** Log lines the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+}
+
+/** Starts the real server on 127.0.0.1:0 with the fixture model on CPU, logging into memory. */
+export async function startTestServer(env: Record<string, string> = {}, options: { resolve?: HostResolver } = {}): Promise<TestServer> {
+  const config = loadConfig({
+    LOOKBOOK_PORT: '0',
+    LOOKBOOK_HOST: '127.0.0.1',
+    LOOKBOOK_PROVIDERS: 'cpu',
+    LOOKBOOK_MODELS: 'models/fixture',
+    LOOKBOOK_INTRA_OP_THREADS: '1',
+    LOOKBOOK_LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const running = await startServer(config, pino({ level: config.logLevel }, sink), options);
+  return Object.assign(running, { logs });
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DualEncoder } from '../src/encoders/dual-encoder.js';
+import { preprocessImage } from '../src/encoders/image-preprocessor.js';
+import { detectLayout, readModelSpec } from '../src/encoders/model-layouts.js';
+import { createLogger } from '../src/logger.js';
+import { cosine, maxAbsDiff } from './helpers/server.js';
+import { decodeFloat32, fixtureImage, loadReference } from './helpers/reference.js';
+
+const MODELS = [
+  { name: 'fixture', dir: 'models/fixture', layout: 'lookbook' },
+  { name: 'hf-clip-tiny', dir: 'test/fixtures/models/hf-clip-tiny', layout: 'hf-clip' },
+  { name: 'openclip-tiny', dir: 'test/fixtures/models/openclip-tiny', layout: 'openclip' },
+] as const;
+
+const options = {
+  providers: ['cpu'] as const,
+  intraOpThreads: 1,
+  batching: { maxBatchSize: 8, maxWaitMs: 1, maxQueue: 100 },
+  maxImagePixels: 50_000_000,
+  logger: createLogger('silent'),
+};
+
+describe.each(MODELS)('$layout layout ($name)', ({ name, dir, layout }) => {
+  const reference = loadReference(name);
+  let encoder: DualEncoder;
+
+  beforeAll(async () => {
+    encoder = await DualEncoder.load(await readModelSpec(dir), options);
+  });
+  afterAll(async () => {
+    await encoder?.close();
+  });
+
+  it('is detected from its files', () => {
+    expect(detectLayout(dir)).toBe(layout);
+    expect(encoder.info.layout).toBe(layout);
+    expect(encoder.info.dimension).toBe(reference.texts[0]!.embedding.length);
+  });
+
+  it('tokenizes, truncates and pads exactly as the Python reference', () => {
+    for (const ref of reference.texts) {
+      const tokens = encoder.tokenize(ref.text);
+      expect({ text: ref.text, ids: tokens.ids }).toEqual({ text: ref.text, ids: ref.ids });
+      expect(tokens.truncated).toBe(ref.truncated);
+      if (ref.attention_mask) expect(tokens.attentionMask).toEqual(ref.attention_mask);
+    }
+  });
+
+  it('embeds texts as PyTorch does (max abs diff ≤ 1e-5)', async () => {
+    for (const ref of reference.texts) {
+      const { vector } = await encoder.embedText(ref.text);
+      expect(maxAbsDiff(vector, ref.embedding)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('embeds the reference pixel tensors as PyTorch does (max abs diff ≤ 1e-5)', async () => {
+    for (const ref of reference.images) {
+      const tensor = decodeFloat32(ref.pixel_values_b64);
+      expect(tensor.length).toBe(ref.shape[0] * ref.shape[1] * ref.shape[2]);
+      const vector = await encoder.embedImageTensor(tensor);
+      expect(maxAbsDiff(vector, ref.embedding)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("preprocesses with sharp close to the Python (PIL) reference", async () => {
+    for (const ref of reference.images) {
+      const expected = decodeFloat32(ref.pixel_values_b64);
+      const actual = await preprocessImage(fixtureImage(ref.file), encoder.spec.preprocess, { maxPixels: 1e8 });
+      expect(actual.tensor.length).toBe(expected.length);
+      const meanAbs = expected.reduce((sum, x, i) => sum + Math.abs(x - actual.tensor[i]!), 0) / expected.length;
+      const { vector } = await encoder.embedImage(fixtureImage(ref.file));
+      // Resizing kernels differ slightly between libvips and Pillow; see README "Preprocessing parity".
+      expect({ file: ref.file, meanAbs: meanAbs < PREPROCESS_MEAN_ABS_TOLERANCE }).toEqual({ file: ref.file, meanAbs: true });
+      expect({ file: ref.file, cosine: cosine(vector, ref.embedding) > 0.999 }).toEqual({ file: ref.file, cosine: true });
+    }
+  });
+});
+
+/** Mean absolute difference per normalized pixel value allowed between sharp and PIL. */
+const PREPROCESS_MEAN_ABS_TOLERANCE = 0.02;
