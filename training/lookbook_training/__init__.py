@@ -1,0 +1,1 @@
+"""Lookbook training: dual-encoder model, export, tokenizers, preprocessing, fixtures."""
