@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
@@ -68,6 +68,7 @@ export interface RunningServer {
 
 /** Loads the models, builds the app and listens on the configured host and port (0 for any). */
 export async function startServer(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true });
   const services = await buildServices(config, logger, options);
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, logger, ...services, lifecycle, version: VERSION });

@@ -17,11 +17,10 @@ describe('the official openai client', () => {
     const response = await client.embeddings.create({ model: 'lookbook-fixture', input });
     expect(response.model).toBe('lookbook-fixture');
     expect(response.data).toHaveLength(3);
+    // The same three texts straight into the encoder, batched together as the request was.
     const model = server.services.registry.get('lookbook-fixture');
-    for (const [i, text] of input.entries()) {
-      const direct = await model.embedText(text);
-      expect(response.data[i]!.embedding).toEqual(Array.from(direct.vector));
-    }
+    const direct = await Promise.all(input.map((text) => model.embedText(text)));
+    input.forEach((_, i) => expect(response.data[i]!.embedding).toEqual(Array.from(direct[i]!.vector)));
     expect(response.usage.prompt_tokens).toBeGreaterThan(0);
   });
 

@@ -125,9 +125,16 @@ export class DualEncoder {
 
   /** Decodes, preprocesses and embeds one image (batched with concurrent callers). */
   async embedImage(bytes: Uint8Array, signal?: AbortSignal): Promise<ImageEmbedding> {
-    const image = await preprocessImage(bytes, this.spec.preprocess, { maxPixels: this.options.maxImagePixels });
-    signal?.throwIfAborted();
-    const vector = await this.imageBatcher.submit(image.tensor, signal);
+    // Announced while decoding, so a batch forming now waits for this image.
+    this.imageBatcher.announce();
+    let image;
+    try {
+      image = await preprocessImage(bytes, this.spec.preprocess, { maxPixels: this.options.maxImagePixels });
+    } catch (error) {
+      this.imageBatcher.withdraw();
+      throw error;
+    }
+    const vector = await this.imageBatcher.submit(image.tensor, signal, { announced: true });
     return { vector, width: image.width, height: image.height };
   }
 
@@ -140,6 +147,15 @@ export class DualEncoder {
     const tokens = this.tokenizer.encode(text);
     const vector = await this.textBatcher.submit(tokens, signal);
     return { vector, tokenCount: tokens.tokenCount, truncated: tokens.truncated };
+  }
+
+  /**
+   * Admits a request's inputs as a whole: throws an OverloadedError (429) when they do not all
+   * fit in the towers' queues, before any of them costs work.
+   */
+  checkCapacity(counts: { images: number; texts: number }): void {
+    if (counts.images > 0) this.imageBatcher.checkCapacity(counts.images);
+    if (counts.texts > 0) this.textBatcher.checkCapacity(counts.texts);
   }
 
   tokenize(text: string): TokenizedText {

@@ -34,11 +34,13 @@ describe('MicroBatcher', () => {
 
   it('refuses inputs beyond the queue bound with a retry hint', async () => {
     const batcher = new MicroBatcher({ maxBatchSize: 10, maxWaitMs: 50, maxQueue: 3, run: doubler([]) });
+    batcher.announce(); // a fourth input is still being decoded, so the three wait for it
     const accepted = [1, 2, 3].map((x) => batcher.submit(x));
     const refused = batcher.submit(4);
     await expect(refused).rejects.toBeInstanceOf(OverloadedError);
     await expect(refused).rejects.toMatchObject({ status: 429, headers: { 'Retry-After': expect.stringMatching(/^\d+$/) } });
     await expect(Promise.all(accepted)).resolves.toEqual([2, 4, 6]);
+    batcher.withdraw();
   });
 
   it('drops inputs whose signal aborted before their run and rejects them with the reason', async () => {
@@ -77,5 +79,34 @@ describe('MicroBatcher', () => {
     for (const x of [1, 2, 3, 4, 5]) void batcher.submit(x).then((y) => results.push(y));
     await batcher.idle();
     expect(results.sort((a, b) => a - b)).toEqual([2, 4, 6, 8, 10]);
+  });
+});
+
+describe('MicroBatcher announcements', () => {
+  it('runs a lone input at once when nothing else is announced', async () => {
+    const runs: number[][] = [];
+    const batcher = new MicroBatcher({ maxBatchSize: 8, maxWaitMs: 10_000, maxQueue: 100, run: doubler(runs, 1) });
+    const started = performance.now();
+    await expect(batcher.submit(21)).resolves.toBe(42);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('waits for announced inputs to share their run, and not past maxWaitMs', async () => {
+    const runs: number[][] = [];
+    const batcher = new MicroBatcher({ maxBatchSize: 8, maxWaitMs: 200, maxQueue: 100, run: doubler(runs, 1) });
+    batcher.announce();
+    batcher.announce();
+    const first = batcher.submit(1, undefined, { announced: true });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = batcher.submit(2, undefined, { announced: true });
+    await Promise.all([first, second]);
+    expect(runs).toEqual([[1, 2]]);
+
+    batcher.announce(); // never comes
+    const started = performance.now();
+    await batcher.submit(3);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    batcher.withdraw();
+    expect(runs).toEqual([[1, 2], [3]]);
   });
 });

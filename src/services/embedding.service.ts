@@ -47,6 +47,8 @@ export class EmbeddingService {
 
   async embed(inputs: readonly EmbeddingInput[], modelId: string | undefined, signal?: AbortSignal): Promise<EmbeddingBatch> {
     const model = this.deps.registry.get(modelId);
+    const texts = inputs.filter((input) => input.kind === 'text').length;
+    model.checkCapacity({ texts, images: inputs.length - texts });
     const results = await Promise.all(
       inputs.map((input, index) => this.embedOne(model, input, `input[${index}]`, signal)),
     );

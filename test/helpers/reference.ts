@@ -10,6 +10,11 @@ export interface ReferenceText {
 
 export interface ReferenceImage {
   file: string;
+  original_size: [number, number];
+  resized_size: [number, number];
+  /** [left, top, right, bottom] in the resized image. */
+  crop_box: [number, number, number, number] | null;
+  resampled: boolean;
   pixel_values_b64: string;
   shape: [number, number, number];
   embedding: number[];
@@ -17,6 +22,12 @@ export interface ReferenceImage {
 
 export interface Reference {
   model: string;
+  tolerances: {
+    embedding_max_abs: number;
+    pixel_values_max_abs_not_resampled: number;
+    pixel_values_mean_abs_resampled: number;
+    end_to_end_min_cosine: number;
+  };
   texts: ReferenceText[];
   images: ReferenceImage[];
 }
