@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packSignBits } from '../src/encoders/vectors.js';
+import { packSignBits } from '../src/index/binary-codes.js';
 import { gradientJpeg, dataUri } from './helpers/images.js';
 import { decodeFloat32, fixtureImage, loadReference } from './helpers/reference.js';
 import { maxAbsDiff, postJson, startTestServer, type TestServer } from './helpers/server.js';

@@ -1,4 +1,4 @@
-import { packSignBits } from '../encoders/vectors.js';
+import { packSignBits } from '../index/binary-codes.js';
 
 export const ENCODING_FORMATS = ['float', 'base64', 'ubinary'] as const;
 export type EncodingFormat = (typeof ENCODING_FORMATS)[number];

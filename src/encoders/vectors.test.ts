@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { l2NormalizeInPlace, packSignBits, splitRowsNormalized } from './vectors.js';
+import { packSignBits } from '../index/binary-codes.js';
+import { l2NormalizeInPlace, splitRowsNormalized } from './vectors.js';
 
 describe('packSignBits', () => {
   it('sets bit i for x_i > 0, most significant bit first, like numpy.packbits', () => {

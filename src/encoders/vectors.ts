@@ -13,15 +13,3 @@ export function splitRowsNormalized(data: Float32Array, rows: number, dimension:
   for (let r = 0; r < rows; r++) out.push(l2NormalizeInPlace(data.slice(r * dimension, (r + 1) * dimension)));
   return out;
 }
-
-/**
- * Packs sign bits: bit i is set when `vector[i] > 0`, most significant bit first within each byte,
- * as numpy's `packbits` (and USearch's b1 quantization). 512 dimensions → 64 bytes.
- */
-export function packSignBits(vector: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(Math.ceil(vector.length / 8));
-  for (let i = 0; i < vector.length; i++) {
-    if (vector[i]! > 0) out[i >> 3]! |= 0x80 >> (i & 7);
-  }
-  return out;
-}

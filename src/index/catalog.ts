@@ -1,0 +1,250 @@
+import Database from 'better-sqlite3';
+
+/** What a caller stores with an item. */
+export interface ItemFields {
+  readonly id: string;
+  readonly category?: string | null | undefined;
+  readonly attributes?: Record<string, unknown> | undefined;
+  readonly sourceUrl?: string | null | undefined;
+  readonly text?: string | null | undefined;
+  readonly metadata?: Record<string, unknown> | undefined;
+}
+
+export interface CatalogItem {
+  readonly id: string;
+  readonly slot: number;
+  readonly category: string | null;
+  readonly attributes: Record<string, unknown>;
+  readonly sourceUrl: string | null;
+  readonly text: string | null;
+  readonly metadata: Record<string, unknown>;
+  readonly modelId: string;
+  readonly modelVersion: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** Filters on catalog fields, applied inside search. */
+export interface ItemFilter {
+  /** Category equals one of these. */
+  readonly category?: readonly string[] | undefined;
+  /** Each attribute equals the value, or one of the values when an array is given. */
+  readonly attributes?: Readonly<Record<string, string | number | boolean | readonly (string | number | boolean)[]>> | undefined;
+}
+
+interface ItemRow {
+  id: string;
+  slot: number;
+  category: string | null;
+  attributes: string;
+  source_url: string | null;
+  text: string | null;
+  metadata: string;
+  model_id: string;
+  model_version: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toItem(row: ItemRow): CatalogItem {
+  return {
+    id: row.id,
+    slot: row.slot,
+    category: row.category,
+    attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+    sourceUrl: row.source_url,
+    text: row.text,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    modelId: row.model_id,
+    modelVersion: row.model_version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * The source of truth for one index, in SQLite: every item's caller id, metadata and vector
+ * slot, plus a sequence number per change so the HNSW graph saved to disk can be brought up to
+ * date by replaying what changed after it was saved. Upserts and deletes keep the old row as
+ * a tombstone (`deleted = 1`) carrying the change's sequence number.
+ */
+export class Catalog {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS items (
+        slot INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        category TEXT,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        source_url TEXT,
+        text TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        model_id TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS items_live_id ON items(id) WHERE deleted = 0;
+      CREATE INDEX IF NOT EXISTS items_live_category ON items(category) WHERE deleted = 0;
+      CREATE INDEX IF NOT EXISTS items_seq ON items(seq);
+    `);
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** The highest change sequence number. */
+  get seq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM items').get() as { seq: number }).seq;
+  }
+
+  /** The next free vector slot (slots are never reused). */
+  get nextSlot(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(slot), -1) + 1 AS slot FROM items').get() as { slot: number }).slot;
+  }
+
+  get count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM items WHERE deleted = 0').get() as { n: number }).n;
+  }
+
+  get(id: string): CatalogItem | undefined {
+    const row = this.db.prepare('SELECT * FROM items WHERE id = ? AND deleted = 0').get(id) as ItemRow | undefined;
+    return row && toItem(row);
+  }
+
+  bySlots(slots: readonly number[]): Map<number, CatalogItem> {
+    const found = new Map<number, CatalogItem>();
+    const statement = this.db.prepare('SELECT * FROM items WHERE slot = ? AND deleted = 0');
+    for (const slot of slots) {
+      const row = statement.get(slot) as ItemRow | undefined;
+      if (row) found.set(slot, toItem(row));
+    }
+    return found;
+  }
+
+  /**
+   * Writes items that already have their vectors in `slots` (synced to disk), in one transaction.
+   * An existing live item with the same id becomes a tombstone; its old slot is returned.
+   */
+  upsert(
+    entries: readonly { fields: ItemFields; slot: number }[],
+    model: { id: string; version: string },
+    now = new Date().toISOString(),
+  ): { replacedSlots: number[] } {
+    const replacedSlots: number[] = [];
+    const find = this.db.prepare('SELECT slot, created_at FROM items WHERE id = ? AND deleted = 0');
+    const retire = this.db.prepare('UPDATE items SET deleted = 1, seq = ? WHERE slot = ?');
+    const insert = this.db.prepare(`INSERT INTO items
+      (slot, id, category, attributes, source_url, text, metadata, model_id, model_version, created_at, updated_at, seq)
+      VALUES (@slot, @id, @category, @attributes, @source_url, @text, @metadata, @model_id, @model_version, @created_at, @updated_at, @seq)`);
+    this.db.transaction(() => {
+      let seq = this.seq;
+      for (const { fields, slot } of entries) {
+        const existing = find.get(fields.id) as { slot: number; created_at: string } | undefined;
+        if (existing) {
+          retire.run(++seq, existing.slot);
+          replacedSlots.push(existing.slot);
+        }
+        insert.run({
+          slot,
+          id: fields.id,
+          category: fields.category ?? null,
+          attributes: JSON.stringify(fields.attributes ?? {}),
+          source_url: fields.sourceUrl ?? null,
+          text: fields.text ?? null,
+          metadata: JSON.stringify(fields.metadata ?? {}),
+          model_id: model.id,
+          model_version: model.version,
+          created_at: existing?.created_at ?? now,
+          updated_at: now,
+          seq: ++seq,
+        });
+      }
+    })();
+    return { replacedSlots };
+  }
+
+  /** Tombstones the live items with these ids; returns the slots removed, by id. */
+  delete(ids: readonly string[]): Map<string, number> {
+    const removed = new Map<string, number>();
+    const find = this.db.prepare('SELECT slot FROM items WHERE id = ? AND deleted = 0');
+    const retire = this.db.prepare('UPDATE items SET deleted = 1, seq = ? WHERE slot = ?');
+    this.db.transaction(() => {
+      let seq = this.seq;
+      for (const id of ids) {
+        const row = find.get(id) as { slot: number } | undefined;
+        if (!row) continue;
+        retire.run(++seq, row.slot);
+        removed.set(id, row.slot);
+      }
+    })();
+    return removed;
+  }
+
+  /** Rows changed after `seq`: what a graph saved at `seq` must still apply. */
+  changesSince(seq: number): { slot: number; deleted: boolean }[] {
+    return (this.db.prepare('SELECT slot, deleted FROM items WHERE seq > ? ORDER BY seq').all(seq) as { slot: number; deleted: number }[]).map(
+      (row) => ({ slot: row.slot, deleted: row.deleted === 1 }),
+    );
+  }
+
+  /** Every live slot, in slot order (for rebuilding the graph). */
+  liveSlots(): number[] {
+    return (this.db.prepare('SELECT slot FROM items WHERE deleted = 0 ORDER BY slot').pluck().all() as number[]);
+  }
+
+  /** Live slots whose items pass the filter. */
+  filteredSlots(filter: ItemFilter): number[] {
+    const { sql, params } = filterSql(filter);
+    return this.db.prepare(`SELECT slot FROM items WHERE deleted = 0${sql}`).pluck().all(...params) as number[];
+  }
+
+  /** A page of live items ordered by id, after the `after` id. */
+  list(limit: number, after?: string): CatalogItem[] {
+    const rows = (
+      after === undefined
+        ? this.db.prepare('SELECT * FROM items WHERE deleted = 0 ORDER BY id LIMIT ?').all(limit)
+        : this.db.prepare('SELECT * FROM items WHERE deleted = 0 AND id > ? ORDER BY id LIMIT ?').all(after, limit)
+    ) as ItemRow[];
+    return rows.map(toItem);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** SQL for a filter; attribute names are checked, values are bound. */
+export function filterSql(filter: ItemFilter): { sql: string; params: unknown[] } {
+  let sql = '';
+  const params: unknown[] = [];
+  if (filter.category !== undefined) {
+    if (filter.category.length === 0) return { sql: ' AND 0', params: [] };
+    sql += ` AND category IN (${filter.category.map(() => '?').join(', ')})`;
+    params.push(...filter.category);
+  }
+  for (const [name, expected] of Object.entries(filter.attributes ?? {})) {
+    if (!ATTRIBUTE_NAME.test(name)) throw new Error(`invalid attribute name ${JSON.stringify(name)}`);
+    const values = (Array.isArray(expected) ? expected : [expected]) as (string | number | boolean)[];
+    if (values.length === 0) return { sql: ' AND 0', params: [] };
+    sql += ` AND json_extract(attributes, '$."${name}"') IN (${values.map(() => '?').join(', ')})`;
+    // SQLite's JSON booleans extract as 1/0.
+    params.push(...values.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
+  }
+  return { sql, params };
+}

@@ -1,0 +1,319 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
+import { Catalog, type CatalogItem, type ItemFields, type ItemFilter } from './catalog.js';
+import { CodeStore } from './code-store.js';
+import { VectorFile, type VectorStorage } from './vector-file.js';
+
+export interface IndexModel {
+  readonly id: string;
+  readonly version: string;
+  readonly dimension: number;
+}
+
+export interface IndexSettings extends HnswSettings {
+  /** How float vectors are kept on disk for rescoring. @defaultValue 'f32' */
+  readonly storage: VectorStorage;
+  /** Indexes (or filtered subsets) up to this many items are searched exactly over their codes. @defaultValue 20000 */
+  readonly exactThreshold: number;
+}
+
+export const DEFAULT_INDEX_SETTINGS: IndexSettings = {
+  storage: 'f32',
+  connectivity: 16,
+  expansionAdd: 128,
+  expansionSearch: 64,
+  exactThreshold: 20_000,
+};
+
+export interface SearchOptions {
+  readonly limit: number;
+  /** Candidates fetched by Hamming distance = limit × oversampling, then rescored. @defaultValue 4 */
+  readonly oversampling: number;
+  /** Rescore candidates with the float vectors (cosine); otherwise rank by Hamming. @defaultValue true */
+  readonly rescore: boolean;
+  readonly filter?: ItemFilter | undefined;
+  /** Scan every (filtered) code instead of walking the graph. */
+  readonly exact?: boolean | undefined;
+  /** Item ids left out of the results (the query item itself, say). */
+  readonly excludeIds?: readonly string[] | undefined;
+}
+
+export interface SearchHit {
+  readonly item: CatalogItem;
+  /** Cosine similarity when rescored; else 1 − 2·hamming/dimension. */
+  readonly score: number;
+  readonly hamming: number | undefined;
+}
+
+export interface SearchOutcome {
+  readonly hits: SearchHit[];
+  readonly strategy: 'hnsw' | 'exact' | 'filtered-exact' | 'filtered-hnsw';
+  /** Candidates considered by the binary stage. */
+  readonly candidates: number;
+}
+
+const GRAPH_FILE = 'graph.usearch';
+const GRAPH_STATE = 'graph.json';
+
+/**
+ * One named index on disk: the SQLite catalog (source of truth), float vectors for rescoring,
+ * sign-bit codes, and a USearch HNSW over the codes. The graph is saved atomically and, on
+ * open, brought up to date from the catalog's change log, or rebuilt when it cannot be read.
+ */
+export class VectorIndex {
+  private saveTimer: NodeJS.Timeout | undefined;
+  private dirty = false;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly model: IndexModel,
+    readonly settings: IndexSettings,
+    readonly createdAt: string,
+    private readonly catalog: Catalog,
+    private readonly vectors: VectorFile,
+    private readonly codes: CodeStore,
+    private readonly graph: BinaryHnsw,
+    /** How the graph was obtained when the index was opened. */
+    readonly recovery: 'created' | 'loaded' | 'replayed' | 'rebuilt',
+  ) {}
+
+  static create(dir: string, name: string, model: IndexModel, settings: IndexSettings): VectorIndex {
+    mkdirSync(dir, { recursive: true });
+    const catalog = new Catalog(join(dir, 'catalog.sqlite'));
+    const createdAt = new Date().toISOString();
+    catalog.setMeta('index', JSON.stringify({ name, model, settings, createdAt }));
+    return VectorIndex.assemble(dir, catalog, 'created');
+  }
+
+  static open(dir: string): VectorIndex {
+    const catalog = new Catalog(join(dir, 'catalog.sqlite'));
+    return VectorIndex.assemble(dir, catalog, 'loaded');
+  }
+
+  private static assemble(dir: string, catalog: Catalog, mode: 'created' | 'loaded'): VectorIndex {
+    const raw = catalog.getMeta('index');
+    if (!raw) {
+      catalog.close();
+      throw new Error(`${dir} holds no index description`);
+    }
+    const meta = JSON.parse(raw) as { name: string; model: IndexModel; settings: IndexSettings; createdAt: string };
+    const settings = { ...DEFAULT_INDEX_SETTINGS, ...meta.settings };
+    const vectors = new VectorFile(join(dir, `vectors.${settings.storage}`), meta.model.dimension, settings.storage);
+    const codes = new CodeStore(join(dir, 'codes.b1'), meta.model.dimension);
+    const graph = new BinaryHnsw(meta.model.dimension, settings);
+    const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph);
+    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, codes, graph, recovery);
+  }
+
+  /** Loads the saved graph and replays later changes; rebuilds from the catalog when that fails. */
+  private static restoreGraph(dir: string, catalog: Catalog, vectors: VectorFile, codes: CodeStore, graph: BinaryHnsw) {
+    // Codes are derived data: make sure every live slot has one (a crash may have cut the file short).
+    const live = catalog.liveSlots();
+    const scratch = new Float32Array(vectors.dimension);
+    for (const slot of live) if (slot >= codes.slots) codes.write(slot, vectors.read(slot, scratch));
+    try {
+      const state = JSON.parse(readFileSync(join(dir, GRAPH_STATE), 'utf8')) as { seq: number; size: number };
+      graph.load(join(dir, GRAPH_FILE));
+      if (graph.size !== state.size) throw new Error(`graph holds ${graph.size} vectors, its state says ${state.size}`);
+      const changes = catalog.changesSince(state.seq);
+      // Idempotent: the graph file may be newer than its state file if a crash fell between the two renames.
+      for (const change of changes) {
+        if (change.deleted) graph.remove(change.slot);
+        else if (!graph.has(change.slot)) graph.add([change.slot], vectors.read(change.slot, scratch));
+      }
+      if (graph.size !== live.length) throw new Error(`graph holds ${graph.size} vectors after replay, the catalog ${live.length}`);
+      return changes.length > 0 ? ('replayed' as const) : ('loaded' as const);
+    } catch {
+      graph.clear();
+      const batch = 1024;
+      for (let i = 0; i < live.length; i += batch) {
+        const slots = live.slice(i, i + batch);
+        const matrix = new Float32Array(slots.length * vectors.dimension);
+        slots.forEach((slot, j) => vectors.read(slot, matrix.subarray(j * vectors.dimension, (j + 1) * vectors.dimension)));
+        graph.add(slots, matrix);
+      }
+      return 'rebuilt' as const;
+    }
+  }
+
+  get count(): number {
+    return this.catalog.count;
+  }
+
+  get(id: string): CatalogItem | undefined {
+    return this.catalog.get(id);
+  }
+
+  list(limit: number, after?: string): CatalogItem[] {
+    return this.catalog.list(limit, after);
+  }
+
+  /** The stored float vector of an item. */
+  vectorOf(item: CatalogItem): Float32Array {
+    return this.vectors.read(item.slot);
+  }
+
+  /**
+   * Inserts or replaces items with their (L2-normalized) vectors. Vectors and codes reach the
+   * disk before the catalog commits, so every committed row has its vector; the old version of a
+   * replaced item leaves the results at once.
+   */
+  upsert(entries: readonly { fields: ItemFields; vector: Float32Array }[]): void {
+    if (entries.length === 0) return;
+    for (const { vector } of entries) {
+      if (vector.length !== this.model.dimension) throw new Error(`vector has ${vector.length} dimensions, the index ${this.model.dimension}`);
+    }
+    const first = Math.max(this.catalog.nextSlot, this.vectors.slots, this.codes.slots);
+    const slots = entries.map((_, i) => first + i);
+    entries.forEach(({ vector }, i) => {
+      this.vectors.write(slots[i]!, vector);
+      this.codes.write(slots[i]!, vector);
+    });
+    this.vectors.sync();
+    this.codes.sync();
+    const { replacedSlots } = this.catalog.upsert(
+      entries.map(({ fields }, i) => ({ fields, slot: slots[i]! })),
+      this.model,
+    );
+    for (const slot of replacedSlots) this.graph.remove(slot);
+    const matrix = new Float32Array(entries.length * this.model.dimension);
+    entries.forEach(({ vector }, i) => matrix.set(vector, i * this.model.dimension));
+    this.graph.add(slots, matrix);
+    this.markDirty();
+  }
+
+  /** Removes items; returns the ids that existed. */
+  delete(ids: readonly string[]): string[] {
+    const removed = this.catalog.delete(ids);
+    for (const slot of removed.values()) this.graph.remove(slot);
+    if (removed.size > 0) this.markDirty();
+    return [...removed.keys()];
+  }
+
+  search(query: Float32Array, options: SearchOptions): SearchOutcome {
+    const exclude = new Set(options.excludeIds ?? []);
+    const wanted = options.limit + exclude.size;
+    const k = Math.max(wanted, Math.ceil(wanted * options.oversampling));
+    const count = this.count;
+    let candidates: { slot: number; hamming: number }[];
+    let strategy: SearchOutcome['strategy'];
+    if (options.filter) {
+      const allowed = this.catalog.filteredSlots(options.filter);
+      if (options.exact || allowed.length <= this.settings.exactThreshold) {
+        candidates = this.scanCodes(query, allowed, k);
+        strategy = 'filtered-exact';
+      } else {
+        candidates = this.graphSearchWithin(query, new Set(allowed), k, count);
+        strategy = 'filtered-hnsw';
+      }
+    } else if (options.exact || count <= this.settings.exactThreshold) {
+      candidates = this.scanCodes(query, this.catalog.liveSlots(), k);
+      strategy = 'exact';
+    } else {
+      const found = this.graph.search(query, k);
+      candidates = found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
+      strategy = 'hnsw';
+    }
+
+    const items = this.catalog.bySlots(candidates.map((candidate) => candidate.slot));
+    let hits: SearchHit[] = candidates.flatMap(({ slot, hamming }) => {
+      const item = items.get(slot);
+      if (!item || exclude.has(item.id)) return [];
+      const score = options.rescore ? this.vectors.dot(slot, query) : 1 - (2 * hamming) / this.model.dimension;
+      return [{ item, score, hamming }];
+    });
+    hits.sort((a, b) => b.score - a.score || a.item.id.localeCompare(b.item.id));
+    hits = hits.slice(0, options.limit);
+    return { hits, strategy, candidates: candidates.length };
+  }
+
+  /** Exact Hamming top-k over the given slots: a histogram of distances finds the cut in one pass. */
+  private scanCodes(query: Float32Array, slots: readonly number[], k: number): { slot: number; hamming: number }[] {
+    const code = this.codes.encode(query);
+    const distances = new Uint16Array(slots.length);
+    const histogram = new Uint32Array(this.model.dimension + 1);
+    for (let i = 0; i < slots.length; i++) {
+      const d = this.codes.distance(code, slots[i]!);
+      distances[i] = d;
+      histogram[d]! += 1;
+    }
+    let cut = 0;
+    for (let seen = 0; cut <= this.model.dimension; cut++) {
+      seen += histogram[cut]!;
+      if (seen >= k) break;
+    }
+    const out: { slot: number; hamming: number }[] = [];
+    for (let i = 0; i < slots.length; i++) if (distances[i]! <= cut) out.push({ slot: slots[i]!, hamming: distances[i]! });
+    out.sort((a, b) => a.hamming - b.hamming || a.slot - b.slot);
+    return out.slice(0, k);
+  }
+
+  /**
+   * Graph search restricted to `allowed`: USearch's JavaScript binding has no filtered search, so
+   * fetch enough candidates that `k` of them are expected to pass, and widen until they do.
+   */
+  private graphSearchWithin(query: Float32Array, allowed: Set<number>, k: number, count: number) {
+    const selectivity = Math.max(allowed.size / Math.max(count, 1), 1e-6);
+    let fetch = Math.ceil((k / selectivity) * 1.5);
+    for (;;) {
+      const found = this.graph.search(query, Math.min(fetch, count));
+      const passing = found.slots.flatMap((slot, i) => (allowed.has(slot) ? [{ slot, hamming: found.distances[i]! }] : []));
+      if (passing.length >= k || fetch >= count) return passing.slice(0, k);
+      fetch *= 2;
+    }
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save();
+    }, 2_000);
+    this.saveTimer.unref();
+  }
+
+  /** Saves the graph (atomically) with the catalog sequence number it reflects. */
+  save(): void {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+    }
+    if (!this.dirty && existsSync(join(this.dir, GRAPH_FILE))) return;
+    const seq = this.catalog.seq;
+    this.graph.save(join(this.dir, GRAPH_FILE));
+    const temporary = join(this.dir, `${GRAPH_STATE}.tmp`);
+    writeFileSync(temporary, JSON.stringify({ seq, size: this.graph.size }));
+    renameSync(temporary, join(this.dir, GRAPH_STATE));
+    this.dirty = false;
+  }
+
+  stats() {
+    const size = (file: string) => (existsSync(join(this.dir, file)) ? statSync(join(this.dir, file)).size : 0);
+    return {
+      count: this.count,
+      graphSize: this.graph.size,
+      bytes: {
+        vectors: this.vectors.bytes,
+        codes: size('codes.b1'),
+        graph: size(GRAPH_FILE),
+        catalog: size('catalog.sqlite') + size('catalog.sqlite-wal'),
+      },
+    };
+  }
+
+  close(options: { save?: boolean } = {}): void {
+    if (options.save ?? true) this.save();
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.catalog.close();
+    this.vectors.close();
+    this.codes.close();
+  }
+
+  /** Closes and deletes everything on disk. */
+  destroy(): void {
+    this.close({ save: false });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,53 @@
+/** A seeded PRNG (mulberry32) so generated corpora are the same every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+}
+
+function normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (const x of v) s += x * x;
+  const n = Math.sqrt(s);
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! / n;
+  return v;
+}
+
+/**
+ * Clustered unit vectors shaped like real embeddings: `clusters` random centres, each point a
+ * centre plus isotropic noise (`spread` relative to the centre's norm).
+ */
+export function clusteredCorpus(count: number, dimension: number, clusters: number, seed: number, spread = 0.6) {
+  const random = rng(seed);
+  const centres = Array.from({ length: clusters }, () => normalize(Float32Array.from({ length: dimension }, () => gaussian(random))));
+  const noiseScale = spread / Math.sqrt(dimension);
+  const vectors: Float32Array[] = [];
+  const cluster: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = Math.floor(random() * clusters);
+    const centre = centres[c]!;
+    vectors.push(normalize(Float32Array.from(centre, (x) => x + gaussian(random) * noiseScale)));
+    cluster.push(c);
+  }
+  return { vectors, cluster, centres };
+}
+
+/** Exact top-k by cosine (dot product of unit vectors). */
+export function exactTopK(query: Float32Array, vectors: readonly Float32Array[], k: number): number[] {
+  const scores = vectors.map((v, i) => {
+    let dot = 0;
+    for (let j = 0; j < v.length; j++) dot += v[j]! * query[j]!;
+    return { i, dot };
+  });
+  scores.sort((a, b) => b.dot - a.dot);
+  return scores.slice(0, k).map((s) => s.i);
+}

@@ -1,0 +1,183 @@
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_INDEX_SETTINGS, VectorIndex, type IndexSettings } from '../src/index/vector-index.js';
+import { clusteredCorpus, exactTopK } from './helpers/corpus.js';
+
+const MODEL = { id: 'test-model', version: '1', dimension: 128 };
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lookbook-index-'));
+  dirs.push(dir);
+  return join(dir, 'idx');
+}
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function build(dir: string, vectors: Float32Array[], settings: Partial<IndexSettings> = {}, categoryOf = (i: number) => `c${i % 10}`) {
+  const index = VectorIndex.create(dir, 'test', MODEL, { ...DEFAULT_INDEX_SETTINGS, ...settings });
+  const batch = 500;
+  for (let i = 0; i < vectors.length; i += batch) {
+    index.upsert(vectors.slice(i, i + batch).map((vector, j) => ({ fields: { id: `item-${i + j}`, category: categoryOf(i + j), attributes: { n: (i + j) % 7 } }, vector })));
+  }
+  return index;
+}
+
+function recallAt10(index: VectorIndex, corpus: Float32Array[], queries: Float32Array[], oversampling: number, extra: { exact?: boolean } = {}) {
+  let hits = 0;
+  for (const query of queries) {
+    const truth = new Set(exactTopK(query, corpus, 10).map((i) => `item-${i}`));
+    const found = index.search(query, { limit: 10, oversampling, rescore: true, ...extra });
+    hits += found.hits.filter((hit) => truth.has(hit.item.id)).length;
+  }
+  return hits / (queries.length * 10);
+}
+
+describe('VectorIndex search', () => {
+  it('reaches recall@10 ≥ 0.95 against exact float search with binary HNSW + float rescoring', () => {
+    const { vectors } = clusteredCorpus(8_000, MODEL.dimension, 80, 1);
+    const queries = clusteredCorpus(60, MODEL.dimension, 80, 1).vectors; // same centres, new points
+    const index = build(tempDir(), vectors, { exactThreshold: 0, connectivity: 16, expansionSearch: 64 });
+    const hammingOnly = (() => {
+      let hits = 0;
+      for (const query of queries) {
+        const truth = new Set(exactTopK(query, vectors, 10).map((i) => `item-${i}`));
+        hits += index.search(query, { limit: 10, oversampling: 1, rescore: false }).hits.filter((h) => truth.has(h.item.id)).length;
+      }
+      return hits / (queries.length * 10);
+    })();
+    const rescored = recallAt10(index, vectors, queries, 10);
+    expect(index.search(queries[0]!, { limit: 10, oversampling: 10, rescore: true }).strategy).toBe('hnsw');
+    expect(rescored).toBeGreaterThanOrEqual(0.95);
+    expect(rescored).toBeGreaterThan(hammingOnly);
+    index.close();
+  });
+
+  it('searches small indexes exactly over their codes', () => {
+    const { vectors } = clusteredCorpus(2_000, MODEL.dimension, 20, 2);
+    const index = build(tempDir(), vectors);
+    const outcome = index.search(vectors[5]!, { limit: 10, oversampling: 10, rescore: true });
+    expect(outcome.strategy).toBe('exact');
+    expect(outcome.hits[0]!.item.id).toBe('item-5');
+    expect(outcome.hits[0]!.score).toBeCloseTo(1, 5);
+    expect(recallAt10(index, vectors, vectors.slice(0, 30), 10)).toBeGreaterThanOrEqual(0.95);
+    index.close();
+  });
+
+  it('applies a filter inside the search: a 1% category still returns `limit` results', () => {
+    const { vectors } = clusteredCorpus(10_000, MODEL.dimension, 50, 3);
+    // 1% of items are "rare"; the rest are spread over other categories.
+    const categoryOf = (i: number) => (i % 100 === 0 ? 'rare' : `common-${i % 9}`);
+    for (const exactThreshold of [0, 50_000]) {
+      const index = build(tempDir(), vectors, { exactThreshold }, categoryOf);
+      const outcome = index.search(vectors[1]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: ['rare'] } });
+      expect(outcome.strategy).toBe(exactThreshold === 0 ? 'filtered-hnsw' : 'filtered-exact');
+      expect(outcome.hits).toHaveLength(10);
+      expect(outcome.hits.every((hit) => hit.item.category === 'rare')).toBe(true);
+      // Against exact search over the rare items only.
+      const rare = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === 'rare');
+      const truth = exactTopK(vectors[1]!, rare.map((r) => r.v), 10).map((j) => `item-${rare[j]!.i}`);
+      const overlap = outcome.hits.filter((hit) => truth.includes(hit.item.id)).length;
+      expect(overlap).toBeGreaterThanOrEqual(9);
+      const byAttribute = index.search(vectors[1]!, { limit: 5, oversampling: 4, rescore: true, filter: { category: ['rare'], attributes: { n: [0, 1] } } });
+      expect(byAttribute.hits.length).toBe(5);
+      expect(byAttribute.hits.every((hit) => [0, 1].includes(hit.item.attributes.n as number))).toBe(true);
+      index.close();
+    }
+  });
+});
+
+describe('VectorIndex writes and persistence', () => {
+  it('replaces on upsert and removes on delete, at once', () => {
+    const { vectors } = clusteredCorpus(300, MODEL.dimension, 5, 4);
+    const index = build(tempDir(), vectors);
+    const query = vectors[7]!;
+    expect(index.search(query, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('item-7');
+    // item-7 now points elsewhere: it must no longer be the best match for its old vector.
+    index.upsert([{ fields: { id: 'item-7', category: 'moved', metadata: { v: 2 } }, vector: vectors[200]! }]);
+    expect(index.count).toBe(300);
+    expect(index.get('item-7')).toMatchObject({ category: 'moved', metadata: { v: 2 } });
+    const after = index.search(query, { limit: 3, oversampling: 4, rescore: true }).hits.map((h) => h.item.id);
+    expect(after).not.toContain('item-7');
+    expect(index.delete(['item-8', 'nope'])).toEqual(['item-8']);
+    expect(index.search(vectors[8]!, { limit: 5, oversampling: 4, rescore: true }).hits.map((h) => h.item.id)).not.toContain('item-8');
+    expect(index.count).toBe(299);
+    index.close();
+  });
+
+  it('survives a restart with the same results', () => {
+    const dir = tempDir();
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 5);
+    const index = build(dir, vectors, { exactThreshold: 0 });
+    const before = index.search(vectors[11]!, { limit: 10, oversampling: 4, rescore: true }).hits.map((h) => [h.item.id, h.score]);
+    index.close();
+    const reopened = VectorIndex.open(dir);
+    expect(reopened.recovery).toBe('loaded');
+    expect(reopened.count).toBe(3_000);
+    expect(reopened.model).toEqual(MODEL);
+    expect(reopened.search(vectors[11]!, { limit: 10, oversampling: 4, rescore: true }).hits.map((h) => [h.item.id, h.score])).toEqual(before);
+    reopened.close();
+  });
+
+  it('replays changes made after the last save when the process died before saving', () => {
+    const dir = tempDir();
+    const { vectors } = clusteredCorpus(1_000, MODEL.dimension, 10, 6);
+    const index = build(dir, vectors.slice(0, 800), { exactThreshold: 0 });
+    index.save();
+    index.upsert(vectors.slice(800).map((vector, j) => ({ fields: { id: `item-${800 + j}` }, vector })));
+    index.delete(['item-3']);
+    index.close({ save: false }); // dies: the graph on disk is the one saved with 800 items
+    const reopened = VectorIndex.open(dir);
+    expect(reopened.recovery).toBe('replayed');
+    expect(reopened.count).toBe(999);
+    expect(reopened.stats().graphSize).toBe(999);
+    expect(reopened.search(vectors[900]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('item-900');
+    expect(reopened.search(vectors[3]!, { limit: 3, oversampling: 4, rescore: true }).hits.map((h) => h.item.id)).not.toContain('item-3');
+    reopened.close();
+  });
+
+  it('keeps the previous graph loadable when a crash falls between writing and renaming', () => {
+    const dir = tempDir();
+    const { vectors } = clusteredCorpus(1_000, MODEL.dimension, 10, 7);
+    const index = build(dir, vectors.slice(0, 500), { exactThreshold: 0 });
+    index.save();
+    index.upsert(vectors.slice(500).map((vector, j) => ({ fields: { id: `item-${500 + j}` }, vector })));
+    index.close({ save: false });
+    // A save that wrote half a file and never renamed it.
+    const good = readFileSync(join(dir, 'graph.usearch'));
+    writeFileSync(join(dir, 'graph.usearch.tmp'), good.subarray(0, Math.floor(good.length / 2)));
+    const reopened = VectorIndex.open(dir);
+    expect(reopened.recovery).toBe('replayed');
+    expect(reopened.count).toBe(1_000);
+    expect(reopened.search(vectors[700]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('item-700');
+    reopened.close();
+  });
+
+  it('rebuilds the graph from the catalog when the graph file is corrupt', () => {
+    const dir = tempDir();
+    const { vectors } = clusteredCorpus(1_000, MODEL.dimension, 10, 8);
+    const index = build(dir, vectors, { exactThreshold: 0 });
+    index.close();
+    const good = readFileSync(join(dir, 'graph.usearch'));
+    writeFileSync(join(dir, 'graph.usearch'), good.subarray(0, 100));
+    const reopened = VectorIndex.open(dir);
+    expect(reopened.recovery).toBe('rebuilt');
+    expect(reopened.stats().graphSize).toBe(1_000);
+    expect(reopened.search(vectors[42]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('item-42');
+    reopened.close();
+  });
+
+  it('stores vectors as f16 when asked, rescoring within f16 precision', () => {
+    const { vectors } = clusteredCorpus(500, MODEL.dimension, 5, 9);
+    const index = build(tempDir(), vectors, { storage: 'f16' });
+    const top = index.search(vectors[3]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!;
+    expect(top.item.id).toBe('item-3');
+    expect(Math.abs(top.score - 1)).toBeLessThan(2e-3);
+    expect(index.stats().bytes.vectors).toBe(500 * MODEL.dimension * 2);
+    index.close();
+  });
+});
