@@ -168,6 +168,14 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.normal_(m.weight, std=0.02)
 
 
+def _contiguous_grad(grad: Tensor) -> Tensor:
+    # PyTorch 1.13's CPU GELU backward returns garbage (values up to 1e34, different on every
+    # run) for a non-contiguous incoming gradient, which is what flatten(2).transpose(1, 2)
+    # hands the stem's last GELU. Only training sees this hook (it needs requires_grad), so
+    # inference, ONNX export and the fixtures are unchanged.
+    return grad.contiguous()
+
+
 class ImageTower(nn.Module):
     def __init__(self, cfg: ImageTowerConfig, dim: int, normalize: bool = True) -> None:
         super().__init__()
@@ -194,7 +202,10 @@ class ImageTower(nn.Module):
 
     def forward_features(self, pixel_values: Tensor) -> tuple[Tensor, Tensor]:
         """Returns (hidden states [B, 1 + grid², width] before the final norm, pooled CLS)."""
-        x = self.stem(pixel_values).flatten(2).transpose(1, 2)  # [B, grid², width]
+        x = self.stem(pixel_values)
+        if x.requires_grad:
+            x.register_hook(_contiguous_grad)
+        x = x.flatten(2).transpose(1, 2)  # [B, grid², width]
         cls = self.cls_token.expand(x.shape[0], 1, self.cfg.width)
         x = torch.cat([cls, x], dim=1) + self.pos_embed
         for block in self.blocks:
