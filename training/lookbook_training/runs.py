@@ -1,0 +1,182 @@
+"""A training run's recipe (``TrainConfig``), model presets, and the files of a run directory.
+
+A run directory (``training/runs/<name>/``, git-ignored) holds:
+
+- ``config.json``: the ``TrainConfig`` (the whole recipe, seed included);
+- ``tokenizer.json``: the WordPiece tokenizer trained on the dataset's captions;
+- ``checkpoint.pt``: everything needed to resume (model, loss, optimizer, step, RNG states);
+- ``model.pt``: the final weights and model config (written when training finishes);
+- ``log.jsonl``: one JSON object per logged step / evaluation / event;
+- ``eval.json`` and ``EVAL.md``: the evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .augment import AugmentConfig
+from .losses import LossConfig
+from .model import DualEncoder, DualEncoderConfig, ImageTowerConfig, TextTowerConfig
+from .tokenizer import PAD, Tokenizer
+
+TRAINING_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = TRAINING_ROOT.parent
+DEFAULT_DATA = TRAINING_ROOT / "data" / "emoji-v1"
+RUNS_ROOT = TRAINING_ROOT / "runs"
+
+# Tower sizes. "base" is MODEL.md's measured model (1.4 M + 1.3 M parameters with a 3.9 k
+# vocabulary); "wide" its wider variant (~5.0 M + ~3.5 M); "small"/"tiny" for the smoke run
+# and the tests.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "base": {
+        "image": {"stem_channels": (32, 64), "width": 160, "layers": 4, "heads": 4},
+        "text": {"width": 128, "layers": 4, "heads": 4},
+    },
+    "wide": {
+        "image": {"stem_channels": (32, 64), "width": 256, "layers": 6, "heads": 8},
+        "text": {"width": 192, "layers": 6, "heads": 6},
+    },
+    "small": {
+        "image": {"stem_channels": (16, 32), "width": 64, "layers": 2, "heads": 4},
+        "text": {"width": 64, "layers": 2, "heads": 4},
+    },
+    "tiny": {
+        "image": {"stem_channels": (8, 16), "width": 32, "layers": 1, "heads": 2},
+        "text": {"width": 32, "layers": 1, "heads": 2},
+    },
+}
+
+
+@dataclass
+class TrainConfig:
+    data: str = str(DEFAULT_DATA)
+    preset: str = "base"
+    dim: int = 512
+    image_size: int = 64
+    context_length: int = 16
+    vocab_size: int = 6000
+    # Locales whose captions join the vocabulary corpus and (with p_other_locale) the
+    # training captions: those whose normalized text uses <= this many characters.
+    locale_max_chars: int = 120
+    batch_size: int = 128  # concepts per step (2 images each)
+    epochs: float = 130.0  # an epoch pairs up every training image once (~41 steps of 128)
+    max_steps: Optional[int] = None  # overrides epochs (smoke run, tests)
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.01
+    warmup_epochs: float = 2.0
+    weight_decay: float = 0.05
+    adam_betas: tuple[float, float] = (0.9, 0.98)
+    adam_eps: float = 1e-6
+    grad_clip: float = 1.0
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    p_other_locale: float = 0.2
+    p_label_only: float = 0.3
+    max_tags: int = 3
+    unseen_fraction: float = 0.08
+    split_seed: str = "lookbook-emoji-split-v1"  # the dataset's unseen-concept split
+    seed: int = 0
+    amp: bool = False  # bf16 autocast, CUDA only
+    channels_last: bool = False
+    eval_every_epochs: float = 10.0  # quick validation-style eval; 0: never
+    checkpoint_minutes: float = 10.0
+    log_every_steps: int = 10
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}")
+        data = dict(data)
+        if "loss" in data:
+            data["loss"] = LossConfig(**data["loss"])
+        if "augment" in data:
+            data["augment"] = AugmentConfig(**data["augment"])
+        if "adam_betas" in data:
+            data["adam_betas"] = tuple(data["adam_betas"])
+        return TrainConfig(**data)
+
+
+def model_config(cfg: TrainConfig, vocab_size: int, pad_id: int = 0) -> DualEncoderConfig:
+    preset = PRESETS[cfg.preset]
+    image = dict(preset["image"])
+    image["stem_channels"] = tuple(image["stem_channels"])
+    return DualEncoderConfig(
+        dim=cfg.dim,
+        image=ImageTowerConfig(image_size=cfg.image_size, **image),
+        text=TextTowerConfig(
+            vocab_size=vocab_size, context_length=cfg.context_length, pad_id=pad_id, **preset["text"]
+        ),
+    )
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    return TrainConfig.from_dict(read_json(Path(run_dir) / "config.json"))
+
+
+def load_tokenizer(run_dir: Path) -> tuple[Tokenizer, dict[str, Any]]:
+    spec = read_json(Path(run_dir) / "tokenizer.json")
+    return Tokenizer(spec), spec
+
+
+def load_model(run_dir: Path, checkpoint: Optional[Path] = None) -> tuple[DualEncoder, dict[str, Any]]:
+    """The run's final ``model.pt``, else its latest ``checkpoint.pt`` (or the given file).
+    Returns (model in eval mode, the file's metadata)."""
+    run_dir = Path(run_dir)
+    if checkpoint is None:
+        checkpoint = run_dir / "model.pt"
+        if not checkpoint.exists():
+            checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, map_location="cpu")
+    model = DualEncoder(DualEncoderConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    meta = {k: v for k, v in state.items() if k in ("step", "total_steps", "epoch", "train_seconds",
+                                                    "images_seen", "data_fingerprint", "finished")}
+    meta["file"] = str(checkpoint)
+    return model.eval(), meta
+
+
+def machine_description() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def pad_id_of(tokenizer: Tokenizer) -> int:
+    pad = tokenizer.token_to_id(PAD)
+    return 0 if pad is None else pad
