@@ -29,7 +29,7 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(EXECUTION_PROVIDERS)).min(1)),
   LOOKBOOK_INTRA_OP_THREADS: int(0, 256).default(0),
   LOOKBOOK_BATCH_MAX_SIZE: int(1, 1024).default(32),
-  LOOKBOOK_BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(20),
+  LOOKBOOK_BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(50),
   LOOKBOOK_QUEUE_MAX: int(1).default(512),
   LOOKBOOK_REQUEST_TIMEOUT_MS: int(100).default(30_000),
   LOOKBOOK_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),

@@ -57,6 +57,13 @@ export class ValidationError extends AppError {
   }
 }
 
+/** The request conflicts with the state of a resource (an index that exists, another model). */
+export class ConflictError extends AppError {
+  constructor(code: string, message: string, options: AppErrorOptions = {}) {
+    super(409, 'invalid_request_error', code, message, options);
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(code: string, message: string, options: AppErrorOptions = {}) {
     super(404, 'not_found_error', code, message, options);

@@ -9,7 +9,9 @@ import { ModelRegistry } from './encoders/model-registry.js';
 import type { Logger } from './logger.js';
 import { ImageFetcher, type HostResolver } from './media/image-fetcher.js';
 import { Metrics } from './metrics.js';
+import { IndexStore } from './index/index-store.js';
 import { EmbeddingService } from './services/embedding.service.js';
+import { IndexService } from './services/index.service.js';
 
 /** The package version, from the nearest package.json above this module (src/ or dist/src/). */
 function packageVersion(): string {
@@ -32,6 +34,7 @@ export interface ServiceOptions {
 
 /** Everything the HTTP app and workers use, assembled from configuration. */
 export async function buildServices(config: Config, logger: Logger, options: ServiceOptions = {}) {
+  mkdirSync(config.dataDir, { recursive: true });
   let registry: ModelRegistry | undefined;
   const metrics = new Metrics(() => registry?.queued ?? 0);
   registry = await ModelRegistry.load(config.models.dirs, config.models.defaultModel, {
@@ -52,8 +55,11 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
         resolve: options.resolve,
       })
     : undefined;
-  const embeddings = new EmbeddingService({ registry, images: { maxBytes: config.limits.maxImageBytes, fetcher } });
-  return { metrics, registry, fetcher, embeddings };
+  const images = { maxBytes: config.limits.maxImageBytes, fetcher };
+  const embeddings = new EmbeddingService({ registry, images });
+  const store = new IndexStore(config.dataDir, logger);
+  const indexes = new IndexService({ store, registry, images });
+  return { metrics, registry, fetcher, embeddings, store, indexes };
 }
 
 export interface RunningServer {
@@ -68,7 +74,6 @@ export interface RunningServer {
 
 /** Loads the models, builds the app and listens on the configured host and port (0 for any). */
 export async function startServer(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true });
   const services = await buildServices(config, logger, options);
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({ config, logger, ...services, lifecycle, version: VERSION });
@@ -94,6 +99,7 @@ export async function startServer(config: Config, logger: Logger, options: Servi
         logger.warn('shutdown timeout reached; closing remaining connections');
         server.closeAllConnections();
       }
+      services.store.close();
       await services.registry.close();
       logger.info('stopped');
     })();

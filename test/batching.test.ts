@@ -6,7 +6,7 @@ let server: TestServer;
 let jpegs: Buffer[];
 
 beforeAll(async () => {
-  // The default batching settings (max batch 32, max wait 20 ms).
+  // The default batching settings (max batch 32, max wait 50 ms).
   server = await startTestServer();
   jpegs = await Promise.all(Array.from({ length: 64 }, (_, i) => gradientJpeg(64 + (i % 5) * 10, 64, i)));
 });

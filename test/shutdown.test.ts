@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +36,7 @@ describe('SIGTERM', () => {
       env: {
         ...process.env,
         LOOKBOOK_PORT: '0',
+        LOOKBOOK_DATA_DIR: mkdtempSync(join(tmpdir(), 'lookbook-shutdown-')),
         LOOKBOOK_HOST: '127.0.0.1',
         LOOKBOOK_PROVIDERS: 'cpu',
         LOOKBOOK_INTRA_OP_THREADS: '1',

@@ -6,6 +6,7 @@ import { ShuttingDownError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { EmbeddingService } from '../services/embedding.service.js';
+import type { IndexService } from '../services/index.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { createUpload } from './multipart.js';
 import { openApiDocument } from './openapi.js';
@@ -13,6 +14,7 @@ import { requestContext } from './request-context.js';
 import { embeddingsRouter } from './routes/embeddings.routes.js';
 import { healthRouter } from './routes/health.routes.js';
 import { immichRouter } from './routes/immich.routes.js';
+import { indexesRouter } from './routes/indexes.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 
 /** Shared, mutable process state the app reads (set by the server on SIGTERM). */
@@ -26,6 +28,7 @@ export interface AppDeps {
   metrics: Metrics;
   registry: ModelRegistry;
   embeddings: EmbeddingService;
+  indexes: IndexService;
   lifecycle: Lifecycle;
   version: string;
   startedAt?: Date;
@@ -70,6 +73,7 @@ export function createApp(deps: AppDeps) {
   app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version }));
   app.use(modelsRouter(deps.registry, deps.startedAt ?? new Date()));
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
+  app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
   app.use(immichRouter({ embeddings: deps.embeddings, upload, logger }));
   app.get('/openapi.json', (_req, res) => {
     res.json(document);

@@ -16,6 +16,11 @@ const errors = {
   '504': error,
 };
 
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
@@ -67,6 +72,99 @@ export function openApiDocument(version: string) {
           summary: 'Describe one model',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': { description: 'Model', content: { 'application/json': { schema: { $ref: '#/components/schemas/Model' } } } }, '404': error },
+        },
+      },
+      '/v1/indexes': {
+        get: { summary: 'List indexes', responses: { '200': { description: 'Indexes', content: json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Index') } } }) } } },
+        post: {
+          summary: 'Create an index bound to a model (the default model when omitted)',
+          requestBody: { required: true, content: json(ref('CreateIndex')) },
+          responses: { '201': { description: 'Created', content: json(ref('Index')) }, '400': error, '404': error, '409': error },
+        },
+      },
+      '/v1/indexes/{name}': {
+        get: { summary: 'Describe an index', parameters: [nameParam], responses: { '200': { description: 'Index', content: json(ref('Index')) }, '404': error } },
+        delete: { summary: 'Delete an index and its files', parameters: [nameParam], responses: { '200': { description: 'Deleted' }, '404': error } },
+      },
+      '/v1/indexes/{name}/items': {
+        get: {
+          summary: 'List items, ordered by id (paged with `after`)',
+          parameters: [nameParam, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }, { name: 'after', in: 'query', schema: { type: 'string' } }],
+          responses: { '200': { description: 'A page of items and `next_after`', content: json({ type: 'object', properties: { data: { type: 'array', items: ref('Item') }, next_after: { type: ['string', 'null'] } } }) }, '404': error },
+        },
+        post: {
+          summary: 'Add or replace items (upsert by id); each item is embedded from its image, else its text, or given as a vector',
+          parameters: [nameParam],
+          requestBody: { required: true, content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('NewItem') } } }) },
+          responses: { '200': { description: 'One result per item, in order', content: json(ref('ItemResults')) }, ...errors, '409': error },
+        },
+      },
+      '/v1/indexes/{name}/items/upload': {
+        post: {
+          summary: 'Add or replace items from uploaded image files',
+          parameters: [nameParam],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['file'],
+                  properties: {
+                    file: { type: 'array', items: { type: 'string', format: 'binary' } },
+                    items: { type: 'string', description: 'JSON array, one object per file (id, category, attributes, metadata, …); ids default to file names' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '200': { description: 'One result per file', content: json(ref('ItemResults')) }, ...errors },
+        },
+      },
+      '/v1/indexes/{name}/items/{id}': {
+        get: { summary: 'Get an item', parameters: [nameParam, idParam], responses: { '200': { description: 'Item', content: json(ref('Item')) }, '404': error } },
+        delete: { summary: 'Delete an item (gone from results at once)', parameters: [nameParam, idParam], responses: { '200': { description: 'Deleted' }, '404': error } },
+      },
+      '/v1/indexes/{name}/items/delete': {
+        post: {
+          summary: 'Delete items by id',
+          parameters: [nameParam],
+          requestBody: { required: true, content: json({ type: 'object', required: ['ids'], properties: { ids: { type: 'array', items: { type: 'string' } } } }) },
+          responses: { '200': { description: 'Deleted and missing ids' }, '400': error, '404': error },
+        },
+      },
+      '/v1/indexes/{name}/search': {
+        post: {
+          summary: 'Search by text, image, item id or raw vector: Hamming candidates from the binary HNSW, rescored with float vectors',
+          parameters: [nameParam],
+          requestBody: { required: true, content: json(ref('SearchRequest')) },
+          responses: { '200': { description: 'Results', content: json(ref('SearchResults')) }, ...errors, '409': error },
+        },
+      },
+      '/v1/indexes/{name}/search/upload': {
+        post: {
+          summary: 'Search with an uploaded query image',
+          parameters: [nameParam],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['file'],
+                  properties: {
+                    file: { type: 'string', format: 'binary' },
+                    limit: { type: 'integer' },
+                    oversampling: { type: 'number' },
+                    rescore: { type: 'boolean' },
+                    exact: { type: 'boolean' },
+                    filter: { type: 'string', description: 'JSON filter' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '200': { description: 'Results', content: json(ref('SearchResults')) }, ...errors, '409': error },
         },
       },
       '/ping': { get: { summary: 'Immich: liveness', responses: { '200': { description: 'pong', content: { 'text/plain': { schema: { type: 'string', const: 'pong' } } } } } } },
@@ -177,6 +275,116 @@ export function openApiDocument(version: string) {
                 total_tokens: { type: 'integer' },
                 images: { type: 'integer' },
                 truncated_inputs: { type: 'array', items: { type: 'integer' }, description: 'Indexes of texts cut to the context length' },
+              },
+            },
+          },
+        },
+        Filter: {
+          type: 'object',
+          description: 'Applied inside the search, before cutting to the limit',
+          properties: {
+            category: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+            attributes: { type: 'object', additionalProperties: { oneOf: [{ type: ['string', 'number', 'boolean'] }, { type: 'array' }] } },
+          },
+        },
+        CreateIndex: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+            model: { type: 'string' },
+            vector_storage: { type: 'string', enum: ['f32', 'f16'], default: 'f32' },
+            connectivity: { type: 'integer', default: 16 },
+            expansion_add: { type: 'integer', default: 128 },
+            expansion_search: { type: 'integer', default: 64 },
+            exact_threshold: { type: 'integer', default: 20000, description: 'Indexes or filtered subsets up to this size are scanned exactly' },
+          },
+        },
+        Index: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            model: { type: 'object', properties: { id: { type: 'string' }, version: { type: 'string' }, dimension: { type: 'integer' } } },
+            model_loaded: { type: 'boolean' },
+            count: { type: 'integer' },
+            settings: { type: 'object' },
+            bytes: { type: 'object' },
+            created_at: { type: 'string' },
+          },
+        },
+        NewItem: {
+          type: 'object',
+          required: ['id'],
+          properties: {
+            id: { type: 'string' },
+            image: { type: 'string', description: 'URL, data URI or base64' },
+            text: { type: 'string' },
+            vector: { type: 'array', items: { type: 'number' } },
+            model: { type: 'string', description: 'With vector: the model that produced it (checked)' },
+            model_version: { type: 'string' },
+            category: { type: ['string', 'null'] },
+            attributes: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+            metadata: { type: 'object' },
+            source_url: { type: ['string', 'null'] },
+          },
+        },
+        Item: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            category: { type: ['string', 'null'] },
+            attributes: { type: 'object' },
+            metadata: { type: 'object' },
+            source_url: { type: ['string', 'null'] },
+            text: { type: ['string', 'null'] },
+            model: { type: 'object' },
+            created_at: { type: 'string' },
+            updated_at: { type: 'string' },
+          },
+        },
+        ItemResults: {
+          type: 'object',
+          properties: {
+            results: {
+              type: 'array',
+              items: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['ok', 'error'] }, error: { type: 'object' } } },
+            },
+            succeeded: { type: 'integer' },
+            failed: { type: 'integer' },
+          },
+        },
+        SearchRequest: {
+          type: 'object',
+          required: ['query'],
+          properties: {
+            query: {
+              oneOf: [
+                { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+                { type: 'object', required: ['image'], properties: { image: { type: 'string' } } },
+                { type: 'object', required: ['item_id'], properties: { item_id: { type: 'string' } } },
+                { type: 'object', required: ['vector'], properties: { vector: { type: 'array', items: { type: 'number' } }, model: { type: 'string' }, model_version: { type: 'string' } } },
+              ],
+            },
+            limit: { type: 'integer', default: 10, maximum: 1000 },
+            filter: ref('Filter'),
+            oversampling: { type: 'number', default: 4, description: 'Binary candidates = limit × oversampling' },
+            rescore: { type: 'boolean', default: true },
+            exact: { type: 'boolean', description: 'Scan every code instead of walking the graph' },
+          },
+        },
+        SearchResults: {
+          type: 'object',
+          properties: {
+            index: { type: 'string' },
+            model: { type: 'object' },
+            strategy: { type: 'string', enum: ['hnsw', 'exact', 'filtered-exact', 'filtered-hnsw'] },
+            candidates: { type: 'integer' },
+            took_ms: { type: 'number' },
+            data: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { id: { type: 'string' }, score: { type: 'number' }, category: {}, attributes: {}, metadata: {}, source_url: {}, text: {} },
               },
             },
           },

@@ -3,7 +3,7 @@ import { OverloadedError } from '../errors.js';
 export interface MicroBatcherOptions<I, O> {
   /** Most inputs in one run. @defaultValue 32 */
   maxBatchSize: number;
-  /** Longest time an input waits for others to share its run. @defaultValue 20 */
+  /** Longest time an input waits for others to share its run. @defaultValue 50 */
   maxWaitMs: number;
   /** Inputs allowed to wait; past that, {@link MicroBatcher.submit} throws an {@link OverloadedError}. */
   maxQueue: number;

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
@@ -7,11 +10,14 @@ import { startServer, type RunningServer } from '../../src/server.js';
 export interface TestServer extends RunningServer {
   /** Log lines the server wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  dataDir: string;
 }
 
 /** Starts the real server on 127.0.0.1:0 with the fixture model on CPU, logging into memory. */
 export async function startTestServer(env: Record<string, string> = {}, options: { resolve?: HostResolver } = {}): Promise<TestServer> {
   const config = loadConfig({
+    // A fresh data directory per server unless the test reuses one (restarts).
+    LOOKBOOK_DATA_DIR: mkdtempSync(join(tmpdir(), 'lookbook-test-')),
     LOOKBOOK_PORT: '0',
     LOOKBOOK_HOST: '127.0.0.1',
     LOOKBOOK_PROVIDERS: 'cpu',
@@ -28,7 +34,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     },
   });
   const running = await startServer(config, pino({ level: config.logLevel }, sink), options);
-  return Object.assign(running, { logs });
+  return Object.assign(running, { logs, dataDir: config.dataDir });
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {

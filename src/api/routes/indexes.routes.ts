@@ -1,0 +1,271 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import type { CatalogItem } from '../../index/catalog.js';
+import type { VectorIndex } from '../../index/vector-index.js';
+import { describeHit, type EmbeddingSource, type IndexService, type NewItem, type Query } from '../../services/index.service.js';
+import type { Upload } from '../multipart.js';
+import { parseBody } from '../validation.js';
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const filterSchema = z.strictObject({
+  category: z.union([z.string(), z.array(z.string())]).optional(),
+  attributes: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
+});
+
+const createSchema = z.strictObject({
+  name: z.string(),
+  model: z.string().min(1).optional(),
+  vector_storage: z.enum(['f32', 'f16']).optional(),
+  connectivity: z.number().int().min(2).max(128).optional(),
+  expansion_add: z.number().int().min(1).max(4096).optional(),
+  expansion_search: z.number().int().min(1).max(4096).optional(),
+  exact_threshold: z.number().int().min(0).optional(),
+});
+
+const itemSchema = z
+  .strictObject({
+    id: z.string().min(1).max(256),
+    image: z.string().min(1).optional(),
+    text: z.string().optional(),
+    vector: z.array(z.number()).min(1).optional(),
+    model: z.string().optional(),
+    model_version: z.string().optional(),
+    category: z.string().max(256).nullable().optional(),
+    attributes: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), scalar).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    source_url: z.string().max(4096).nullable().optional(),
+  })
+  .refine((item) => item.image !== undefined || item.vector !== undefined || (item.text !== undefined && item.text.trim() !== ''), {
+    message: 'an item needs an image, a vector or a text to embed',
+  });
+
+const querySchema = z.union([
+  z.strictObject({ text: z.string().min(1) }),
+  z.strictObject({ image: z.string().min(1) }),
+  z.strictObject({ item_id: z.string().min(1) }),
+  z.strictObject({ vector: z.array(z.number()).min(1), model: z.string().optional(), model_version: z.string().optional() }),
+]);
+
+const searchOptions = {
+  limit: z.number().int().min(1).max(1000).default(10),
+  filter: filterSchema.optional(),
+  oversampling: z.number().min(1).max(100).default(4),
+  rescore: z.boolean().default(true),
+  exact: z.boolean().optional(),
+};
+const searchSchema = z.strictObject({ query: querySchema, ...searchOptions });
+
+type ItemBody = z.infer<typeof itemSchema>;
+
+function sourceOf(item: { image?: string | undefined; text?: string | undefined; vector?: number[] | undefined; model?: string | undefined; model_version?: string | undefined }): EmbeddingSource {
+  if (item.vector) return { kind: 'vector', vector: item.vector, model: item.model, modelVersion: item.model_version };
+  if (item.image) return { kind: 'image', reference: item.image };
+  return { kind: 'text', text: item.text! };
+}
+
+function toNewItem(body: ItemBody, source: EmbeddingSource = sourceOf(body)): NewItem {
+  return {
+    id: body.id,
+    category: body.category,
+    attributes: body.attributes,
+    metadata: body.metadata,
+    text: body.text,
+    sourceUrl: body.source_url ?? (body.image && /^https?:\/\//i.test(body.image) ? body.image : null),
+    source,
+  };
+}
+
+function toFilter(filter: z.infer<typeof filterSchema> | undefined) {
+  if (!filter) return undefined;
+  return {
+    category: filter.category === undefined ? undefined : Array.isArray(filter.category) ? filter.category : [filter.category],
+    attributes: filter.attributes,
+  };
+}
+
+export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
+  const stats = index.stats();
+  return {
+    name: index.name,
+    object: 'index' as const,
+    model: index.model,
+    model_loaded: modelLoaded,
+    count: stats.count,
+    settings: {
+      vector_storage: index.settings.storage,
+      connectivity: index.settings.connectivity,
+      expansion_add: index.settings.expansionAdd,
+      expansion_search: index.settings.expansionSearch,
+      exact_threshold: index.settings.exactThreshold,
+    },
+    bytes: stats.bytes,
+    created_at: index.createdAt,
+  };
+}
+
+function describeItem(item: CatalogItem) {
+  return {
+    id: item.id,
+    category: item.category,
+    attributes: item.attributes,
+    metadata: item.metadata,
+    source_url: item.sourceUrl,
+    text: item.text,
+    model: { id: item.modelId, version: item.modelVersion },
+    created_at: item.createdAt,
+    updated_at: item.updatedAt,
+  };
+}
+
+function parseJsonField(value: unknown, param: string): unknown {
+  if (value === undefined || value === '') return undefined;
+  try {
+    return JSON.parse(String(value));
+  } catch {
+    throw new ValidationError(`${param} must be JSON`, { param, code: 'invalid_json' });
+  }
+}
+
+/** Index management, items and search (`/v1/indexes/...`). */
+export function indexesRouter(deps: { indexes: IndexService; upload: Upload; maxInputs: number }) {
+  const router = Router();
+  const { indexes } = deps;
+  const describe = (index: VectorIndex) => describeIndex(index, indexes.encoderFor(index) !== undefined);
+
+  router.post('/v1/indexes', (req, res) => {
+    const body = parseBody(createSchema, req.body);
+    const index = indexes.create(body.name, body.model, {
+      ...(body.vector_storage && { storage: body.vector_storage }),
+      ...(body.connectivity && { connectivity: body.connectivity }),
+      ...(body.expansion_add && { expansionAdd: body.expansion_add }),
+      ...(body.expansion_search && { expansionSearch: body.expansion_search }),
+      ...(body.exact_threshold !== undefined && { exactThreshold: body.exact_threshold }),
+    });
+    res.status(201).json(describe(index));
+  });
+
+  router.get('/v1/indexes', (_req, res) => {
+    res.json({ object: 'list', data: indexes.list().map(describe) });
+  });
+
+  router.get('/v1/indexes/:name', (req, res) => {
+    res.json(describe(indexes.get(req.params.name)));
+  });
+
+  router.delete('/v1/indexes/:name', (req, res) => {
+    indexes.delete(req.params.name);
+    res.json({ name: req.params.name, deleted: true });
+  });
+
+  const itemsBody = z.strictObject({ items: z.array(z.unknown()).min(1) });
+
+  router.post('/v1/indexes/:name/items', async (req, res) => {
+    const { items } = parseBody(itemsBody, req.body);
+    if (items.length > deps.maxInputs) {
+      throw new ValidationError(`at most ${deps.maxInputs} items per request, got ${items.length}`, { param: 'items', code: 'too_many_inputs' });
+    }
+    // Each item is validated on its own, so one bad item does not sink the batch.
+    const parsed = items.map((raw, i) => {
+      const result = itemSchema.safeParse(raw);
+      if (result.success) return { ok: true as const, item: toNewItem(result.data) };
+      const id = raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : `#${i}`;
+      const message = result.error.issues.map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`).join('; ');
+      return { ok: false as const, id, message };
+    });
+    const valid = parsed.flatMap((entry) => (entry.ok ? [entry.item] : []));
+    const results = valid.length > 0 ? await indexes.addItems(req.params.name, valid, res.locals.signal) : [];
+    let next = 0;
+    const ordered = parsed.map((entry) =>
+      entry.ok ? results[next++]! : { id: entry.id, status: 'error' as const, error: { code: 'invalid_item', message: entry.message } },
+    );
+    if (!res.headersSent) res.json({ results: ordered, succeeded: ordered.filter((r) => r.status === 'ok').length, failed: ordered.filter((r) => r.status === 'error').length });
+  });
+
+  router.post('/v1/indexes/:name/items/upload', deps.upload.array('file'), async (req: Request, res) => {
+    const files = (req.files ?? []) as Express.Multer.File[];
+    if (files.length === 0) throw new ValidationError('send image files in multipart fields named "file"', { param: 'file', code: 'missing_file' });
+    const described = parseJsonField(req.body?.items, 'items');
+    const meta = described === undefined ? [] : z.array(z.record(z.string(), z.unknown())).safeParse(described);
+    if (!Array.isArray(meta) && !meta.success) throw new ValidationError('items must be a JSON array of objects, one per file', { param: 'items', code: 'invalid_request' });
+    const entries = Array.isArray(meta) ? meta : meta.data;
+    if (entries.length > 0 && entries.length !== files.length) {
+      throw new ValidationError(`items describes ${entries.length} files, ${files.length} were sent`, { param: 'items', code: 'invalid_request' });
+    }
+    const newItems = files.map((file, i) => {
+      const body = parseBody(itemSchema, { id: file.originalname, image: 'upload', ...entries[i] });
+      return toNewItem(body, { kind: 'image-bytes', bytes: file.buffer });
+    });
+    const results = await indexes.addItems(req.params.name as string, newItems, res.locals.signal);
+    if (!res.headersSent) res.json({ results, succeeded: results.filter((r) => r.status === 'ok').length, failed: results.filter((r) => r.status === 'error').length });
+  });
+
+  router.get('/v1/indexes/:name/items', (req, res) => {
+    const index = indexes.get(req.params.name);
+    const query = parseBody(z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }), req.query);
+    const items = index.list(query.limit, query.after);
+    res.json({ object: 'list', data: items.map(describeItem), next_after: items.length === query.limit ? items.at(-1)!.id : null });
+  });
+
+  router.get('/v1/indexes/:name/items/:id', (req, res) => {
+    const item = indexes.get(req.params.name).get(req.params.id);
+    if (!item) throw new NotFoundError('item_not_found', `index ${req.params.name} has no item ${JSON.stringify(req.params.id)}`);
+    res.json(describeItem(item));
+  });
+
+  router.delete('/v1/indexes/:name/items/:id', (req, res) => {
+    const deleted = indexes.get(req.params.name).delete([req.params.id]);
+    if (deleted.length === 0) throw new NotFoundError('item_not_found', `index ${req.params.name} has no item ${JSON.stringify(req.params.id)}`);
+    res.json({ id: req.params.id, deleted: true });
+  });
+
+  router.post('/v1/indexes/:name/items/delete', (req, res) => {
+    const { ids } = parseBody(z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(10_000) }), req.body);
+    const deleted = indexes.get(req.params.name).delete(ids);
+    const gone = new Set(deleted);
+    res.json({ deleted, missing: ids.filter((id) => !gone.has(id)) });
+  });
+
+  const answer = async (name: string, query: Query, options: z.infer<z.ZodObject<typeof searchOptions>>, signal: AbortSignal) => {
+    const outcome = await indexes.search(name, { ...options, query, filter: toFilter(options.filter) }, signal);
+    return {
+      object: 'list' as const,
+      index: name,
+      model: outcome.index.model,
+      strategy: outcome.strategy,
+      candidates: outcome.candidates,
+      took_ms: Math.round(outcome.searchMs * 1000) / 1000,
+      data: outcome.hits.map(describeHit),
+    };
+  };
+
+  router.post('/v1/indexes/:name/search', async (req, res) => {
+    const body = parseBody(searchSchema, req.body);
+    const q = body.query;
+    const query: Query =
+      'text' in q ? { kind: 'text', text: q.text }
+      : 'image' in q ? { kind: 'image', reference: q.image }
+      : 'item_id' in q ? { kind: 'item', id: q.item_id }
+      : { kind: 'vector', vector: q.vector, model: q.model, modelVersion: q.model_version };
+    const result = await answer(req.params.name, query, body, res.locals.signal);
+    if (!res.headersSent) res.json(result);
+  });
+
+  const uploadOptions = z.object({
+    limit: z.coerce.number().int().min(1).max(1000).default(10),
+    oversampling: z.coerce.number().min(1).max(100).default(4),
+    rescore: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    exact: z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true')),
+    filter: z.string().optional(),
+  });
+
+  router.post('/v1/indexes/:name/search/upload', deps.upload.single('file'), async (req: Request, res) => {
+    if (!req.file) throw new ValidationError('send the query image in a multipart field named "file"', { param: 'file', code: 'missing_file' });
+    const fields = parseBody(uploadOptions, req.body ?? {});
+    const filter = parseBody(filterSchema.optional(), parseJsonField(fields.filter, 'filter'));
+    const result = await answer(req.params.name as string, { kind: 'image-bytes', bytes: req.file.buffer }, { ...fields, filter }, res.locals.signal);
+    if (!res.headersSent) res.json(result);
+  });
+
+  return router;
+}

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataUri, gradientJpeg } from './helpers/images.js';
+import { postJson, startTestServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+let jpegs: Buffer[];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  jpegs = await Promise.all(Array.from({ length: 12 }, (_, i) => gradientJpeg(80 + i * 7, 60 + i * 3, i + 1)));
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function call(method: string, path: string, body?: unknown) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+async function seed(name: string) {
+  await call('POST', '/v1/indexes', { name });
+  const items = jpegs.map((jpeg, i) => ({
+    id: `sku-${i}`,
+    image: dataUri(jpeg),
+    category: i % 3 === 0 ? 'shoes' : 'bags',
+    attributes: { colour: i % 2 ? 'red' : 'blue', size: i },
+    metadata: { title: `Product ${i}` },
+  }));
+  return call('POST', `/v1/indexes/${name}/items`, { items });
+}
+
+describe('index management', () => {
+  it('creates, lists, describes and deletes indexes', async () => {
+    const created = await call('POST', '/v1/indexes', { name: 'catalog-a', vector_storage: 'f16' });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({
+      name: 'catalog-a',
+      model: { id: 'lookbook-fixture', version: '0.0.1', dimension: 512 },
+      model_loaded: true,
+      count: 0,
+      settings: { vector_storage: 'f16' },
+    });
+    expect((await call('POST', '/v1/indexes', { name: 'catalog-a' })).json.error.code).toBe('index_exists');
+    expect((await call('POST', '/v1/indexes', { name: '../etc' })).status).toBe(400);
+    expect((await call('POST', '/v1/indexes', { name: 'x', model: 'nope' })).status).toBe(404);
+    expect((await call('GET', '/v1/indexes')).json.data.map((i: any) => i.name)).toContain('catalog-a');
+    expect((await call('DELETE', '/v1/indexes/catalog-a')).json).toEqual({ name: 'catalog-a', deleted: true });
+    expect((await call('GET', '/v1/indexes/catalog-a')).status).toBe(404);
+  });
+});
+
+describe('items', () => {
+  it('adds a batch and answers per item, keeping the good ones when some fail', async () => {
+    await call('POST', '/v1/indexes', { name: 'mixed' });
+    const { status, json } = await call('POST', '/v1/indexes/mixed/items', {
+      items: [
+        { id: 'ok-image', image: dataUri(jpegs[0]!) },
+        { id: 'ok-text', text: 'a red leather handbag', category: 'bags' },
+        { id: 'broken', image: dataUri(jpegs[0]!.subarray(0, 200)) },
+        { id: 'nothing' },
+        { id: 'private', image: 'http://10.0.0.1/x.jpg' },
+      ],
+    });
+    expect(status).toBe(200);
+    expect(json.results.map((r: any) => [r.id, r.status, r.error?.code])).toEqual([
+      ['ok-image', 'ok', undefined],
+      ['ok-text', 'ok', undefined],
+      ['broken', 'error', 'invalid_image'],
+      ['nothing', 'error', 'invalid_item'],
+      ['private', 'error', 'url_not_allowed'],
+    ]);
+    expect(json).toMatchObject({ succeeded: 2, failed: 3 });
+    expect((await call('GET', '/v1/indexes/mixed')).json.count).toBe(2);
+  });
+
+  it('upserts, gets, pages and deletes items', async () => {
+    await seed('paging');
+    const first = await call('GET', '/v1/indexes/paging/items?limit=5');
+    expect(first.json.data).toHaveLength(5);
+    const second = await call('GET', `/v1/indexes/paging/items?limit=5&after=${first.json.next_after}`);
+    const third = await call('GET', `/v1/indexes/paging/items?limit=5&after=${second.json.next_after}`);
+    const ids = [...first.json.data, ...second.json.data, ...third.json.data].map((item: any) => item.id);
+    expect(new Set(ids).size).toBe(12);
+    expect(third.json.next_after).toBeNull();
+
+    const before = (await call('GET', '/v1/indexes/paging/items/sku-4')).json;
+    await call('POST', '/v1/indexes/paging/items', { items: [{ id: 'sku-4', text: 'now a text item', category: 'hats', metadata: { title: 'Changed' } }] });
+    const after = (await call('GET', '/v1/indexes/paging/items/sku-4')).json;
+    expect(after).toMatchObject({ category: 'hats', metadata: { title: 'Changed' }, text: 'now a text item', created_at: before.created_at });
+    expect((await call('GET', '/v1/indexes/paging')).json.count).toBe(12);
+
+    expect((await call('DELETE', '/v1/indexes/paging/items/sku-5')).status).toBe(200);
+    expect((await call('DELETE', '/v1/indexes/paging/items/sku-5')).status).toBe(404);
+    expect((await call('POST', '/v1/indexes/paging/items/delete', { ids: ['sku-6', 'ghost'] })).json).toEqual({ deleted: ['sku-6'], missing: ['ghost'] });
+    const search = await call('POST', '/v1/indexes/paging/search', { query: { image: dataUri(jpegs[5]!) }, limit: 12 });
+    expect(search.json.data.map((hit: any) => hit.id)).not.toContain('sku-5');
+    expect(search.json.data).toHaveLength(10);
+  });
+});
+
+describe('search over HTTP', () => {
+  beforeAll(async () => {
+    await seed('shop');
+  });
+
+  it('finds an item by its image first, with metadata', async () => {
+    const { status, json } = await call('POST', '/v1/indexes/shop/search', { query: { image: dataUri(jpegs[7]!) }, limit: 3 });
+    expect(status).toBe(200);
+    expect(json.data[0]).toMatchObject({ id: 'sku-7', category: 'bags', attributes: { colour: 'red', size: 7 }, metadata: { title: 'Product 7' } });
+    expect(json.data[0].score).toBeCloseTo(1, 4);
+    expect(json.model).toEqual({ id: 'lookbook-fixture', version: '0.0.1', dimension: 512 });
+  });
+
+  it('searches by an uploaded image', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([jpegs[2]!], { type: 'image/jpeg' }), 'q.jpg');
+    form.append('limit', '2');
+    form.append('filter', JSON.stringify({ category: 'bags' }));
+    const response = await fetch(`${server.url}/v1/indexes/shop/search/upload`, { method: 'POST', body: form });
+    const json = await response.json();
+    expect(json.data[0].id).toBe('sku-2');
+    expect(json.data.every((hit: any) => hit.category === 'bags')).toBe(true);
+  });
+
+  it('searches by an existing item, leaving the item itself out', async () => {
+    const { json } = await call('POST', '/v1/indexes/shop/search', { query: { item_id: 'sku-1' }, limit: 5 });
+    expect(json.data).toHaveLength(5);
+    expect(json.data.map((hit: any) => hit.id)).not.toContain('sku-1');
+    expect((await call('POST', '/v1/indexes/shop/search', { query: { item_id: 'missing' } })).status).toBe(404);
+  });
+
+  it('searches by text and by raw vector', async () => {
+    await call('POST', '/v1/indexes/shop/items', { items: [{ id: 'text-item', text: 'striped summer dress', category: 'dresses' }] });
+    const byText = await call('POST', '/v1/indexes/shop/search', { query: { text: 'striped summer dress' }, limit: 1 });
+    expect(byText.json.data[0]).toMatchObject({ id: 'text-item' });
+    expect(byText.json.data[0].score).toBeCloseTo(1, 4);
+    const embedded = await postJson(`${server.url}/v1/embeddings`, { input: 'striped summer dress' });
+    const byVector = await call('POST', '/v1/indexes/shop/search', {
+      query: { vector: embedded.json.data[0].embedding, model: 'lookbook-fixture', model_version: '0.0.1' },
+      limit: 1,
+    });
+    expect(byVector.json.data[0].id).toBe('text-item');
+  });
+
+  it('filters inside the search by category and attributes', async () => {
+    const { json } = await call('POST', '/v1/indexes/shop/search', {
+      query: { image: dataUri(jpegs[1]!) },
+      limit: 10,
+      filter: { category: ['shoes'], attributes: { colour: 'blue' } },
+    });
+    // sku-0, 6 (shoes, blue): i % 3 === 0 and i even.
+    expect(json.data.map((hit: any) => hit.id).sort()).toEqual(['sku-0', 'sku-6']);
+    expect(json.strategy).toBe('filtered-exact');
+  });
+
+  it('refuses vectors from another model or of another size', async () => {
+    const wrongModel = await call('POST', '/v1/indexes/shop/search', { query: { vector: new Array(512).fill(0.1), model: 'other-model' } });
+    expect(wrongModel.status).toBe(409);
+    expect(wrongModel.json.error.code).toBe('model_mismatch');
+    const wrongSize = await call('POST', '/v1/indexes/shop/search', { query: { vector: [1, 2, 3] } });
+    expect(wrongSize.status).toBe(400);
+    expect(wrongSize.json.error.code).toBe('dimension_mismatch');
+  });
+
+  it('validates search requests', async () => {
+    expect((await call('POST', '/v1/indexes/shop/search', { query: {} })).status).toBe(400);
+    expect((await call('POST', '/v1/indexes/shop/search', { query: { text: 'x' }, limit: 0 })).status).toBe(400);
+    expect((await call('POST', '/v1/indexes/nope/search', { query: { text: 'x' } })).status).toBe(404);
+  });
+});
+
+describe('restarts', () => {
+  it('keeps indexes and answers the same after a restart, and refuses queries when the index model is not loaded', async () => {
+    const first = await startTestServer();
+    const url = first.url;
+    await fetch(`${url}/v1/indexes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'durable' }) });
+    const items = jpegs.slice(0, 6).map((jpeg, i) => ({ id: `d-${i}`, image: dataUri(jpeg), category: 'c' }));
+    await postJson(`${url}/v1/indexes/durable/items`, { items });
+    const before = await postJson(`${url}/v1/indexes/durable/search`, { query: { image: dataUri(jpegs[3]!) }, limit: 6 });
+    await first.close();
+
+    const second = await startTestServer({ LOOKBOOK_DATA_DIR: first.dataDir });
+    try {
+      const after = await postJson(`${second.url}/v1/indexes/durable/search`, { query: { image: dataUri(jpegs[3]!) }, limit: 6 });
+      expect(after.json.data).toEqual(before.json.data);
+    } finally {
+      await second.close();
+    }
+
+    const otherModel = await startTestServer({ LOOKBOOK_DATA_DIR: first.dataDir, LOOKBOOK_MODELS: 'test/fixtures/models/openclip-tiny' });
+    try {
+      const described = await (await fetch(`${otherModel.url}/v1/indexes/durable`)).json();
+      expect(described).toMatchObject({ count: 6, model_loaded: false });
+      const refused = await postJson(`${otherModel.url}/v1/indexes/durable/search`, { query: { text: 'anything' } });
+      expect(refused.status).toBe(409);
+      expect(refused.json.error.code).toBe('index_model_unavailable');
+      expect(refused.json.error.message).toContain('lookbook-fixture@0.0.1');
+      const byItem = await postJson(`${otherModel.url}/v1/indexes/durable/search`, { query: { item_id: 'd-3' }, limit: 2 });
+      expect(byItem.status).toBe(200);
+    } finally {
+      await otherModel.close();
+    }
+  });
+});
