@@ -57,6 +57,18 @@ describe('VectorIndex search', () => {
     index.close();
   });
 
+  it('answers a batch of queries as it answers each one', () => {
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 12);
+    const index = build(tempDir(), vectors, { exactThreshold: 0 });
+    const queries = vectors.slice(0, 20);
+    const batched = index.searchMany(queries, { limit: 5, oversampling: 4, rescore: true }, 2);
+    queries.forEach((query, i) => {
+      const single = index.search(query, { limit: 5, oversampling: 4, rescore: true });
+      expect(batched[i]!.map((hit) => hit.item.id)).toEqual(single.hits.map((hit) => hit.item.id));
+    });
+    index.close();
+  });
+
   it('searches small indexes exactly over their codes', () => {
     const { vectors } = clusteredCorpus(2_000, MODEL.dimension, 20, 2);
     const index = build(tempDir(), vectors);

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Index, MetricKind, ScalarKind } from 'usearch';
+import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
 
 export interface HnswSettings {
   /** Graph connectivity M. @defaultValue 16 */
@@ -70,6 +70,18 @@ export class BinaryHnsw {
     const matches = this.index.search(query, Math.min(k, this.size), 1);
     const slots = Array.from(matches.keys, (key) => Number(key));
     return { slots, distances: matches.distances.subarray(0, slots.length) };
+  }
+
+  /** Candidates for many queries at once (USearch's batch search, on `threads` threads). */
+  searchMany(queries: Float32Array, count: number, k: number, threads: number): { slots: number[]; distances: Float32Array }[] {
+    if (this.size === 0) return Array.from({ length: count }, () => ({ slots: [], distances: new Float32Array(0) }));
+    const result = this.index.search(queries, Math.min(k, this.size), threads) as Matches | BatchMatches;
+    return Array.from({ length: count }, (_, i) => {
+      // USearch answers one query with Matches, several with BatchMatches.
+      const matches = result instanceof BatchMatches ? result.get(i) : result;
+      const slots = Array.from(matches.keys, (key) => Number(key));
+      return { slots, distances: matches.distances.subarray(0, slots.length) };
+    });
   }
 
   /** Writes the graph to `path` atomically: a temporary file, fsync, rename, fsync of the directory. */

@@ -22,7 +22,11 @@ export class VectorFile {
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
     this.bytesPerVector = dimension * (storage === 'f32' ? 4 : 2);
     this.scratch = Buffer.alloc(this.bytesPerVector);
+    // Buffer.alloc owns its ArrayBuffer at offset 0, so a float view is aligned; the file is little-endian, as x86 and ARM hosts are.
+    this.floats = storage === 'f32' ? new Float32Array(this.scratch.buffer, this.scratch.byteOffset, dimension) : new Float32Array(0);
   }
+
+  private readonly floats: Float32Array;
 
   /** Slots the file has room for (a torn last write is ignored). */
   get slots(): number {
@@ -54,8 +58,10 @@ export class VectorFile {
     const read = readSync(this.fd, this.scratch, 0, this.bytesPerVector, slot * this.bytesPerVector);
     if (read !== this.bytesPerVector) throw new Error(`vector slot ${slot} is missing from ${this.path}`);
     let sum = 0;
-    if (this.storage === 'f32') for (let i = 0; i < this.dimension; i++) sum += query[i]! * this.scratch.readFloatLE(i * 4);
-    else for (let i = 0; i < this.dimension; i++) sum += query[i]! * fromHalf(this.scratch.readUInt16LE(i * 2));
+    if (this.storage === 'f32') {
+      const values = this.floats;
+      for (let i = 0; i < this.dimension; i++) sum += query[i]! * values[i]!;
+    } else for (let i = 0; i < this.dimension; i++) sum += query[i]! * fromHalf(this.scratch.readUInt16LE(i * 2));
     return sum;
   }
 

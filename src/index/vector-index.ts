@@ -217,16 +217,41 @@ export class VectorIndex {
       strategy = 'hnsw';
     }
 
-    const items = this.catalog.bySlots(candidates.map((candidate) => candidate.slot));
-    let hits: SearchHit[] = candidates.flatMap(({ slot, hamming }) => {
-      const item = items.get(slot);
-      if (!item || exclude.has(item.id)) return [];
-      const score = options.rescore ? this.vectors.dot(slot, query) : 1 - (2 * hamming) / this.model.dimension;
-      return [{ item, score, hamming }];
-    });
-    hits.sort((a, b) => b.score - a.score || a.item.id.localeCompare(b.item.id));
-    hits = hits.slice(0, options.limit);
-    return { hits, strategy, candidates: candidates.length };
+    return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
+  }
+
+  /**
+   * Unfiltered graph searches for many queries: one batched USearch call over `threads`
+   * threads for the candidates, then rescoring per query.
+   */
+  searchMany(queries: readonly Float32Array[], options: Omit<SearchOptions, 'filter' | 'exact' | 'excludeIds'>, threads = 0): SearchHit[][] {
+    const k = Math.max(options.limit, Math.ceil(options.limit * options.oversampling));
+    const matrix = new Float32Array(queries.length * this.model.dimension);
+    queries.forEach((query, i) => matrix.set(query, i * this.model.dimension));
+    const found = this.graph.searchMany(matrix, queries.length, k, threads);
+    return found.map(({ slots, distances }, i) =>
+      this.rank(queries[i]!, slots.map((slot, j) => ({ slot, hamming: distances[j]! })), options, new Set()),
+    );
+  }
+
+  private rank(query: Float32Array, candidates: { slot: number; hamming: number }[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>): SearchHit[] {
+    // Rescore first, look items up only for the winners.
+    const scored = candidates.map(({ slot, hamming }) => ({
+      slot,
+      hamming,
+      score: options.rescore ? this.vectors.dot(slot, query) : 1 - (2 * hamming) / this.model.dimension,
+    }));
+    scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
+    const hits: SearchHit[] = [];
+    for (let start = 0; start < scored.length && hits.length < options.limit; start += options.limit) {
+      const chunk = scored.slice(start, start + options.limit + exclude.size);
+      const items = this.catalog.bySlots(chunk.map((candidate) => candidate.slot));
+      for (const { slot, hamming, score } of chunk) {
+        const item = items.get(slot);
+        if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score, hamming });
+      }
+    }
+    return hits;
   }
 
   /** Exact Hamming top-k over the given slots: a histogram of distances finds the cut in one pass. */
