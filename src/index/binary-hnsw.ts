@@ -58,7 +58,8 @@ export class BinaryHnsw {
 
   add(slots: readonly number[], vectors: Float32Array): void {
     if (slots.length === 0) return;
-    this.index.add(BigUint64Array.from(slots, (slot) => BigInt(slot)), vectors, 1);
+    // threads = 0: USearch reserves a search context per hardware thread, which batched searches need.
+    this.index.add(BigUint64Array.from(slots, (slot) => BigInt(slot)), vectors, 0);
   }
 
   remove(slot: number): void {

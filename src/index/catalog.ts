@@ -129,10 +129,11 @@ export class Catalog {
 
   bySlots(slots: readonly number[]): Map<number, CatalogItem> {
     const found = new Map<number, CatalogItem>();
-    const statement = this.db.prepare('SELECT * FROM items WHERE slot = ? AND deleted = 0');
-    for (const slot of slots) {
-      const row = statement.get(slot) as ItemRow | undefined;
-      if (row) found.set(slot, toItem(row));
+    // SQLite allows 32,766 bound parameters per statement.
+    for (let start = 0; start < slots.length; start += 10_000) {
+      const chunk = slots.slice(start, start + 10_000);
+      const rows = this.db.prepare(`SELECT * FROM items WHERE deleted = 0 AND slot IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as ItemRow[];
+      for (const row of rows) found.set(row.slot, toItem(row));
     }
     return found;
   }
