@@ -24,6 +24,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .dataset import SPLIT_SEED, is_unseen  # the dataset's key-hash split, one definition
+
 ROLES = ("train", "val", "test")
 
 
@@ -133,19 +135,11 @@ class EmojiData:
 # The unseen-concept split.
 
 
-SPLIT_SEED = "lookbook-emoji-split-v1"
-
-
-def is_unseen(key: str, fraction: float = 0.08, seed: str = SPLIT_SEED) -> bool:
-    """The dataset's rule (``dataset.is_unseen``): SHA-256 of ``seed:key`` as a uniform
-    number in [0, 1) below ``fraction``. Depends on the key alone, so the split is stable
-    across rebuilds of the dataset and across runs."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64 < fraction
-
-
 def unseen_split(keys: Sequence[str], fraction: float = 0.08, seed: str = SPLIT_SEED) -> list[str]:
-    """The concept keys that training never sees (about ``fraction`` of them)."""
+    """The concept keys that training never sees: ``dataset.is_unseen`` (SHA-256 of
+    ``seed:key`` below ``fraction``), which depends on the key alone, so the split is stable
+    across dataset rebuilds and runs. Unlike ``EmojiDataset.split`` it is not limited to
+    concepts in >= 3 styles; on those the two agree."""
     return sorted(k for k in keys if is_unseen(k, fraction, seed))
 
 

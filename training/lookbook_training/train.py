@@ -112,6 +112,7 @@ class CaptionIds:
 
 def build_tokenizer(data: EmojiData, cfg: TrainConfig, locales: Sequence[str]) -> dict[str, Any]:
     texts = vocabulary_texts(data.concepts, locales)
+    texts += vocabulary_texts(data.concepts, []) * (cfg.vocab_english_weight - 1)
     return wordpiece_tokenizer_json(train_wordpiece_vocab_fast(texts, cfg.vocab_size))
 
 
@@ -428,13 +429,13 @@ class Trainer:
 
 def smoke_config(data_dir: Path) -> TrainConfig:
     return TrainConfig(
-        data=str(data_dir), preset="small", vocab_size=400, batch_size=16, max_steps=20,
+        data=str(data_dir), preset="small", vocab_size=400, batch_size=16, max_steps=60,
         warmup_epochs=0.5, eval_every_epochs=0, log_every_steps=5,
     )
 
 
 def run_smoke(out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Synthetic dataset → 20 steps → evaluation → export with reference.json."""
+    """Synthetic dataset → 60 steps → evaluation → export with reference.json."""
     from .evaluate import evaluate_run
     from .export_default import export_run
     from .synthetic_data import make_synthetic_dataset

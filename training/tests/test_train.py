@@ -245,6 +245,26 @@ class ResumeTest(SyntheticDataTestCase):
             self.assertTrue(torch.equal(s1[k]["exp_avg_sq"], s2[k]["exp_avg_sq"]))
         self.assertTrue((self.tmp / "halves" / "model.pt").exists())
 
+    def test_sigterm_checkpoints_and_stops(self):
+        import os
+        import signal
+
+        trainer = Trainer(tiny_config(self.data_dir), self.tmp / "term", log=lambda _: None)
+        step = trainer.train_step
+
+        def step_then_signal():
+            out = step()
+            if trainer.step == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return out
+
+        trainer.train_step = step_then_signal
+        self.assertFalse(trainer.run())
+        self.assertEqual(trainer.stop_reason, f"signal {int(signal.SIGTERM)}")
+        state = torch.load(self.tmp / "term" / "checkpoint.pt")
+        self.assertEqual(state["step"], 2)
+        self.assertIsNot(signal.getsignal(signal.SIGTERM), None)  # handler restored
+
     def test_a_run_directory_is_not_overwritten_and_resume_needs_a_checkpoint(self):
         quiet = lambda _: None  # noqa: E731
         run = self.tmp / "once"
@@ -253,6 +273,21 @@ class ResumeTest(SyntheticDataTestCase):
             Trainer(tiny_config(self.data_dir), run, log=quiet)
         with self.assertRaises(FileNotFoundError):
             Trainer(tiny_config(self.data_dir), self.tmp / "never", resume=True, log=quiet)
+
+
+class TokenizerTrainingTest(unittest.TestCase):
+    def test_fast_wordpiece_trainer_gives_the_same_vocabulary(self):
+        from lookbook_training.fixture_corpus import FIXTURE_PHRASES
+        from lookbook_training.tokenizer import train_wordpiece_vocab, train_wordpiece_vocab_fast
+
+        rng = np.random.default_rng(0)
+        words = ["".join(rng.choice(list("abcdeé"), rng.integers(1, 9))) for _ in range(300)]
+        corpora = [list(FIXTURE_PHRASES), [" ".join(words[i : i + 3]) for i in range(0, 300, 3)]]
+        for texts in corpora:
+            for size in (150, 400, 900):
+                self.assertEqual(train_wordpiece_vocab(texts, size), train_wordpiece_vocab_fast(texts, size))
+            self.assertEqual(train_wordpiece_vocab(texts, 900, min_frequency=3),
+                             train_wordpiece_vocab_fast(texts, 900, min_frequency=3))
 
 
 class StemGradientTest(unittest.TestCase):
