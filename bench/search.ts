@@ -140,22 +140,21 @@ async function child(config: string, work: string): Promise<ChildResult> {
   const truthBytes = readFileSync(join(work, 'truth.u32'));
   const truth = new Uint32Array(truthBytes.buffer, truthBytes.byteOffset, truthBytes.length / 4);
   const queryList = Array.from({ length: meta.queries }, (_, q) => queries.slice(q * dim, (q + 1) * dim));
-  global.gc?.();
-  const rssBefore = process.memoryUsage().rss;
   const started = performance.now();
   const rows: ChildResult['rows'] = [];
   const dir = mkdtempSync(join(work, `${config}-`));
 
   if (config === 'b1') {
-    const index = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, { ...DEFAULT_INDEX_SETTINGS, connectivity: 32, expansionSearch: 64, exactThreshold: 0 });
+    const built = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, { ...DEFAULT_INDEX_SETTINGS, connectivity: 32, expansionSearch: 64, exactThreshold: 0 });
     for (const { start, vectors } of readChunks(join(work, 'data.f32'), dim)) {
       const n = vectors.length / dim;
-      index.upsert(Array.from({ length: n }, (_, r) => ({ fields: { id: String(start + r) }, vector: vectors.subarray(r * dim, (r + 1) * dim) })));
+      built.upsert(Array.from({ length: n }, (_, r) => ({ fields: { id: String(start + r) }, vector: vectors.subarray(r * dim, (r + 1) * dim) })));
     }
-    index.save();
+    built.close();
     const buildSeconds = (performance.now() - started) / 1000;
-    global.gc?.();
-    const rssPerItem = (process.memoryUsage().rss - rssBefore) / count;
+    // Serving memory: what opening the saved index costs a fresh process.
+    const rssPerItem = await serveRss('b1', join(dir, 'idx'), dim, count);
+    const index = VectorIndex.open(join(dir, 'idx'));
     for (const oversampling of values.oversampling!.split(',').map(Number)) {
       const options = { limit: 10, oversampling, rescore: true };
       let found: number[][] = [];
@@ -187,10 +186,9 @@ async function child(config: string, work: string): Promise<ChildResult> {
     index.add(BigUint64Array.from({ length: n }, (_, r) => BigInt(start + r)), vectors.slice(), threads);
   }
   const buildSeconds = (performance.now() - started) / 1000;
-  global.gc?.();
-  const rssPerItem = (process.memoryUsage().rss - rssBefore) / count;
   const file = join(dir, 'index.usearch');
   index.save(file);
+  const rssPerItem = await serveRss(config === 'f16' ? 'f16' : 'f32', file, dim, count);
   for (const ef of values['float-ef']!.split(',').map(Number)) {
     const viewed = make(ef);
     viewed.view(file);
@@ -204,6 +202,37 @@ async function child(config: string, work: string): Promise<ChildResult> {
   const disk = statSync(file).size;
   rmSync(dir, { recursive: true, force: true });
   return { rows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+}
+
+/**
+ * Resident memory per item of an index opened the way a server opens it, measured in a fresh
+ * process (the building process's heap is full of build garbage): RSS after opening minus before.
+ */
+function serveRss(kind: 'b1' | 'f32' | 'f16', path: string, dim: number, count: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', `serve-${kind}`, '--work', path, '--dim', String(dim)], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    proc.once('message', (message) => resolve((message as { rss: number }).rss / count));
+    proc.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`serve child exited with ${code}`))));
+  });
+}
+
+async function serveChild(kind: string, path: string, dim: number): Promise<{ rss: number }> {
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  let held: unknown;
+  if (kind === 'serve-b1') held = VectorIndex.open(path);
+  else {
+    const index = new Index({ dimensions: dim, metric: MetricKind.Cos, quantization: kind === 'serve-f16' ? ScalarKind.F16 : ScalarKind.F32, connectivity: 16, expansion_add: 128, expansion_search: 64, multi: false });
+    index.load(path);
+    held = index;
+  }
+  global.gc?.();
+  const rss = process.memoryUsage().rss - before;
+  void held;
+  return { rss };
 }
 
 // ---------- parent ----------
@@ -288,7 +317,15 @@ function copyEmoji(path: string, work: string, dim: number): number {
   return (bytes.length - queryBytes) / (dim * 4);
 }
 
-if (values.child) {
+if (values.child?.startsWith('serve-')) {
+  serveChild(values.child, values.work!, Number(values.dim)).then(
+    (result) => process.send!(result, () => process.exit(0)),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+} else if (values.child) {
   child(values.child, values.work!).then(
     (result) => {
       process.send!(result, () => process.exit(0));

@@ -64,6 +64,8 @@ const GRAPH_STATE = 'graph.json';
 export class VectorIndex {
   private saveTimer: NodeJS.Timeout | undefined;
   private dirty = false;
+  /** Live items, kept in step with the catalog (a COUNT(*) per search would dominate it). */
+  private liveCount: number;
 
   private constructor(
     readonly name: string,
@@ -77,7 +79,9 @@ export class VectorIndex {
     private readonly graph: BinaryHnsw,
     /** How the graph was obtained when the index was opened. */
     readonly recovery: 'created' | 'loaded' | 'replayed' | 'rebuilt',
-  ) {}
+  ) {
+    this.liveCount = catalog.count;
+  }
 
   static create(dir: string, name: string, model: IndexModel, settings: IndexSettings): VectorIndex {
     mkdirSync(dir, { recursive: true });
@@ -139,7 +143,7 @@ export class VectorIndex {
   }
 
   get count(): number {
-    return this.catalog.count;
+    return this.liveCount;
   }
 
   get(id: string): CatalogItem | undefined {
@@ -178,6 +182,7 @@ export class VectorIndex {
       this.model,
     );
     for (const slot of replacedSlots) this.graph.remove(slot);
+    this.liveCount += entries.length - replacedSlots.length;
     const matrix = new Float32Array(entries.length * this.model.dimension);
     entries.forEach(({ vector }, i) => matrix.set(vector, i * this.model.dimension));
     this.graph.add(slots, matrix);
@@ -188,6 +193,7 @@ export class VectorIndex {
   delete(ids: readonly string[]): string[] {
     const removed = this.catalog.delete(ids);
     for (const slot of removed.values()) this.graph.remove(slot);
+    this.liveCount -= removed.size;
     if (removed.size > 0) this.markDirty();
     return [...removed.keys()];
   }
