@@ -298,28 +298,29 @@ def epoch_batches(train: TrainSet, seed: int, epoch: int, batch_size: int) -> li
     An epoch pairs up every concept's training images in a random order (two different
     styles per pair; with an odd count the last image pairs with a random other one, and a
     concept with a single image pairs it with itself), so each training image is seen at
-    least once. Pairs are dealt out in rounds (a concept's second pair comes after every
-    concept's first), shuffled within each round; a pair whose concept is already in the
-    batch being filled waits for the next one, so no batch holds a concept twice. The
-    incomplete last batch is dropped: every epoch has ``pairs // batch_size`` batches. Depends only on (seed, epoch): resuming mid-epoch
-    rebuilds the same order.
+    least once. A concept's k pairs are spread evenly over the epoch (pair j at position
+    (j + u) / k, u uniform per concept), so every part of the epoch mixes all kinds of
+    concepts. (Dealing them out in rounds — every concept's first pair, then the second… —
+    made each epoch's last batches all concepts drawn in five or six styles, and visibly
+    higher in loss.) A pair whose concept is already in the batch being filled waits for
+    the next batch, so no batch holds a concept twice. The incomplete last batch is
+    dropped: every epoch has ``pairs // batch_size`` batches. Depends only on (seed,
+    epoch): resuming mid-epoch rebuilds the same order.
     """
     rng = np.random.default_rng([seed, epoch, 0x5EED])
-    rounds: list[list[tuple[int, int, int]]] = []
+    pairs: list[tuple[int, int, int]] = []
+    keys: list[float] = []
     for c in train.concept_ids:
         rows = train.rows_of[c]
         perm = rows[rng.permutation(len(rows))]
-        pairs = [(c, int(perm[i]), int(perm[i + 1])) for i in range(0, len(perm) - 1, 2)]
+        mine = [(c, int(perm[i]), int(perm[i + 1])) for i in range(0, len(perm) - 1, 2)]
         if len(perm) % 2:
             other = perm[int(rng.integers(len(perm) - 1))] if len(perm) > 1 else perm[-1]
-            pairs.append((c, int(perm[-1]), int(other)))
-        for r, pair in enumerate(pairs):
-            while len(rounds) <= r:
-                rounds.append([])
-            rounds[r].append(pair)
-    order: list[tuple[int, int, int]] = []
-    for rnd in rounds:
-        order.extend(rnd[i] for i in rng.permutation(len(rnd)))
+            mine.append((c, int(perm[-1]), int(other)))
+        offset = rng.random()
+        pairs.extend(mine)
+        keys.extend((j + offset) / len(mine) for j in range(len(mine)))
+    order = [pairs[i] for i in np.argsort(np.array(keys), kind="stable")]
     batches: list[np.ndarray] = []
     current: list[tuple[int, int, int]] = []
     in_batch: set[int] = set()
