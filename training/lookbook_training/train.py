@@ -7,7 +7,7 @@
     # continue it exactly where it stopped
     OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m lookbook_training.train \\
         --name base-e130 --resume --max-minutes 60
-    # CI smoke: synthetic data, ~20 steps, evaluation and export, in well under a minute
+    # CI smoke: synthetic data, 60 steps, evaluation and export, ~10 s
     OMP_NUM_THREADS=1 /usr/bin/python3 -m lookbook_training.train --smoke --out /tmp/smoke
 
 Each step takes ``batch_size`` concepts, two augmented images of each from two different
@@ -492,7 +492,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="run directory (instead of --name); with --smoke, a scratch directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in the run directory exactly")
     parser.add_argument("--max-minutes", type=float, help="train this long, then checkpoint and exit")
-    parser.add_argument("--smoke", action="store_true", help="CI smoke run on synthetic data (needs --out)")
+    parser.add_argument("--smoke", action="store_true", help="CI smoke run on synthetic data, into --out (default: a new temporary directory)")
     parser.add_argument("--data", type=Path, help="dataset directory (default training/data/emoji-v1)")
     parser.add_argument("--preset", choices=["base", "wide", "small", "tiny"])
     parser.add_argument("--epochs", type=float)

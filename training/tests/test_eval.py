@@ -86,6 +86,9 @@ class SmokeTest(unittest.TestCase):
                 self.assertEqual(ref["texts"][0]["ids"][0], tok.token_to_id("[CLS]"))
                 emoji = [i for i in ref["images"] if i["file"].startswith("reference-twitter-")]
                 self.assertTrue(emoji and all((Path(i["dir"]) / i["file"]).is_file() for i in emoji))
+                self.assertTrue(all(i["alpha"] for i in emoji))
+                square = next(i for i in ref["images"] if i["file"] == "square-64.png")
+                self.assertEqual((square["alpha"], square["dir"]), (False, "test/fixtures/images"))
                 self.assertTrue(all(abs(np.linalg.norm(i["embedding"]) - 1) < 1e-5 for i in ref["images"]))
         finally:
             torch.set_num_threads(threads)
