@@ -133,6 +133,17 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def load_torch(path: Path) -> Any:
+    """``torch.load`` on the CPU of a file this package wrote. Checkpoints hold NumPy and
+    Python RNG states, which PyTorch >= 2.6's default ``weights_only=True`` refuses."""
+    import inspect
+
+    kwargs: dict[str, Any] = {"map_location": "cpu"}
+    if "weights_only" in inspect.signature(torch.load).parameters:
+        kwargs["weights_only"] = False
+    return torch.load(path, **kwargs)
+
+
 def load_run_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.from_dict(read_json(Path(run_dir) / "config.json"))
 
@@ -150,7 +161,7 @@ def load_model(run_dir: Path, checkpoint: Optional[Path] = None) -> tuple[DualEn
         checkpoint = run_dir / "model.pt"
         if not checkpoint.exists():
             checkpoint = run_dir / "checkpoint.pt"
-    state = torch.load(checkpoint, map_location="cpu")
+    state = load_torch(checkpoint)
     model = DualEncoder(DualEncoderConfig.from_dict(state["model_config"]))
     model.load_state_dict(state["model"])
     meta = {k: v for k, v in state.items() if k in ("step", "total_steps", "epoch", "train_seconds",

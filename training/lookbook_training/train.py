@@ -57,6 +57,7 @@ from .runs import (
     TrainConfig,
     count_parameters,
     load_run_config,
+    load_torch,
     machine_description,
     model_config,
     pad_id_of,
@@ -143,7 +144,8 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, resume: bool = False,
-                 device: Optional[torch.device] = None, log: Callable[[str], None] = print) -> None:
+                 device: Optional[torch.device] = None, log: Callable[[str], None] = print,
+                 resume_overrides: Optional[dict[str, Any]] = None) -> None:
         self.run_dir = Path(run_dir)
         self.log_fn = log
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -152,7 +154,10 @@ class Trainer:
         if resume:
             if not ckpt_path.exists():
                 raise FileNotFoundError(f"--resume: no {ckpt_path}")
-            cfg = load_run_config(self.run_dir)  # the saved recipe wins
+            cfg = load_run_config(self.run_dir)  # the saved recipe wins…
+            # …except settings that change how, not what, it computes (--amp, --channels-last,
+            # --eval-every): a CPU run may continue on a GPU.
+            cfg = replace(cfg, **(resume_overrides or {}))
         elif ckpt_path.exists() or (self.run_dir / "model.pt").exists():
             raise FileExistsError(f"{self.run_dir} already has a run: pass --resume, or another --name")
         self.cfg = cfg
@@ -206,7 +211,7 @@ class Trainer:
         self.images_seen = 0
         self.best: dict[str, Any] = {}
         if resume:
-            state = torch.load(ckpt_path, map_location="cpu")
+            state = load_torch(ckpt_path)
             self.model.load_state_dict(state["model"])
             self.loss.load_state_dict(state["loss"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -521,7 +526,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.name and not args.out:
         parser.error("--name or --out is required")
     run_dir = args.out or RUNS_ROOT / args.name
-    trainer = Trainer(_config_from_args(args), run_dir, resume=args.resume)
+    cfg = _config_from_args(args)
+    if args.resume:
+        given = [a for a in ("data", "preset", "epochs", "batch_size", "lr", "seed", "vocab_size", "max_steps",
+                             "w_ii", "w_code", "w_bal", "beta_end", "warmup_epochs")
+                 if getattr(args, a) is not None]
+        if given:
+            print(f"--resume: ignoring {', '.join('--' + g.replace('_', '-') for g in given)}: "
+                  f"the recipe comes from {run_dir / 'config.json'}")
+    overrides = {"amp": args.amp or None, "channels_last": args.channels_last or None,
+                 "eval_every_epochs": args.eval_every}
+    trainer = Trainer(cfg, run_dir, resume=args.resume,
+                      resume_overrides={k: v for k, v in overrides.items() if v is not None})
     done = trainer.run(max_minutes=args.max_minutes)
     if done and not args.no_eval:
         from .evaluate import evaluate_run
