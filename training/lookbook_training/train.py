@@ -66,6 +66,11 @@ from .runs import (
 from .tokenizer import Tokenizer, encode_for_context, train_wordpiece_vocab_fast, wordpiece_tokenizer_json
 
 
+def say(message: str) -> None:
+    """print, flushed: progress shows up at once in a redirected log (nohup … > run.out)."""
+    print(message, flush=True)
+
+
 def lr_at(cfg: TrainConfig, step: int, total: int, spe: int) -> float:
     """Linear warmup over ``warmup_epochs``, then cosine from ``lr`` to ``lr·min_lr_ratio``."""
     warmup = min(int(round(cfg.warmup_epochs * spe)), max(total // 10, 1)) if total else 0
@@ -144,7 +149,7 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, resume: bool = False,
-                 device: Optional[torch.device] = None, log: Callable[[str], None] = print,
+                 device: Optional[torch.device] = None, log: Callable[[str], None] = say,
                  resume_overrides: Optional[dict[str, Any]] = None) -> None:
         self.run_dir = Path(run_dir)
         self.log_fn = log
@@ -439,7 +444,7 @@ def smoke_config(data_dir: Path) -> TrainConfig:
     )
 
 
-def run_smoke(out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_smoke(out: Path, log: Callable[[str], None] = say) -> dict[str, Any]:
     """Synthetic dataset → 60 steps → evaluation → export with reference.json."""
     from .evaluate import evaluate_run
     from .export_default import export_run
@@ -542,7 +547,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if done and not args.no_eval:
         from .evaluate import evaluate_run
 
-        evaluate_run(run_dir)
+        evaluate_run(run_dir, log=say)
     if trainer.stop_reason and trainer.stop_reason.startswith("signal"):
         return 128 + int(trainer.stop_reason.split()[1])
     return 0
