@@ -15,6 +15,10 @@ export interface ReferenceImage {
   /** [left, top, right, bottom] in the resized image. */
   crop_box: [number, number, number, number] | null;
   resampled: boolean;
+  /** Directory of `file` relative to the repository root (default test/fixtures/images). */
+  dir?: string;
+  /** Whether the image has transparent pixels. */
+  alpha?: boolean;
   pixel_values_b64: string;
   shape: [number, number, number];
   embedding: number[];
@@ -26,15 +30,21 @@ export interface Reference {
     embedding_max_abs: number;
     pixel_values_max_abs_not_resampled: number;
     pixel_values_mean_abs_resampled: number;
+    pixel_values_max_abs_alpha_not_resampled?: number;
     end_to_end_min_cosine: number;
   };
   texts: ReferenceText[];
   images: ReferenceImage[];
 }
 
-/** Reference outputs written by training/ (PyTorch) for a fixture model. */
-export function loadReference(name: string): Reference {
-  return JSON.parse(readFileSync(`test/fixtures/reference/${name}.json`, 'utf8')) as Reference;
+/** Reference outputs written by training/ (PyTorch): a fixture's name, or a path to a reference.json. */
+export function loadReference(nameOrPath: string): Reference {
+  const path = nameOrPath.endsWith('.json') ? nameOrPath : `test/fixtures/reference/${nameOrPath}.json`;
+  return JSON.parse(readFileSync(path, 'utf8')) as Reference;
+}
+
+export function imageOf(image: ReferenceImage): Buffer {
+  return readFileSync(`${image.dir ?? 'test/fixtures/images'}/${image.file}`);
 }
 
 export function decodeFloat32(b64: string): Float32Array {
