@@ -43,6 +43,23 @@ const envSchema = z.object({
   LOOKBOOK_FETCH_ALLOW_HOSTS: z.string().default('').transform(csv),
   LOOKBOOK_FETCH_ALLOW_PRIVATE: bool.default(false),
   LOOKBOOK_FETCH_ENABLED: bool.default(true),
+  LOOKBOOK_DETECTOR: z.string().min(1).optional(),
+  LOOKBOOK_DETECT_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.25),
+  LOOKBOOK_DETECT_IOU: z.coerce.number().min(0).max(1).default(0.45),
+  LOOKBOOK_DETECT_MAX_OBJECTS: int(1, 300).default(20),
+  LOOKBOOK_CROP_MARGIN: z.coerce.number().min(0).max(1).default(0.1),
+  LOOKBOOK_LABEL_CATEGORIES: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON: {"detector label": ["catalog category", ...]}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.array(z.string()))),
 });
 
 /** The service's whole configuration, parsed once at start-up. */
@@ -79,6 +96,17 @@ export interface Config {
     readonly maxImageBytes: number;
     readonly maxImagePixels: number;
     readonly maxFiles: number;
+  };
+  readonly detection: {
+    /** Path to a YOLO-format ONNX detector; detection routes answer 503 without one. */
+    readonly detectorPath: string | undefined;
+    readonly confidence: number;
+    readonly iou: number;
+    readonly maxObjects: number;
+    /** Extra context around each crop, as a fraction of the box's width and height. */
+    readonly cropMargin: number;
+    /** Catalog categories each detector label may match (a label maps to itself when absent). */
+    readonly labelCategories: Readonly<Record<string, readonly string[]>>;
   };
   readonly fetch: {
     readonly enabled: boolean;
@@ -147,6 +175,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxImageBytes: e.LOOKBOOK_MAX_IMAGE_BYTES,
       maxImagePixels: e.LOOKBOOK_MAX_IMAGE_PIXELS,
       maxFiles: e.LOOKBOOK_MAX_FILES,
+    },
+    detection: {
+      detectorPath: e.LOOKBOOK_DETECTOR,
+      confidence: e.LOOKBOOK_DETECT_CONFIDENCE,
+      iou: e.LOOKBOOK_DETECT_IOU,
+      maxObjects: e.LOOKBOOK_DETECT_MAX_OBJECTS,
+      cropMargin: e.LOOKBOOK_CROP_MARGIN,
+      labelCategories: e.LOOKBOOK_LABEL_CATEGORIES,
     },
     fetch: {
       enabled: e.LOOKBOOK_FETCH_ENABLED,

@@ -9,7 +9,9 @@ import { ModelRegistry } from './encoders/model-registry.js';
 import type { Logger } from './logger.js';
 import { ImageFetcher, type HostResolver } from './media/image-fetcher.js';
 import { Metrics } from './metrics.js';
+import { Detector } from './detection/detector.js';
 import { IndexStore } from './index/index-store.js';
+import { ShopTheLookService } from './services/shop-the-look.service.js';
 import { EmbeddingService } from './services/embedding.service.js';
 import { IndexService } from './services/index.service.js';
 
@@ -59,7 +61,11 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
   const embeddings = new EmbeddingService({ registry, images });
   const store = new IndexStore(config.dataDir, logger);
   const indexes = new IndexService({ store, registry, images });
-  return { metrics, registry, fetcher, embeddings, store, indexes };
+  const detector = config.detection.detectorPath
+    ? await Detector.load(config.detection.detectorPath, { providers: config.models.providers, intraOpThreads: config.models.intraOpThreads, logger })
+    : undefined;
+  const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
+  return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector };
 }
 
 export interface RunningServer {
@@ -100,6 +106,7 @@ export async function startServer(config: Config, logger: Logger, options: Servi
         server.closeAllConnections();
       }
       services.store.close();
+      await services.detector?.close();
       await services.registry.close();
       logger.info('stopped');
     })();

@@ -14,6 +14,7 @@ describe('health, readiness, metrics and docs', () => {
     const body = await (await fetch(`${server.url}/healthz`)).json();
     expect(body).toMatchObject({ status: 'ok', default_model: 'lookbook-fixture' });
     expect(body.models).toEqual([{ id: 'lookbook-fixture', version: '0.0.1', dimension: 512, providers: { image: 'cpu', text: 'cpu' } }]);
+    expect(body.detector).toBeNull();
   });
 
   it('is ready once models are loaded', async () => {

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { EmbeddingService } from '../services/embedding.service.js';
 import type { IndexService } from '../services/index.service.js';
+import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { createUpload } from './multipart.js';
 import { openApiDocument } from './openapi.js';
@@ -16,6 +17,7 @@ import { healthRouter } from './routes/health.routes.js';
 import { immichRouter } from './routes/immich.routes.js';
 import { indexesRouter } from './routes/indexes.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
+import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
 
 /** Shared, mutable process state the app reads (set by the server on SIGTERM). */
 export interface Lifecycle {
@@ -29,6 +31,7 @@ export interface AppDeps {
   registry: ModelRegistry;
   embeddings: EmbeddingService;
   indexes: IndexService;
+  shop: ShopTheLookService;
   lifecycle: Lifecycle;
   version: string;
   startedAt?: Date;
@@ -70,10 +73,11 @@ export function createApp(deps: AppDeps) {
   app.get('/', (_req, res) => {
     res.json({ service: 'lookbook', version: deps.version, docs: '/docs', openapi: '/openapi.json' });
   });
-  app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version }));
+  app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version, detector: deps.shop.detector?.info }));
   app.use(modelsRouter(deps.registry, deps.startedAt ?? new Date()));
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
   app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
+  app.use(shopTheLookRouter({ shop: deps.shop, upload }));
   app.use(immichRouter({ embeddings: deps.embeddings, upload, logger }));
   app.get('/openapi.json', (_req, res) => {
     res.json(document);

@@ -167,6 +167,75 @@ export function openApiDocument(version: string) {
           responses: { '200': { description: 'Results', content: json(ref('SearchResults')) }, ...errors, '409': error },
         },
       },
+      '/v1/detect': {
+        post: {
+          summary: 'Detect objects in a scene (YOLO-format detector): boxes in pixels of the original, EXIF-rotated image',
+          requestBody: {
+            required: true,
+            content: {
+              ...json({
+                type: 'object',
+                required: ['image'],
+                properties: { image: { type: 'string' }, confidence: { type: 'number' }, iou: { type: 'number' }, max_objects: { type: 'integer' } },
+              }),
+              'multipart/form-data': {
+                schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' }, confidence: { type: 'number' }, iou: { type: 'number' }, max_objects: { type: 'integer' } } },
+              },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Objects, best first',
+              content: json({
+                type: 'object',
+                properties: {
+                  image: { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
+                  objects: { type: 'array', items: { type: 'object', properties: { bbox: { type: 'array', items: { type: 'number' }, description: '[x1, y1, x2, y2]' }, label: { type: 'string' }, score: { type: 'number' } } } },
+                },
+              }),
+            },
+            ...errors,
+          },
+        },
+      },
+      '/v1/shop-the-look': {
+        post: {
+          summary: 'Shop The Look: detect, crop, embed and retrieve products per object (or search the crop box given)',
+          requestBody: {
+            required: true,
+            content: {
+              ...json(ref('ShopTheLookRequest')),
+              'multipart/form-data': { schema: { allOf: [ref('ShopTheLookRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Objects with their products',
+              content: json({
+                type: 'object',
+                properties: {
+                  image: { type: 'object' },
+                  index: { type: 'string' },
+                  objects: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        bbox: { type: 'array', items: { type: 'number' } },
+                        label: { type: ['string', 'null'] },
+                        score: { type: ['number', 'null'] },
+                        categories: { type: ['array', 'null'], items: { type: 'string' } },
+                        products: { type: 'array', items: { type: 'object' } },
+                      },
+                    },
+                  },
+                },
+              }),
+            },
+            ...errors,
+          },
+        },
+      },
       '/ping': { get: { summary: 'Immich: liveness', responses: { '200': { description: 'pong', content: { 'text/plain': { schema: { type: 'string', const: 'pong' } } } } } } },
       '/predict': {
         post: {
@@ -387,6 +456,22 @@ export function openApiDocument(version: string) {
                 properties: { id: { type: 'string' }, score: { type: 'number' }, category: {}, attributes: {}, metadata: {}, source_url: {}, text: {} },
               },
             },
+          },
+        },
+        ShopTheLookRequest: {
+          type: 'object',
+          required: ['index'],
+          properties: {
+            image: { type: 'string', description: 'URL, data URI or base64 (or a multipart file named "file")' },
+            index: { type: 'string' },
+            limit: { type: 'integer', default: 5, description: 'Products per object' },
+            max_objects: { type: 'integer', default: 20 },
+            min_score: { type: 'number', description: 'Lowest detection score (default LOOKBOOK_DETECT_CONFIDENCE)' },
+            min_product_score: { type: 'number' },
+            iou: { type: 'number' },
+            crop: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: 'Your own box [x1, y1, x2, y2]: no detection' },
+            category_filter: { type: 'boolean', default: true, description: 'Restrict products to the categories of each label (LOOKBOOK_LABEL_CATEGORIES; a label maps to itself), when the catalog has categories' },
+            categories: { type: 'array', items: { type: 'string' }, description: 'With crop: restrict to these categories' },
           },
         },
         Model: {

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { preprocessImage } from './image-preprocessor.js';
+import { preprocessImage, type ImageInput } from './image-preprocessor.js';
 import { MicroBatcher } from './micro-batcher.js';
 import type { ModelLayout, ModelSpec } from './model-spec.js';
 import { plannedSize } from './model-spec.js';
@@ -123,8 +123,8 @@ export class DualEncoder {
     return new DualEncoder(spec, imageTower, textTower, tokenizer, dimension, options);
   }
 
-  /** Decodes, preprocesses and embeds one image (batched with concurrent callers). */
-  async embedImage(bytes: Uint8Array, signal?: AbortSignal): Promise<ImageEmbedding> {
+  /** Decodes (unless given pixels), preprocesses and embeds one image (batched with concurrent callers). */
+  async embedImage(bytes: ImageInput, signal?: AbortSignal): Promise<ImageEmbedding> {
     // Announced while decoding, so a batch forming now waits for this image.
     this.imageBatcher.announce();
     let image;

@@ -55,16 +55,25 @@ async function runPipeline(pipeline: Sharp) {
   }
 }
 
+/** Decoded pixels (interleaved, 8-bit sRGB, 3 or 4 channels), already EXIF-oriented. */
+export interface RawImage {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3 | 4;
+}
+
+export type ImageInput = Uint8Array | RawImage;
+
+function isRaw(input: ImageInput): input is RawImage {
+  return !(input instanceof Uint8Array);
+}
+
 /**
- * Decodes image bytes with sharp and produces the tower's input as the model's files describe:
- * EXIF orientation applied, alpha flattened onto the model's background, resized, center-cropped,
- * normalized. Pixel counts are checked from the header before any decoding.
+ * Reads an image's header: its size after EXIF orientation. Refuses empty data, what is not an
+ * image (415), and more than `maxPixels` pixels (413) before anything is decoded.
  */
-export async function preprocessImage(
-  bytes: Uint8Array,
-  spec: PreprocessSpec,
-  options: ImagePreprocessorOptions,
-): Promise<PreprocessedImage> {
+export async function probeImage(bytes: Uint8Array, maxPixels: number): Promise<{ width: number; height: number }> {
   if (bytes.length === 0) {
     throw new UnsupportedImageError('unsupported_image', 'the image is empty (0 bytes)');
   }
@@ -77,19 +86,39 @@ export async function preprocessImage(
   if (!metadata.width || !metadata.height) {
     throw new UnsupportedImageError('invalid_image', 'the image has no dimensions');
   }
-  if (metadata.width * metadata.height > options.maxPixels) {
+  if (metadata.width * metadata.height > maxPixels) {
     throw new PayloadTooLargeError(
       'image_too_many_pixels',
-      `the image is ${metadata.width}×${metadata.height} pixels; at most ${options.maxPixels} pixels are accepted`,
+      `the image is ${metadata.width}×${metadata.height} pixels; at most ${maxPixels} pixels are accepted`,
     );
   }
   // EXIF orientations 5–8 swap width and height.
   const rotated = (metadata.orientation ?? 1) >= 5;
-  const width = rotated ? metadata.height : metadata.width;
-  const height = rotated ? metadata.width : metadata.height;
+  return rotated ? { width: metadata.height, height: metadata.width } : { width: metadata.width, height: metadata.height };
+}
+
+/** Decodes once to oriented sRGB pixels (for detection and crops), under the same limits. */
+export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise<RawImage> {
+  await probeImage(bytes, maxPixels);
+  const { data, info } = await runPipeline(
+    sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', autoOrient: true }).toColourspace('srgb').raw(),
+  );
+  return { data, width: info.width, height: info.height, channels: info.channels === 4 ? 4 : 3 };
+}
+
+/**
+ * Produces the tower's input from image bytes (or already decoded pixels) as the model's files
+ * describe: EXIF orientation applied, alpha flattened onto the model's background, resized,
+ * center-cropped, normalized. Pixel counts are checked from the header before any decoding.
+ */
+export async function preprocessImage(input: ImageInput, spec: PreprocessSpec, options: ImagePreprocessorOptions): Promise<PreprocessedImage> {
+  const { width, height } = isRaw(input) ? input : await probeImage(input, options.maxPixels);
   const plan = plannedSize(spec, width, height);
 
-  let pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', autoOrient: true })
+  const source = isRaw(input)
+    ? sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels } })
+    : sharp(input, { limitInputPixels: options.maxPixels, failOn: 'error', autoOrient: true });
+  let pipeline = source
     .flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
     .toColourspace('srgb');
   if (plan.resized.width !== width || plan.resized.height !== height) {

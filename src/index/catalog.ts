@@ -118,6 +118,11 @@ export class Catalog {
     return (this.db.prepare('SELECT COALESCE(MAX(slot), -1) + 1 AS slot FROM items').get() as { slot: number }).slot;
   }
 
+  /** Whether any live item has a category (filters by category only make sense then). */
+  get hasCategories(): boolean {
+    return this.db.prepare('SELECT 1 FROM items WHERE deleted = 0 AND category IS NOT NULL LIMIT 1').get() !== undefined;
+  }
+
   get count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM items WHERE deleted = 0').get() as { n: number }).n;
   }

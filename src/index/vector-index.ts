@@ -150,6 +150,10 @@ export class VectorIndex {
     return this.catalog.get(id);
   }
 
+  get hasCategories(): boolean {
+    return this.catalog.hasCategories;
+  }
+
   list(limit: number, after?: string): CatalogItem[] {
     return this.catalog.list(limit, after);
   }

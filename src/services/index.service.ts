@@ -1,4 +1,5 @@
 import type { DualEncoder } from '../encoders/dual-encoder.js';
+import type { RawImage } from '../encoders/image-preprocessor.js';
 import type { ModelRegistry } from '../encoders/model-registry.js';
 import { l2NormalizeInPlace } from '../encoders/vectors.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -11,6 +12,7 @@ import { loadImageReference, type ImageSourceOptions } from '../media/image-sour
 export type EmbeddingSource =
   | { readonly kind: 'image'; readonly reference: string }
   | { readonly kind: 'image-bytes'; readonly bytes: Uint8Array }
+  | { readonly kind: 'pixels'; readonly image: RawImage }
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'vector'; readonly vector: readonly number[]; readonly model?: string | undefined; readonly modelVersion?: string | undefined };
 
@@ -96,8 +98,8 @@ export class IndexService {
       if (source.text.trim().length === 0) throw new ValidationError('the text is empty', { code: 'empty_input' });
       return (await encoder.embedText(source.text, signal)).vector;
     }
-    const bytes = source.kind === 'image-bytes' ? source.bytes : await loadImageReference(source.reference, this.deps.images, signal);
-    return (await encoder.embedImage(bytes, signal)).vector;
+    const image = source.kind === 'pixels' ? source.image : source.kind === 'image-bytes' ? source.bytes : await loadImageReference(source.reference, this.deps.images, signal);
+    return (await encoder.embedImage(image, signal)).vector;
   }
 
   /** Embeds and upserts a batch; each item succeeds or fails on its own. */
@@ -106,7 +108,7 @@ export class IndexService {
     const encoder = items.some((item) => item.source.kind !== 'vector') ? this.requireEncoder(index) : undefined;
     if (encoder) {
       const texts = items.filter((item) => item.source.kind === 'text').length;
-      const images = items.filter((item) => item.source.kind === 'image' || item.source.kind === 'image-bytes').length;
+      const images = items.filter((item) => item.source.kind === 'image' || item.source.kind === 'image-bytes' || item.source.kind === 'pixels').length;
       encoder.checkCapacity({ texts, images });
     }
     const seen = new Set<string>();

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import type { ModelRegistry } from '../../encoders/model-registry.js';
+import type { DetectorInfo } from '../../detection/detector.js';
 import type { Metrics } from '../../metrics.js';
 import type { Lifecycle } from '../app.js';
 
 /** Liveness, readiness and Prometheus metrics. */
-export function healthRouter(deps: { registry: ModelRegistry; metrics: Metrics; lifecycle: Lifecycle; version: string }) {
+export function healthRouter(deps: { registry: ModelRegistry; metrics: Metrics; lifecycle: Lifecycle; version: string; detector: DetectorInfo | undefined }) {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({
@@ -13,6 +14,7 @@ export function healthRouter(deps: { registry: ModelRegistry; metrics: Metrics; 
       uptime_seconds: Math.round(process.uptime()),
       default_model: deps.registry.defaultId,
       models: deps.registry.list().map((info) => ({ id: info.id, version: info.version, dimension: info.dimension, providers: info.providers })),
+      detector: deps.detector ? { path: deps.detector.path, labels: deps.detector.labels.length, input_size: deps.detector.inputSize, provider: deps.detector.provider } : null,
     });
   });
   router.get('/readyz', (_req, res) => {
