@@ -9,18 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d)}
 export PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
 if [ ! -d data/emoji-v1 ]; then
   mkdir -p data && tar -xJf data/emoji-v1.tar.xz -C data
 fi
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 if [ "${SMOKE:-0}" = 1 ]; then
-  python3 -m lookbook_training.train --smoke --out runs/gpu-enc-smoke
-  python3 -m lookbook_training.detector.train --smoke --out runs/det-gpu-smoke
+  "$PY" -m lookbook_training.train --smoke --out runs/gpu-enc-smoke
+  "$PY" -m lookbook_training.detector.train --smoke --out runs/det-gpu-smoke
   enc=gpu-enc-smoke det=det-gpu-smoke
 else
   # MODEL.md: 132 epochs of the base model took 3 minutes on an H200 (8.4k img/s); --max-minutes bounds it.
-  python3 -m lookbook_training.train --name gpu-enc --epochs 130 --amp --max-minutes 4.5 --eval-every 0
-  python3 -m lookbook_training.detector.train --name det-gpu --budget-minutes 3.5 --max-minutes 4.5 \
+  "$PY" -m lookbook_training.train --name gpu-enc --epochs 130 --amp --max-minutes 4.5 --eval-every 0
+  "$PY" -m lookbook_training.detector.train --name det-gpu --budget-minutes 3.5 --max-minutes 4.5 \
     --epochs 1000 --batch-size 128 --amp --workers 14 --eval-every 25 --eval-count 1000
   enc=gpu-enc det=det-gpu
 fi
