@@ -8,7 +8,7 @@
  * resident memory (RSS) growth is the index's own. Reports build rate, RSS and disk per item,
  * single-query and batched QPS, and recall@10 against exact float search.
  *
- *   npm run bench:search -- [--sizes 100000,1000000] [--queries 500] [--dim 512] [--threads 2]
+ *   npm run bench:search -- [--sizes 100000,1000000] [--queries 500] [--dim 512] [--threads 2] [--configs f32,f16,b1]
  *   npm run bench:search -- --emoji models/lookbook-emoji/bench-emoji.f32   (real embeddings, see README)
  */
 import { execFileSync, fork } from 'node:child_process';
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     oversampling: { type: 'string', default: '2,4,8,16' },
     'float-ef': { type: 'string', default: '64,128,256' },
     emoji: { type: 'string' },
+    configs: { type: 'string', default: 'f32,f16,b1' },
     child: { type: 'string' },
     work: { type: 'string' },
   },
@@ -291,7 +292,7 @@ async function parent() {
       console.log('| configuration | recall@10 | QPS, 1 query at a time | QPS, batched | build items/s | RSS bytes/item | disk bytes/item |');
       console.log('| --- | --- | --- | --- | --- | --- | --- |');
       console.log(`| exact float scan (usearch exactSearch, inner product) | 1.000 | — | ${exactQps.toFixed(1)} | — | ${(dim * 4).toFixed(0)} (the floats) | ${(dim * 4).toFixed(0)} |`);
-      for (const config of ['f32', 'f16', 'b1']) {
+      for (const config of values.configs!.split(',')) {
         const result = await runChild(config, work);
         for (const row of result.rows) {
           console.log(
