@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.server.port).toBe(8080);
     expect(config.models.providers).toEqual(['cuda', 'webgpu', 'cpu']);
-    expect(config.models.dirs).toEqual(['models/fixture']);
+    expect(config.models.dirs).toEqual(['models/lookbook-emoji']);
     expect(config.fetch.allowPrivate).toBe(false);
     expect(Object.isFrozen(config.server)).toBe(true);
   });

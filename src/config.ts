@@ -20,7 +20,7 @@ const envSchema = z.object({
   LOOKBOOK_PORT: int(0, 65535).default(8080),
   LOOKBOOK_DATA_DIR: z.string().min(1).default('data'),
   LOOKBOOK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOOKBOOK_MODELS: z.string().default('models/fixture').transform(csv).pipe(z.array(z.string()).min(1)),
+  LOOKBOOK_MODELS: z.string().default('models/lookbook-emoji').transform(csv).pipe(z.array(z.string()).min(1)),
   LOOKBOOK_DEFAULT_MODEL: z.string().min(1).optional(),
   LOOKBOOK_PROVIDERS: z
     .string()
