@@ -92,6 +92,9 @@ class TrainConfig:
     eval_every_epochs: float = 10.0  # quick validation-style eval; 0: never
     checkpoint_minutes: float = 10.0
     log_every_steps: int = 10
+    # Warm start: an exported Lookbook model directory whose weights (read back from its ONNX
+    # graphs, see warm_start.py) replace the random init; the schedule then runs as usual.
+    init_from: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

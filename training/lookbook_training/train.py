@@ -50,7 +50,7 @@ from .emoji_data import (
     vocabulary_texts,
 )
 from .json_files import write_json
-from .losses import PinClipLoss, beta_at
+from .losses import MAX_LOGIT_SCALE, PinClipLoss, beta_at
 from .model import DualEncoder
 from .runs import (
     RUNS_ROOT,
@@ -64,6 +64,7 @@ from .runs import (
     read_json,
 )
 from .tokenizer import Tokenizer, encode_for_context, train_wordpiece_vocab_fast, wordpiece_tokenizer_json
+from .warm_start import calibrate_batchnorm, load_from_model_dir
 
 
 def say(message: str) -> None:
@@ -202,11 +203,14 @@ class Trainer:
         pad_id = pad_id_of(self.tokenizer)
         self.captions = CaptionIds(self.tokenizer, cfg.context_length, pad_id)
 
+        self._epoch_cache: tuple[int, list[np.ndarray]] = (-1, [])
         torch.manual_seed(cfg.seed)
         self.model = DualEncoder(model_config(cfg, len(self.tokenizer.vocab), pad_id)).to(self.device)
         if cfg.channels_last:
             self.model.image.to(memory_format=torch.channels_last)
         self.loss = PinClipLoss(cfg.loss).to(self.device)
+        if cfg.init_from and not resume:
+            self.meta["init_from"] = self._warm_start(Path(cfg.init_from), spec)
         self.optimizer = torch.optim.AdamW(
             param_groups([self.model, self.loss], cfg.weight_decay),
             lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
@@ -240,6 +244,32 @@ class Trainer:
             write_json(self.run_dir / "run.json", self.meta)
         self._epoch_cache: tuple[int, list[np.ndarray]] = (-1, [])
         self.stop_reason: Optional[str] = None
+
+    def _warm_start(self, model_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
+        """Loads an exported model's weights (see warm_start.py) before the first step."""
+        given = read_json(model_dir / "tokenizer.json")
+        if given["model"]["vocab"] != spec["model"]["vocab"]:
+            raise ValueError(f"--init-from {model_dir}: its tokenizer differs from the one this run builds")
+        report = load_from_model_dir(self.model, model_dir)
+        if report["missing"]:
+            raise ValueError(f"--init-from {model_dir}: no weights for {report['missing']}")
+        # Calibrate the folded stem BatchNorms on one augmented training batch.
+        rows = self.batch_for(0)[:, 1]
+        images = torch.from_numpy(self.train_set.images[rows]).to(self.device)
+        flip_ok = torch.from_numpy(self.flip_ok[self.batch_for(0)[:, 0]])
+        x = augment(images, flip_ok, torch.Generator().manual_seed(self.cfg.seed), self.cfg.augment)
+        calibrate_batchnorm(self.model.image, x)
+        # The graphs do not hold the loss temperatures; a trained CLIP-style model sits at
+        # the clamp (100), so both start there rather than at CLIP's initial 1/0.07.
+        with torch.no_grad():
+            self.model.logit_scale.fill_(MAX_LOGIT_SCALE)
+            self.loss.code_logit_scale.fill_(MAX_LOGIT_SCALE)
+        manifest = read_json(model_dir / "lookbook.json")
+        self.log({"event": "warm_start", "from": str(model_dir), "id": manifest.get("id"),
+                  "version": manifest.get("version"), "parameters": len(report["loaded"])},
+                 f"warm start from {model_dir} ({manifest.get('id')} {manifest.get('version')}): "
+                 f"{len(report['loaded'])} parameters")
+        return {"dir": str(model_dir), "id": manifest.get("id"), "version": manifest.get("version")}
 
     # -------------------------------------------------------------------------------
 
@@ -488,9 +518,10 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         "channels_last": args.channels_last or None,
         "eval_every_epochs": args.eval_every,
         "warmup_epochs": args.warmup_epochs,
+        "init_from": str(args.init_from) if args.init_from else None,
     }
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    loss_overrides = {k: getattr(args, k) for k in ("w_ii", "w_code", "w_bal", "beta_end") if getattr(args, k) is not None}
+    loss_overrides = {k: getattr(args, k) for k in ("w_ii", "w_code", "w_bal", "beta_start", "beta_end") if getattr(args, k) is not None}
     if loss_overrides:
         cfg = replace(cfg, loss=replace(cfg.loss, **loss_overrides))
     return cfg
@@ -515,7 +546,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--w-ii", type=float)
     parser.add_argument("--w-code", type=float)
     parser.add_argument("--w-bal", type=float)
+    parser.add_argument("--beta-start", type=float)
     parser.add_argument("--beta-end", type=float)
+    parser.add_argument("--init-from", type=Path,
+                        help="start from the weights of an exported model directory (e.g. models/lookbook-emoji)")
     parser.add_argument("--eval-every", type=float, help="validation eval every N epochs (0: never)")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
     parser.add_argument("--channels-last", action="store_true")
@@ -534,7 +568,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = _config_from_args(args)
     if args.resume:
         given = [a for a in ("data", "preset", "epochs", "batch_size", "lr", "seed", "vocab_size", "max_steps",
-                             "w_ii", "w_code", "w_bal", "beta_end", "warmup_epochs")
+                             "w_ii", "w_code", "w_bal", "beta_start", "beta_end", "warmup_epochs", "init_from")
                  if getattr(args, a) is not None]
         if given:
             print(f"--resume: ignoring {', '.join('--' + g.replace('_', '-') for g in given)}: "

@@ -1,0 +1,152 @@
+"""Warm start: load a dual encoder's weights back from an exported Lookbook model directory.
+
+A run directory (optimizer state, checkpoints) is scratch space that does not outlive the
+machine it ran on; the committed model directory does. To continue training a committed
+model (a longer schedule, a warm restart), its weights are read back from `image.onnx` and
+`text.onnx`.
+
+The exporter renames and reshapes what it folds: a Linear applied to a sequence becomes a
+MatMul on a transposed copy of the weight, and each stem BatchNorm is folded into its
+convolution (weight scaled, bias added). Rather than guess names, the mapping is learnt:
+a model of the same configuration, filled with distinct random values and BatchNorms set to
+an exact identity, is exported with the same code; every initializer of that export equals
+exactly one parameter (or its transpose), which names the same initializer in the committed
+graph. Then the folded BatchNorms are set so that eval mode reproduces the folded graph
+exactly and train mode (batch statistics) starts close to it (`calibrate_batchnorm`).
+
+What the graphs do not hold: the loss's learnt temperatures and the optimizer state.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import Tensor, nn
+
+from .export import export_image_tower, export_text_tower
+from .model import DualEncoder
+
+_BN_EPS_FREE_VAR = 1.0  # running_var + eps == 1 after the adjustment below
+
+
+def _initializers(path: Path) -> dict[str, np.ndarray]:
+    model = onnx.load(str(path))
+    return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+
+def _fill_distinct(module: nn.Module, gen: torch.Generator) -> None:
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5 + 0.01)
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.fill_(1.0)
+                m.running_mean.zero_()
+                m.running_var.fill_(_BN_EPS_FREE_VAR - m.eps)
+
+
+def _match(init: np.ndarray, params: dict[str, np.ndarray]) -> list[tuple[str, bool]]:
+    """Parameters equal to `init` (as is, or transposed for 2-D weights)."""
+    found = []
+    for name, value in params.items():
+        if value.shape == init.shape and np.allclose(value, init, rtol=1e-5, atol=1e-6):
+            found.append((name, False))
+        elif value.ndim == 2 and value.T.shape == init.shape and np.allclose(value.T, init, rtol=1e-5, atol=1e-6):
+            found.append((name, True))
+    return found
+
+
+def _tower_mapping(tower: nn.Module, export_fn, tmp: Path) -> dict[str, tuple[str, bool]]:
+    """ONNX initializer name → (parameter name in `tower`, transposed)."""
+    path = tmp / "probe.onnx"
+    export_fn(tower, path)
+    params = {n: p.detach().cpu().numpy() for n, p in tower.named_parameters()}
+    mapping: dict[str, tuple[str, bool]] = {}
+    for name, value in _initializers(path).items():
+        if value.size <= 1 or not np.issubdtype(value.dtype, np.floating):
+            continue  # shape constants, scalars
+        found = _match(value, params)
+        if len(found) != 1:
+            raise ValueError(f"initializer {name} {value.shape} matches {len(found)} parameters: {found}")
+        mapping[name] = found[0]
+    return mapping
+
+
+def load_from_model_dir(model: DualEncoder, model_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """Loads the weights of the exported model in `model_dir` into `model` (same configuration).
+
+    Returns a report: parameters loaded and those the graphs do not hold (left as they were).
+    """
+    model_dir = Path(model_dir)
+    gen = torch.Generator().manual_seed(seed)
+    probe = DualEncoder(model.cfg)
+    _fill_distinct(probe, gen)
+    report: dict[str, Any] = {"loaded": [], "missing": []}
+    with tempfile.TemporaryDirectory(prefix="lookbook-warm-") as tmp:
+        towers = (
+            ("image", probe.image, model.image, export_image_tower, model_dir / "image.onnx"),
+            ("text", probe.text, model.text, export_text_tower, model_dir / "text.onnx"),
+        )
+        for label, probe_tower, tower, export_fn, onnx_path in towers:
+            mapping = _tower_mapping(probe_tower, export_fn, Path(tmp))
+            values = _initializers(onnx_path)
+            own = dict(tower.named_parameters())
+            covered = set()
+            with torch.no_grad():
+                for init_name, (param_name, transposed) in mapping.items():
+                    if init_name not in values:
+                        raise ValueError(f"{onnx_path} lacks initializer {init_name}: not the same architecture")
+                    value = torch.from_numpy(values[init_name].copy())
+                    if transposed:
+                        value = value.T
+                    target = own[param_name]
+                    if value.shape != target.shape:
+                        raise ValueError(f"{param_name}: {tuple(value.shape)} in {onnx_path}, {tuple(target.shape)} here")
+                    target.copy_(value)
+                    covered.add(param_name)
+                for m in tower.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        # The graph's conv bias was mapped onto m.bias (beta); this makes eval
+                        # mode the identity scale, exactly as the probe was exported.
+                        m.weight.fill_(1.0)
+                        m.running_mean.zero_()
+                        m.running_var.fill_(_BN_EPS_FREE_VAR - m.eps)
+                        covered.add(next(n for n, p in own.items() if p is m.weight))
+            report["loaded"] += [f"{label}.{n}" for n in sorted(covered)]
+            report["missing"] += [f"{label}.{n}" for n in sorted(set(own) - covered)]
+    return report
+
+
+@torch.no_grad()
+def calibrate_batchnorm(tower: nn.Module, pixel_values: Tensor) -> None:
+    """Re-expresses each BatchNorm (eval-exact already) so that train mode matches it too.
+
+    With running statistics (m, s²) measured on `pixel_values`, gamma = s and
+    beta = beta + m give the same eval-mode function, and batch statistics close to (m, s²)
+    make train mode the same function as well, so the first steps do not undo the model.
+    """
+    was_training = tower.training
+    tower.eval()
+    bns = [m for m in tower.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in bns:  # in forward order: each one measured with the earlier ones already set
+        seen: dict[str, Tensor] = {}
+        handle = bn.register_forward_hook(lambda _m, inp, _out: seen.__setitem__("x", inp[0]))
+        tower(pixel_values)
+        handle.remove()
+        x = seen["x"]
+        mean = x.mean(dim=(0, 2, 3))
+        var = x.var(dim=(0, 2, 3), unbiased=False)
+        std = (var + bn.eps).sqrt()
+        # Before: y = x + beta (gamma 1, running mean 0, running var + eps 1).
+        # After:  y = (x - mean) / std * std + (beta + mean) — the same function.
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.weight.copy_(std)
+        bn.bias.add_(mean)
+    tower.train(was_training)
