@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import torch
 
@@ -30,6 +32,63 @@ TRAINING_ROOT = Path(__file__).resolve().parents[1]
 REPO_ROOT = TRAINING_ROOT.parent
 DEFAULT_DATA = TRAINING_ROOT / "data" / "emoji-v1"
 RUNS_ROOT = TRAINING_ROOT / "runs"
+
+C = TypeVar("C")
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any], nested: dict[str, Callable[..., Any]]) -> C:
+    """A recipe dataclass from its JSON form: unknown keys refused, nested configs rebuilt,
+    ``adam_betas`` back to a tuple (JSON has only lists)."""
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}")
+    data = dict(data)
+    for key, make in nested.items():
+        if key in data:
+            data[key] = make(**data[key])
+    if "adam_betas" in data:
+        data["adam_betas"] = tuple(data["adam_betas"])
+    return cls(**data)
+
+
+@contextmanager
+def stop_signals() -> Iterator[dict[str, Optional[int]]]:
+    """Records SIGTERM / SIGINT in the yielded dict (``signal``) instead of dying, so a
+    training loop can checkpoint and exit; the previous handlers come back afterwards."""
+    stop: dict[str, Optional[int]] = {"signal": None}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop["signal"] = signum
+
+    old_handlers = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            old_handlers[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield stop
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+
+
+def end_run(trainer: Any, done: bool, finished_text: str) -> bool:
+    """The last checkpoint of a training loop, then the final weights (when the schedule is
+    done) or the way to continue. ``trainer`` has checkpoint, save_model, log, step, total,
+    train_seconds and stop_reason."""
+    trainer.checkpoint(trainer.stop_reason or "finished")
+    if done:
+        trainer.save_model()
+        trainer.log({"event": "finished", "step": trainer.step, "train_seconds": round(trainer.train_seconds, 1)},
+                    finished_text)
+    else:
+        trainer.log({"event": "stopped", "reason": trainer.stop_reason, "step": trainer.step},
+                    f"stopped ({trainer.stop_reason}) at step {trainer.step}/{trainer.total}; checkpoint saved. "
+                    f"Continue with --resume.")
+    return done
+
 
 # Tower sizes. "base" is MODEL.md's measured model (1.4 M + 1.3 M parameters with a 3.9 k
 # vocabulary); "wide" its wider variant (~5.0 M + ~3.5 M); "small"/"tiny" for the smoke run
@@ -101,18 +160,7 @@ class TrainConfig:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown)}")
-        data = dict(data)
-        if "loss" in data:
-            data["loss"] = LossConfig(**data["loss"])
-        if "augment" in data:
-            data["augment"] = AugmentConfig(**data["augment"])
-        if "adam_betas" in data:
-            data["adam_betas"] = tuple(data["adam_betas"])
-        return TrainConfig(**data)
+        return config_from_dict(TrainConfig, data, {"loss": LossConfig, "augment": AugmentConfig})
 
 
 def model_config(cfg: TrainConfig, vocab_size: int, pad_id: int = 0) -> DualEncoderConfig:

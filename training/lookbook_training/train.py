@@ -23,7 +23,6 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -56,12 +55,14 @@ from .runs import (
     RUNS_ROOT,
     TrainConfig,
     count_parameters,
+    end_run,
     load_run_config,
     load_torch,
     machine_description,
     model_config,
     pad_id_of,
     read_json,
+    stop_signals,
 )
 from .tokenizer import Tokenizer, encode_for_context, train_wordpiece_vocab_fast, wordpiece_tokenizer_json
 from .warm_start import calibrate_batchnorm, load_from_model_dir
@@ -388,17 +389,6 @@ class Trainer:
         """Trains until the end of the schedule, ``max_minutes`` or ``max_steps_now`` more
         steps, or SIGTERM / SIGINT; checkpoints in every case. True when the schedule is done."""
         cfg = self.cfg
-        stop = {"signal": None}
-
-        def on_signal(signum, _frame):
-            stop["signal"] = signum
-
-        old_handlers = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                old_handlers[sig] = signal.signal(sig, on_signal)
-            except ValueError:  # not the main thread
-                pass
         start = time.time()
         last_ckpt = start
         window = (time.time(), self.step, self.images_seen)
@@ -408,7 +398,7 @@ class Trainer:
                  f"batch {cfg.batch_size} concepts = {2 * cfg.batch_size} images), device {self.device}, "
                  f"{torch.get_num_threads()} threads")
         first_step = self.step
-        try:
+        with stop_signals() as stop:
             while self.step < self.total:
                 t_step = time.time()
                 parts = self.train_step()
@@ -447,21 +437,9 @@ class Trainer:
                 if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
                     self.checkpoint("periodic")
                     last_ckpt = time.time()
-        finally:
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
-        self.checkpoint(self.stop_reason or "finished")
-        done = self.step >= self.total
-        if done:
-            self.save_model()
-            self.log({"event": "finished", "step": self.step, "train_seconds": round(self.train_seconds, 1)},
-                     f"finished: {self.step} steps, {self.train_seconds / 60:.1f} min of training, "
-                     f"{self.images_seen / max(self.train_seconds, 1e-9):.0f} img/s")
-        else:
-            self.log({"event": "stopped", "reason": self.stop_reason, "step": self.step},
-                     f"stopped ({self.stop_reason}) at step {self.step}/{self.total}; checkpoint saved. "
-                     f"Continue with --resume.")
-        return done
+        return end_run(self, self.step >= self.total,
+                       f"finished: {self.step} steps, {self.train_seconds / 60:.1f} min of training, "
+                       f"{self.images_seen / max(self.train_seconds, 1e-9):.0f} img/s")
 
 
 # ---------------------------------------------------------------------------------------

@@ -31,12 +31,11 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -45,7 +44,7 @@ import torch
 from torch import nn
 
 from ..dataset import EmojiDataset
-from ..runs import TRAINING_ROOT, load_torch, machine_description
+from ..runs import TRAINING_ROOT, config_from_dict, end_run, load_torch, machine_description, stop_signals
 from .loss import DetectionLoss
 from .model import DetectorConfig, DetectorNet, count_parameters
 from .scenes import (
@@ -98,16 +97,7 @@ class DetTrainConfig:
 
     @staticmethod
     def from_dict(data: Dict[str, Any]) -> "DetTrainConfig":
-        known = {f.name for f in fields(DetTrainConfig)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown)}")
-        data = dict(data)
-        if "scene" in data:
-            data["scene"] = SceneConfig(**data["scene"])
-        if "adam_betas" in data:
-            data["adam_betas"] = tuple(data["adam_betas"])
-        return DetTrainConfig(**data)
+        return config_from_dict(DetTrainConfig, data, {"scene": SceneConfig})
 
     @property
     def steps_per_epoch(self) -> float:
@@ -450,17 +440,6 @@ class Trainer:
         """Trains until the schedule ends, ``max_minutes``, ``max_steps_now`` more steps, or
         SIGTERM / SIGINT; checkpoints in every case. True when the schedule is done."""
         cfg = self.cfg
-        stop = {"signal": None}
-
-        def on_signal(signum, _frame):
-            stop["signal"] = signum
-
-        old_handlers = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                old_handlers[sig] = signal.signal(sig, on_signal)
-            except ValueError:  # not the main thread
-                pass
         start = last_ckpt = time.time()
         first = self.step
         spe = cfg.steps_per_epoch
@@ -474,7 +453,7 @@ class Trainer:
         window = (time.time(), self.step)
         stop_at = self.total if max_steps_now is None else min(self.total, self.step + max_steps_now)
         t_prev = time.time()
-        try:
+        with stop_signals() as stop:
             for batch in self.loader(stop_at):
                 parts = self.train_step(batch)
                 now = time.time()
@@ -514,21 +493,9 @@ class Trainer:
             else:
                 if not self._done() and self.stop_reason is None:
                     self.stop_reason = "max_steps_now"
-        finally:
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
-        done = self._done()
-        self.checkpoint(self.stop_reason or "finished")
-        if done:
-            self.save_model()
-            self.log({"event": "finished", "step": self.step, "train_seconds": round(self.train_seconds, 1)},
-                     f"finished: {self.step} steps, {self.scenes_seen:,} scenes, "
-                     f"{self.train_seconds / 60:.1f} min of training")
-        else:
-            self.log({"event": "stopped", "reason": self.stop_reason, "step": self.step},
-                     f"stopped ({self.stop_reason}) at step {self.step}/{self.total}; checkpoint saved. "
-                     f"Continue with --resume.")
-        return done
+        return end_run(self, self._done(),
+                       f"finished: {self.step} steps, {self.scenes_seen:,} scenes, "
+                       f"{self.train_seconds / 60:.1f} min of training")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,6 +573,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--budget-minutes", type=float, help="cosine LR over this much training time; stop after it")
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--ema-decay", type=float,
+                        help="weight EMA decay (0.9999; a run of a few thousand steps wants ~0.999)")
+    parser.add_argument("--ema-tau", type=float, help="EMA warmup in steps (1000)")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument("--seed", type=int)
@@ -633,12 +603,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  "epochs": args.epochs, "scenes_per_epoch": args.scenes_per_epoch, "max_steps": args.max_steps,
                  "budget_minutes": args.budget_minutes, "batch_size": args.batch_size, "lr": args.lr,
                  "warmup_epochs": args.warmup_epochs, "seed": args.seed, "eval_every_epochs": args.eval_every,
-                 "amp": args.amp or None, "channels_last": args.channels_last or None}
+                 "amp": args.amp or None, "channels_last": args.channels_last or None,
+                 "ema_decay": args.ema_decay, "ema_tau": args.ema_tau}
     cfg = replace(DetTrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
     resume_overrides = None
     if args.resume:
         ignored = [k for k in ("data", "preset", "image_size", "epochs", "scenes_per_epoch", "max_steps",
-                               "budget_minutes", "batch_size", "lr", "warmup_epochs", "seed")
+                               "budget_minutes", "batch_size", "lr", "warmup_epochs", "seed", "ema_decay", "ema_tau")
                    if overrides[k] is not None]
         if ignored:
             say(f"--resume: ignoring {', '.join(ignored)}: the recipe comes from {run_dir / 'config.json'}")
