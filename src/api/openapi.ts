@@ -2,10 +2,22 @@
  * The OpenAPI 3.1 document served at `/openapi.json`. A test checks that every route the app
  * registers is documented here and that every documented path exists.
  */
-const error = {
-  description: 'Error',
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-};
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const text = (schema: unknown) => ({ 'text/plain': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+/** A multipart form whose fields are `properties`. */
+const multipart = (required: string[], properties: Record<string, unknown>) => ({
+  'multipart/form-data': { schema: { type: 'object', required, properties } },
+});
+/** A required request body with the given content types. */
+const body = (content: Record<string, unknown>) => ({ required: true, content });
+/** A JSON response. */
+const response = (description: string, schema: unknown) => ({ description, content: json(schema) });
+/** The `{object: 'list', data: [...]}` envelope. */
+const list = (items: unknown) => ({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items } } });
+const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+const error = response('Error', ref('Error'));
 const errors = {
   '400': error,
   '404': error,
@@ -15,11 +27,11 @@ const errors = {
   '503': error,
   '504': error,
 };
-
-const json = (schema: unknown) => ({ 'application/json': { schema } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const searchResponses = { '200': response('Results', ref('SearchResults')), ...errors, '409': error };
+const nameParam = pathParam('name');
+const idParam = pathParam('id');
+const binary = { type: 'string', format: 'binary' };
+const detectOptions = { confidence: { type: 'number' }, iou: { type: 'number' }, max_objects: { type: 'integer' } };
 
 export function openApiDocument(version: string) {
   return {
@@ -35,101 +47,86 @@ export function openApiDocument(version: string) {
       '/v1/embeddings': {
         post: {
           summary: 'Embed texts and images',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/EmbeddingsRequest' } } } },
-          responses: { '200': { description: 'Embeddings', content: { 'application/json': { schema: { $ref: '#/components/schemas/EmbeddingsResponse' } } } }, ...errors },
+          requestBody: body(json(ref('EmbeddingsRequest'))),
+          responses: { '200': response('Embeddings', ref('EmbeddingsResponse')), ...errors },
         },
       },
       '/v1/embeddings/images': {
         post: {
           summary: 'Embed uploaded image files (multipart)',
-          requestBody: {
-            required: true,
-            content: {
-              'multipart/form-data': {
-                schema: {
-                  type: 'object',
-                  required: ['file'],
-                  properties: {
-                    file: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'One or more images, each in a field named "file"' },
-                    model: { type: 'string' },
-                    encoding_format: { type: 'string', enum: ['float', 'base64', 'ubinary'], default: 'float' },
-                  },
-                },
-              },
-            },
-          },
-          responses: { '200': { description: 'Embeddings, with filename, width and height per item', content: { 'application/json': { schema: { $ref: '#/components/schemas/EmbeddingsResponse' } } } }, ...errors },
+          requestBody: body(
+            multipart(['file'], {
+              file: { type: 'array', items: binary, description: 'One or more images, each in a field named "file"' },
+              model: { type: 'string' },
+              encoding_format: { type: 'string', enum: ['float', 'base64', 'ubinary'], default: 'float' },
+            }),
+          ),
+          responses: { '200': response('Embeddings, with filename, width and height per item', ref('EmbeddingsResponse')), ...errors },
         },
       },
       '/v1/models': {
         get: {
           summary: 'List loaded models',
-          responses: { '200': { description: 'Models', content: { 'application/json': { schema: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: { $ref: '#/components/schemas/Model' } } } } } } } },
+          responses: { '200': response('Models', list(ref('Model'))) },
         },
       },
       '/v1/models/{id}': {
         get: {
           summary: 'Describe one model',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'Model', content: { 'application/json': { schema: { $ref: '#/components/schemas/Model' } } } }, '404': error },
+          parameters: [idParam],
+          responses: { '200': response('Model', ref('Model')), '404': error },
         },
       },
       '/v1/indexes': {
-        get: { summary: 'List indexes', responses: { '200': { description: 'Indexes', content: json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Index') } } }) } } },
+        get: { summary: 'List indexes', responses: { '200': response('Indexes', list(ref('Index'))) } },
         post: {
           summary: 'Create an index bound to a model (the default model when omitted)',
-          requestBody: { required: true, content: json(ref('CreateIndex')) },
-          responses: { '201': { description: 'Created', content: json(ref('Index')) }, '400': error, '404': error, '409': error },
+          requestBody: body(json(ref('CreateIndex'))),
+          responses: { '201': response('Created', ref('Index')), '400': error, '404': error, '409': error },
         },
       },
       '/v1/indexes/{name}': {
-        get: { summary: 'Describe an index', parameters: [nameParam], responses: { '200': { description: 'Index', content: json(ref('Index')) }, '404': error } },
+        get: { summary: 'Describe an index', parameters: [nameParam], responses: { '200': response('Index', ref('Index')), '404': error } },
         delete: { summary: 'Delete an index and its files', parameters: [nameParam], responses: { '200': { description: 'Deleted' }, '404': error } },
       },
       '/v1/indexes/{name}/items': {
         get: {
           summary: 'List items, ordered by id (paged with `after`)',
           parameters: [nameParam, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }, { name: 'after', in: 'query', schema: { type: 'string' } }],
-          responses: { '200': { description: 'A page of items and `next_after`', content: json({ type: 'object', properties: { data: { type: 'array', items: ref('Item') }, next_after: { type: ['string', 'null'] } } }) }, '404': error },
+          responses: {
+            '200': response('A page of items and `next_after`', { type: 'object', properties: { data: { type: 'array', items: ref('Item') }, next_after: { type: ['string', 'null'] } } }),
+            '404': error,
+          },
         },
         post: {
           summary: 'Add or replace items (upsert by id); each item is embedded from its image, else its text, or given as a vector',
           parameters: [nameParam],
-          requestBody: { required: true, content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('NewItem') } } }) },
-          responses: { '200': { description: 'One result per item, in order', content: json(ref('ItemResults')) }, ...errors, '409': error },
+          requestBody: body(json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('NewItem') } } })),
+          responses: { '200': response('One result per item, in order', ref('ItemResults')), ...errors, '409': error },
         },
       },
       '/v1/indexes/{name}/items/upload': {
         post: {
           summary: 'Add or replace items from uploaded image files',
           parameters: [nameParam],
-          requestBody: {
-            required: true,
-            content: {
-              'multipart/form-data': {
-                schema: {
-                  type: 'object',
-                  required: ['file'],
-                  properties: {
-                    file: { type: 'array', items: { type: 'string', format: 'binary' } },
-                    items: { type: 'string', description: 'JSON array, one object per file (id, category, attributes, metadata, …); ids default to file names' },
-                  },
-                },
-              },
-            },
-          },
-          responses: { '200': { description: 'One result per file', content: json(ref('ItemResults')) }, ...errors },
+          requestBody: body(
+            multipart(['file'], {
+              file: { type: 'array', items: binary },
+              items: { type: 'string', description: 'JSON array, one object per file (id, category, attributes, metadata, …); ids default to file names' },
+            }),
+          ),
+          responses: { '200': response('One result per file', ref('ItemResults')), ...errors },
         },
       },
       '/v1/indexes/{name}/items/{id}': {
-        get: { summary: 'Get an item', parameters: [nameParam, idParam], responses: { '200': { description: 'Item', content: json(ref('Item')) }, '404': error } },
+        get: { summary: 'Get an item', parameters: [nameParam, idParam], responses: { '200': response('Item', ref('Item')), '404': error } },
         delete: { summary: 'Delete an item (gone from results at once)', parameters: [nameParam, idParam], responses: { '200': { description: 'Deleted' }, '404': error } },
       },
       '/v1/indexes/{name}/items/delete': {
         post: {
           summary: 'Delete items by id',
           parameters: [nameParam],
-          requestBody: { required: true, content: json({ type: 'object', required: ['ids'], properties: { ids: { type: 'array', items: { type: 'string' } } } }) },
+          requestBody: body(json({ type: 'object', required: ['ids'], properties: { ids: { type: 'array', items: { type: 'string' } } } })),
           responses: { '200': { description: 'Deleted and missing ids' }, '400': error, '404': error },
         },
       },
@@ -137,63 +134,42 @@ export function openApiDocument(version: string) {
         post: {
           summary: 'Search by text, image, item id or raw vector: Hamming candidates from the binary HNSW, rescored with float vectors',
           parameters: [nameParam],
-          requestBody: { required: true, content: json(ref('SearchRequest')) },
-          responses: { '200': { description: 'Results', content: json(ref('SearchResults')) }, ...errors, '409': error },
+          requestBody: body(json(ref('SearchRequest'))),
+          responses: searchResponses,
         },
       },
       '/v1/indexes/{name}/search/upload': {
         post: {
           summary: 'Search with an uploaded query image',
           parameters: [nameParam],
-          requestBody: {
-            required: true,
-            content: {
-              'multipart/form-data': {
-                schema: {
-                  type: 'object',
-                  required: ['file'],
-                  properties: {
-                    file: { type: 'string', format: 'binary' },
-                    limit: { type: 'integer' },
-                    oversampling: { type: 'number' },
-                    rescore: { type: 'boolean' },
-                    exact: { type: 'boolean' },
-                    filter: { type: 'string', description: 'JSON filter' },
-                  },
-                },
-              },
-            },
-          },
-          responses: { '200': { description: 'Results', content: json(ref('SearchResults')) }, ...errors, '409': error },
+          requestBody: body(
+            multipart(['file'], {
+              file: binary,
+              limit: { type: 'integer' },
+              oversampling: { type: 'number' },
+              rescore: { type: 'boolean' },
+              exact: { type: 'boolean' },
+              filter: { type: 'string', description: 'JSON filter' },
+            }),
+          ),
+          responses: searchResponses,
         },
       },
       '/v1/detect': {
         post: {
           summary: 'Detect objects in a scene (YOLO-format detector): boxes in pixels of the original, EXIF-rotated image',
-          requestBody: {
-            required: true,
-            content: {
-              ...json({
-                type: 'object',
-                required: ['image'],
-                properties: { image: { type: 'string' }, confidence: { type: 'number' }, iou: { type: 'number' }, max_objects: { type: 'integer' } },
-              }),
-              'multipart/form-data': {
-                schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' }, confidence: { type: 'number' }, iou: { type: 'number' }, max_objects: { type: 'integer' } } },
-              },
-            },
-          },
+          requestBody: body({
+            ...json({ type: 'object', required: ['image'], properties: { image: { type: 'string' }, ...detectOptions } }),
+            ...multipart(['file'], { file: binary, ...detectOptions }),
+          }),
           responses: {
-            '200': {
-              description: 'Objects, best first',
-              content: json({
-                type: 'object',
-                properties: {
-                  image: { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
-                  objects: { type: 'array', items: { type: 'object', properties: { bbox: { type: 'array', items: { type: 'number' }, description: '[x1, y1, x2, y2]' }, label: { type: 'string' }, score: { type: 'number' } } } },
-                },
-              }),
-            },
+            '200': response('Objects, best first', {
+              type: 'object',
+              properties: {
+                image: { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
+                objects: { type: 'array', items: { type: 'object', properties: { bbox: { type: 'array', items: { type: 'number' }, description: '[x1, y1, x2, y2]' }, label: { type: 'string' }, score: { type: 'number' } } } },
+              },
+            }),
             ...errors,
           },
         },
@@ -201,17 +177,14 @@ export function openApiDocument(version: string) {
       '/v1/shop-the-look': {
         post: {
           summary: 'Shop The Look: detect, crop, embed and retrieve products per object (or search the crop box given)',
-          requestBody: {
-            required: true,
-            content: {
-              ...json(ref('ShopTheLookRequest')),
-              'multipart/form-data': { schema: { allOf: [ref('ShopTheLookRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
-            },
-          },
+          requestBody: body({
+            ...json(ref('ShopTheLookRequest')),
+            'multipart/form-data': { schema: { allOf: [ref('ShopTheLookRequest'), { type: 'object', properties: { file: binary } }] } },
+          }),
           responses: {
-            '200': {
-              description: 'Objects with their products',
-              content: json({
+            '200': response(
+              'Objects with their products',
+              {
                 type: 'object',
                 properties: {
                   image: { type: 'object' },
@@ -230,37 +203,28 @@ export function openApiDocument(version: string) {
                     },
                   },
                 },
-              }),
-            },
+              },
+            ),
             ...errors,
           },
         },
       },
-      '/ping': { get: { summary: 'Immich: liveness', responses: { '200': { description: 'pong', content: { 'text/plain': { schema: { type: 'string', const: 'pong' } } } } } } },
+      '/ping': { get: { summary: 'Immich: liveness', responses: { '200': { description: 'pong', content: text({ type: 'string', const: 'pong' }) } } } },
       '/predict': {
         post: {
           summary: 'Immich machine-learning contract (CLIP only)',
-          requestBody: {
-            required: true,
-            content: {
-              'multipart/form-data': {
-                schema: {
-                  type: 'object',
-                  required: ['entries'],
-                  properties: {
-                    entries: { type: 'string', description: 'JSON: {"clip": {"visual": {"modelName": …}}} or {"clip": {"textual": {"modelName": …}}}' },
-                    image: { type: 'string', format: 'binary' },
-                    text: { type: 'string' },
-                  },
-                },
-              },
-            },
-          },
+          requestBody: body(
+            multipart(['entries'], {
+              entries: { type: 'string', description: 'JSON: {"clip": {"visual": {"modelName": …}}} or {"clip": {"textual": {"modelName": …}}}' },
+              image: binary,
+              text: { type: 'string' },
+            }),
+          ),
           responses: {
-            '200': {
-              description: 'The embedding as a JSON string, as Immich stores it',
-              content: { 'application/json': { schema: { type: 'object', properties: { clip: { type: 'string' }, imageHeight: { type: 'integer' }, imageWidth: { type: 'integer' } } } } },
-            },
+            '200': response('The embedding as a JSON string, as Immich stores it', {
+              type: 'object',
+              properties: { clip: { type: 'string' }, imageHeight: { type: 'integer' }, imageWidth: { type: 'integer' } },
+            }),
             '400': error,
             '422': error,
           },
@@ -268,7 +232,7 @@ export function openApiDocument(version: string) {
       },
       '/healthz': { get: { summary: 'Liveness, with the execution provider each model runs on', responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'Readiness: models loaded and not shutting down', responses: { '200': { description: 'Ready' }, '503': { description: 'Shutting down' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics', content: text({ type: 'string' }) } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI document' } } } },
       '/docs': { get: { summary: 'Interactive API documentation', responses: { '200': { description: 'HTML page' } } } },
     },
@@ -307,7 +271,7 @@ export function openApiDocument(version: string) {
           type: 'object',
           required: ['input'],
           properties: {
-            input: { oneOf: [{ $ref: '#/components/schemas/EmbeddingInputItem' }, { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/EmbeddingInputItem' } }] },
+            input: { oneOf: [ref('EmbeddingInputItem'), { type: 'array', minItems: 1, items: ref('EmbeddingInputItem') }] },
             model: { type: 'string', description: 'A loaded model id; the default model when omitted' },
             encoding_format: {
               type: 'string',
