@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { VectorIndex, DEFAULT_INDEX_SETTINGS } from '../src/index/vector-index.js';
+import { rng } from '../src/util/random.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,17 +39,6 @@ const { values } = parseArgs({
 const threads = Number(values.threads);
 
 // ---------- data ----------
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Clustered unit vectors in two levels (topics, then products within a topic) with a shared
