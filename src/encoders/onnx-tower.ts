@@ -68,25 +68,44 @@ function outputRows(output: ort.Tensor, rows: number): { data: Float32Array; dim
   return { data: output.data, dimension: output.dims[1]! };
 }
 
-/** The image tower: float32 NCHW in, one normalized embedding per image out. */
-export class ImageTower {
-  readonly inputName: string;
+/**
+ * What both towers share: a session on its provider, a fixed batch size if the graph declares one,
+ * and the embedding output, read as one normalized embedding per row.
+ */
+abstract class Tower {
   readonly outputName: string;
-  readonly maxBatch: number | undefined;
 
+  /** Subclasses check their inputs first, so an unusable input is reported before the output. */
   constructor(
     readonly session: ort.InferenceSession,
     readonly provider: ExecutionProviderName,
+    readonly maxBatch: number | undefined,
+    preferredOutputs: readonly string[],
   ) {
+    this.outputName = embeddingOutputName(session, preferredOutputs);
+  }
+
+  /** Runs the graph on `feeds` (a batch of `rows`) and splits the output into normalized rows. */
+  protected async runEmbeddings(feeds: Record<string, ort.Tensor>, rows: number): Promise<Float32Array[]> {
+    const results = await this.session.run(feeds, [this.outputName]);
+    const { data, dimension } = outputRows(results[this.outputName]!, rows);
+    return splitRowsNormalized(data, rows, dimension);
+  }
+}
+
+/** The image tower: float32 NCHW in, one normalized embedding per image out. */
+export class ImageTower extends Tower {
+  readonly inputName: string;
+
+  constructor(session: ort.InferenceSession, provider: ExecutionProviderName) {
     const inputs = tensorInputs(session);
     const input = inputs.find((meta) => ['pixel_values', 'image', 'images', 'input'].includes(meta.name)) ?? inputs[0];
     if (!input || inputs.length !== 1) {
       throw new Error(`image tower must take one tensor input, declares ${session.inputNames.join(', ')}`);
     }
     if (input.type !== 'float32') throw new Error(`image tower input ${input.name} is ${input.type}; float32 is supported`);
+    super(session, provider, fixedBatch(input), ['image_embeds', 'embedding', 'embeddings', 'image_embedding']);
     this.inputName = input.name;
-    this.maxBatch = fixedBatch(input);
-    this.outputName = embeddingOutputName(session, ['image_embeds', 'embedding', 'embeddings', 'image_embedding']);
   }
 
   /** Embeds `tensors` (each CHW of `shape`) in one run. */
@@ -94,38 +113,31 @@ export class ImageTower {
     const plane = shape[0] * shape[1] * shape[2];
     const batch = new Float32Array(tensors.length * plane);
     tensors.forEach((tensor, i) => batch.set(tensor, i * plane));
-    const feeds = { [this.inputName]: new ort.Tensor('float32', batch, [tensors.length, ...shape]) };
-    const results = await this.session.run(feeds, [this.outputName]);
-    const { data, dimension } = outputRows(results[this.outputName]!, tensors.length);
-    return splitRowsNormalized(data, tensors.length, dimension);
+    return this.runEmbeddings({ [this.inputName]: new ort.Tensor('float32', batch, [tensors.length, ...shape]) }, tensors.length);
   }
 }
 
 /** The text tower: token ids (int64 or int32, as declared) and, when asked for, the attention mask. */
-export class TextTower {
+export class TextTower extends Tower {
   readonly idsName: string;
   readonly idsType: 'int64' | 'int32';
   readonly maskName: string | undefined;
   readonly maskType: 'int64' | 'int32';
-  readonly outputName: string;
-  readonly maxBatch: number | undefined;
 
-  constructor(
-    readonly session: ort.InferenceSession,
-    readonly provider: ExecutionProviderName,
-  ) {
+  constructor(session: ort.InferenceSession, provider: ExecutionProviderName) {
     const inputs = tensorInputs(session);
     const ids = inputs.find((meta) => ['input_ids', 'text', 'input', 'tokens'].includes(meta.name)) ?? inputs[0];
     if (!ids) throw new Error('text tower declares no tensor input');
     const mask = inputs.find((meta) => meta.name === 'attention_mask');
     const unknown = inputs.filter((meta) => meta !== ids && meta !== mask);
     if (unknown.length > 0) throw new Error(`text tower asks for inputs Lookbook cannot feed: ${unknown.map((m) => m.name).join(', ')}`);
+    const idsType = integerType(ids);
+    const maskType = mask ? integerType(mask) : 'int64';
+    super(session, provider, fixedBatch(ids), ['text_embeds', 'embedding', 'embeddings', 'text_embedding']);
     this.idsName = ids.name;
-    this.idsType = integerType(ids);
+    this.idsType = idsType;
     this.maskName = mask?.name;
-    this.maskType = mask ? integerType(mask) : 'int64';
-    this.maxBatch = fixedBatch(ids);
-    this.outputName = embeddingOutputName(session, ['text_embeds', 'embedding', 'embeddings', 'text_embedding']);
+    this.maskType = maskType;
   }
 
   async embed(texts: readonly TokenizedText[]): Promise<Float32Array[]> {
@@ -134,9 +146,7 @@ export class TextTower {
       [this.idsName]: integerTensor(this.idsType, texts.map((t) => t.ids), length),
     };
     if (this.maskName) feeds[this.maskName] = integerTensor(this.maskType, texts.map((t) => t.attentionMask), length);
-    const results = await this.session.run(feeds, [this.outputName]);
-    const { data, dimension } = outputRows(results[this.outputName]!, texts.length);
-    return splitRowsNormalized(data, texts.length, dimension);
+    return this.runEmbeddings(feeds, texts.length);
   }
 }
 
