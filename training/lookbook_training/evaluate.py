@@ -198,6 +198,7 @@ def eval_markdown(report: dict[str, Any]) -> str:
         f"`{report['trained']['val']['style']}`; {report['unseen_concepts']} of "
         f"{report['concepts']} concepts held out of training (`unseen`).",
         "",
+        *_warm_start_lines(tr.get("warm_start")),
         "Training: " + ", ".join(
             x for x in [
                 f"{tr['epochs']:.1f} epochs" if tr.get("epochs") is not None else "",
@@ -232,6 +233,8 @@ def eval_markdown(report: dict[str, Any]) -> str:
         ]
         for split in ("all", "seen", "unseen"):
             lines.append(_row(f"trained, {split}", report["trained"][role], split))
+        if "start" in report and role in report["start"]:
+            lines.append(_row(f"warm start ({report['start_version']}), all", report["start"][role], "all"))
         if "baseline" in report:
             lines.append(_row("random init, all", report["baseline"][role], "all"))
         lines.append("")
@@ -241,6 +244,38 @@ def eval_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _warm_start_lines(init: Optional[dict[str, Any]]) -> list[str]:
+    if not init:
+        return []
+    src = init.get("source") or {}
+    done = src.get("total_epochs") or src.get("epochs")
+    hours = (src.get("total_train_seconds") or src.get("train_seconds") or 0) / 3600
+    return [
+        f"Warm start: the weights of `{init.get('id')}` {init.get('version')}"
+        + (f" ({done:.0f} epochs, {hours:.2f} h of training)" if done else "")
+        + "; the figures below are this run's own (its epochs continue from there; the "
+        "`warm start` rows evaluate the starting model on the same galleries).",
+        "",
+    ]
+
+
+def _evaluate_start(init: Optional[dict[str, Any]], model: DualEncoder, galleries: "Galleries",
+                    tokenizer: Tokenizer, device: torch.device, log) -> Optional[dict[str, Any]]:
+    """The warm start's model, read back from its directory while it still holds that version."""
+    if not init or not init.get("dir"):
+        return None
+    src = Path(init["dir"])
+    manifest = src / "lookbook.json"
+    if not manifest.exists() or read_json(manifest).get("version") != init.get("version"):
+        log(f"warm start {init.get('version')} no longer in {src}: its rows are left out")
+        return None
+    from .warm_start import load_from_model_dir
+
+    start = DualEncoder(model.cfg)
+    load_from_model_dir(start, src)
+    return galleries.evaluate(start.to(device).eval(), tokenizer, device)
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,6 +311,10 @@ def evaluate_run(run_dir: Path, data_root: Optional[Path] = None, checkpoint: Op
     }
     if meta.get("data_fingerprint") and meta["data_fingerprint"] != report["data_fingerprint"]:
         report["warning"] = "evaluated on different data than the run trained on"
+    start = _evaluate_start(run_meta.get("init_from"), model, galleries, tokenizer, device, log)
+    if start is not None:
+        report["start"] = start
+        report["start_version"] = run_meta["init_from"].get("version")
     if baseline:
         torch.manual_seed(cfg.seed)
         random_model = DualEncoder(model.cfg).to(device).eval()
@@ -292,6 +331,7 @@ def evaluate_run(run_dir: Path, data_root: Optional[Path] = None, checkpoint: Op
         "images_per_second": images_seen / secs if secs else None,
         "parameters": {"image": count_parameters(model.image), "text": count_parameters(model.text)},
         "finished": meta.get("finished", False),
+        "warm_start": run_meta.get("init_from"),
     }
     report["machine"] = run_meta.get("machine") or machine_description()
     report["eval_seconds"] = round(time.time() - t0, 1)

@@ -76,6 +76,16 @@ REFERENCE_TOLERANCE_NOTES = {
 }
 
 
+def default_version(total_epochs: float, init: Optional[dict[str, Any]]) -> str:
+    """``1.0.0-e<epochs>`` from scratch; a warm restart bumps the minor version of the model it
+    started from and counts all epochs: 1.0.0-e90 + 70 → ``1.1.0-e160``."""
+    if not init or not init.get("version"):
+        return f"1.0.0-e{int(round(total_epochs))}"
+    core = str(init["version"]).split("-")[0].split(".")
+    major, minor = (int(core[0]), int(core[1])) if len(core) >= 2 and core[0].isdigit() and core[1].isdigit() else (1, 0)
+    return f"{major}.{minor + 1}.0-e{int(round(total_epochs))}"
+
+
 def preprocess_spec(size: int = 64) -> PreprocessSpec:
     return PreprocessSpec(
         resize="shortest_edge", size=size, crop=size, resample="bicubic", rescale=1 / 255,
@@ -151,7 +161,11 @@ def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, data
         run_meta = read_json(run_dir / "run.json")
         data = EmojiData(Path(data_root or cfg.data))
         epochs = meta.get("epoch") or 0.0
-        version = version or f"1.0.0-e{int(round(epochs))}"
+        init = run_meta.get("init_from")
+        source = (init or {}).get("source") or {}
+        prior_epochs = source.get("total_epochs") or source.get("epochs") or 0.0
+        total_epochs = prior_epochs + epochs
+        version = version or default_version(total_epochs, init)
         spec = preprocess_spec(model.cfg.image.image_size)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -159,7 +173,10 @@ def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, data
         manifest = export_lookbook_model(
             model, spec_json, out_dir, model_id=MODEL_ID, version=version,
             description=(f"Lookbook's default dual encoder, trained from scratch on emoji images "
-                         f"({data.version}) for {epochs:.0f} epochs; see EVAL.md and training.json"),
+                         f"({data.version}) for {epochs:.0f} epochs; see EVAL.md and training.json" if not init else
+                         f"Lookbook's default dual encoder, trained from scratch on emoji images ({data.version}): "
+                         f"{total_epochs:.0f} epochs in all, the last {epochs:.0f} a warm restart from "
+                         f"{init.get('version')}; see EVAL.md and training.json"),
             preprocess=spec,
         )
         # Evaluation and licences.
@@ -189,6 +206,12 @@ def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, data
             "train_seconds": meta.get("train_seconds"),
             "images_seen": meta.get("images_seen"),
             "finished": meta.get("finished"),
+            **({"warm_start": {k: init.get(k) for k in ("id", "version")},
+                "total_epochs": total_epochs,
+                "total_train_seconds": (source.get("total_train_seconds") or source.get("train_seconds") or 0.0)
+                + (meta.get("train_seconds") or 0.0),
+                "lineage": [*source.get("lineage", []),
+                            {k: v for k, v in source.items() if k != "lineage"}]} if init else {}),
             "parameters": {"image": count_parameters(model.image), "text": count_parameters(model.text)},
             "machine": run_meta.get("machine"),
             "device": run_meta.get("device"),

@@ -65,7 +65,7 @@ from .runs import (
     stop_signals,
 )
 from .tokenizer import Tokenizer, encode_for_context, train_wordpiece_vocab_fast, wordpiece_tokenizer_json
-from .warm_start import calibrate_batchnorm, load_from_model_dir
+from .warm_start import calibrate_batchnorm, load_from_model_dir, warm_start_source
 
 
 def say(message: str) -> None:
@@ -270,7 +270,8 @@ class Trainer:
                   "version": manifest.get("version"), "parameters": len(report["loaded"])},
                  f"warm start from {model_dir} ({manifest.get('id')} {manifest.get('version')}): "
                  f"{len(report['loaded'])} parameters")
-        return {"dir": str(model_dir), "id": manifest.get("id"), "version": manifest.get("version")}
+        return {"dir": str(model_dir.resolve()), "id": manifest.get("id"), "version": manifest.get("version"),
+                "source": warm_start_source(model_dir)}
 
     # -------------------------------------------------------------------------------
 

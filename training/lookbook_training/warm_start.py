@@ -19,6 +19,7 @@ What the graphs do not hold: the loss's learnt temperatures and the optimizer st
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
@@ -121,6 +122,18 @@ def load_from_model_dir(model: DualEncoder, model_dir: Path, seed: int = 0) -> d
             report["loaded"] += [f"{label}.{n}" for n in sorted(covered)]
             report["missing"] += [f"{label}.{n}" for n in sorted(set(own) - covered)]
     return report
+
+
+def warm_start_source(model_dir: Path) -> dict[str, Any]:
+    """What the starting model's ``training.json`` says of its own training, to carry into the
+    new run's record (its lineage: epochs and time add up)."""
+    path = Path(model_dir) / "training.json"
+    if not path.exists():
+        return {}
+    t = json.loads(path.read_text(encoding="utf-8"))
+    keep = ("model_id", "version", "epochs", "total_epochs", "train_seconds", "total_train_seconds",
+            "images_seen", "machine", "device", "lineage")
+    return {k: t[k] for k in keep if k in t}
 
 
 @torch.no_grad()

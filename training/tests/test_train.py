@@ -275,6 +275,68 @@ class ResumeTest(SyntheticDataTestCase):
             Trainer(tiny_config(self.data_dir), self.tmp / "never", resume=True, log=quiet)
 
 
+class WarmStartRunTest(SyntheticDataTestCase):
+    """--init-from: a run continues from an exported model directory and says so in its record."""
+
+    def setUp(self):
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def tearDown(self):
+        torch.set_num_threads(self.threads)
+
+    def test_a_run_starts_from_an_exported_model_and_the_export_counts_all_epochs(self):
+        import json
+
+        from lookbook_training.export_default import export_run
+
+        quiet = lambda _: None  # noqa: E731
+        first = Trainer(tiny_config(self.data_dir), self.tmp / "first", log=quiet)
+        self.assertTrue(first.run())
+        exported = self.tmp / "model-first"
+        export_run(self.tmp / "first", exported, log=quiet)
+        first_epochs = json.loads((exported / "training.json").read_text())["epochs"]
+
+        second = Trainer(tiny_config(self.data_dir, init_from=str(exported)), self.tmp / "second", log=quiet)
+        first.model.eval()
+        second.model.eval()
+        pixels = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        ids = first.captions(["red apple", "blue car", "shoe", "x"])
+        with torch.no_grad():
+            torch.testing.assert_close(second.model.image(pixels), first.model.image(pixels), atol=1e-5, rtol=0)
+            torch.testing.assert_close(second.model.text(ids), first.model.text(ids), atol=1e-6, rtol=0)
+        init = json.loads((self.tmp / "second" / "run.json").read_text())["init_from"]
+        self.assertEqual(init["version"], json.loads((exported / "lookbook.json").read_text())["version"])
+        self.assertEqual(init["source"]["epochs"], first_epochs)
+        self.assertTrue(second.run())
+
+        again = self.tmp / "model-second"
+        manifest = export_run(self.tmp / "second", again, log=quiet)
+        training = json.loads((again / "training.json").read_text())
+        total = training["total_epochs"]
+        self.assertAlmostEqual(total, first_epochs + training["epochs"])
+        self.assertEqual(manifest["version"], f"1.1.0-e{int(round(total))}")
+        self.assertEqual([x["version"] for x in training["lineage"]], [init["version"]])
+        self.assertIn("Warm start", (again / "EVAL.md").read_text())
+        self.assertIn("warm start (", (again / "EVAL.md").read_text())
+
+    def test_a_model_with_another_tokenizer_is_refused(self):
+        import json
+
+        quiet = lambda _: None  # noqa: E731
+        run = Trainer(replace(tiny_config(self.data_dir), max_steps=1), self.tmp / "tok", log=quiet)
+        run.run()
+        from lookbook_training.export_default import export_run
+
+        exported = self.tmp / "model-tok"
+        export_run(self.tmp / "tok", exported, log=quiet)
+        spec = json.loads((exported / "tokenizer.json").read_text())
+        spec["model"]["vocab"]["zzzz-not-a-token"] = len(spec["model"]["vocab"])
+        (exported / "tokenizer.json").write_text(json.dumps(spec))
+        with self.assertRaisesRegex(ValueError, "tokenizer differs"):
+            Trainer(tiny_config(self.data_dir, init_from=str(exported)), self.tmp / "tok2", log=quiet)
+
+
 class TokenizerTrainingTest(unittest.TestCase):
     def test_fast_wordpiece_trainer_gives_the_same_vocabulary(self):
         from lookbook_training.fixture_corpus import FIXTURE_PHRASES
