@@ -48,6 +48,7 @@ const envSchema = z.object({
   LOOKBOOK_DETECT_IOU: z.coerce.number().min(0).max(1).default(0.45),
   LOOKBOOK_DETECT_MAX_OBJECTS: int(1, 300).default(20),
   LOOKBOOK_CROP_MARGIN: z.coerce.number().min(0).max(1).default(0.1),
+  LOOKBOOK_CROP_SQUARE: bool.default(true),
   LOOKBOOK_LABEL_CATEGORIES: z
     .string()
     .default('{}')
@@ -105,6 +106,8 @@ export interface Config {
     readonly maxObjects: number;
     /** Extra context around each crop, as a fraction of the box's width and height. */
     readonly cropMargin: number;
+    /** Grow each crop to a square around its box (filled with the model's background outside the image). */
+    readonly cropSquare: boolean;
     /** Catalog categories each detector label may match (a label maps to itself when absent). */
     readonly labelCategories: Readonly<Record<string, readonly string[]>>;
   };
@@ -182,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       iou: e.LOOKBOOK_DETECT_IOU,
       maxObjects: e.LOOKBOOK_DETECT_MAX_OBJECTS,
       cropMargin: e.LOOKBOOK_CROP_MARGIN,
+      cropSquare: e.LOOKBOOK_CROP_SQUARE,
       labelCategories: e.LOOKBOOK_LABEL_CATEGORIES,
     },
     fetch: {

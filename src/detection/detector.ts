@@ -120,19 +120,45 @@ export class Detector {
 }
 
 /** The pixels inside `bbox`, widened by `margin` (a fraction of the box's size) and clipped to the image. */
-export async function cropImage(image: RawImage, bbox: readonly [number, number, number, number], margin: number): Promise<RawImage> {
+export async function cropImage(
+  image: RawImage,
+  bbox: readonly [number, number, number, number],
+  margin: number,
+  options: { square?: boolean; fill?: readonly [number, number, number] } = {},
+): Promise<RawImage> {
   const [x1, y1, x2, y2] = bbox;
-  const mx = (x2 - x1) * margin;
-  const my = (y2 - y1) * margin;
-  const left = Math.max(0, Math.floor(x1 - mx));
-  const top = Math.max(0, Math.floor(y1 - my));
-  const right = Math.min(image.width, Math.ceil(x2 + mx));
-  const bottom = Math.min(image.height, Math.ceil(y2 + my));
-  const width = Math.max(1, right - left);
-  const height = Math.max(1, bottom - top);
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
-    .extract({ left: Math.min(left, image.width - 1), top: Math.min(top, image.height - 1), width: Math.min(width, image.width - left), height: Math.min(height, image.height - top) })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  let mx = (x2 - x1) * margin;
+  let my = (y2 - y1) * margin;
+  if (options.square) {
+    // Grow the short side to the long one around the box's centre, so that a model that resizes
+    // the shortest edge and center-crops sees the whole object, not its middle.
+    const side = Math.max(x2 - x1 + 2 * mx, y2 - y1 + 2 * my);
+    mx = (side - (x2 - x1)) / 2;
+    my = (side - (y2 - y1)) / 2;
+  }
+  const wantLeft = Math.floor(x1 - mx);
+  const wantTop = Math.floor(y1 - my);
+  const wantRight = Math.ceil(x2 + mx);
+  const wantBottom = Math.ceil(y2 + my);
+  const left = Math.min(Math.max(0, wantLeft), image.width - 1);
+  const top = Math.min(Math.max(0, wantTop), image.height - 1);
+  const width = Math.max(1, Math.min(image.width, wantRight) - left);
+  const height = Math.max(1, Math.min(image.height, wantBottom) - top);
+  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).extract({ left, top, width, height });
+  if (options.square) {
+    // What lies outside the image is filled (the model's background colour), keeping the box centred.
+    const [r, g, b] = options.fill ?? [255, 255, 255];
+    const pad = { left: left - wantLeft, top: top - wantTop, right: wantRight - (left + width), bottom: wantBottom - (top + height) };
+    if (pad.left > 0 || pad.top > 0 || pad.right > 0 || pad.bottom > 0) {
+      pipeline = sharp(await pipeline.raw().toBuffer(), { raw: { width, height, channels: image.channels } }).extend({
+        left: Math.max(0, pad.left),
+        top: Math.max(0, pad.top),
+        right: Math.max(0, pad.right),
+        bottom: Math.max(0, pad.bottom),
+        background: { r, g, b, alpha: 1 },
+      });
+    }
+  }
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels === 4 ? 4 : 3 };
 }

@@ -67,6 +67,11 @@ export class IndexService {
     return encoder.info.version === index.model.version ? encoder : undefined;
   }
 
+  /** The background colour the index's model flattens images onto (white when it is not loaded). */
+  backgroundOf(name: string): readonly [number, number, number] {
+    return this.encoderFor(this.get(name))?.spec.preprocess.background ?? [255, 255, 255];
+  }
+
   private requireEncoder(index: VectorIndex): DualEncoder {
     const encoder = this.encoderFor(index);
     if (!encoder) {

@@ -101,7 +101,10 @@ export class ShopTheLookService {
     const filterByCategory = request.categoryFilter && index.hasCategories;
     const results = await Promise.all(
       objects.map(async (object) => {
-        const crop = await cropImage(pixels, object.bbox, request.crop ? 0 : this.deps.detection.cropMargin);
+        const crop = await cropImage(pixels, object.bbox, request.crop ? 0 : this.deps.detection.cropMargin, {
+          square: this.deps.detection.cropSquare,
+          fill: this.deps.indexes.backgroundOf(request.index),
+        });
         const categories = object.label === null ? request.categories : filterByCategory ? this.categoriesFor(object.label) : undefined;
         const found = await this.deps.indexes.search(
           request.index,
