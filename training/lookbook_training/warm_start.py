@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable
 
 import numpy as np
 import onnx
@@ -42,6 +42,8 @@ def _initializers(path: Path) -> dict[str, np.ndarray]:
 
 
 def _fill_distinct(module: nn.Module, gen: torch.Generator) -> None:
+    """Every parameter random and distinct (so each initializer names one), BatchNorms an
+    exact identity scale (so a folded convolution keeps its weight and takes beta as bias)."""
     with torch.no_grad():
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.5 + 0.01)
@@ -63,64 +65,79 @@ def _match(init: np.ndarray, params: dict[str, np.ndarray]) -> list[tuple[str, b
     return found
 
 
-def _tower_mapping(tower: nn.Module, export_fn, tmp: Path) -> dict[str, tuple[str, bool]]:
-    """ONNX initializer name → (parameter name in `tower`, transposed)."""
+def _mapping(probe: nn.Module, export_fn: Callable[[nn.Module, Path], Any], tmp: Path,
+             committed: dict[str, np.ndarray]) -> dict[str, tuple[str, bool]]:
+    """ONNX initializer name → (parameter name in `probe`, transposed).
+
+    Initializers equal to no parameter must be constants of the architecture (anchor grids,
+    shapes): they are accepted when the committed graph holds the same values under that name.
+    """
     path = tmp / "probe.onnx"
-    export_fn(tower, path)
-    params = {n: p.detach().cpu().numpy() for n, p in tower.named_parameters()}
+    export_fn(probe, path)
+    params = {n: p.detach().cpu().numpy() for n, p in probe.named_parameters()}
     mapping: dict[str, tuple[str, bool]] = {}
     for name, value in _initializers(path).items():
         if value.size <= 1 or not np.issubdtype(value.dtype, np.floating):
             continue  # shape constants, scalars
         found = _match(value, params)
+        if not found and name in committed and committed[name].shape == value.shape \
+                and np.array_equal(committed[name], value):
+            continue  # a constant of the architecture, the same in both graphs
         if len(found) != 1:
             raise ValueError(f"initializer {name} {value.shape} matches {len(found)} parameters: {found}")
         mapping[name] = found[0]
     return mapping
 
 
-def load_from_model_dir(model: DualEncoder, model_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """Loads the weights of the exported model in `model_dir` into `model` (same configuration).
+def load_from_onnx(module: nn.Module, onnx_path: Path, export_fn: Callable[[nn.Module, Path], Any],
+                   make_probe: Callable[[], nn.Module], seed: int = 0) -> dict[str, list[str]]:
+    """Loads the weights of the graph `onnx_path`, written by `export_fn` from a module like
+    `module`, into `module`. `make_probe` builds another module of the same configuration.
 
-    Returns a report: parameters loaded and those the graphs do not hold (left as they were).
-    """
-    model_dir = Path(model_dir)
-    gen = torch.Generator().manual_seed(seed)
-    probe = DualEncoder(model.cfg)
-    _fill_distinct(probe, gen)
-    report: dict[str, Any] = {"loaded": [], "missing": []}
+    Returns the parameters loaded and those the graph does not hold (left as they were)."""
+    probe = make_probe()
+    _fill_distinct(probe, torch.Generator().manual_seed(seed))
+    values = _initializers(Path(onnx_path))
     with tempfile.TemporaryDirectory(prefix="lookbook-warm-") as tmp:
-        towers = (
-            ("image", probe.image, model.image, export_image_tower, model_dir / "image.onnx"),
-            ("text", probe.text, model.text, export_text_tower, model_dir / "text.onnx"),
-        )
-        for label, probe_tower, tower, export_fn, onnx_path in towers:
-            mapping = _tower_mapping(probe_tower, export_fn, Path(tmp))
-            values = _initializers(onnx_path)
-            own = dict(tower.named_parameters())
-            covered = set()
-            with torch.no_grad():
-                for init_name, (param_name, transposed) in mapping.items():
-                    if init_name not in values:
-                        raise ValueError(f"{onnx_path} lacks initializer {init_name}: not the same architecture")
-                    value = torch.from_numpy(values[init_name].copy())
-                    if transposed:
-                        value = value.T
-                    target = own[param_name]
-                    if value.shape != target.shape:
-                        raise ValueError(f"{param_name}: {tuple(value.shape)} in {onnx_path}, {tuple(target.shape)} here")
-                    target.copy_(value)
-                    covered.add(param_name)
-                for m in tower.modules():
-                    if isinstance(m, nn.BatchNorm2d):
-                        # The graph's conv bias was mapped onto m.bias (beta); this makes eval
-                        # mode the identity scale, exactly as the probe was exported.
-                        m.weight.fill_(1.0)
-                        m.running_mean.zero_()
-                        m.running_var.fill_(_BN_EPS_FREE_VAR - m.eps)
-                        covered.add(next(n for n, p in own.items() if p is m.weight))
-            report["loaded"] += [f"{label}.{n}" for n in sorted(covered)]
-            report["missing"] += [f"{label}.{n}" for n in sorted(set(own) - covered)]
+        mapping = _mapping(probe, export_fn, Path(tmp), values)
+    own = dict(module.named_parameters())
+    covered = set()
+    with torch.no_grad():
+        for init_name, (param_name, transposed) in mapping.items():
+            if init_name not in values:
+                raise ValueError(f"{onnx_path} lacks initializer {init_name}: not the same architecture")
+            value = torch.from_numpy(values[init_name].copy())
+            if transposed:
+                value = value.T
+            target = own[param_name]
+            if value.shape != target.shape:
+                raise ValueError(f"{param_name}: {tuple(value.shape)} in {onnx_path}, {tuple(target.shape)} here")
+            target.copy_(value)
+            covered.add(param_name)
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                # The graph's conv bias was mapped onto m.bias (beta); this makes eval mode the
+                # identity scale, exactly as the probe was exported.
+                m.weight.fill_(1.0)
+                m.running_mean.zero_()
+                m.running_var.fill_(_BN_EPS_FREE_VAR - m.eps)
+                covered.add(next(n for n, p in own.items() if p is m.weight))
+    # Frozen parameters (e.g. a DFL projection) are constants of the architecture.
+    return {"loaded": sorted(covered), "missing": sorted(n for n in set(own) - covered if own[n].requires_grad)}
+
+
+def load_from_model_dir(model: DualEncoder, model_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """Loads the weights of the exported dual encoder in `model_dir` into `model` (same
+    configuration). Returns a report: parameters loaded and those the graphs do not hold."""
+    model_dir = Path(model_dir)
+    report: dict[str, Any] = {"loaded": [], "missing": []}
+    for label, export_fn, onnx_name in (("image", export_image_tower, "image.onnx"),
+                                        ("text", export_text_tower, "text.onnx")):
+        tower = getattr(model, label)
+        r = load_from_onnx(tower, model_dir / onnx_name, export_fn,
+                           lambda: getattr(DualEncoder(model.cfg), label), seed)
+        report["loaded"] += [f"{label}.{n}" for n in r["loaded"]]
+        report["missing"] += [f"{label}.{n}" for n in r["missing"]]
     return report
 
 

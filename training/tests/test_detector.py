@@ -473,6 +473,30 @@ class TrainTest(SyntheticData):
         self.assertIn("stopped", events)
         self.assertIn("finished", events)
 
+    def test_warm_start_from_an_exported_detector(self):
+        from lookbook_training.detector.export import export_run
+
+        cpu = torch.device("cpu")
+        quiet = lambda _: None  # noqa: E731
+        first = Trainer(self.cfg(), self.tmp / "warm-a", device=cpu, workers=0, log=quiet)
+        self.assertTrue(first.run())
+        exported = self.tmp / "warm-model"
+        export_run(self.tmp / "warm-a", exported, log=quiet)
+        second = Trainer(self.cfg(init_from=str(exported / "model.onnx")), self.tmp / "warm-b", device=cpu,
+                         workers=0, log=quiet)
+        # The export holds the EMA weights: the warm start computes what they compute.
+        x = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+        with torch.no_grad():
+            torch.testing.assert_close(second.net.eval().predict(x), first.ema.ema.eval().predict(x), atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(second.ema.ema.predict(x), first.ema.ema.predict(x), atol=1e-4, rtol=1e-4)
+        run = json.loads((self.tmp / "warm-b" / "run.json").read_text())
+        self.assertEqual(run["init_from"]["path"], str((exported / "model.onnx").resolve()))
+        self.assertTrue(second.run())
+        # Other classes or another input size are refused.
+        with self.assertRaisesRegex(ValueError, "input"):
+            Trainer(replace(self.cfg(init_from=str(exported / "model.onnx")), image_size=96), self.tmp / "warm-c",
+                    device=cpu, workers=0, log=quiet)
+
     def test_worker_processes_give_the_same_batches(self):
         pool = SourcePool(self.ds, self.ds.train_styles, SHAPE_CLASSES)
         data = TrainScenes(SceneGenerator(pool, SceneConfig(size=64, photometric=True), seed=1))

@@ -91,6 +91,7 @@ class DetTrainConfig:
     eval_scenes: int = 200
     checkpoint_minutes: float = 10.0
     log_every_steps: int = 20
+    init_from: Optional[str] = None  # warm start: an exported detector (model.onnx) of the same classes and size
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -307,6 +308,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.net = DetectorNet(DetectorConfig.preset(cfg.preset, num_classes=len(self.classes.names),
                                                      names=self.classes.names, image_size=cfg.image_size))
+        if cfg.init_from and state is None:
+            self.init_report = self._warm_start(Path(cfg.init_from))
         self.net.to(self.device)
         if cfg.channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -340,6 +343,12 @@ class Trainer:
             "model_config": self.net.cfg.to_dict(),
             "machine": machine_description(),
         }
+        if getattr(self, "init_report", None):
+            self.meta["init_from"] = self.init_report
+        elif resume and (self.run_dir / "run.json").exists():
+            previous = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8"))
+            if previous.get("init_from"):
+                self.meta["init_from"] = previous["init_from"]
         if not resume:
             _write_json(self.run_dir / "config.json", cfg.to_dict())
         _write_json(self.run_dir / "run.json", self.meta)
@@ -347,6 +356,39 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self.stop_reason: Optional[str] = None
         self._val_gen = None
+
+    def _warm_start(self, onnx_path: Path) -> Dict[str, Any]:
+        """Starts from an exported detector's weights (read back from its graph, see
+        warm_start.py): its class names and input size must be this run's."""
+        from ..warm_start import calibrate_batchnorm, load_from_onnx
+        from .export import export_detector_onnx, parse_names, read_metadata
+
+        meta = read_metadata(onnx_path)
+        names = [n for _, n in sorted(parse_names(meta.get("names", "{}")).items())]
+        if names != list(self.classes.names):
+            raise ValueError(f"--init-from {onnx_path}: classes {names}, this run has {list(self.classes.names)}")
+        if meta.get("imgsz") != str([self.cfg.image_size, self.cfg.image_size]):
+            raise ValueError(f"--init-from {onnx_path}: input {meta.get('imgsz')}, this run has {self.cfg.image_size}")
+        size = self.cfg.image_size
+        report = load_from_onnx(
+            self.net, onnx_path, lambda m, p: export_detector_onnx(m, p, size, "probe"),
+            lambda: DetectorNet(self.net.cfg))
+        if report["missing"]:
+            raise ValueError(f"--init-from {onnx_path}: no weights for {report['missing']}")
+        # BatchNorms (folded into the convolutions by the export) calibrated on scenes the run
+        # never trains on (its own step-0 scenes are its data).
+        items = [TrainScenes(SceneGenerator(self.pool, self.gen.cfg, seed=self.cfg.seed + 7919, stream=STREAM_TRAIN))[i]
+                 for i in range(max(self.cfg.batch_size, 16))]
+        images = collate(items)[0]
+        calibrate_batchnorm(self.net, images.permute(0, 3, 1, 2).float().div_(255.0))
+        version = meta.get("lookbook_version")
+        self.log({"event": "warm_start", "from": str(onnx_path), "version": version,
+                  "parameters": len(report["loaded"])},
+                 f"warm start from {onnx_path} ({version}): {len(report['loaded'])} parameters")
+        source = onnx_path.parent / "training.json"
+        prior = json.loads(source.read_text(encoding="utf-8")) if source.exists() else {}
+        return {"path": str(onnx_path.resolve()), "version": version,
+                "source": {k: prior.get(k) for k in ("version", "progress", "machine") if k in prior}}
 
     # ------------------------------------------------------------------------------------
 
@@ -576,6 +618,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ema-decay", type=float,
                         help="weight EMA decay (0.9999; a run of a few thousand steps wants ~0.999)")
     parser.add_argument("--ema-tau", type=float, help="EMA warmup in steps (1000)")
+    parser.add_argument("--init-from", type=Path,
+                        help="start from the weights of an exported detector (e.g. ../models/lookbook-detector/model.onnx)")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument("--seed", type=int)
@@ -604,12 +648,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  "budget_minutes": args.budget_minutes, "batch_size": args.batch_size, "lr": args.lr,
                  "warmup_epochs": args.warmup_epochs, "seed": args.seed, "eval_every_epochs": args.eval_every,
                  "amp": args.amp or None, "channels_last": args.channels_last or None,
-                 "ema_decay": args.ema_decay, "ema_tau": args.ema_tau}
+                 "ema_decay": args.ema_decay, "ema_tau": args.ema_tau,
+                 "init_from": str(args.init_from) if args.init_from else None}
     cfg = replace(DetTrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
     resume_overrides = None
     if args.resume:
         ignored = [k for k in ("data", "preset", "image_size", "epochs", "scenes_per_epoch", "max_steps",
-                               "budget_minutes", "batch_size", "lr", "warmup_epochs", "seed", "ema_decay", "ema_tau")
+                               "budget_minutes", "batch_size", "lr", "warmup_epochs", "seed", "ema_decay", "ema_tau",
+                               "init_from")
                    if overrides[k] is not None]
         if ignored:
             say(f"--resume: ignoring {', '.join(ignored)}: the recipe comes from {run_dir / 'config.json'}")
