@@ -121,6 +121,63 @@ describe('VectorIndex writes and persistence', () => {
     index.close();
   });
 
+  it('keeps the exact path right across upserts, replacements and deletes, and after a restart', () => {
+    const dir = tempDir();
+    const { vectors } = clusteredCorpus(1_300, MODEL.dimension, 13, 10);
+    // 1,200 items in three batches: the in-memory live slots grow past their first 1,024.
+    const index = build(dir, vectors.slice(0, 1_200));
+    const everything = { category: [...Array.from({ length: 10 }, (_, i) => `c${i}`), 'moved'] };
+    // Every live item, by the in-memory live slots and by the catalog (a filter that admits all).
+    const all = (of: VectorIndex, query: Float32Array, exact?: boolean) => {
+      const options = { limit: 2_000, oversampling: 1, rescore: true, exact };
+      const outcome = of.search(query, options);
+      const reference = of.search(query, { ...options, filter: everything });
+      expect(outcome.strategy).toBe('exact');
+      expect(reference.strategy).toBe('filtered-exact');
+      expect(outcome.candidates).toBe(of.count); // no stale or missing slot was scanned
+      expect(outcome.hits.map((h) => [h.item.id, h.score])).toEqual(reference.hits.map((h) => [h.item.id, h.score]));
+      return outcome.hits.map((h) => [h.item.id, h.score]);
+    };
+    const top = (of: VectorIndex, query: Float32Array) => of.search(query, { limit: 1, oversampling: 1, rescore: true }).hits.map((h) => h.item.id);
+    expect(all(index, vectors[7]!)).toHaveLength(1_200);
+    expect(top(index, vectors[7]!)).toEqual(['item-7']);
+
+    // item-7 moves to a vector of its own (far from the corpus), item-8 goes, item-1200 comes.
+    const moved = vectors[0]!.map((x) => -x);
+    index.upsert([{ fields: { id: 'item-7', category: 'moved' }, vector: moved }]);
+    expect(index.delete(['item-8'])).toEqual(['item-8']);
+    index.upsert([{ fields: { id: 'item-1200', category: 'c0' }, vector: vectors[1_200]! }]);
+    expect(index.count).toBe(1_200);
+    const check = (of: VectorIndex) => {
+      const results = [vectors[7]!, vectors[8]!, moved, vectors[1_200]!].map((query) => all(of, query));
+      for (const hits of results) {
+        const ids = hits.map(([id]) => id);
+        expect(ids).not.toContain('item-8');
+        expect(ids.filter((id) => id === 'item-7')).toHaveLength(1);
+      }
+      // With one candidate, a stale slot would take the place and leave no hit at all.
+      expect(top(of, vectors[8]!)).toHaveLength(1);
+      expect(top(of, vectors[8]!)).not.toEqual(['item-8']);
+      expect(top(of, vectors[7]!)).not.toEqual(['item-7']);
+      expect(top(of, moved)).toEqual(['item-7']);
+      expect(top(of, vectors[1_200]!)).toEqual(['item-1200']);
+      expect(all(of, moved, true)).toEqual(results[2]);
+      return results;
+    };
+    const before = check(index);
+    index.close();
+
+    const reopened = VectorIndex.open(dir);
+    expect(reopened.recovery).toBe('loaded');
+    expect(reopened.count).toBe(1_200);
+    expect(check(reopened)).toEqual(before);
+    // Still kept in step after the restart.
+    expect(reopened.delete(['item-1200'])).toEqual(['item-1200']);
+    expect(all(reopened, vectors[1_200]!).map(([id]) => id)).not.toContain('item-1200');
+    expect(reopened.count).toBe(1_199);
+    reopened.close();
+  });
+
   it('survives a restart with the same results', () => {
     const dir = tempDir();
     const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 5);
