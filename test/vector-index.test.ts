@@ -178,6 +178,29 @@ describe('VectorIndex writes and persistence', () => {
     reopened.close();
   });
 
+  it('takes the last of a batch that names one id twice, in the graph as in the catalog', () => {
+    const dir = tempDir();
+    const { vectors } = clusteredCorpus(600, MODEL.dimension, 10, 6);
+    const index = build(dir, vectors.slice(0, 500), { exactThreshold: 0 });
+    index.upsert([
+      { fields: { id: 'twice', category: 'first' }, vector: vectors[500]! },
+      { fields: { id: 'twice', category: 'second' }, vector: vectors[501]! },
+    ]);
+    expect(index.count).toBe(501);
+    expect(index.get('twice')).toMatchObject({ category: 'second' });
+    // Through the graph (exactThreshold 0): the retired first slot must not come back.
+    const found = index.search(vectors[500]!, { limit: 501, oversampling: 1, rescore: true });
+    expect(found.strategy).toBe('hnsw');
+    expect(found.hits.filter((h) => h.item.id === 'twice')).toHaveLength(1);
+    expect(index.search(vectors[501]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('twice');
+    index.close();
+    // The saved graph matches the catalog: no rebuild on open.
+    const reopened = VectorIndex.open(dir);
+    expect(reopened.recovery).toBe('loaded');
+    expect(reopened.count).toBe(501);
+    reopened.close();
+  });
+
   it('survives a restart with the same results', () => {
     const dir = tempDir();
     const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 5);

@@ -196,14 +196,14 @@ export class VectorIndex {
       entries.map(({ fields }, i) => ({ fields, slot: slots[i]! })),
       this.model,
     );
-    for (const slot of replacedSlots) this.graph.remove(slot);
     this.liveCount += entries.length - replacedSlots.length;
-    // New slots first: a batch naming one id twice retires a slot it has just written.
+    // New slots first, removals after: a batch naming one id twice retires a slot it has just written.
     this.setLive(slots, 1);
     this.setLive(replacedSlots, 0);
     const matrix = new Float32Array(entries.length * this.model.dimension);
     entries.forEach(({ vector }, i) => matrix.set(vector, i * this.model.dimension));
     this.graph.add(slots, matrix);
+    for (const slot of replacedSlots) this.graph.remove(slot);
     this.markDirty();
   }
 
