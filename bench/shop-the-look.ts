@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
+import { cornersIou } from '../src/detection/yolo-decoder.js';
 import { startServer } from '../src/server.js';
 
 const { values } = parseArgs({
@@ -68,13 +69,7 @@ const catalog = JSON.parse(readFileSync(join(values.data, 'catalog.json'), 'utf8
 const sceneIndex = JSON.parse(readFileSync(join(values.data, 'scenes', 'index.json'), 'utf8')) as { style: string[]; scenes: SceneEntry[] };
 const scenes = sceneIndex.scenes.slice(0, values.scenes ? Number(values.scenes) : undefined);
 
-function iou(a: Box, b: Box): number {
-  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = w * h;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
-}
+const iou = (a: Box, b: Box) => cornersIou(...a, ...b);
 
 /** Greedy matching, highest-scoring detection first, each to its best unmatched ground truth. */
 function match(truth: SceneObject[], found: FoundObject[]): (FoundObject | undefined)[] {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cornersIou } from '../src/detection/yolo-decoder.js';
 import { dataUri } from './helpers/images.js';
 import { postJson, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -24,12 +25,7 @@ const index = JSON.parse(readFileSync(`${SCENES}/index.json`, 'utf8')) as {
   scenes: { file: string; width: number; height: number; objects: Truth[] }[];
 };
 
-function iou(a: Box, b: Box): number {
-  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = w * h;
-  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
-}
+const iou = (a: Box, b: Box) => cornersIou(...a, ...b);
 
 let server: TestServer;
 beforeAll(async () => {

@@ -35,10 +35,15 @@ export function letterbox(width: number, height: number, inputSize: number): Let
 }
 
 export function iou(a: Box, b: Box): number {
-  const iw = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1));
-  const ih = Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
+  return cornersIou(a.x1, a.y1, a.x2, a.y2, b.x1, b.y1, b.x2, b.y2);
+}
+
+/** Intersection over union of two boxes given by their corners (0 when both are empty). */
+export function cornersIou(ax1: number, ay1: number, ax2: number, ay2: number, bx1: number, by1: number, bx2: number, by2: number): number {
+  const iw = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1));
+  const ih = Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
   const intersection = iw * ih;
-  const union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - intersection;
+  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - intersection;
   return union > 0 ? intersection / union : 0;
 }
 
