@@ -163,20 +163,24 @@ def calibrate_batchnorm(tower: nn.Module, pixel_values: Tensor) -> None:
     """
     was_training = tower.training
     tower.eval()
-    bns = [m for m in tower.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:  # in forward order: each one measured with the earlier ones already set
-        seen: dict[str, Tensor] = {}
-        handle = bn.register_forward_hook(lambda _m, inp, _out: seen.__setitem__("x", inp[0]))
-        tower(pixel_values)
-        handle.remove()
-        x = seen["x"]
+
+    def calibrate(bn: nn.BatchNorm2d, inputs: tuple[Tensor, ...]) -> None:
+        # Each re-expression keeps the function, so every later BatchNorm sees the same input
+        # as before it: one forward pass, each measured just before it runs.
+        x = inputs[0]
         mean = x.mean(dim=(0, 2, 3))
         var = x.var(dim=(0, 2, 3), unbiased=False)
-        std = (var + bn.eps).sqrt()
         # Before: y = x + beta (gamma 1, running mean 0, running var + eps 1).
         # After:  y = (x - mean) / std * std + (beta + mean) — the same function.
         bn.running_mean.copy_(mean)
         bn.running_var.copy_(var)
-        bn.weight.copy_(std)
+        bn.weight.copy_((var + bn.eps).sqrt())
         bn.bias.add_(mean)
+
+    handles = [m.register_forward_pre_hook(calibrate) for m in tower.modules() if isinstance(m, nn.BatchNorm2d)]
+    try:
+        tower(pixel_values)
+    finally:
+        for handle in handles:
+            handle.remove()
     tower.train(was_training)
