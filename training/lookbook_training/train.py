@@ -255,9 +255,9 @@ class Trainer:
         if report["missing"]:
             raise ValueError(f"--init-from {model_dir}: no weights for {report['missing']}")
         # Calibrate the folded stem BatchNorms on one augmented training batch.
-        rows = self.batch_for(0)[:, 1]
-        images = torch.from_numpy(self.train_set.images[rows]).to(self.device)
-        flip_ok = torch.from_numpy(self.flip_ok[self.batch_for(0)[:, 0]])
+        batch = self.batch_for(0)
+        images = torch.from_numpy(self.train_set.images[batch[:, 1]]).to(self.device)
+        flip_ok = torch.from_numpy(self.flip_ok[batch[:, 0]])
         x = augment(images, flip_ok, torch.Generator().manual_seed(self.cfg.seed), self.cfg.augment)
         calibrate_batchnorm(self.model.image, x)
         # The graphs do not hold the loss temperatures; a trained CLIP-style model sits at

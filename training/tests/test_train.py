@@ -218,13 +218,18 @@ def tiny_config(data_dir, **kw):
     )
 
 
-class ResumeTest(SyntheticDataTestCase):
+class OneThreadTestCase(SyntheticDataTestCase):
+    """Bit-exact comparisons of trained weights need one thread."""
+
     def setUp(self):
         self.threads = torch.get_num_threads()
         torch.set_num_threads(1)
 
     def tearDown(self):
         torch.set_num_threads(self.threads)
+
+
+class ResumeTest(OneThreadTestCase):
 
     def test_resuming_half_way_gives_identical_weights(self):
         quiet = lambda _: None  # noqa: E731
@@ -275,15 +280,8 @@ class ResumeTest(SyntheticDataTestCase):
             Trainer(tiny_config(self.data_dir), self.tmp / "never", resume=True, log=quiet)
 
 
-class WarmStartRunTest(SyntheticDataTestCase):
+class WarmStartRunTest(OneThreadTestCase):
     """--init-from: a run continues from an exported model directory and says so in its record."""
-
-    def setUp(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def tearDown(self):
-        torch.set_num_threads(self.threads)
 
     def test_a_run_starts_from_an_exported_model_and_the_export_counts_all_epochs(self):
         import json

@@ -308,8 +308,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.net = DetectorNet(DetectorConfig.preset(cfg.preset, num_classes=len(self.classes.names),
                                                      names=self.classes.names, image_size=cfg.image_size))
-        if cfg.init_from and state is None:
-            self.init_report = self._warm_start(Path(cfg.init_from))
+        init_report = self._warm_start(Path(cfg.init_from)) if cfg.init_from and state is None else None
         self.net.to(self.device)
         if cfg.channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -343,8 +342,8 @@ class Trainer:
             "model_config": self.net.cfg.to_dict(),
             "machine": machine_description(),
         }
-        if getattr(self, "init_report", None):
-            self.meta["init_from"] = self.init_report
+        if init_report:
+            self.meta["init_from"] = init_report
         elif resume and (self.run_dir / "run.json").exists():
             previous = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8"))
             if previous.get("init_from"):
