@@ -1,31 +1,68 @@
 #!/usr/bin/env bash
-# One call on a lent CUDA machine (the `device` tool): trains the default dual encoder and the
-# detector, and leaves two tarballs under $OUT to bring back. Call it with
-#   carry: ["training/data/emoji-v1.tar.xz"], timeout_s: 600, command: "bash training/gpu/train-all.sh"
-# then, here: tar -xf <files_at>/enc.tar -C training/runs && tar -xf <files_at>/det.tar -C training/runs,
-# and export on the CPU (training/README.md, "Export"). SMOKE=1 runs the same steps as tiny smoke
-# runs, to check the script on a CPU.
-set -euo pipefail
+# One call on a lent CUDA machine (the `device` tool) trains, side by side on the one GPU:
+#   - the dual encoder twice from scratch, presets `base` and `wide` (MODEL.md's two models),
+#     each on a fixed budget of training time (--budget-minutes: the cosine runs on the clock,
+#     so the schedule completes whatever the throughput), then evaluates both;
+#   - the detector, warm-started from the committed one, on the same budget, then evaluates it.
+# The encoder that comes back is the one with the better *validation-style* score
+# (mean of val T→I R@5 and I→I R@1, float; the test style plays no part in the choice): pick.py.
+# Call it with
+#   carry: ["training/data/emoji-v1.tar.xz"], timeout_s: 590, command: "bash training/gpu/train-all.sh"
+# and unpack here with training/gpu/unpack.sh <files_at>. At most 8 files of 16 MiB come back:
+# the winner's run (model.pt, no optimizer checkpoint) in 15 MiB parts, the detector's run, and
+# every run's logs and evaluations.
+# SMOKE=1 runs the same steps on the CPU with tiny budgets, to check the script before a lease.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d)}
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
+T0=$(date +%s)
+elapsed() { echo $(( $(date +%s) - T0 )); }
+if [ "${SMOKE:-0}" = 1 ]; then
+  BUDGET=${BUDGET:-0.1} DEADLINE=${DEADLINE:-400} WORKERS=${WORKERS:-1} AMP="" THREADS=1
+else
+  BUDGET=${BUDGET:-6.5} DEADLINE=${DEADLINE:-540} WORKERS=${WORKERS:-10} AMP="--amp" THREADS=2
+fi
 if [ ! -d data/emoji-v1 ]; then
-  mkdir -p data && tar -xJf data/emoji-v1.tar.xz -C data
+  mkdir -p data && tar -xJf data/emoji-v1.tar.xz -C data || exit 1
 fi
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
-if [ "${SMOKE:-0}" = 1 ]; then
-  "$PY" -m lookbook_training.train --smoke --out runs/gpu-enc-smoke
-  "$PY" -m lookbook_training.detector.train --smoke --out runs/det-gpu-smoke
-  enc=gpu-enc-smoke det=det-gpu-smoke
-else
-  # MODEL.md: 132 epochs of the base model took 3 minutes on an H200 (8.4k img/s); --max-minutes bounds it.
-  "$PY" -m lookbook_training.train --name gpu-enc --epochs 130 --amp --max-minutes 4.5 --eval-every 0
-  "$PY" -m lookbook_training.detector.train --name det-gpu --budget-minutes 3.5 --max-minutes 4.5 \
-    --epochs 1000 --batch-size 128 --amp --workers 14 --eval-every 25 --eval-count 1000
-  enc=gpu-enc det=det-gpu
-fi
-# At most 8 files of 16 MiB come back: one tarball per run, without the optimizer checkpoint.
-tar -cf "$OUT/enc.tar" --exclude checkpoint.pt -C runs "$enc"
-tar -cf "$OUT/det.tar" --exclude checkpoint.pt -C runs "$det"
-ls -la "$OUT"
+nvidia-smi -L 2>/dev/null || true
+mkdir -p runs
+R=gpu-$(date +%m%d%H%M)
+pids=()
+for preset in base wide; do
+  OMP_NUM_THREADS=$THREADS "$PY" -m lookbook_training.train --name "$R-$preset" --preset "$preset" \
+    --epochs 5000 --budget-minutes "$BUDGET" --eval-every 50 --channels-last $AMP --threads $THREADS \
+    > "runs/$R-$preset.out" 2>&1 &
+  pids+=($!)
+done
+OMP_NUM_THREADS=1 "$PY" -m lookbook_training.detector.train --name "$R-det" \
+  --init-from ../models/lookbook-detector/model.onnx --budget-minutes "$BUDGET" --epochs 5000 \
+  --batch-size 128 --ema-decay 0.999 --ema-tau 200 --workers "$WORKERS" --eval-every 0 --eval-count 1000 \
+  --channels-last $AMP --threads 2 > "runs/$R-det.out" 2>&1 &
+pids+=($!)
+echo "started ${pids[*]} at $(elapsed) s; budget $BUDGET min, deadline $DEADLINE s"
+# Wait, printing progress; at the deadline stop what still runs (SIGTERM: training checkpoints).
+while :; do
+  alive=0
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+  [ $alive = 0 ] && break
+  if [ "$(elapsed)" -ge "$DEADLINE" ]; then
+    echo "deadline at $(elapsed) s: stopping what still runs"
+    pkill -TERM -f "lookbook_training" ; sleep 8; pkill -KILL -f "lookbook_training"
+    break
+  fi
+  sleep 30
+  for f in runs/$R-*.out; do echo "[$(elapsed) s] $f: $(tail -n 1 "$f")"; done
+done
+for f in runs/$R-*.out; do echo "=== $f"; tail -25 "$f"; done
+win=$("$PY" gpu/pick.py "runs/$R-base" "runs/$R-wide")
+echo "encoder brought back: $win"
+tar -cf "$OUT/enc.tar" --exclude checkpoint.pt -C runs "$(basename "$win")"
+split -b 15M -d -a 1 "$OUT/enc.tar" "$OUT/enc.tar.part" && rm "$OUT/enc.tar"
+tar -cf "$OUT/det.tar" --exclude checkpoint.pt -C runs "$R-det"
+tar -cf "$OUT/logs.tar" --exclude checkpoint.pt --exclude model.pt -C runs "$R-base" "$R-wide" "$R-det" \
+  "$R-base.out" "$R-wide.out" "$R-det.out"
+ls -la "$OUT"; echo "done at $(elapsed) s"

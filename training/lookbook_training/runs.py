@@ -131,6 +131,10 @@ class TrainConfig:
     batch_size: int = 128  # concepts per step (2 images each)
     epochs: float = 130.0  # an epoch pairs up every training image once (~41 steps of 128)
     max_steps: Optional[int] = None  # overrides epochs (smoke run, tests)
+    # Schedule on training time (a GPU run of fixed length): warmup as usual, then the cosine
+    # LR and the binarization anneal run over this many minutes; epochs/max_steps stay a cap.
+    # Resumable, but not bit-deterministic: where each step falls depends on the clock.
+    budget_minutes: Optional[float] = None
     lr: float = 1e-3
     min_lr_ratio: float = 0.01
     warmup_epochs: float = 2.0

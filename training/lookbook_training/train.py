@@ -73,14 +73,26 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def lr_at(cfg: TrainConfig, step: int, total: int, spe: int) -> float:
-    """Linear warmup over ``warmup_epochs``, then cosine from ``lr`` to ``lr·min_lr_ratio``."""
-    warmup = min(int(round(cfg.warmup_epochs * spe)), max(total // 10, 1)) if total else 0
+def lr_at(cfg: TrainConfig, step: int, total: int, spe: int, train_seconds: float = 0.0) -> float:
+    """Linear warmup over ``warmup_epochs`` (at most 10 % of a step schedule), then cosine
+    from ``lr`` to ``lr·min_lr_ratio`` over the steps — or over ``budget_minutes`` of training time."""
+    warmup = int(round(cfg.warmup_epochs * spe))
+    if cfg.budget_minutes is None:
+        warmup = min(warmup, max(total // 10, 1)) if total else 0
     if step < warmup:
         return cfg.lr * (step + 1) / warmup
-    progress = (step - warmup) / max(total - warmup, 1)
+    progress = schedule_progress(cfg, step, total, train_seconds, warmup)
     floor = cfg.lr * cfg.min_lr_ratio
-    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def schedule_progress(cfg: TrainConfig, step: int, total: int, train_seconds: float, start: int = 0) -> float:
+    """0 → 1 over the schedule: steps ``start … total``, or ``budget_minutes`` of training time."""
+    if cfg.budget_minutes is not None:
+        p = train_seconds / (60.0 * cfg.budget_minutes)
+    else:
+        p = (step - start) / max(total - start, 1)
+    return min(max(p, 0.0), 1.0)
 
 
 def _step_seed(seed: int, step: int, stream: int) -> int:
@@ -306,15 +318,19 @@ class Trainer:
         x = augment(images, flip_ok, gen, cfg.augment)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        lr = lr_at(cfg, step, self.total, self.spe)
+        lr = lr_at(cfg, step, self.total, self.spe, self.train_seconds)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        beta = beta_at(cfg.loss, step / max(self.total - 1, 1))
+        if cfg.budget_minutes is not None:
+            beta = beta_at(cfg.loss, schedule_progress(cfg, step, self.total, self.train_seconds))
+        else:
+            beta = beta_at(cfg.loss, step / max(self.total - 1, 1))
         self.model.train()
         amp = cfg.amp and self.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext():
             z_img = self.model.image(x)
             z_txt = self.model.text(ids)
+        z_img, z_txt = z_img.float(), z_txt.float()  # the loss in fp32 (bf16 under --amp)
         n = len(concepts)
         concepts_t = torch.from_numpy(concepts).to(self.device)
         loss, parts = self.loss(z_img[:n], z_img[n:], z_txt, self.model.logit_scale, beta, concepts_t)
@@ -344,7 +360,7 @@ class Trainer:
             "images_seen": self.images_seen,
             "data_fingerprint": self.meta["data_fingerprint"],
             "rng": _rng_states(),
-            "finished": self.step >= self.total,
+            "finished": self.done(),
         }
         _atomic_save(state, self.run_dir / "checkpoint.pt")
         self.log({"event": "checkpoint", "reason": reason, "step": self.step})
@@ -360,10 +376,16 @@ class Trainer:
                 "train_seconds": self.train_seconds,
                 "images_seen": self.images_seen,
                 "data_fingerprint": self.meta["data_fingerprint"],
-                "finished": self.step >= self.total,
+                "finished": self.done(),
             },
             self.run_dir / "model.pt",
         )
+
+    def done(self) -> bool:
+        """The schedule is over: all its steps, or its ``budget_minutes`` of training time."""
+        if self.step >= self.total:
+            return True
+        return self.cfg.budget_minutes is not None and self.train_seconds >= 60 * self.cfg.budget_minutes
 
     def quick_eval(self) -> dict[str, Any]:
         """Validation style only (tuning): T→I and I→I, float and binary."""
@@ -400,17 +422,20 @@ class Trainer:
                  f"{torch.get_num_threads()} threads")
         first_step = self.step
         with stop_signals() as stop:
-            while self.step < self.total:
+            while not self.done():
                 t_step = time.time()
                 parts = self.train_step()
                 self.train_seconds += time.time() - t_step
                 epoch_done = self.step % self.spe == 0
-                if self.step % cfg.log_every_steps == 0 or self.step == self.total or self.step == first_step + 1:
+                if self.step % cfg.log_every_steps == 0 or self.done() or self.step == first_step + 1:
                     now = time.time()
                     dt = max(now - window[0], 1e-9)
                     ips = (self.images_seen - window[2]) / dt
                     sps = (self.step - window[1]) / dt
-                    eta = (self.total - self.step) / sps if sps > 0 else float("nan")
+                    if cfg.budget_minutes is not None:
+                        eta = 60 * cfg.budget_minutes - self.train_seconds
+                    else:
+                        eta = (self.total - self.step) / sps if sps > 0 else float("nan")
                     window = (now, self.step, self.images_seen)
                     self.log(
                         {"step": self.step, "epoch": round(self.step / self.spe, 3), **parts,
@@ -422,7 +447,7 @@ class Trainer:
                     )
                 if (epoch_done and cfg.eval_every_epochs > 0
                         and (self.step // self.spe) % max(int(round(cfg.eval_every_epochs)), 1) == 0
-                        and self.step < self.total):
+                        and not self.done()):
                     self.quick_eval()
                     self.checkpoint("eval")
                     last_ckpt = time.time()
@@ -438,7 +463,7 @@ class Trainer:
                 if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
                     self.checkpoint("periodic")
                     last_ckpt = time.time()
-        return end_run(self, self.step >= self.total,
+        return end_run(self, self.done(),
                        f"finished: {self.step} steps, {self.train_seconds / 60:.1f} min of training, "
                        f"{self.images_seen / max(self.train_seconds, 1e-9):.0f} img/s")
 
@@ -493,6 +518,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         "seed": args.seed,
         "vocab_size": args.vocab_size,
         "max_steps": args.max_steps,
+        "budget_minutes": args.budget_minutes,
         "amp": args.amp or None,
         "channels_last": args.channels_last or None,
         "eval_every_epochs": args.eval_every,
@@ -517,6 +543,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--preset", choices=["base", "wide", "small", "tiny"])
     parser.add_argument("--epochs", type=float)
     parser.add_argument("--max-steps", type=int, help="schedule length in steps (overrides --epochs)")
+    parser.add_argument("--budget-minutes", type=float,
+                        help="schedule on training time: cosine LR over this many minutes, then stop "
+                             "(--epochs stays a cap); for a GPU run of fixed length")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--warmup-epochs", type=float)
@@ -546,7 +575,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run_dir = args.out or RUNS_ROOT / args.name
     cfg = _config_from_args(args)
     if args.resume:
-        given = [a for a in ("data", "preset", "epochs", "batch_size", "lr", "seed", "vocab_size", "max_steps",
+        given = [a for a in ("data", "preset", "epochs", "batch_size", "lr", "seed", "vocab_size", "max_steps", "budget_minutes",
                              "w_ii", "w_code", "w_bal", "beta_start", "beta_end", "warmup_epochs", "init_from")
                  if getattr(args, a) is not None]
         if given:

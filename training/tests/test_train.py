@@ -98,6 +98,14 @@ class ScheduleTest(unittest.TestCase):
         self.assertLess(lr_at(cfg, 50, total, spe), 1e-3)
         self.assertAlmostEqual(lr_at(cfg, 100, total, spe), 1e-5)
 
+    def test_a_time_budget_runs_the_cosine_on_training_seconds(self):
+        cfg = TrainConfig(lr=1e-3, min_lr_ratio=0.01, warmup_epochs=1.0, budget_minutes=2.0)
+        spe, total = 10, 10_000  # the step count is only a cap
+        self.assertAlmostEqual(lr_at(cfg, 0, total, spe, 0.0), 1e-4)  # warmup still in steps
+        self.assertAlmostEqual(lr_at(cfg, 50, total, spe, 60.0), 1e-5 + 0.99e-3 * 0.5)
+        self.assertAlmostEqual(lr_at(cfg, 51, total, spe, 120.0), 1e-5)
+        self.assertAlmostEqual(lr_at(cfg, 52, total, spe, 500.0), 1e-5)
+
 
 def concept(label, tags=(), emoji="x", subgroup=None):
     return Concept(key=label, emoji=emoji, label=label, tags=tuple(tags), subgroup=subgroup)
@@ -269,6 +277,16 @@ class ResumeTest(OneThreadTestCase):
         state = torch.load(self.tmp / "term" / "checkpoint.pt")
         self.assertEqual(state["step"], 2)
         self.assertIsNot(signal.getsignal(signal.SIGTERM), None)  # handler restored
+
+    def test_a_time_budget_ends_the_run_finished_before_the_step_cap(self):
+        trainer = Trainer(replace(tiny_config(self.data_dir), max_steps=10_000, budget_minutes=0.5 / 60),
+                          self.tmp / "budget", log=lambda _: None)
+        self.assertTrue(trainer.run())
+        self.assertLess(trainer.step, 10_000)
+        self.assertGreaterEqual(trainer.train_seconds, 0.5)
+        saved = torch.load(self.tmp / "budget" / "model.pt")
+        self.assertTrue(saved["finished"])
+        self.assertEqual(saved["step"], trainer.step)
 
     def test_a_run_directory_is_not_overwritten_and_resume_needs_a_checkpoint(self):
         quiet = lambda _: None  # noqa: E731
