@@ -41,6 +41,11 @@ def _initializers(path: Path) -> dict[str, np.ndarray]:
     return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
 
 
+def _producer(path: Path) -> str:
+    model = onnx.load(str(path), load_external_data=False)
+    return f"{model.producer_name} {model.producer_version}".strip()
+
+
 def _fill_distinct(module: nn.Module, gen: torch.Generator) -> None:
     """Every parameter random and distinct (so each initializer names one), BatchNorms an
     exact identity scale (so a folded convolution keeps its weight and takes beta as bias)."""
@@ -100,6 +105,24 @@ def load_from_onnx(module: nn.Module, onnx_path: Path, export_fn: Callable[[nn.M
     values = _initializers(Path(onnx_path))
     with tempfile.TemporaryDirectory(prefix="lookbook-warm-") as tmp:
         mapping = _mapping(probe, export_fn, Path(tmp), values)
+        producers = (_producer(Path(onnx_path)), _producer(Path(tmp) / "probe.onnx"))
+    # Initializer names are the exporter's own (e.g. "onnx::Conv_123") and are how the probe
+    # finds each weight; another PyTorch version names them differently, which can fail, or
+    # worse, line up shapes by chance. So the exporter must be the one that wrote the graph.
+    if _major_minor(producers[0]) != _major_minor(producers[1]):
+        raise ValueError(f"{onnx_path} was exported by {producers[0]}, this PyTorch exports as {producers[1]}: "
+                         f"a warm start needs the PyTorch version (major.minor) that exported the graph; "
+                         f"or --resume the run from its checkpoint.pt")
+    return _load_mapped(module, onnx_path, mapping, values)
+
+
+def _major_minor(producer: str) -> str:
+    name, _, version = producer.rpartition(" ")
+    return f"{name} {'.'.join(version.split('.')[:2])}"
+
+
+def _load_mapped(module: nn.Module, onnx_path: Path, mapping: dict[str, tuple[str, bool]],
+                 values: dict[str, np.ndarray]) -> dict[str, list[str]]:
     own = dict(module.named_parameters())
     covered = set()
     with torch.no_grad():

@@ -98,6 +98,16 @@ class WarmStartTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             load_from_model_dir(other, self.dir)
 
+    def test_a_graph_from_another_pytorch_version_is_refused_with_the_reason(self):
+        import onnx
+
+        path = self.dir / "image.onnx"
+        model = onnx.load(str(path))
+        model.producer_version = "0.1.0"  # initializer names are the exporter's own
+        onnx.save(model, str(path))
+        with self.assertRaisesRegex(ValueError, "exported by pytorch 0.1.0"):
+            load_from_model_dir(DualEncoder(CFG), self.dir)
+
 
 if __name__ == "__main__":
     unittest.main()
