@@ -206,6 +206,7 @@ def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, data
             "train_seconds": meta.get("train_seconds"),
             "images_seen": meta.get("images_seen"),
             "finished": meta.get("finished"),
+            "temperatures": meta.get("temperatures"),
             **({"warm_start": {k: init.get(k) for k in ("id", "version")},
                 "total_epochs": total_epochs,
                 "total_train_seconds": (source.get("total_train_seconds") or source.get("train_seconds") or 0.0)

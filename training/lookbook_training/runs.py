@@ -222,7 +222,24 @@ def load_model(run_dir: Path, checkpoint: Optional[Path] = None) -> tuple[DualEn
     meta = {k: v for k, v in state.items() if k in ("step", "total_steps", "epoch", "train_seconds",
                                                     "images_seen", "data_fingerprint", "finished")}
     meta["file"] = str(checkpoint)
+    meta["temperatures"] = temperatures(model, state.get("loss"), run_dir)
     return model.eval(), meta
+
+
+def temperatures(model: DualEncoder, loss_state: Optional[dict[str, Any]], run_dir: Path) -> dict[str, float]:
+    """The two learned softmax temperatures (as scales, exp of the logs): CLIP's, held by the
+    model, and the binary codes', held by the loss — from its state where the file has it (a
+    checkpoint; model.pt since 2026-11), else from the run log's last training record."""
+    out = {"logit_scale": float(model.logit_scale.exp())}
+    if loss_state is not None and "code_logit_scale" in loss_state:
+        out["code_logit_scale"] = float(loss_state["code_logit_scale"].exp())
+    else:
+        log = Path(run_dir) / "log.jsonl"
+        lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        last = next((r for r in map(json.loads, reversed(lines)) if "code_scale" in r), None)
+        if last is not None:
+            out["code_logit_scale"] = float(last["code_scale"])
+    return out
 
 
 def machine_description() -> dict[str, Any]:

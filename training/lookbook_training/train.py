@@ -272,11 +272,13 @@ class Trainer:
         flip_ok = torch.from_numpy(self.flip_ok[batch[:, 0]])
         x = augment(images, flip_ok, torch.Generator().manual_seed(self.cfg.seed), self.cfg.augment)
         calibrate_batchnorm(self.model.image, x)
-        # The graphs do not hold the loss temperatures; a trained CLIP-style model sits at
-        # the clamp (100), so both start there rather than at CLIP's initial 1/0.07.
+        # The graphs do not hold the temperatures: training.json does (exports since 2026-11);
+        # without it both start at the clamp (100), where CLIP-style training often ends.
+        record = read_json(model_dir / "training.json") if (model_dir / "training.json").exists() else {}
+        temps = record.get("temperatures") or {}
         with torch.no_grad():
-            self.model.logit_scale.fill_(MAX_LOGIT_SCALE)
-            self.loss.code_logit_scale.fill_(MAX_LOGIT_SCALE)
+            for param, key in ((self.model.logit_scale, "logit_scale"), (self.loss.code_logit_scale, "code_logit_scale")):
+                param.fill_(math.log(temps[key]) if temps.get(key) else MAX_LOGIT_SCALE)
         manifest = read_json(model_dir / "lookbook.json")
         self.log({"event": "warm_start", "from": str(model_dir), "id": manifest.get("id"),
                   "version": manifest.get("version"), "parameters": len(report["loaded"])},
@@ -370,6 +372,7 @@ class Trainer:
             {
                 "model_config": self.model.cfg.to_dict(),
                 "model": self.model.state_dict(),
+                "loss": self.loss.state_dict(),  # the code temperature (a warm start reads it back)
                 "step": self.step,
                 "total_steps": self.total,
                 "epoch": self.step / self.spe,
@@ -529,6 +532,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     loss_overrides = {k: getattr(args, k) for k in ("w_ii", "w_code", "w_bal", "beta_start", "beta_end") if getattr(args, k) is not None}
     if loss_overrides:
         cfg = replace(cfg, loss=replace(cfg.loss, **loss_overrides))
+    if args.scene_aug is not None:
+        cfg = replace(cfg, augment=replace(cfg.augment, p_scene=args.scene_aug))
     return cfg
 
 
@@ -556,6 +561,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--w-bal", type=float)
     parser.add_argument("--beta-start", type=float)
     parser.add_argument("--beta-end", type=float)
+    parser.add_argument("--scene-aug", type=float,
+                        help="share of images augmented as scene crops (patterned background, a neighbour "
+                             "behind, lower resolution; augment.py); default 0")
     parser.add_argument("--init-from", type=Path,
                         help="start from the weights of an exported model directory (e.g. models/lookbook-emoji)")
     parser.add_argument("--eval-every", type=float, help="validation eval every N epochs (0: never)")
@@ -576,7 +584,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = _config_from_args(args)
     if args.resume:
         given = [a for a in ("data", "preset", "epochs", "batch_size", "lr", "seed", "vocab_size", "max_steps", "budget_minutes",
-                             "w_ii", "w_code", "w_bal", "beta_start", "beta_end", "warmup_epochs", "init_from")
+                             "w_ii", "w_code", "w_bal", "beta_start", "beta_end", "warmup_epochs", "init_from", "scene_aug")
                  if getattr(args, a) is not None]
         if given:
             print(f"--resume: ignoring {', '.join('--' + g.replace('_', '-') for g in given)}: "

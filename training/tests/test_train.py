@@ -166,6 +166,28 @@ class DataRulesTest(unittest.TestCase):
         mean = torch.tensor([0.48145466, 0.4578275, 0.40821073])
         self.assertTrue(torch.allclose(white, (1 - mean) / std))
 
+    def test_scene_augmentation_patterns_the_background_and_keeps_the_object(self):
+        from lookbook_training.augment import AugmentConfig
+
+        img = torch.zeros(8, 64, 64, 4, dtype=torch.uint8)
+        img[:, 24:40, 24:40] = torch.tensor([200, 10, 10, 255], dtype=torch.uint8)
+        ok = torch.zeros(8, dtype=torch.bool)
+        no_jitter = dict(zoom_min=1.0, zoom_max=1.0, brightness=0.0, contrast=0.0, saturation=0.0)
+        solid = augment(img, ok, torch.Generator().manual_seed(1), AugmentConfig(**no_jitter))
+        scene_cfg = AugmentConfig(p_scene=1.0, p_lowres=0.0, **no_jitter)
+        scene = augment(img, ok, torch.Generator().manual_seed(1), scene_cfg)
+        self.assertTrue(torch.equal(scene, augment(img, ok, torch.Generator().manual_seed(1), scene_cfg)))
+        corner = (slice(None), slice(None), slice(0, 16), slice(0, 16))
+        # solid backgrounds: one colour per image; scene backgrounds vary within the image
+        self.assertLess(float(solid[corner].std(dim=(2, 3)).max()), 1e-5)
+        self.assertGreater(float(scene[corner].std(dim=(2, 3)).mean()), 0.05)
+        # the object's own pixels are untouched by what lies behind it
+        centre = (slice(None), slice(None), slice(28, 36), slice(28, 36))
+        self.assertTrue(torch.allclose(scene[centre], solid[centre], atol=1e-5))
+        # p_scene 0 is the original recipe, draw for draw
+        self.assertTrue(torch.equal(solid, augment(img, ok, torch.Generator().manual_seed(1),
+                                                   AugmentConfig(p_scene=0.0, **no_jitter))))
+
     def test_captions_start_with_a_label_and_are_deterministic(self):
         c = Concept("k", "x", "red apple", ("apple", "fruit", "red"), i18n={
             "de": {"label": "roter Apfel", "tags": ["Apfel", "Obst"]}})
@@ -321,6 +343,12 @@ class WarmStartRunTest(OneThreadTestCase):
         with torch.no_grad():
             torch.testing.assert_close(second.model.image(pixels), first.model.image(pixels), atol=1e-5, rtol=0)
             torch.testing.assert_close(second.model.text(ids), first.model.text(ids), atol=1e-6, rtol=0)
+        # the temperatures come back from training.json (the graphs do not hold them)
+        temps = json.loads((exported / "training.json").read_text())["temperatures"]
+        self.assertAlmostEqual(temps["logit_scale"], float(first.model.logit_scale.exp()), places=4)
+        self.assertAlmostEqual(temps["code_logit_scale"], float(first.loss.code_logit_scale.exp()), places=4)
+        self.assertAlmostEqual(float(second.model.logit_scale), float(first.model.logit_scale), places=5)
+        self.assertAlmostEqual(float(second.loss.code_logit_scale), float(first.loss.code_logit_scale), places=5)
         init = json.loads((self.tmp / "second" / "run.json").read_text())["init_from"]
         self.assertEqual(init["version"], json.loads((exported / "lookbook.json").read_text())["version"])
         self.assertEqual(init["source"]["epochs"], first_epochs)
