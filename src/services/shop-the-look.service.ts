@@ -99,11 +99,12 @@ export class ShopTheLookService {
       objects = await detector.detect(pixels, this.options(request));
     }
     const filterByCategory = request.categoryFilter && index.hasCategories;
+    const fill = this.deps.indexes.backgroundOf(request.index);
     const results = await Promise.all(
       objects.map(async (object) => {
         const crop = await cropImage(pixels, object.bbox, request.crop ? 0 : this.deps.detection.cropMargin, {
           square: this.deps.detection.cropSquare,
-          fill: this.deps.indexes.backgroundOf(request.index),
+          fill,
         });
         const categories = object.label === null ? request.categories : filterByCategory ? this.categoriesFor(object.label) : undefined;
         const found = await this.deps.indexes.search(
