@@ -150,7 +150,8 @@ export async function cropImage(
     const [r, g, b] = options.fill ?? [255, 255, 255];
     const pad = { left: left - wantLeft, top: top - wantTop, right: wantRight - (left + width), bottom: wantBottom - (top + height) };
     if (pad.left > 0 || pad.top > 0 || pad.right > 0 || pad.bottom > 0) {
-      pipeline = sharp(await pipeline.raw().toBuffer(), { raw: { width, height, channels: image.channels } }).extend({
+      // One pipeline: sharp applies extract (before any resize) and then extend.
+      pipeline = pipeline.extend({
         left: Math.max(0, pad.left),
         top: Math.max(0, pad.top),
         right: Math.max(0, pad.right),
