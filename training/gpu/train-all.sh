@@ -3,7 +3,8 @@
 #   - the dual encoder twice from scratch, presets `base` and `wide` (MODEL.md's two models),
 #     each on a fixed budget of training time (--budget-minutes: the cosine runs on the clock,
 #     so the schedule completes whatever the throughput), then evaluates both;
-#   - the detector, warm-started from the committed one, on the same budget, then evaluates it.
+#   - the detector from scratch on the same budget, then evaluates it (a warm start from the
+#     committed graph needs the PyTorch that exported it, Debian's 1.13: see warm_start.py).
 # The encoder that comes back is the one with the better *validation-style* score
 # (mean of val T→I R@5 and I→I R@1, float; the test style plays no part in the choice): pick.py.
 # Call it with
@@ -39,7 +40,7 @@ for preset in base wide; do
   pids+=($!)
 done
 OMP_NUM_THREADS=1 "$PY" -m lookbook_training.detector.train --name "$R-det" \
-  --init-from ../models/lookbook-detector/model.onnx --budget-minutes "$BUDGET" --epochs 5000 \
+  --budget-minutes "$BUDGET" --epochs 5000 \
   --batch-size 128 --ema-decay 0.999 --ema-tau 200 --workers "$WORKERS" --eval-every 0 --eval-count 1000 \
   --channels-last $AMP --threads 2 > "runs/$R-det.out" 2>&1 &
 pids+=($!)
