@@ -36,14 +36,15 @@ from .model import DualEncoder
 _BN_EPS_FREE_VAR = 1.0  # running_var + eps == 1 after the adjustment below
 
 
-def _initializers(path: Path) -> dict[str, np.ndarray]:
+def _read_graph(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    """A graph's initializers by name, and who wrote it ("pytorch 1.13.0")."""
     model = onnx.load(str(path))
-    return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    initializers = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return initializers, f"{model.producer_name} {model.producer_version}".strip()
 
 
-def _producer(path: Path) -> str:
-    model = onnx.load(str(path), load_external_data=False)
-    return f"{model.producer_name} {model.producer_version}".strip()
+def _initializers(path: Path) -> dict[str, np.ndarray]:
+    return _read_graph(path)[0]
 
 
 def _fill_distinct(module: nn.Module, gen: torch.Generator) -> None:
@@ -70,18 +71,17 @@ def _match(init: np.ndarray, params: dict[str, np.ndarray]) -> list[tuple[str, b
     return found
 
 
-def _mapping(probe: nn.Module, export_fn: Callable[[nn.Module, Path], Any], tmp: Path,
+def _mapping(probe: nn.Module, exported: dict[str, np.ndarray],
              committed: dict[str, np.ndarray]) -> dict[str, tuple[str, bool]]:
-    """ONNX initializer name → (parameter name in `probe`, transposed).
+    """ONNX initializer name → (parameter name in `probe`, transposed), from `exported`, the
+    initializers of `probe`'s own graph.
 
     Initializers equal to no parameter must be constants of the architecture (anchor grids,
     shapes): they are accepted when the committed graph holds the same values under that name.
     """
-    path = tmp / "probe.onnx"
-    export_fn(probe, path)
     params = {n: p.detach().cpu().numpy() for n, p in probe.named_parameters()}
     mapping: dict[str, tuple[str, bool]] = {}
-    for name, value in _initializers(path).items():
+    for name, value in exported.items():
         if value.size <= 1 or not np.issubdtype(value.dtype, np.floating):
             continue  # shape constants, scalars
         found = _match(value, params)
@@ -102,18 +102,19 @@ def load_from_onnx(module: nn.Module, onnx_path: Path, export_fn: Callable[[nn.M
     Returns the parameters loaded and those the graph does not hold (left as they were)."""
     probe = make_probe()
     _fill_distinct(probe, torch.Generator().manual_seed(seed))
-    values = _initializers(Path(onnx_path))
+    values, producer = _read_graph(Path(onnx_path))
     with tempfile.TemporaryDirectory(prefix="lookbook-warm-") as tmp:
-        mapping = _mapping(probe, export_fn, Path(tmp), values)
-        producers = (_producer(Path(onnx_path)), _producer(Path(tmp) / "probe.onnx"))
+        export_fn(probe, Path(tmp) / "probe.onnx")
+        exported, probe_producer = _read_graph(Path(tmp) / "probe.onnx")
     # Initializer names are the exporter's own (e.g. "onnx::Conv_123") and are how the probe
     # finds each weight; another PyTorch version names them differently, which can fail, or
-    # worse, line up shapes by chance. So the exporter must be the one that wrote the graph.
-    if _major_minor(producers[0]) != _major_minor(producers[1]):
-        raise ValueError(f"{onnx_path} was exported by {producers[0]}, this PyTorch exports as {producers[1]}: "
+    # worse, line up shapes by chance. So the exporter must be the one that wrote the graph —
+    # checked before any matching, whose errors would not say why.
+    if _major_minor(producer) != _major_minor(probe_producer):
+        raise ValueError(f"{onnx_path} was exported by {producer}, this PyTorch exports as {probe_producer}: "
                          f"a warm start needs the PyTorch version (major.minor) that exported the graph; "
                          f"or --resume the run from its checkpoint.pt")
-    return _load_mapped(module, onnx_path, mapping, values)
+    return _load_mapped(module, onnx_path, _mapping(probe, exported, values), values)
 
 
 def _major_minor(producer: str) -> str:
