@@ -13,6 +13,7 @@ A run directory (``training/runs/<name>/``, git-ignored) holds:
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import signal
@@ -72,6 +73,36 @@ def stop_signals() -> Iterator[dict[str, Optional[int]]]:
     finally:
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
+
+
+def schedule_progress(step: int, total: int, train_seconds: float, budget_minutes: Optional[float],
+                      start: int = 0) -> float:
+    """0 → 1 over a schedule: steps ``start … total``, or ``budget_minutes`` of training time."""
+    if budget_minutes is not None:
+        p = train_seconds / (60.0 * budget_minutes)
+    else:
+        p = (step - start) / max(total - start, 1)
+    return min(max(p, 0.0), 1.0)
+
+
+def schedule_done(step: int, total: int, train_seconds: float, budget_minutes: Optional[float]) -> bool:
+    """A schedule is over: all its steps, or its ``budget_minutes`` of training time."""
+    return step >= total or (budget_minutes is not None and train_seconds >= 60 * budget_minutes)
+
+
+def warmup_cosine_lr(lr: float, min_lr_ratio: float, warmup_steps: int, step: int, total: int,
+                     train_seconds: float, budget_minutes: Optional[float]) -> float:
+    """Linear warmup over ``warmup_steps`` (at most 10 % of a step schedule), then cosine from
+    ``lr`` to ``lr · min_lr_ratio`` over the steps — or over ``budget_minutes`` of training time
+    (both trainers' schedule)."""
+    warmup = warmup_steps
+    if budget_minutes is None:
+        warmup = min(warmup, max(total // 10, 1)) if total else 0
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = schedule_progress(step, total, train_seconds, budget_minutes, start=warmup)
+    floor = lr * min_lr_ratio
+    return floor + (lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def end_run(trainer: Any, done: bool, finished_text: str) -> bool:

@@ -62,7 +62,10 @@ from .runs import (
     model_config,
     pad_id_of,
     read_json,
+    schedule_done,
+    schedule_progress,
     stop_signals,
+    warmup_cosine_lr,
 )
 from .tokenizer import Tokenizer, encode_for_context, train_wordpiece_vocab_fast, wordpiece_tokenizer_json
 from .warm_start import calibrate_batchnorm, load_from_model_dir, warm_start_source
@@ -74,25 +77,9 @@ def say(message: str) -> None:
 
 
 def lr_at(cfg: TrainConfig, step: int, total: int, spe: int, train_seconds: float = 0.0) -> float:
-    """Linear warmup over ``warmup_epochs`` (at most 10 % of a step schedule), then cosine
-    from ``lr`` to ``lr·min_lr_ratio`` over the steps — or over ``budget_minutes`` of training time."""
-    warmup = int(round(cfg.warmup_epochs * spe))
-    if cfg.budget_minutes is None:
-        warmup = min(warmup, max(total // 10, 1)) if total else 0
-    if step < warmup:
-        return cfg.lr * (step + 1) / warmup
-    progress = schedule_progress(cfg, step, total, train_seconds, warmup)
-    floor = cfg.lr * cfg.min_lr_ratio
-    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def schedule_progress(cfg: TrainConfig, step: int, total: int, train_seconds: float, start: int = 0) -> float:
-    """0 → 1 over the schedule: steps ``start … total``, or ``budget_minutes`` of training time."""
-    if cfg.budget_minutes is not None:
-        p = train_seconds / (60.0 * cfg.budget_minutes)
-    else:
-        p = (step - start) / max(total - start, 1)
-    return min(max(p, 0.0), 1.0)
+    """Warmup over ``warmup_epochs``, then cosine over the steps or ``budget_minutes`` (runs.py)."""
+    return warmup_cosine_lr(cfg.lr, cfg.min_lr_ratio, int(round(cfg.warmup_epochs * spe)), step, total,
+                            train_seconds, cfg.budget_minutes)
 
 
 def _step_seed(seed: int, step: int, stream: int) -> int:
@@ -324,7 +311,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if cfg.budget_minutes is not None:
-            beta = beta_at(cfg.loss, schedule_progress(cfg, step, self.total, self.train_seconds))
+            beta = beta_at(cfg.loss, schedule_progress(step, self.total, self.train_seconds, cfg.budget_minutes))
         else:
             beta = beta_at(cfg.loss, step / max(self.total - 1, 1))
         self.model.train()
@@ -385,10 +372,7 @@ class Trainer:
         )
 
     def done(self) -> bool:
-        """The schedule is over: all its steps, or its ``budget_minutes`` of training time."""
-        if self.step >= self.total:
-            return True
-        return self.cfg.budget_minutes is not None and self.train_seconds >= 60 * self.cfg.budget_minutes
+        return schedule_done(self.step, self.total, self.train_seconds, self.cfg.budget_minutes)
 
     def quick_eval(self) -> dict[str, Any]:
         """Validation style only (tuning): T→I and I→I, float and binary."""

@@ -44,7 +44,8 @@ import torch
 from torch import nn
 
 from ..dataset import EmojiDataset
-from ..runs import TRAINING_ROOT, config_from_dict, end_run, load_torch, machine_description, stop_signals
+from ..runs import (TRAINING_ROOT, config_from_dict, end_run, load_torch, machine_description, schedule_done,
+                    stop_signals, warmup_cosine_lr)
 from .loss import DetectionLoss
 from .model import DetectorConfig, DetectorNet, count_parameters
 from .scenes import (
@@ -121,19 +122,9 @@ def data_fingerprint(ds: EmojiDataset) -> str:
 
 
 def lr_at(cfg: DetTrainConfig, step: int, total: int, train_seconds: float) -> float:
-    """Linear warmup (``warmup_epochs``, at most 10 % of a step schedule), then cosine from
-    ``lr`` to ``lr · min_lr_ratio`` over the steps — or over ``budget_minutes`` of training time."""
-    warmup = int(round(cfg.warmup_epochs * cfg.steps_per_epoch))
-    if cfg.budget_minutes is None:
-        warmup = min(warmup, max(total // 10, 1))
-    if step < warmup:
-        return cfg.lr * (step + 1) / warmup
-    if cfg.budget_minutes is not None:
-        progress = train_seconds / (60.0 * cfg.budget_minutes)
-    else:
-        progress = (step - warmup) / max(total - warmup, 1)
-    floor = cfg.lr * cfg.min_lr_ratio
-    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    """Warmup over ``warmup_epochs``, then cosine over the steps or ``budget_minutes`` (runs.py)."""
+    return warmup_cosine_lr(cfg.lr, cfg.min_lr_ratio, int(round(cfg.warmup_epochs * cfg.steps_per_epoch)),
+                            step, total, train_seconds, cfg.budget_minutes)
 
 
 def param_groups(net: nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
@@ -453,9 +444,7 @@ class Trainer:
                 "train_seconds": self.train_seconds, "scenes_seen": self.scenes_seen, "finished": self._done()}
 
     def _done(self) -> bool:
-        if self.step >= self.total:
-            return True
-        return self.cfg.budget_minutes is not None and self.train_seconds >= 60 * self.cfg.budget_minutes
+        return schedule_done(self.step, self.total, self.train_seconds, self.cfg.budget_minutes)
 
     def save_model(self) -> None:
         _atomic_save({"model_config": self.net.cfg.to_dict(), "ema": self.ema.ema.state_dict(),
