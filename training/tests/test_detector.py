@@ -49,6 +49,7 @@ from lookbook_training.detector.scenes import (
 )
 from lookbook_training.detector.train import (
     DetTrainConfig,
+    EchoBatches,
     StepBatches,
     Trainer,
     TrainScenes,
@@ -56,6 +57,7 @@ from lookbook_training.detector.train import (
     collate,
     lr_at,
     make_smoke_dataset,
+    mirror_batch,
     run_smoke,
     smoke_config,
 )
@@ -514,6 +516,77 @@ class TrainTest(SyntheticData):
         sc = data.gen.scene(3 * 4 + 1)  # step 3, item 1
         self.assertTrue(torch.equal(a[0][0][1], torch.from_numpy(sc.image)))
         self.assertEqual(int(a[0][3][1].sum()), len(sc.classes))
+
+    def test_presets_have_the_ultralytics_sizes(self):
+        # Ultralytics reports 3,157,200 parameters for yolov8n.yaml and 11,166,560 for
+        # yolov8s.yaml (80 classes): the same layers, widths and depths.
+        from lookbook_training.detector.model import count_parameters
+
+        for preset, expected in (("n", 3_157_200), ("s", 11_166_560)):
+            self.assertEqual(count_parameters(DetectorNet(DetectorConfig.preset(preset, num_classes=80))), expected)
+
+    def test_echo_repeats_a_batch_only_while_the_next_is_not_ready(self):
+        import threading
+        import time as _time
+
+        gate = threading.Event()
+
+        def slow():
+            yield "a"
+            gate.wait(5)  # "b" is late: "a" serves the waiting steps, at most 3 in all
+            yield "b"
+            yield "c"
+
+        echo = EchoBatches(slow(), echo=3)
+        got = []
+        for item in echo:
+            got.append(item)
+            if len(got) == 3:
+                gate.set()
+                _time.sleep(0.3)  # "b" and "c" are ready now: no echo between them
+            if len(got) == 5:
+                break
+        self.assertEqual(got[:3], [("a", False), ("a", True), ("a", True)])
+        self.assertEqual(got[3:], [("b", False), ("c", False)])
+        self.assertEqual(echo.fresh, 3)
+        # echo 1 never repeats; an error in the loader reaches the loop
+        self.assertEqual(list(EchoBatches(iter("xyz"), echo=1)), [("x", False), ("y", False), ("z", False)])
+
+        def broken():
+            yield 1
+            raise OSError("disk")
+
+        with self.assertRaisesRegex(OSError, "disk"):
+            list(EchoBatches(broken(), echo=1))
+
+    def test_mirrored_boxes_frame_the_mirrored_pixels(self):
+        pool = SourcePool(self.ds, self.ds.train_styles, SHAPE_CLASSES)
+        gen = SceneGenerator(pool, SceneConfig(size=64), seed=2)
+        images, labels, boxes, mask = collate([TrainScenes(gen)[i] for i in range(6)])
+        torch.manual_seed(0)
+        flipped, fboxes = mirror_batch(images, boxes, p=1.0)
+        self.assertTrue(torch.equal(flipped, images.flip(2)))
+        for i in range(6):
+            for j in range(int(mask[i].sum())):
+                x1, y1, x2, y2 = (int(v) for v in boxes[i, j])
+                fx1, fy1, fx2, fy2 = (int(v) for v in fboxes[i, j])
+                self.assertEqual((fy1, fy2, fx2 - fx1), (y1, y2, x2 - x1))
+                self.assertTrue(torch.equal(flipped[i, fy1:fy2, fx1:fx2], images[i, y1:y2, x1:x2].flip(1)))
+        same, sboxes = mirror_batch(images, boxes, p=0.0)
+        self.assertTrue(torch.equal(same, images) and torch.equal(sboxes, boxes))
+
+    def test_echoing_run_counts_new_batches_and_resumes(self):
+        cpu = torch.device("cpu")
+        quiet = lambda _: None  # noqa: E731
+        t = Trainer(replace(self.cfg(echo=4), max_steps=6), self.tmp / "echo", device=cpu, workers=0, log=quiet)
+        self.assertFalse(t.run(max_steps_now=3))
+        self.assertEqual(t.step, 3)
+        self.assertTrue(1 <= t.batches <= 3)
+        self.assertEqual(t.scenes_seen, 4 * t.batches)
+        again = Trainer(replace(self.cfg(echo=4), max_steps=6), self.tmp / "echo", resume=True, device=cpu, workers=0, log=quiet)
+        self.assertEqual((again.step, again.batches), (t.step, t.batches))
+        self.assertTrue(again.run())
+        self.assertEqual(again.step, 6)
 
     def test_smoke_run_end_to_end(self):
         out = self.tmp / "smoke"

@@ -279,13 +279,18 @@ def eval_markdown(report: Dict[str, Any]) -> str:
         f"# {report.get('model', 'lookbook-detector')}: evaluation",
         "",
         f"Anchor-free YOLOv8-style detector ({run.get('preset')} preset, {run.get('parameters', 0) / 1e6:.2f} M "
-        f"parameters, input {run.get('image_size')}×{run.get('image_size')}), trained from scratch on synthetic "
+        f"parameters, input {run.get('image_size')}×{run.get('image_size')}), "
+        f"{'trained from scratch' if not run.get('init_from') else 'warm-started from ' + str(run['init_from'].get('version')) + ' and trained'} on synthetic "
         f"scenes of the `{report.get('data', 'emoji-v1')}` training styles "
         f"({', '.join(run.get('train_styles', []))}).",
         "",
         f"- training: {run.get('steps')} steps of {run.get('batch_size')} scenes "
         f"({run.get('epochs', 0):.1f} epochs of {run.get('scenes_per_epoch')} scenes, "
-        f"{run.get('scenes_seen', 0):,} scenes), {seconds / 60:.1f} min ({seconds:.0f} s) of training on {device}"
+        f"{run.get('scenes_seen', 0):,} scenes"
+        + (f"; data echoing: {run['batches']} batches of new scenes, each trained on "
+           f"{run['steps'] / max(run['batches'], 1):.2f} times on average, the repeats mirrored at random"
+           if run.get("batches") and run["batches"] != run.get("steps") else "")
+        + f"), {seconds / 60:.1f} min ({seconds:.0f} s) of training on {device}"
         + (" (finished)" if run.get("finished") else " (**not finished**: a checkpoint)"),
         f"- torch {machine.get('torch', '?')}, {machine.get('platform', '?')}",
         f"- evaluation: {res[test]['scenes']} fixed scenes (seed {report.get('eval_seed')}) of the held-out "
@@ -348,7 +353,7 @@ def evaluate_run(run_dir: Path, count: int = 1000, device: Optional[torch.device
         gens[ds.val_style] = eval_generator(ds, ds.val_style, cfg.image_size, classes, STREAM_VAL)
     results = evaluate_model(net, gens, count, device, log)
     run = dict(meta)
-    run.update({k: state.get(k) for k in ("steps", "epochs", "scenes_seen", "train_seconds", "finished")})
+    run.update({k: state.get(k) for k in ("steps", "batches", "epochs", "scenes_seen", "train_seconds", "finished")})
     run["machine"] = state.get("machine") or meta.get("machine", {})
     report = {
         "model": "lookbook-detector",

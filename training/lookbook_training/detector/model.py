@@ -26,6 +26,7 @@ STRIDES = (8, 16, 32)
 # widths: stem, stride 4, 8, 16, 32; depths: C2f repeats at stride 4, 8, 16, 32
 PRESETS: Dict[str, Dict[str, Tuple[int, ...]]] = {
     "n": {"widths": (16, 32, 64, 128, 256), "depths": (1, 2, 2, 1)},  # YOLOv8n's widths and depths
+    "s": {"widths": (32, 64, 128, 256, 512), "depths": (1, 2, 2, 1)},  # YOLOv8s's
     "tiny": {"widths": (8, 16, 32, 64, 128), "depths": (1, 1, 1, 1)},  # smoke run, tests
 }
 

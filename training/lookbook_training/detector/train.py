@@ -30,14 +30,16 @@ import hashlib
 import json
 import math
 import os
+import queue
 import random
 import sys
 import tempfile
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -93,6 +95,7 @@ class DetTrainConfig:
     checkpoint_minutes: float = 10.0
     log_every_steps: int = 20
     init_from: Optional[str] = None  # warm start: an exported detector (model.onnx) of the same classes and size
+    echo: int = 1  # data echoing: a batch may serve up to this many steps while the next is not ready
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -184,6 +187,77 @@ class StepBatches(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return max(self.stop - self.start, 0)
+
+
+class EchoBatches:
+    """Data echoing (Choi et al. 2019, "Faster Neural Network Training with Data Echoing"): a
+    thread pulls batches from ``loader``; when the next one is not ready, the last one serves
+    another step (at most ``echo`` steps in all), so the GPU does not wait on the scene
+    workers. Yields ``(batch, echoed)``; an echo is mirrored at random by the trainer. Which
+    steps echo depends on timing: a run with echo > 1 is not reproducible step for step."""
+
+    _END = object()
+
+    def __init__(self, loader: Iterable, echo: int):
+        self.loader, self.echo = loader, max(1, int(echo))
+        self.fresh = 0  # batches taken from the loader
+        self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pull, name="echo-batches", daemon=True)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pull(self) -> None:
+        try:
+            for batch in self.loader:
+                if not self._put(batch):
+                    return
+            self._put(self._END)
+        except BaseException as e:  # handed to the training loop, which raises it
+            self._put(e)
+
+    def __iter__(self) -> Iterator[Tuple[Any, bool]]:
+        self._thread.start()
+        current, uses = None, 0
+        try:
+            while True:
+                item = None
+                if current is None or uses >= self.echo:
+                    item = self._queue.get()
+                else:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        pass
+                if item is self._END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if item is not None:
+                    current, uses = item, 0
+                    self.fresh += 1
+                yield current, uses > 0
+                uses += 1
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=30)
+
+
+def mirror_batch(images: torch.Tensor, boxes: torch.Tensor, p: float = 0.5) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mirrors each scene of a batch (images [B, S, W, 3], boxes [B, M, 4] xyxy in pixels) with
+    probability ``p``: an echoed batch is not the same data twice."""
+    flip = torch.rand(images.shape[0], device=images.device) < p
+    width = images.shape[2]
+    mirrored = torch.stack((width - boxes[..., 2], boxes[..., 1], width - boxes[..., 0], boxes[..., 3]), -1)
+    return (torch.where(flip[:, None, None, None], images.flip(2), images),
+            torch.where(flip[:, None, None], mirrored, boxes))
 
 
 def collate(items) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -308,12 +382,14 @@ class Trainer:
         self.total = cfg.total_steps
         self.ema = ModelEMA(self.net, cfg.ema_decay, cfg.ema_tau)
         self.step, self.train_seconds, self.scenes_seen = 0, 0.0, 0
+        self.batches = 0  # batches of new scenes trained on (= step without data echoing)
         if state is not None:
             self.net.load_state_dict(state["model"])
             self.ema.ema.load_state_dict(state["ema"])
             self.ema.updates = state["ema_updates"]
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.train_seconds, self.scenes_seen = state["step"], state["train_seconds"], state["scenes_seen"]
+            self.batches = state.get("batches", self.step)
             _set_rng_states(state["rng"])
         self.meta = {
             "data": cfg.data,
@@ -328,6 +404,7 @@ class Trainer:
             "preset": cfg.preset,
             "image_size": cfg.image_size,
             "batch_size": cfg.batch_size,
+            "echo": cfg.echo,
             "scenes_per_epoch": cfg.scenes_per_epoch,
             "parameters": count_parameters(self.net),
             "model_config": self.net.cfg.to_dict(),
@@ -390,17 +467,29 @@ class Trainer:
             self.log_fn(text)
 
     def loader(self, stop: int) -> torch.utils.data.DataLoader:
+        """Batches of new scenes for the steps up to ``stop``: batch b holds scenes b·B … b·B + B − 1."""
         kw: Dict[str, Any] = {}
         if self.workers > 0:
             kw = {"num_workers": self.workers, "worker_init_fn": _worker_init, "prefetch_factor": 4,
                   "persistent_workers": False}
         return torch.utils.data.DataLoader(
-            TrainScenes(self.gen), batch_sampler=StepBatches(self.step, stop, self.cfg.batch_size),
+            TrainScenes(self.gen), batch_sampler=StepBatches(self.batches, self.batches + stop - self.step,
+                                                             self.cfg.batch_size),
             collate_fn=collate, pin_memory=self.device.type == "cuda", **kw)
 
-    def train_step(self, batch) -> Dict[str, torch.Tensor]:
+    def batches_for(self, stop: int) -> Iterator[Tuple[Any, bool]]:
+        """(batch, echoed) for the steps up to ``stop``: each batch once, or with data echoing."""
+        if self.cfg.echo <= 1:
+            for batch in self.loader(stop):
+                yield batch, False
+            return
+        yield from EchoBatches(self.loader(stop), self.cfg.echo)
+
+    def train_step(self, batch, echoed: bool = False) -> Dict[str, torch.Tensor]:
         cfg = self.cfg
         images, labels, boxes, mask = (t.to(self.device, non_blocking=True) for t in batch)
+        if echoed:
+            images, boxes = mirror_batch(images, boxes)
         x = images.permute(0, 3, 1, 2).float().div_(255.0)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -419,7 +508,9 @@ class Trainer:
         self.optimizer.step()
         self.ema.update(self.net)
         self.step += 1
-        self.scenes_seen += images.shape[0]
+        if not echoed:
+            self.batches += 1
+            self.scenes_seen += images.shape[0]
         parts["lr"] = torch.tensor(lr)
         return parts
 
@@ -439,7 +530,7 @@ class Trainer:
         self.log({"event": "checkpoint", "reason": reason, "step": self.step})
 
     def _progress(self) -> Dict[str, Any]:
-        return {"step": self.step, "steps": self.step, "total_steps": self.total,
+        return {"step": self.step, "steps": self.step, "batches": self.batches, "total_steps": self.total,
                 "epochs": self.step * self.cfg.batch_size / self.cfg.scenes_per_epoch,
                 "train_seconds": self.train_seconds, "scenes_seen": self.scenes_seen, "finished": self._done()}
 
@@ -484,8 +575,8 @@ class Trainer:
         stop_at = self.total if max_steps_now is None else min(self.total, self.step + max_steps_now)
         t_prev = time.time()
         with stop_signals() as stop:
-            for batch in self.loader(stop_at):
-                parts = self.train_step(batch)
+            for batch, echoed in self.batches_for(stop_at):
+                parts = self.train_step(batch, echoed)
                 now = time.time()
                 self.train_seconds += now - t_prev  # data waits included: the real cost of a step
                 t_prev = now
@@ -498,14 +589,15 @@ class Trainer:
                         eta = 60 * cfg.budget_minutes - self.train_seconds
                     else:
                         eta = (self.total - self.step) / sps if sps > 0 else float("nan")
-                    self.log({"step": self.step, "epoch": round(self.step / spe, 3), **vals,
+                    self.log({"step": self.step, "epoch": round(self.step / spe, 3), "batches": self.batches, **vals,
                               "scenes_per_s": round(sps * cfg.batch_size, 1), "elapsed": round(self.train_seconds, 1),
                               "eta_s": round(eta)},
                              f"step {self.step}/{self.total} ep {self.step / spe:.2f} loss {vals['loss']:.3f} "
                              f"(box {vals['box']:.3f} cls {vals['cls']:.3f} dfl {vals['dfl']:.3f}, "
                              f"{vals['positives']:.0f} pos) lr {vals['lr']:.2e} {sps * cfg.batch_size:.0f} scenes/s "
+                             + (f"(echo {self.step / max(self.batches, 1):.2f}) " if cfg.echo > 1 else "") +
                              f"ETA {eta / 60:.1f} min")
-                if self._done():
+                if self._done() or self.step >= stop_at:
                     break
                 if eval_every and self.step % eval_every == 0:
                     self.quick_eval()
@@ -520,9 +612,8 @@ class Trainer:
                 if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
                     self.checkpoint("periodic")
                     last_ckpt = t_prev = time.time()
-            else:
-                if not self._done() and self.stop_reason is None:
-                    self.stop_reason = "max_steps_now"
+        if not self._done() and self.stop_reason is None:
+            self.stop_reason = "max_steps_now"
         return end_run(self, self._done(),
                        f"finished: {self.step} steps, {self.scenes_seen:,} scenes, "
                        f"{self.train_seconds / 60:.1f} min of training")
@@ -596,13 +687,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max-minutes", type=float, help="train this long (wall clock), checkpoint and exit")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--data", type=Path)
-    parser.add_argument("--preset", choices=["n", "tiny"])
+    parser.add_argument("--preset", choices=["n", "s", "tiny"], help="n (YOLOv8n widths, default), s (YOLOv8s), tiny")
     parser.add_argument("--image-size", type=int, help="256 (default) or 320")
     parser.add_argument("--epochs", type=float)
     parser.add_argument("--scenes-per-epoch", type=int)
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--budget-minutes", type=float, help="cosine LR over this much training time; stop after it")
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--echo", type=int,
+                        help="data echoing: train on a batch up to N times (mirrored at random) while the next is not ready (1)")
     parser.add_argument("--ema-decay", type=float,
                         help="weight EMA decay (0.9999; a run of a few thousand steps wants ~0.999)")
     parser.add_argument("--ema-tau", type=float, help="EMA warmup in steps (1000)")
@@ -637,7 +730,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  "warmup_epochs": args.warmup_epochs, "seed": args.seed, "eval_every_epochs": args.eval_every,
                  "amp": args.amp or None, "channels_last": args.channels_last or None,
                  "ema_decay": args.ema_decay, "ema_tau": args.ema_tau,
-                 "init_from": str(args.init_from) if args.init_from else None}
+                 "init_from": str(args.init_from) if args.init_from else None, "echo": args.echo}
     cfg = replace(DetTrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
     resume_overrides = None
     if args.resume:
@@ -647,7 +740,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    if overrides[k] is not None]
         if ignored:
             say(f"--resume: ignoring {', '.join(ignored)}: the recipe comes from {run_dir / 'config.json'}")
-        resume_overrides = {k: overrides[k] for k in ("amp", "channels_last", "eval_every_epochs") if overrides[k] is not None}
+        resume_overrides = {k: overrides[k] for k in ("amp", "channels_last", "eval_every_epochs", "echo")
+                            if overrides[k] is not None}
     trainer = Trainer(cfg, run_dir, resume=args.resume, device=device, workers=args.workers,
                       resume_overrides=resume_overrides)
     done = trainer.run(max_minutes=args.max_minutes)
