@@ -7,6 +7,7 @@ describe('loadConfig', () => {
     expect(config.server.port).toBe(8080);
     expect(config.models.providers).toEqual(['cuda', 'webgpu', 'cpu']);
     expect(config.models.dirs).toEqual(['models/lookbook-emoji']);
+    expect(config.detection.detectorPath).toBe('models/lookbook-detector/model.onnx');
     expect(config.fetch.allowPrivate).toBe(false);
     expect(Object.isFrozen(config.server)).toBe(true);
   });
@@ -24,6 +25,11 @@ describe('loadConfig', () => {
     expect(config.models.dirs).toEqual(['models/a', 'models/b']);
     expect(config.fetch.allowHosts).toEqual(['cdn.internal:8443', 'images.local']);
     expect(config.fetch.allowPrivate).toBe(true);
+  });
+
+  it('runs without a detector when told "none" or nothing', () => {
+    for (const value of ['none', 'NONE', '']) expect(loadConfig({ LOOKBOOK_DETECTOR: value }).detection.detectorPath).toBeUndefined();
+    expect(loadConfig({ LOOKBOOK_DETECTOR: 'models/yolov8n.onnx' }).detection.detectorPath).toBe('models/yolov8n.onnx');
   });
 
   it('reports every bad variable at once', () => {

@@ -43,7 +43,11 @@ const envSchema = z.object({
   LOOKBOOK_FETCH_ALLOW_HOSTS: z.string().default('').transform(csv),
   LOOKBOOK_FETCH_ALLOW_PRIVATE: bool.default(false),
   LOOKBOOK_FETCH_ENABLED: bool.default(true),
-  LOOKBOOK_DETECTOR: z.string().min(1).optional(),
+  // The project's detector unless told otherwise; "none" (or empty) runs without one.
+  LOOKBOOK_DETECTOR: z
+    .string()
+    .default('models/lookbook-detector/model.onnx')
+    .transform((path) => (path === '' || path.toLowerCase() === 'none' ? undefined : path)),
   LOOKBOOK_DETECT_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.25),
   LOOKBOOK_DETECT_IOU: z.coerce.number().min(0).max(1).default(0.45),
   LOOKBOOK_DETECT_MAX_OBJECTS: int(1, 300).default(20),

@@ -47,6 +47,15 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     logger,
     observer: metrics,
   });
+  let detector: Detector | undefined;
+  try {
+    detector = config.detection.detectorPath
+      ? await Detector.load(config.detection.detectorPath, { providers: config.models.providers, intraOpThreads: config.models.intraOpThreads, logger })
+      : undefined;
+  } catch (error) {
+    await registry.close(); // a failed start leaves nothing loaded behind
+    throw error;
+  }
   const fetcher = config.fetch.enabled
     ? new ImageFetcher({
         timeoutMs: config.fetch.timeoutMs,
@@ -61,9 +70,6 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
   const embeddings = new EmbeddingService({ registry, images });
   const store = new IndexStore(config.dataDir, logger);
   const indexes = new IndexService({ store, registry, images });
-  const detector = config.detection.detectorPath
-    ? await Detector.load(config.detection.detectorPath, { providers: config.models.providers, intraOpThreads: config.models.intraOpThreads, logger })
-    : undefined;
   const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
   return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector };
 }

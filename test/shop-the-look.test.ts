@@ -76,6 +76,12 @@ describe('POST /v1/detect', () => {
     expect(missing.json.error.code).toBe('missing_image');
   });
 
+  it('refuses to start on a detector file that is not there, saying how to run without one', async () => {
+    await expect(startTestServer({ LOOKBOOK_DETECTOR: 'models/no-such-detector.onnx' })).rejects.toThrow(
+      /models\/no-such-detector\.onnx not found .*"none" runs without a detector/,
+    );
+  });
+
   it('answers 503 when no detector is configured', async () => {
     const plain = await startTestServer();
     try {

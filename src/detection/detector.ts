@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { ExecutionProviderName } from '../config.js';
@@ -48,6 +49,7 @@ export class Detector {
   ) {}
 
   static async load(path: string, options: { providers: readonly ExecutionProviderName[]; intraOpThreads: number; logger: Logger }): Promise<Detector> {
+    if (!existsSync(path)) throw new Error(`detector ${path} not found (LOOKBOOK_DETECTOR; "none" runs without a detector)`);
     const metadata = readOnnxMetadata(path);
     const { session, provider } = await createSession(path, options);
     const input = session.inputMetadata.find((meta) => meta.isTensor);

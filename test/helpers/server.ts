@@ -24,6 +24,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     LOOKBOOK_MODELS: 'models/fixture',
     LOOKBOOK_INTRA_OP_THREADS: '1',
     LOOKBOOK_LOG_LEVEL: 'debug',
+    // Tests that detect name their detector.
+    LOOKBOOK_DETECTOR: 'none',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
