@@ -62,7 +62,7 @@ for (const image of reference.images) {
   const vector = await encoder.embedImageTensor(tensor);
   const diff = maxAbs(vector, image.embedding);
   check(diff <= tol.embedding_max_abs, `${image.file}: embedding of the reference tensor, max abs ${diff.toExponential(2)}`);
-  const dir = image.dir ? resolve(root, image.dir) : join(root, 'test/fixtures/images');
+  const dir = image.in_model_dir ? dirname(resolve(referencePath)) : image.dir ? resolve(root, image.dir) : join(root, 'test/fixtures/images');
   const bytes = readFileSync(join(dir, image.file));
   const ours = await preprocessImage(bytes, encoder.spec.preprocess, { maxPixels: 1e8 });
   if (image.resampled) {

@@ -85,7 +85,7 @@ describe.each(MODELS)('$layout layout ($name)', ({ dir, layout, reference: refer
     const tolerances = reference.tolerances;
     for (const ref of reference.images) {
       const expected = decodeFloat32(ref.pixel_values_b64);
-      const actual = await preprocessImage(imageOf(ref), encoder.spec.preprocess, { maxPixels: 1e8 });
+      const actual = await preprocessImage(imageOf(ref, referencePath), encoder.spec.preprocess, { maxPixels: 1e8 });
       expect(actual.tensor.length).toBe(expected.length);
       if (!ref.resampled) {
         // Decode, flatten and normalize only: exact, but for one 8-bit step where sharp and Pillow round alpha edges differently.
@@ -96,7 +96,7 @@ describe.each(MODELS)('$layout layout ($name)', ({ dir, layout, reference: refer
         const meanAbs = expected.reduce((sum, x, i) => sum + Math.abs(x - actual.tensor[i]!), 0) / expected.length;
         expect({ file: ref.file, meanAbs: meanAbs <= tolerances.pixel_values_mean_abs_resampled }).toEqual({ file: ref.file, meanAbs: true });
       }
-      const { vector } = await encoder.embedImage(imageOf(ref));
+      const { vector } = await encoder.embedImage(imageOf(ref, referencePath));
       expect({ file: ref.file, cosine: cosine(vector, ref.embedding) >= tolerances.end_to_end_min_cosine }).toEqual({ file: ref.file, cosine: true });
     }
   });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface ReferenceText {
   text: string;
@@ -17,6 +18,8 @@ export interface ReferenceImage {
   resampled: boolean;
   /** Directory of `file` relative to the repository root (default test/fixtures/images). */
   dir?: string;
+  /** `file` sits beside the reference.json (a model directory's own reference images). */
+  in_model_dir?: boolean;
   /** Whether the image has transparent pixels. */
   alpha?: boolean;
   pixel_values_b64: string;
@@ -43,8 +46,8 @@ export function loadReference(nameOrPath: string): Reference {
   return JSON.parse(readFileSync(path, 'utf8')) as Reference;
 }
 
-export function imageOf(image: ReferenceImage): Buffer {
-  return readFileSync(`${image.dir ?? 'test/fixtures/images'}/${image.file}`);
+export function imageOf(image: ReferenceImage, referencePath: string): Buffer {
+  return readFileSync(join(image.in_model_dir ? dirname(referencePath) : (image.dir ?? 'test/fixtures/images'), image.file));
 }
 
 export function decodeFloat32(b64: string): Float32Array {

@@ -139,7 +139,12 @@ def build_reference(model, tokenizer: Tokenizer, spec: PreprocessSpec, image_pat
     texts = text_cases(model, tokenizer, tuple(REFERENCE_TEXTS) + EMOJI_TEXTS)
     images, batch = _image_cases(image_paths, spec, model.image)
     for case, path in zip(images, image_paths):
-        case["dir"] = _rel(path.parent)
+        # Images copied into the model directory travel with it (an export to a scratch folder,
+        # copied into models/ later): they are found beside reference.json, not at a path.
+        if path.parent.resolve() == Path(model_dir).resolve():
+            case["in_model_dir"] = True
+        else:
+            case["dir"] = _rel(path.parent)
         case["alpha"] = _has_transparency(path)
     ref = _reference(MODEL_ID, "lookbook", _rel(model_dir), cfg.dim, cfg.text.context_length, pad_id,
                      spec, texts, images)

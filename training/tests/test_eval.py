@@ -85,7 +85,8 @@ class SmokeTest(unittest.TestCase):
                 tok = Tokenizer.from_file(model / "tokenizer.json")
                 self.assertEqual(ref["texts"][0]["ids"][0], tok.token_to_id("[CLS]"))
                 emoji = [i for i in ref["images"] if i["file"].startswith("reference-twitter-")]
-                self.assertTrue(emoji and all((Path(i["dir"]) / i["file"]).is_file() for i in emoji))
+                self.assertTrue(emoji and all(i.get("in_model_dir") and "dir" not in i and (model / i["file"]).is_file()
+                                              for i in emoji))
                 self.assertTrue(all(i["alpha"] for i in emoji))
                 square = next(i for i in ref["images"] if i["file"] == "square-64.png")
                 self.assertEqual((square["alpha"], square["dir"]), (False, "test/fixtures/images"))
