@@ -13,6 +13,9 @@
 Scene ``i`` of the run is ``SceneGenerator(seed, stream 0).scene(i)``; step ``s`` trains on
 scenes ``s·B … s·B + B − 1`` — so a step's data depends only on (seed, step), and a resumed run
 continues exactly as an uninterrupted one (on the CPU; GPU kernels are not bit-deterministic).
+With data echoing (``--echo N``, for GPU runs whose scene workers fall behind) batch ``b`` holds
+those scenes instead, and a batch may serve up to N steps, mirrored at random; which steps echo
+depends on timing.
 An epoch is ``scenes_per_epoch`` scenes (8,000): a unit of schedule, not a pass over fixed data.
 Scenes are generated in DataLoader worker processes (``--workers``; 0 on a CPU-only machine).
 
