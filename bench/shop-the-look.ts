@@ -12,6 +12,7 @@
  *
  *   npm run bench:shop-the-look -- [--data training/data/shop-eval] [--detector models/lookbook-detector/model.onnx]
  *                                  [--models models/lookbook-emoji] [--scenes 300] [--limit 5]
+ *                                  [--threads 2] [--providers cpu]   (e.g. webgpu,cpu on a GPU host)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     scenes: { type: 'string' },
     limit: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
+    providers: { type: 'string', default: 'cpu' },
     json: { type: 'string' },
   },
 });
@@ -113,7 +115,7 @@ async function main() {
     LOOKBOOK_DATA_DIR: dataDir,
     LOOKBOOK_PORT: '0',
     LOOKBOOK_HOST: '127.0.0.1',
-    LOOKBOOK_PROVIDERS: 'cpu',
+    LOOKBOOK_PROVIDERS: values.providers,
     LOOKBOOK_INTRA_OP_THREADS: values.threads,
     LOOKBOOK_DETECTOR: values.detector,
     LOOKBOOK_LOG_LEVEL: 'warn',
@@ -123,8 +125,9 @@ async function main() {
   const server = await startServer(config, pino({ level: 'warn' }));
   const base = server.url;
   try {
-    const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string; version: string }[] };
-    console.log(`model ${models.data[0]!.id} ${models.data[0]!.version}; detector ${values.detector}`);
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string; version: string; providers?: unknown }[] };
+    const provider = server.services.detector?.info.provider;
+    console.log(`model ${models.data[0]!.id} ${models.data[0]!.version} on ${JSON.stringify(models.data[0]!.providers)}; detector ${values.detector} on ${provider}`);
 
     // 1. the catalog
     await post(`${base}/v1/indexes`, { name: 'products' });
