@@ -37,9 +37,21 @@ _BN_EPS_FREE_VAR = 1.0  # running_var + eps == 1 after the adjustment below
 
 
 def _read_graph(path: Path) -> tuple[dict[str, np.ndarray], str]:
-    """A graph's initializers by name, and who wrote it ("pytorch 1.13.0")."""
+    """A graph's initializers by name, and who wrote it ("pytorch 1.13.0"), as the graph
+    computes with them: a float16 initializer cast back to float32 (``export.store_weights_fp16``)
+    counts as the float32 initializer of the Cast's output, and an Identity of an initializer
+    (the exporter's way of sharing two equal ones) as an initializer of its output's name."""
     model = onnx.load(str(path))
     initializers = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:  # in graph order: an Identity may read a Cast's output
+        if len(node.input) != 1 or node.input[0] not in initializers:
+            continue
+        value = initializers[node.input[0]]
+        if node.op_type == "Identity":
+            initializers[node.output[0]] = value
+        elif node.op_type == "Cast" and value.dtype == np.float16 \
+                and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in node.attribute):
+            initializers[node.output[0]] = value.astype(np.float32)
     return initializers, f"{model.producer_name} {model.producer_version}".strip()
 
 

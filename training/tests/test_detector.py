@@ -436,6 +436,54 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(info["meta"]["task"], "detect")
 
 
+    def fp16_export(self):
+        path = self.tmp / "model-fp16.onnx"
+        if not path.exists():
+            export_detector_onnx(self.net, path, 64, "9.9.9-test", fp16_weights=True)
+        return path
+
+    def test_fp16_weights_halve_the_file_and_keep_the_interface(self):
+        from lookbook_training.detector.export import load_exported
+
+        path = self.fp16_export()
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model, full_check=True)
+        self.assertLess(path.stat().st_size, 0.6 * self.path.stat().st_size)
+        self.assertEqual(model.graph.input[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+        self.assertEqual(model.graph.output[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+        halves = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+        casts = [n for n in model.graph.node if n.op_type == "Cast"]
+        self.assertEqual(len(halves), len(casts))
+        self.assertGreater(len(halves), 10)
+        self.assertEqual(read_metadata(path), read_metadata(self.path))
+        # Read back, the weights are float16 values and compute nearly what the run computes.
+        net16, net32 = load_exported(path, self.net.cfg), load_exported(self.path, self.net.cfg)
+        convs16 = [m.weight for m in net16.modules() if isinstance(m, torch.nn.Conv2d)]
+        self.assertTrue(all(torch.equal(w, w.half().float()) for w in convs16))
+        x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            a, b, c = net16.predict(x), net32.predict(x), self.net.predict(x)
+        torch.testing.assert_close(b, c, atol=1e-4, rtol=1e-4)  # the float32 graph is the run
+        self.assertFalse(torch.equal(a, b))
+        torch.testing.assert_close(a, b, atol=0.05, rtol=0.01)
+
+    @unittest.skipUnless(_node_available(), "node / onnxruntime-node not installed")
+    def test_onnxruntime_node_computes_the_fp16_stored_weights_in_float32(self):
+        from lookbook_training.detector.export import load_exported
+
+        x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+        with torch.no_grad():
+            expected = load_exported(self.fp16_export(), self.net.cfg).predict(x).numpy()
+        (self.tmp / "in16.bin").write_bytes(x.numpy().astype("<f4").tobytes())
+        (self.tmp / "check.mjs").write_text(NODE_SCRIPT)
+        proc = subprocess.run(["node", str(self.tmp / "check.mjs"), str(REPO), str(self.fp16_export()),
+                               str(self.tmp / "in16.bin"), "2", "64", str(self.tmp / "out16.bin")],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        got = np.frombuffer((self.tmp / "out16.bin").read_bytes(), dtype="<f4").reshape(2, 7, 84)
+        np.testing.assert_allclose(got, expected, atol=2e-4, rtol=1e-4)
+
+
 # ---------------------------------------------------------------------------------------------
 
 

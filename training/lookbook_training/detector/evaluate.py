@@ -295,7 +295,7 @@ def eval_markdown(report: Dict[str, Any]) -> str:
         f"- torch {machine.get('torch', '?')}, {machine.get('platform', '?')}",
         f"- evaluation: {res[test]['scenes']} fixed scenes (seed {report.get('eval_seed')}) of the held-out "
         f"style `{test}` ({res[test]['instances']} objects, 1–8 per scene plus unlabelled distractor emoji); "
-        f"EMA weights; the service's decoding; COCO 101-point AP; mAP over the classes",
+        f"{report.get('weights', 'EMA weights')}; the service's decoding; COCO 101-point AP; mAP over the classes",
         "",
         "Results in %:",
         "",
@@ -334,9 +334,11 @@ def write_report(report: Dict[str, Any], out_dir: Path) -> None:
 
 
 def evaluate_run(run_dir: Path, count: int = 1000, device: Optional[torch.device] = None,
-                 checkpoint: Optional[Path] = None, log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Evaluates a run's EMA weights on the fixed test- and validation-style scenes; writes
-    ``eval.json`` and ``EVAL.md`` into the run directory."""
+                 checkpoint: Optional[Path] = None, log: Callable[[str], None] = print,
+                 onnx_path: Optional[Path] = None) -> Dict[str, Any]:
+    """Evaluates a run's EMA weights — or, with ``onnx_path``, the weights of the run's exported
+    graph (float16-stored weights as the graph computes with them) — on the fixed test- and
+    validation-style scenes; writes ``eval.json`` and ``EVAL.md`` into the run directory."""
     from ..dataset import EmojiDataset
     from .scenes import EVAL_SEED, STREAM_TEST, STREAM_VAL, class_set_for, eval_generator
     from .train import load_detector, read_run
@@ -345,6 +347,13 @@ def evaluate_run(run_dir: Path, count: int = 1000, device: Optional[torch.device
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     cfg, meta = read_run(run_dir)
     net, state = load_detector(run_dir, checkpoint)
+    weights = "the run's EMA weights"
+    if onnx_path is not None:
+        from .export import load_exported, read_metadata
+
+        net = load_exported(onnx_path, net.cfg)
+        weights = (f"the weights of the exported graph `{Path(onnx_path).name}` "
+                   f"({read_metadata(onnx_path).get('lookbook_version')}), read back as it computes with them")
     net.to(device)
     ds = EmojiDataset(cfg.data)
     classes = class_set_for(ds)
@@ -365,6 +374,7 @@ def evaluate_run(run_dir: Path, count: int = 1000, device: Optional[torch.device
         "count": count,
         "settings": {"map": MAP_SETTINGS, "service": SERVICE_SETTINGS},
         "checkpoint": state.get("file"),
+        "weights": weights,
         "run": run,
         "results": results,
     }
@@ -379,10 +389,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--count", type=int, default=1000, help="scenes per style")
     parser.add_argument("--checkpoint", type=Path, help="default: model.pt, else checkpoint.pt")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--onnx", type=Path,
+                        help="evaluate this export of the run instead (e.g. ../models/lookbook-detector/model.onnx: "
+                             "its float16-stored weights as the graph computes with them)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    evaluate_run(args.run, args.count, checkpoint=args.checkpoint)
+    evaluate_run(args.run, args.count, checkpoint=args.checkpoint, onnx_path=args.onnx)
     return 0
 
 

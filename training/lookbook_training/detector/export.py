@@ -13,6 +13,10 @@ anchor points; no NMS. ``metadata_props`` as Ultralytics writes them: ``names`` 
 ``detect``, ``stride`` = ``32``, ``batch``, ``description``, ``author``, ``license``, plus
 ``lookbook_version``.
 
+Weights: stored as float16 by default (``--weights fp16``; each cast back to float32 in the
+graph, which ONNX Runtime folds at load), so the file is half the size and computes as float32
+with weights rounded to float16 — ``evaluate --onnx`` measures exactly that graph.
+
 The directory (only where ``--out`` says): ``model.onnx``, ``EVAL.md`` (the run's),
 ``LICENSES.md`` (the dataset's: the model must carry its data's licences), ``training.json``
 (recipe, data, progress, machine, evaluation summary) and ``classes.json`` (names and the
@@ -31,8 +35,8 @@ import numpy as np
 import onnx
 import torch
 
-from ..export import export_onnx, run_onnx_if_available
-from .model import STRIDES, DetectorNet, ExportModel
+from ..export import export_onnx, run_onnx_if_available, store_weights_fp16
+from .model import STRIDES, DetectorConfig, DetectorNet, ExportModel
 
 MODEL_ID = "lookbook-detector"
 INPUT_NAME = "images"
@@ -40,8 +44,10 @@ OUTPUT_NAME = "output0"
 
 
 def export_detector_onnx(net: DetectorNet, path: Path, image_size: int, version: str,
-                         description: str = "Lookbook product detector") -> onnx.ModelProto:
-    """Writes the Ultralytics-format graph with its metadata; returns the checked model."""
+                         description: str = "Lookbook product detector", fp16_weights: bool = False) -> onnx.ModelProto:
+    """Writes the Ultralytics-format graph with its metadata; returns the checked model. With
+    ``fp16_weights`` the convolutions' weights are stored as float16 (``store_weights_fp16``):
+    half the file, float32 computation and interface."""
     net = net.eval().cpu()
     wrapper = ExportModel(net, image_size).eval()
     dummy = torch.zeros(1, 3, image_size, image_size)
@@ -65,9 +71,25 @@ def export_detector_onnx(net: DetectorNet, path: Path, image_size: int, version:
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     model.producer_name = "lookbook-training"
+    if fp16_weights:
+        store_weights_fp16(model)
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
     return model
+
+
+def load_exported(path: Path, cfg: DetectorConfig) -> DetectorNet:
+    """A DetectorNet (eval mode) computing what the exported graph at ``path`` computes: its
+    weights read back (float16-stored ones as the float32 values the graph casts them to),
+    BatchNorms the identity. Needs the PyTorch major.minor that exported it (warm_start.py)."""
+    from ..warm_start import load_from_onnx
+
+    net = DetectorNet(cfg)
+    report = load_from_onnx(net, Path(path), lambda m, p: export_detector_onnx(m, p, cfg.image_size, "probe"),
+                            lambda: DetectorNet(cfg))
+    if report["missing"]:
+        raise ValueError(f"{path}: no weights for {report['missing']}")
+    return net.eval()
 
 
 def read_metadata(path: Path) -> Dict[str, str]:
@@ -90,7 +112,7 @@ def onnx_output(path: Path, images: np.ndarray) -> Optional[np.ndarray]:
 
 
 def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, checkpoint: Optional[Path] = None,
-               log: Callable[[str], None] = print) -> Dict[str, Any]:
+               log: Callable[[str], None] = print, fp16_weights: bool = True) -> Dict[str, Any]:
     from ..dataset import EmojiDataset
     from .scenes import CATEGORY_CLASS, class_set_for
     from .train import load_detector, read_run
@@ -104,11 +126,14 @@ def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, chec
     onnx_path = out_dir / "model.onnx"
     export_detector_onnx(net, onnx_path, cfg.image_size, version,
                          description=f"Lookbook product detector {version}: {len(net.cfg.names)} classes, "
-                                     f"trained on synthetic scenes of {meta.get('data_name')}")
+                                     f"trained on synthetic scenes of {meta.get('data_name')}",
+                         fp16_weights=fp16_weights)
     # parity with PyTorch where onnxruntime is installed (the Node tests check it otherwise)
     x = torch.rand(2, 3, cfg.image_size, cfg.image_size, generator=torch.Generator().manual_seed(0))
+    reference = load_exported(onnx_path, net.cfg) if fp16_weights else net  # the weights the graph holds
     with torch.no_grad():
-        expected = net.predict(x).numpy()
+        expected = reference.predict(x).numpy()
+        rounding = float((reference.predict(x) - net.predict(x)).abs().max())
     got = onnx_output(onnx_path, x.numpy())
     parity = None if got is None else float(np.abs(got - expected).max())
     ds = EmojiDataset(cfg.data)
@@ -144,6 +169,8 @@ def export_run(run_dir: Path, out_dir: Path, version: Optional[str] = None, chec
         "progress": {k: state.get(k) for k in ("steps", "epochs", "scenes_seen", "train_seconds", "finished")},
         "machine": state.get("machine") or meta.get("machine"),
         "evaluation": evaluation,
+        "weights": "float16 (convolutions; cast to float32 in the graph)" if fp16_weights else "float32",
+        "fp16_weights_max_abs_output_change": rounding if fp16_weights else None,
         "onnxruntime_max_abs_diff": parity,
     }
     (out_dir / "training.json").write_text(json.dumps(training, indent=1) + "\n", encoding="utf-8")
@@ -159,8 +186,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="e.g. ../models/lookbook-detector")
     parser.add_argument("--version", help="default 1.0.0-e<epochs>")
     parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--weights", choices=["fp16", "fp32"], default="fp16",
+                        help="how the graph stores the convolution weights (fp16: half the file; it computes in float32 either way)")
     args = parser.parse_args(argv)
-    export_run(args.run, args.out, args.version, args.checkpoint)
+    export_run(args.run, args.out, args.version, args.checkpoint, fp16_weights=args.weights == "fp16")
     return 0
 
 
