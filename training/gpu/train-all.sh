@@ -13,24 +13,12 @@
 # the winner's run (model.pt, no optimizer checkpoint) in 15 MiB parts, the detector's run, and
 # every run's logs and evaluations.
 # SMOKE=1 runs the same steps on the CPU with tiny budgets, to check the script before a lease.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-OUT=${OUT:-$(mktemp -d)}
-export PYTHONUNBUFFERED=1
-PY=${PYTHON:-python3}
-T0=$(date +%s)
-elapsed() { echo $(( $(date +%s) - T0 )); }
+source "$(dirname "$0")/common.sh"
 if [ "${SMOKE:-0}" = 1 ]; then
   BUDGET=${BUDGET:-0.1} DEADLINE=${DEADLINE:-400} WORKERS=${WORKERS:-1} AMP="" THREADS=1
 else
   BUDGET=${BUDGET:-6.5} DEADLINE=${DEADLINE:-540} WORKERS=${WORKERS:-10} AMP="--amp" THREADS=2
 fi
-if [ ! -d data/emoji-v1 ]; then
-  mkdir -p data && tar -xJf data/emoji-v1.tar.xz -C data || exit 1
-fi
-"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
-nvidia-smi -L 2>/dev/null || true
-mkdir -p runs
 R=gpu-$(date +%m%d%H%M)
 pids=()
 for preset in base wide; do

@@ -10,33 +10,22 @@
 # What comes back: the run (model.pt in 15 MiB parts, no optimizer checkpoint), its log and evaluation.
 # Knobs (environment): BUDGET minutes (8.3), DEADLINE seconds for the training process (575),
 # PRESET (s), ECHO (3), BATCH (128), WORKERS (cores - 1). SMOKE=1 runs it on the CPU in a minute.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-OUT=${OUT:-$(mktemp -d)}
-export PYTHONUNBUFFERED=1
-PY=${PYTHON:-python3}
-T0=$(date +%s)
+source "$(dirname "$0")/common.sh"
 if [ "${SMOKE:-0}" = 1 ]; then
   BUDGET=${BUDGET:-0.15} DEADLINE=${DEADLINE:-240} WORKERS=${WORKERS:-1} BATCH=${BATCH:-16} EVAL=50 AMP=""
 else
   BUDGET=${BUDGET:-8.3} DEADLINE=${DEADLINE:-575} WORKERS=${WORKERS:-$(( $(nproc) - 1 ))} BATCH=${BATCH:-128} EVAL=1000 AMP="--amp"
 fi
 PRESET=${PRESET:-s} ECHO=${ECHO:-3}
-if [ ! -d data/emoji-v1 ]; then
-  mkdir -p data && tar -xJf data/emoji-v1.tar.xz -C data || exit 1
-fi
-"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
-nvidia-smi -L 2>/dev/null || true
-mkdir -p runs
 R=gpu-$(date +%m%d%H%M)-det-$PRESET
-echo "training $R at $(( $(date +%s) - T0 )) s: preset $PRESET, budget $BUDGET min, echo $ECHO, batch $BATCH, $WORKERS workers"
+echo "training $R at $(elapsed) s: preset $PRESET, budget $BUDGET min, echo $ECHO, batch $BATCH, $WORKERS workers"
 # SIGTERM at the deadline: the trainer checkpoints and exits (then no model.pt and no evaluation).
 OMP_NUM_THREADS=1 timeout --signal=TERM --kill-after=15 "$DEADLINE" "$PY" -m lookbook_training.detector.train \
   --name "$R" --preset "$PRESET" --budget-minutes "$BUDGET" --epochs 100000 --batch-size "$BATCH" \
   --echo "$ECHO" --ema-decay 0.999 --ema-tau 200 --workers "$WORKERS" --eval-every 0 --eval-count "$EVAL" \
-  --channels-last $AMP --threads 2 2>&1 | tee "runs/$R.out" | awk '!/^step / || (++n % 25) == 1' 
-echo "exit ${PIPESTATUS[0]} at $(( $(date +%s) - T0 )) s"
+  --channels-last $AMP --threads 2 2>&1 | tee "runs/$R.out" | awk '!/^step / || (++n % 25) == 1'
+echo "exit ${PIPESTATUS[0]} at $(elapsed) s"
 tail -n 30 "runs/$R.out"
 tar -cf "$OUT/det.tar" --exclude checkpoint.pt -C runs "$R" "$R.out"
 split -b 15M -d -a 1 "$OUT/det.tar" "$OUT/det.tar.part" && rm "$OUT/det.tar"
-ls -la "$OUT"; echo "done at $(( $(date +%s) - T0 )) s"
+ls -la "$OUT"; echo "done at $(elapsed) s"
