@@ -245,29 +245,24 @@ def export_lookbook_model(
 FP16_SUFFIX = "__fp16"
 
 
-def store_weights_fp16(model: onnx.ModelProto, ops: Sequence[str] = ("Conv",)) -> dict[str, int]:
+def store_weights_fp16(model: onnx.ModelProto, ops: Sequence[str] = ("Conv",)) -> None:
     """Stores the float32 weights and biases of the ``ops`` nodes as float16, each followed by a
     Cast back to float32 under its old name: the file is about half as large, the graph still
     computes in float32 (ONNX Runtime folds the Casts into float32 initializers when it loads
     the session) and its inputs and outputs are unchanged. The weights become the nearest
-    float16 values: evaluate the exported graph, not the run. Returns counts (initializers,
-    bytes before, after)."""
+    float16 values: evaluate the exported graph, not the run."""
     graph = model.graph
     consumed = {name for node in graph.node if node.op_type in ops for name in node.input[1:]}
-    casts, before, after = [], 0, 0
+    casts = []
     for init in graph.initializer:
         if init.name not in consumed or init.data_type != onnx.TensorProto.FLOAT:
             continue
-        value = numpy_helper.to_array(init)
-        half = numpy_helper.from_array(value.astype(np.float16), init.name + FP16_SUFFIX)
-        before += value.nbytes
-        after += value.size * 2
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + FP16_SUFFIX)
         casts.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
                                            name=f"{init.name}{FP16_SUFFIX}_cast"))
         init.CopyFrom(half)
     for i, node in enumerate(casts):
         graph.node.insert(i, node)
-    return {"initializers": len(casts), "bytes_fp32": before, "bytes_fp16": after}
 
 
 def run_onnx_if_available(path: Path, feeds: dict[str, np.ndarray]) -> Optional[list[np.ndarray]]:
