@@ -3,7 +3,7 @@
 // missing or older than the lock file, and compiles TypeScript when dist/ is missing or stale.
 // Uses only Node's standard library, since it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,3 +46,6 @@ const sourcesChanged = Math.max(newestUnder(join(root, 'src')), newestUnder(join
 if (!existsSync(builtMarker) || mtime(builtMarker) < sourcesChanged) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'compiling TypeScript');
 }
+
+// `npx lookbook` runs the package's own bin, which must be executable.
+if (existsSync(builtMarker)) chmodSync(builtMarker, 0o755);

@@ -65,6 +65,21 @@ const envSchema = z.object({
       }
     })
     .pipe(z.record(z.string(), z.array(z.string()))),
+  // Background jobs (BullMQ). "none" (or empty) runs without Redis: everything but jobs is served.
+  LOOKBOOK_REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .transform((url) => (url === '' || url.toLowerCase() === 'none' ? undefined : url))
+    .pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL, or "none"').optional()),
+  LOOKBOOK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." and "-" only').default('lookbook'),
+  LOOKBOOK_WORKER_CONCURRENCY: int(0, 64).default(2),
+  LOOKBOOK_JOB_CHUNK_SIZE: int(1, 1024).default(64),
+  LOOKBOOK_JOB_ATTEMPTS: int(1, 100).default(5),
+  LOOKBOOK_JOB_BACKOFF_MS: int(0).default(1_000),
+  LOOKBOOK_JOB_LOCK_MS: int(1_000).default(30_000),
+  LOOKBOOK_MANIFEST_MAX_BYTES: int(1).default(1024 * 1024 * 1024),
+  LOOKBOOK_KEEP_SOURCES: bool.default(true),
+  LOOKBOOK_OWNER_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'),
 });
 
 /** The service's whole configuration, parsed once at start-up. */
@@ -114,6 +129,29 @@ export interface Config {
     readonly cropSquare: boolean;
     /** Catalog categories each detector label may match (a label maps to itself when absent). */
     readonly labelCategories: Readonly<Record<string, readonly string[]>>;
+  };
+  /** Background jobs on BullMQ. */
+  readonly jobs: {
+    /** Redis for the queues; undefined runs without jobs. */
+    readonly redisUrl: string | undefined;
+    /** Prefix of every queue key, so deployments and test runs can share one Redis. */
+    readonly prefix: string;
+    /** Chunks the in-process worker embeds at once; 0 runs no worker in the API process. */
+    readonly workerConcurrency: number;
+    /** Most items per chunk (one flow child each). */
+    readonly chunkSize: number;
+    /** Tries per chunk before its remaining items fail. */
+    readonly attempts: number;
+    /** First retry delay; doubles with each try. */
+    readonly backoffMs: number;
+    /** How long a worker's hold on a chunk lasts unrenewed: a killed worker's chunk goes to another after about this long. */
+    readonly lockMs: number;
+    /** Largest manifest, uploaded or fetched. */
+    readonly manifestMaxBytes: number;
+    /** Keep every indexed image (content-addressed) so indexes can be re-embedded. */
+    readonly keepSources: boolean;
+    /** Where a separate worker process finds the API process that owns the indexes. */
+    readonly ownerUrl: string;
   };
   readonly fetch: {
     readonly enabled: boolean;
@@ -191,6 +229,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cropMargin: e.LOOKBOOK_CROP_MARGIN,
       cropSquare: e.LOOKBOOK_CROP_SQUARE,
       labelCategories: e.LOOKBOOK_LABEL_CATEGORIES,
+    },
+    jobs: {
+      redisUrl: e.LOOKBOOK_REDIS_URL,
+      prefix: e.LOOKBOOK_QUEUE_PREFIX,
+      workerConcurrency: e.LOOKBOOK_WORKER_CONCURRENCY,
+      chunkSize: e.LOOKBOOK_JOB_CHUNK_SIZE,
+      attempts: e.LOOKBOOK_JOB_ATTEMPTS,
+      backoffMs: e.LOOKBOOK_JOB_BACKOFF_MS,
+      lockMs: e.LOOKBOOK_JOB_LOCK_MS,
+      manifestMaxBytes: e.LOOKBOOK_MANIFEST_MAX_BYTES,
+      keepSources: e.LOOKBOOK_KEEP_SOURCES,
+      ownerUrl: e.LOOKBOOK_OWNER_URL.replace(/\/+$/, ''),
     },
     fetch: {
       enabled: e.LOOKBOOK_FETCH_ENABLED,

@@ -15,6 +15,11 @@ export interface AppErrorOptions {
   details?: Record<string, unknown> | undefined;
   /** Response headers to set (e.g. `Retry-After`). */
   headers?: Record<string, string> | undefined;
+  /**
+   * Whether the same input may succeed later (a timeout, an overloaded or failing upstream), so
+   * background jobs retry it. @defaultValue true for 429 and 5xx, false otherwise
+   */
+  retryable?: boolean | undefined;
 }
 
 /**
@@ -25,6 +30,7 @@ export class AppError extends Error {
   param: string | undefined;
   readonly details: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly retryable: boolean;
 
   constructor(
     readonly status: number,
@@ -38,6 +44,7 @@ export class AppError extends Error {
     this.param = options.param;
     this.details = options.details;
     this.headers = options.headers;
+    this.retryable = options.retryable ?? (status === 429 || status >= 500);
   }
 
   /** Names the request field this error is about (e.g. `input[3]`), prefixing the message. */
@@ -115,5 +122,12 @@ export class ShuttingDownError extends AppError {
     super(503, 'service_unavailable_error', 'shutting_down', 'the server is shutting down', {
       headers: { 'Retry-After': '5', Connection: 'close' },
     });
+  }
+}
+
+/** Background jobs need Redis, which does not answer (or is not configured). */
+export class QueueUnavailableError extends AppError {
+  constructor(message: string) {
+    super(503, 'service_unavailable_error', 'queue_unavailable', message, { headers: { 'Retry-After': '5' } });
   }
 }

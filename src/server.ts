@@ -10,7 +10,15 @@ import type { Logger } from './logger.js';
 import { ImageFetcher, type HostResolver } from './media/image-fetcher.js';
 import { Metrics } from './metrics.js';
 import { Detector } from './detection/detector.js';
+import { BlobStore } from './index/blob-store.js';
+import { DataDirLock } from './index/data-dir-lock.js';
 import { IndexStore } from './index/index-store.js';
+import { ChunkFiles } from './queue/chunk-files.js';
+import { createWorker } from './queue/chunk-worker.js';
+import { JobQueues } from './queue/job-queues.js';
+import { JobStore } from './queue/job-store.js';
+import { JobRequests } from './services/job-requests.js';
+import { settleWithin } from './util/settle.js';
 import { ShopTheLookService } from './services/shop-the-look.service.js';
 import { EmbeddingService } from './services/embedding.service.js';
 import { IndexService } from './services/index.service.js';
@@ -29,14 +37,18 @@ function packageVersion(): string {
 
 export const VERSION = packageVersion();
 
+/** A start-up failure whose message says everything (printed without a stack). */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
 export interface ServiceOptions {
   /** DNS resolver for image URLs (tests inject one). */
   resolve?: HostResolver;
 }
 
-/** Everything the HTTP app and workers use, assembled from configuration. */
-export async function buildServices(config: Config, logger: Logger, options: ServiceOptions = {}) {
-  mkdirSync(config.dataDir, { recursive: true });
+/** The models, fetcher and encoders that API processes and worker processes both use. */
+export async function buildEncoding(config: Config, logger: Logger, options: ServiceOptions = {}) {
   let registry: ModelRegistry | undefined;
   const metrics = new Metrics(() => registry?.queued ?? 0);
   registry = await ModelRegistry.load(config.models.dirs, config.models.defaultModel, {
@@ -47,15 +59,6 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     logger,
     observer: metrics,
   });
-  let detector: Detector | undefined;
-  try {
-    detector = config.detection.detectorPath
-      ? await Detector.load(config.detection.detectorPath, { providers: config.models.providers, intraOpThreads: config.models.intraOpThreads, logger })
-      : undefined;
-  } catch (error) {
-    await registry.close(); // a failed start leaves nothing loaded behind
-    throw error;
-  }
   const fetcher = config.fetch.enabled
     ? new ImageFetcher({
         timeoutMs: config.fetch.timeoutMs,
@@ -66,12 +69,75 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
         resolve: options.resolve,
       })
     : undefined;
-  const images = { maxBytes: config.limits.maxImageBytes, fetcher };
-  const embeddings = new EmbeddingService({ registry, images });
-  const store = new IndexStore(config.dataDir, logger);
-  const indexes = new IndexService({ store, registry, images });
-  const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
-  return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector };
+  return { metrics, registry, fetcher, images: { maxBytes: config.limits.maxImageBytes, fetcher } };
+}
+
+/** The queue settings of a configuration with Redis, or undefined without. */
+export function queueSettings(config: Config) {
+  const { redisUrl, prefix, attempts, backoffMs, lockMs } = config.jobs;
+  return redisUrl ? { redisUrl, prefix, attempts, backoffMs, lockMs } : undefined;
+}
+
+/**
+ * Everything the HTTP app uses, assembled from configuration. The process takes the data
+ * directory's lock first: one process owns the indexes' files.
+ */
+export async function buildServices(config: Config, logger: Logger, options: ServiceOptions = {}) {
+  mkdirSync(config.dataDir, { recursive: true });
+  const lock = DataDirLock.acquire(config.dataDir);
+  const opened: { close(): unknown }[] = [];
+  try {
+    const { metrics, registry, fetcher, images } = await buildEncoding(config, logger, options);
+    opened.push({ close: () => registry.close() });
+    const detector = config.detection.detectorPath
+      ? await Detector.load(config.detection.detectorPath, { providers: config.models.providers, intraOpThreads: config.models.intraOpThreads, logger })
+      : undefined;
+    if (detector) opened.push({ close: () => detector.close() });
+    const embeddings = new EmbeddingService({ registry, images });
+    const blobs = new BlobStore(config.dataDir);
+    opened.push(blobs);
+    const store = new IndexStore(config.dataDir, logger);
+    opened.push(store);
+    const indexes = new IndexService({ store, registry, images, blobs, keepSources: config.jobs.keepSources });
+    const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
+    const settings = queueSettings(config);
+    const queues = settings ? new JobQueues(settings, logger) : undefined;
+    if (queues) opened.push(queues);
+    const jobStore = new JobStore(config.dataDir);
+    opened.push(jobStore);
+    const jobs = new JobRequests({
+      store: jobStore,
+      files: new ChunkFiles(config.dataDir),
+      queues,
+      indexes,
+      registry,
+      blobs,
+      images,
+      settings: { chunkSize: config.jobs.chunkSize, keepSources: config.jobs.keepSources, manifestMaxBytes: config.jobs.manifestMaxBytes },
+      logger,
+    });
+    await jobs.start();
+    store.removeOrphans();
+    if (!settings) logger.info('LOOKBOOK_REDIS_URL=none: background jobs are off');
+    // The embedded default: this process also embeds chunks; `lookbook worker` processes can add more.
+    const worker =
+      settings && config.jobs.workerConcurrency > 0
+        ? createWorker({ settings, concurrency: config.jobs.workerConcurrency, owner: jobs.service, embedder: jobs.service.embedder, logger })
+        : undefined;
+    const close = async () => {
+      // Let chunks in flight finish (briefly); a chunk cut off is taken up again by another worker.
+      // (With Redis away nothing can finish: close at once.)
+      if (worker && !(queues?.ready && (await settleWithin(worker.close(), 5_000)))) await settleWithin(worker.close(true), 1_000);
+      for (const part of opened.reverse()) await part.close();
+      lock.release();
+    };
+    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, close };
+  } catch (error) {
+    // A failed start leaves nothing open behind.
+    for (const part of opened.reverse()) await Promise.resolve(part.close()).catch(() => undefined);
+    lock.release();
+    throw error;
+  }
 }
 
 export interface RunningServer {
@@ -87,12 +153,21 @@ export interface RunningServer {
 /** Loads the models, builds the app and listens on the configured host and port (0 for any). */
 export async function startServer(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningServer> {
   const services = await buildServices(config, logger, options);
-  const lifecycle: Lifecycle = { shuttingDown: false };
+  const lifecycle: Lifecycle = { shuttingDown: false, closers: new Set() };
   const app = createApp({ config, logger, ...services, lifecycle, version: VERSION });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.server.port, config.server.host, () => resolve(listening));
-    listening.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      // Express 5 hands a listen error to this callback.
+      const listening = app.listen(config.server.port, config.server.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    });
+  } catch (error) {
+    await services.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError(`port ${config.server.port} on ${config.server.host} is already in use (LOOKBOOK_PORT)`);
+    if (code === 'EACCES') throw new StartupError(`no permission to listen on port ${config.server.port} (LOOKBOOK_PORT)`);
+    throw error;
+  }
   // Node's own header/request timeouts guard slow clients; the app's timeout guards slow work.
   server.requestTimeout = config.server.requestTimeoutMs + 5_000;
   const port = (server.address() as AddressInfo).port;
@@ -103,6 +178,7 @@ export async function startServer(config: Config, logger: Logger, options: Servi
   const close = () => {
     closing ??= (async () => {
       lifecycle.shuttingDown = true;
+      for (const close of [...lifecycle.closers]) close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
       server.closeIdleConnections();
@@ -111,9 +187,7 @@ export async function startServer(config: Config, logger: Logger, options: Servi
         logger.warn('shutdown timeout reached; closing remaining connections');
         server.closeAllConnections();
       }
-      services.store.close();
-      await services.detector?.close();
-      await services.registry.close();
+      await services.close();
       logger.info('stopped');
     })();
     return closing;

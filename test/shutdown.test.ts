@@ -42,6 +42,8 @@ describe('SIGTERM', () => {
         LOOKBOOK_INTRA_OP_THREADS: '1',
         LOOKBOOK_LOG_LEVEL: 'info',
         LOOKBOOK_FETCH_ALLOW_HOSTS: `127.0.0.1:${slowImages.port}`,
+        // Connected to the shared Redis (the default), under a queue prefix of its own.
+        LOOKBOOK_QUEUE_PREFIX: `lbtest-shutdown-${process.pid}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

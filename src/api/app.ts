@@ -1,3 +1,7 @@
+import { join } from 'node:path';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { Config } from '../config.js';
@@ -6,22 +10,28 @@ import { ShuttingDownError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { EmbeddingService } from '../services/embedding.service.js';
+import type { JobQueues } from '../queue/job-queues.js';
 import type { IndexService } from '../services/index.service.js';
+import type { JobRequests } from '../services/job-requests.js';
 import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
-import { createUpload } from './multipart.js';
+import { createJobUpload, createUpload } from './multipart.js';
 import { openApiDocument } from './openapi.js';
 import { requestContext } from './request-context.js';
 import { embeddingsRouter } from './routes/embeddings.routes.js';
 import { healthRouter } from './routes/health.routes.js';
 import { immichRouter } from './routes/immich.routes.js';
 import { indexesRouter } from './routes/indexes.routes.js';
+import { jobsRouter } from './routes/jobs.routes.js';
+import { workerRouter } from './routes/worker.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
 
 /** Shared, mutable process state the app reads (set by the server on SIGTERM). */
 export interface Lifecycle {
   shuttingDown: boolean;
+  /** Long-lived responses (event streams) to end when the server shuts down. */
+  readonly closers: Set<() => void>;
 }
 
 export interface AppDeps {
@@ -32,6 +42,9 @@ export interface AppDeps {
   embeddings: EmbeddingService;
   indexes: IndexService;
   shop: ShopTheLookService;
+  jobs: JobRequests;
+  /** The BullMQ queues, for the dashboard; undefined without Redis. */
+  queues: JobQueues | undefined;
   lifecycle: Lifecycle;
   version: string;
   startedAt?: Date;
@@ -78,6 +91,15 @@ export function createApp(deps: AppDeps) {
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
   app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
   app.use(shopTheLookRouter({ shop: deps.shop, upload }));
+  app.use(jobsRouter({ jobs: deps.jobs, upload: createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes), closers: deps.lifecycle.closers }));
+  app.use(workerRouter({ jobs: deps.jobs.service, maxImageBytes: config.limits.maxImageBytes, jsonLimitBytes: config.server.jsonLimitBytes }));
+  if (deps.queues) {
+    // Bull Board: the queues' jobs, chunk by chunk, with their tries and errors.
+    const board = new ExpressAdapter();
+    board.setBasePath('/admin/queues');
+    createBullBoard({ queues: deps.queues.dashboardQueues().map((queue) => new BullMQAdapter(queue)), serverAdapter: board, options: { uiConfig: { boardTitle: 'Lookbook jobs' } } });
+    app.use('/admin/queues', board.getRouter());
+  }
   app.use(immichRouter({ embeddings: deps.embeddings, upload, logger }));
   app.get('/openapi.json', (_req, res) => {
     res.json(document);

@@ -1,3 +1,5 @@
+import { jobPaths } from './openapi-jobs.js';
+
 /**
  * The OpenAPI 3.1 document served at `/openapi.json`. A test checks that every route the app
  * registers is documented here and that every documented path exists.
@@ -44,6 +46,7 @@ export function openApiDocument(version: string) {
         '(`{"image": URL | data URI | base64}`). Errors are `{"error": {message, type, code, param}}`.',
     },
     paths: {
+      ...jobPaths(),
       '/v1/embeddings': {
         post: {
           summary: 'Embed texts and images',
@@ -121,6 +124,13 @@ export function openApiDocument(version: string) {
       '/v1/indexes/{name}/items/{id}': {
         get: { summary: 'Get an item', parameters: [nameParam, idParam], responses: { '200': response('Item', ref('Item')), '404': error } },
         delete: { summary: 'Delete an item (gone from results at once)', parameters: [nameParam, idParam], responses: { '200': { description: 'Deleted' }, '404': error } },
+      },
+      '/v1/indexes/{name}/items/{id}/image': {
+        get: {
+          summary: "The item's kept image, as it was received (404 `image_not_kept` when none was kept)",
+          parameters: [nameParam, idParam],
+          responses: { '200': { description: 'The image bytes', content: { 'image/*': { schema: binary } } }, '404': error },
+        },
       },
       '/v1/indexes/{name}/items/delete': {
         post: {

@@ -8,7 +8,16 @@ export interface ItemFields {
   readonly sourceUrl?: string | null | undefined;
   readonly text?: string | null | undefined;
   readonly metadata?: Record<string, unknown> | undefined;
+  /** What the vector was made from, so the item can be embedded again with another model. */
+  readonly sourceKind?: SourceKind | null | undefined;
+  /** The kept image (a blob hash), when the item was embedded from one and sources are kept. */
+  readonly sourceBlob?: string | null | undefined;
+  /** Keeps an item's creation time when it is written anew (a re-embedding). */
+  readonly createdAt?: string | undefined;
 }
+
+/** What an item's vector was made from. */
+export type SourceKind = 'image' | 'text' | 'vector';
 
 export interface CatalogItem {
   readonly id: string;
@@ -22,6 +31,11 @@ export interface CatalogItem {
   readonly modelVersion: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** Null for rows written before sources were recorded. */
+  readonly sourceKind: SourceKind | null;
+  readonly sourceBlob: string | null;
+  /** The change sequence number of this version of the item. */
+  readonly seq: number;
 }
 
 /** Filters on catalog fields, applied inside search. */
@@ -44,6 +58,9 @@ interface ItemRow {
   model_version: string;
   created_at: string;
   updated_at: string;
+  source_kind: SourceKind | null;
+  source_blob: string | null;
+  seq: number;
 }
 
 function toItem(row: ItemRow): CatalogItem {
@@ -59,6 +76,9 @@ function toItem(row: ItemRow): CatalogItem {
     modelVersion: row.model_version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    sourceKind: row.source_kind,
+    sourceBlob: row.source_blob,
+    seq: row.seq,
   };
 }
 
@@ -98,6 +118,10 @@ export class Catalog {
       CREATE INDEX IF NOT EXISTS items_live_category ON items(category) WHERE deleted = 0;
       CREATE INDEX IF NOT EXISTS items_seq ON items(seq);
     `);
+    // Catalogs written before sources were recorded gain the columns (NULL: unknown source).
+    const columns = new Set((this.db.prepare('PRAGMA table_info(items)').all() as { name: string }[]).map((column) => column.name));
+    if (!columns.has('source_kind')) this.db.exec('ALTER TABLE items ADD COLUMN source_kind TEXT');
+    if (!columns.has('source_blob')) this.db.exec('ALTER TABLE items ADD COLUMN source_blob TEXT');
   }
 
   getMeta(key: string): string | undefined {
@@ -156,8 +180,8 @@ export class Catalog {
     const find = this.db.prepare('SELECT slot, created_at FROM items WHERE id = ? AND deleted = 0');
     const retire = this.db.prepare('UPDATE items SET deleted = 1, seq = ? WHERE slot = ?');
     const insert = this.db.prepare(`INSERT INTO items
-      (slot, id, category, attributes, source_url, text, metadata, model_id, model_version, created_at, updated_at, seq)
-      VALUES (@slot, @id, @category, @attributes, @source_url, @text, @metadata, @model_id, @model_version, @created_at, @updated_at, @seq)`);
+      (slot, id, category, attributes, source_url, text, metadata, model_id, model_version, created_at, updated_at, seq, source_kind, source_blob)
+      VALUES (@slot, @id, @category, @attributes, @source_url, @text, @metadata, @model_id, @model_version, @created_at, @updated_at, @seq, @source_kind, @source_blob)`);
     this.db.transaction(() => {
       let seq = this.seq;
       for (const { fields, slot } of entries) {
@@ -176,9 +200,11 @@ export class Catalog {
           metadata: JSON.stringify(fields.metadata ?? {}),
           model_id: model.id,
           model_version: model.version,
-          created_at: existing?.created_at ?? now,
+          created_at: fields.createdAt ?? existing?.created_at ?? now,
           updated_at: now,
           seq: ++seq,
+          source_kind: fields.sourceKind ?? null,
+          source_blob: fields.sourceBlob ?? null,
         });
       }
     })();
@@ -207,6 +233,16 @@ export class Catalog {
     return (this.db.prepare('SELECT slot, deleted FROM items WHERE seq > ? ORDER BY seq').all(seq) as { slot: number; deleted: number }[]).map(
       (row) => ({ slot: row.slot, deleted: row.deleted === 1 }),
     );
+  }
+
+  /** Ids of the items written or deleted after `seq` (each once). */
+  changedIdsSince(seq: number): string[] {
+    return this.db.prepare('SELECT DISTINCT id FROM items WHERE seq > ?').pluck().all(seq) as string[];
+  }
+
+  /** A page of live items in slot order, after slot `afterSlot` (-1 for the first page). */
+  liveBySlot(afterSlot: number, limit: number): CatalogItem[] {
+    return (this.db.prepare('SELECT * FROM items WHERE deleted = 0 AND slot > ? ORDER BY slot LIMIT ?').all(afterSlot, limit) as ItemRow[]).map(toItem);
   }
 
   /** Every live slot, in slot order (for rebuilding the graph). */

@@ -169,6 +169,21 @@ export class VectorIndex {
     return this.catalog.list(limit, after);
   }
 
+  /** The catalog's highest change sequence number: every write after it has a higher one. */
+  get seq(): number {
+    return this.catalog.seq;
+  }
+
+  /** Ids of the items written or deleted after `seq`. */
+  changedIdsSince(seq: number): string[] {
+    return this.catalog.changedIdsSince(seq);
+  }
+
+  /** A page of live items in slot order, after `afterSlot` (-1 first). */
+  liveItems(afterSlot: number, limit: number): CatalogItem[] {
+    return this.catalog.liveBySlot(afterSlot, limit);
+  }
+
   /** The stored float vector of an item. */
   vectorOf(item: CatalogItem): Float32Array {
     return this.vectors.read(item.slot);

@@ -3,6 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
+import { createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import ipaddr from 'ipaddr.js';
 import { FetchError, PayloadTooLargeError } from '../errors.js';
 
@@ -55,12 +58,60 @@ export class ImageFetcher {
   }
 
   async fetch(url: string, signal?: AbortSignal): Promise<Uint8Array> {
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const combined = this.deadline(this.options.timeoutMs, signal);
+    const { response, url: final } = await this.follow(url, combined, 'image/*');
+    return this.readBody(final, response, combined);
+  }
+
+  /**
+   * Streams a text document (a JSONL manifest) to `path` under the same address rules, with its
+   * own size cap and deadline; any text, JSON or binary content type is taken.
+   */
+  async fetchToFile(url: string, path: string, limits: { maxBytes: number; timeoutMs: number }, signal?: AbortSignal): Promise<number> {
+    const combined = this.deadline(limits.timeoutMs, signal);
+    const { response, url: final } = await this.follow(url, combined, 'application/x-ndjson, application/jsonl, application/json, text/plain, */*');
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      response.resume();
+      throw new FetchError('url_fetch_failed', `fetching ${final} answered HTTP ${status}`, { details: { upstream_status: status }, retryable: status >= 500 || status === 429 });
+    }
+    const declared = Number(response.headers['content-length'] ?? NaN);
+    if (declared > limits.maxBytes) {
+      response.destroy();
+      throw new PayloadTooLargeError('manifest_too_large', `${final} is ${declared} bytes; at most ${limits.maxBytes} are accepted`);
+    }
+    let size = 0;
+    const out = createWriteStream(path);
+    try {
+      await pipeline(
+        response,
+        new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            size += chunk.length;
+            if (size > limits.maxBytes) callback(new PayloadTooLargeError('manifest_too_large', `${final} is larger than ${limits.maxBytes} bytes`));
+            else callback(null, chunk);
+          },
+        }),
+        out,
+      );
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) throw error;
+      throw this.describe(final, error, combined);
+    }
+    return size;
+  }
+
+  private deadline(timeoutMs: number, signal?: AbortSignal): AbortSignal {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    return signal ? AbortSignal.any([signal, deadline]) : deadline;
+  }
+
+  /** Requests `url`, following redirects by hand, each hop's address checked; returns the last response. */
+  private async follow(url: string, signal: AbortSignal, accept: string): Promise<{ response: http.IncomingMessage; url: URL }> {
     let current = parseUrl(url);
     for (let hop = 0; ; hop++) {
       const address = await this.checkedAddress(current);
-      const response = await this.request(current, address, combined);
+      const response = await this.request(current, address, signal, accept);
       const status = response.statusCode ?? 0;
       if (status >= 300 && status < 400 && response.headers.location) {
         response.resume();
@@ -70,7 +121,7 @@ export class ImageFetcher {
         current = parseUrl(new URL(response.headers.location, current).toString());
         continue;
       }
-      return this.readBody(current, response, combined);
+      return { response, url: current };
     }
   }
 
@@ -101,7 +152,7 @@ export class ImageFetcher {
     return addresses[0]!;
   }
 
-  private request(url: URL, pinned: ResolvedAddress, signal: AbortSignal): Promise<http.IncomingMessage> {
+  private request(url: URL, pinned: ResolvedAddress, signal: AbortSignal, accept: string): Promise<http.IncomingMessage> {
     // The socket connects to the address that was checked, whatever DNS would answer now.
     const lookup: LookupFunction = (_hostname, options, callback) => {
       if (options.all) callback(null, [{ address: pinned.address, family: pinned.family }]);
@@ -109,7 +160,7 @@ export class ImageFetcher {
     };
     const client = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const request = client.get(url, { lookup, signal, headers: { accept: 'image/*', 'user-agent': 'lookbook-image-fetcher' } }, resolve);
+      const request = client.get(url, { lookup, signal, headers: { accept, 'user-agent': 'lookbook-image-fetcher' } }, resolve);
       request.on('error', (error) => reject(this.describe(url, error, signal)));
     });
   }
@@ -118,7 +169,11 @@ export class ImageFetcher {
     const status = response.statusCode ?? 0;
     if (status < 200 || status >= 300) {
       response.resume();
-      throw new FetchError('url_fetch_failed', `fetching ${url} answered HTTP ${status}`);
+      // The caller's mistake (404, 403) is final; a failing or throttling server may answer later.
+      throw new FetchError('url_fetch_failed', `fetching ${url} answered HTTP ${status}`, {
+        details: { upstream_status: status },
+        retryable: status >= 500 || status === 429,
+      });
     }
     const type = String(response.headers['content-type'] ?? '').toLowerCase();
     if (!type.startsWith('image/') && !type.startsWith('application/octet-stream')) {
@@ -150,10 +205,10 @@ export class ImageFetcher {
 
   private describe(url: URL, error: unknown, signal: AbortSignal): FetchError {
     if (signal.aborted) {
-      return new FetchError('url_fetch_timeout', `fetching ${url} took longer than ${this.options.timeoutMs} ms`, { cause: error });
+      return new FetchError('url_fetch_timeout', `fetching ${url} took longer than ${this.options.timeoutMs} ms`, { cause: error, retryable: true });
     }
     const message = error instanceof Error ? error.message : String(error);
-    return new FetchError('url_fetch_failed', `fetching ${url} failed: ${message}`, { cause: error });
+    return new FetchError('url_fetch_failed', `fetching ${url} failed: ${message}`, { cause: error, retryable: true });
   }
 }
 

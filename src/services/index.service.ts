@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { DualEncoder } from '../encoders/dual-encoder.js';
 import type { RawImage } from '../encoders/image-preprocessor.js';
 import type { ModelRegistry } from '../encoders/model-registry.js';
 import { l2NormalizeInPlace } from '../encoders/vectors.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import type { ItemFields, ItemFilter } from '../index/catalog.js';
+import type { BlobStore } from '../index/blob-store.js';
+import type { ItemFields, ItemFilter, SourceKind } from '../index/catalog.js';
 import type { IndexStore } from '../index/index-store.js';
 import { DEFAULT_INDEX_SETTINGS, type IndexSettings, type SearchHit, type VectorIndex } from '../index/vector-index.js';
 import { loadImageReference, type ImageSourceOptions } from '../media/image-source.js';
@@ -20,6 +22,17 @@ export type Query = EmbeddingSource | { readonly kind: 'item'; readonly id: stri
 
 export interface NewItem extends ItemFields {
   readonly source: EmbeddingSource;
+}
+
+/** An item whose vector was computed elsewhere (by a job's worker), ready to be written. */
+export interface EmbeddedItem {
+  readonly fields: ItemFields;
+  readonly vector: Float32Array;
+}
+
+/** What an embedding source is kept as. */
+export function sourceKindOf(source: EmbeddingSource): SourceKind {
+  return source.kind === 'vector' ? 'vector' : source.kind === 'text' ? 'text' : 'image';
 }
 
 export type ItemResult = { id: string; status: 'ok' } | { id: string; status: 'error'; error: { code: string; message: string } };
@@ -39,9 +52,36 @@ export interface SearchRequest {
  * vectors from the model id and version it was built with.
  */
 export class IndexService {
+  private readonly deletedListeners: ((name: string) => void)[] = [];
+
   constructor(
-    private readonly deps: { store: IndexStore; registry: ModelRegistry; images: ImageSourceOptions },
+    private readonly deps: {
+      store: IndexStore;
+      registry: ModelRegistry;
+      images: ImageSourceOptions;
+      /** Where indexed images are kept; also read for images kept before `keepSources` was turned off. */
+      blobs: BlobStore;
+      /** Keep every indexed image, so the index can be re-embedded. @defaultValue true */
+      keepSources: boolean;
+    },
   ) {}
+
+  get store(): IndexStore {
+    return this.deps.store;
+  }
+
+  get blobs(): BlobStore {
+    return this.deps.blobs;
+  }
+
+  get keepSources(): boolean {
+    return this.deps.keepSources;
+  }
+
+  /** Called with the name of each index deleted (jobs on it stop). */
+  onDeleted(listener: (name: string) => void): void {
+    this.deletedListeners.push(listener);
+  }
 
   create(name: string, modelId: string | undefined, settings: Partial<IndexSettings>): VectorIndex {
     const model = this.deps.registry.get(modelId).info;
@@ -58,6 +98,34 @@ export class IndexService {
 
   delete(name: string): void {
     this.deps.store.delete(name);
+    this.deps.blobs.releaseIndex(name);
+    for (const listener of this.deletedListeners) listener(name);
+  }
+
+  /** Deletes items (from the serving version, through its write gate); returns the ids that existed. */
+  async deleteItems(name: string, ids: readonly string[]): Promise<string[]> {
+    return this.deps.store.write(name, (index) => {
+      const deleted = index.delete(ids);
+      this.deps.blobs.releaseItems(name, deleted);
+      return deleted;
+    });
+  }
+
+  /** The kept image of an item: its bytes, or a 404 saying why there are none. */
+  async imageOf(name: string, id: string): Promise<Buffer> {
+    const item = this.get(name).get(id);
+    if (!item) throw new NotFoundError('item_not_found', `index ${name} has no item ${JSON.stringify(id)}`, { param: 'id' });
+    const bytes = item.sourceBlob ? await this.deps.blobs.read(item.sourceBlob) : undefined;
+    if (!bytes) {
+      throw new NotFoundError(
+        'image_not_kept',
+        item.sourceKind === 'image' || (item.sourceKind === null && item.sourceUrl)
+          ? `item ${JSON.stringify(id)} was indexed without keeping its image (LOOKBOOK_KEEP_SOURCES=false, or before images were kept)`
+          : `item ${JSON.stringify(id)} was not made from an image`,
+        { param: 'id' },
+      );
+    }
+    return bytes;
   }
 
   /** The loaded model an index was built with, or a 409 saying which one it needs. */
@@ -84,6 +152,11 @@ export class IndexService {
   }
 
   private async embed(index: VectorIndex, source: EmbeddingSource, signal?: AbortSignal): Promise<Float32Array> {
+    return (await this.embedKeeping(index, source, signal)).vector;
+  }
+
+  /** Embeds a source with the index's model; for images, also the bytes that were embedded. */
+  private async embedKeeping(index: VectorIndex, source: EmbeddingSource, signal?: AbortSignal): Promise<{ vector: Float32Array; bytes?: Uint8Array }> {
     if (source.kind === 'vector') {
       if ((source.model !== undefined && source.model !== index.model.id) || (source.modelVersion !== undefined && source.modelVersion !== index.model.version)) {
         throw new ConflictError(
@@ -96,50 +169,95 @@ export class IndexService {
           code: 'dimension_mismatch',
         });
       }
-      return l2NormalizeInPlace(Float32Array.from(source.vector));
+      return { vector: l2NormalizeInPlace(Float32Array.from(source.vector)) };
     }
     const encoder = this.requireEncoder(index);
     if (source.kind === 'text') {
       if (source.text.trim().length === 0) throw new ValidationError('the text is empty', { code: 'empty_input' });
-      return (await encoder.embedText(source.text, signal)).vector;
+      return { vector: (await encoder.embedText(source.text, signal)).vector };
     }
-    const image = source.kind === 'pixels' ? source.image : source.kind === 'image-bytes' ? source.bytes : await loadImageReference(source.reference, this.deps.images, signal);
-    return (await encoder.embedImage(image, signal)).vector;
+    if (source.kind === 'pixels') return { vector: (await encoder.embedImage(source.image, signal)).vector };
+    const bytes = source.kind === 'image-bytes' ? source.bytes : await loadImageReference(source.reference, this.deps.images, signal);
+    return { vector: (await encoder.embedImage(bytes, signal)).vector, bytes };
   }
 
-  /** Embeds and upserts a batch; each item succeeds or fails on its own. */
+  /**
+   * Embeds and upserts a batch into the serving version of the index; each item succeeds or fails
+   * on its own. Images are kept (content-addressed) when sources are kept.
+   */
   async addItems(name: string, items: readonly NewItem[], signal?: AbortSignal): Promise<ItemResult[]> {
-    const index = this.get(name);
-    const encoder = items.some((item) => item.source.kind !== 'vector') ? this.requireEncoder(index) : undefined;
-    if (encoder) {
-      const texts = items.filter((item) => item.source.kind === 'text').length;
-      const images = items.filter((item) => item.source.kind === 'image' || item.source.kind === 'image-bytes' || item.source.kind === 'pixels').length;
-      encoder.checkCapacity({ texts, images });
-    }
-    const seen = new Set<string>();
-    type Outcome = { item: NewItem; vector: Float32Array; error?: undefined } | { item: NewItem; vector?: undefined; error: AppError };
-    const outcomes = await Promise.all(
-      items.map(async (item): Promise<Outcome> => {
-        try {
-          if (seen.has(item.id)) throw new ValidationError(`item ${item.id} appears twice in this batch`, { code: 'duplicate_id' });
-          seen.add(item.id);
-          return { item, vector: await this.embed(index, item.source, signal) };
-        } catch (error) {
-          if (error instanceof AppError && error.status < 500) return { item, error };
-          throw error;
-        }
-      }),
-    );
-    index.upsert(outcomes.flatMap((outcome) => (outcome.vector ? [{ fields: outcome.item, vector: outcome.vector }] : [])));
-    return outcomes.map((outcome): ItemResult =>
-      outcome.error
-        ? { id: outcome.item.id, status: 'error', error: { code: outcome.error.code, message: outcome.error.message } }
-        : { id: outcome.item.id, status: 'ok' },
+    return this.deps.store.write(name, async (index) => {
+      const encoder = items.some((item) => item.source.kind !== 'vector') ? this.requireEncoder(index) : undefined;
+      if (encoder) {
+        const texts = items.filter((item) => item.source.kind === 'text').length;
+        const images = items.filter((item) => item.source.kind === 'image' || item.source.kind === 'image-bytes' || item.source.kind === 'pixels').length;
+        encoder.checkCapacity({ texts, images });
+      }
+      // The images this write keeps are held until the items that name them are committed.
+      const holder = `write:${randomUUID()}`;
+      try {
+        const seen = new Set<string>();
+        type Outcome = { item: NewItem; entry: EmbeddedItem; error?: undefined } | { item: NewItem; entry?: undefined; error: AppError };
+        const outcomes = await Promise.all(
+          items.map(async (item): Promise<Outcome> => {
+            try {
+              if (seen.has(item.id)) throw new ValidationError(`item ${item.id} appears twice in this batch`, { code: 'duplicate_id' });
+              seen.add(item.id);
+              const { vector, bytes } = await this.embedKeeping(index, item.source, signal);
+              const sourceBlob = bytes && this.deps.keepSources ? await this.deps.blobs.put(bytes, holder) : null;
+              return { item, entry: { fields: { ...item, sourceKind: sourceKindOf(item.source), sourceBlob }, vector } };
+            } catch (error) {
+              if (error instanceof AppError && error.status < 500) return { item, error };
+              throw error;
+            }
+          }),
+        );
+        this.upsertInto(index, outcomes.flatMap((outcome) => (outcome.entry ? [outcome.entry] : [])));
+        return outcomes.map((outcome): ItemResult =>
+          outcome.error
+            ? { id: outcome.item.id, status: 'error', error: { code: outcome.error.code, message: outcome.error.message } }
+            : { id: outcome.item.id, status: 'ok' },
+        );
+      } finally {
+        this.deps.blobs.release(holder);
+      }
+    });
+  }
+
+  /**
+   * Writes vectors that a worker computed with `model` into the serving version of the index.
+   * Refused (retryably) when the index has since switched to another model: the worker embeds again.
+   */
+  async writeEmbedded(name: string, model: { id: string; version: string }, entries: readonly EmbeddedItem[]): Promise<void> {
+    await this.deps.store.write(name, (index) => {
+      if (index.model.id !== model.id || index.model.version !== model.version) {
+        throw new ConflictError(
+          'index_model_changed',
+          `index ${name} now holds ${index.model.id}@${index.model.version} embeddings; these are from ${model.id}@${model.version}`,
+          { retryable: true },
+        );
+      }
+      this.upsertInto(index, entries);
+    });
+  }
+
+  /** Upserts into one version of an index and points the items at their kept images. */
+  upsertInto(index: VectorIndex, entries: readonly EmbeddedItem[]): void {
+    if (entries.length === 0) return;
+    index.upsert(entries);
+    this.deps.blobs.setItemRefs(
+      index.name,
+      entries.map(({ fields }) => ({ id: fields.id, hash: fields.sourceBlob ?? null })),
     );
   }
 
+  /** Searches the serving version of an index (kept open until the answer is ready, whatever switches meanwhile). */
   async search(name: string, request: SearchRequest, signal?: AbortSignal) {
-    const index = this.get(name);
+    return this.deps.store.read(name, (index) => this.searchIn(index, request, signal));
+  }
+
+  private async searchIn(index: VectorIndex, request: SearchRequest, signal?: AbortSignal) {
+    const name = index.name;
     let vector: Float32Array;
     const excludeIds: string[] = [];
     if (request.query.kind === 'item') {

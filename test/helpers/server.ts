@@ -26,6 +26,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     LOOKBOOK_LOG_LEVEL: 'debug',
     // Tests that detect name their detector.
     LOOKBOOK_DETECTOR: 'none',
+    // Tests of jobs name a Redis and a queue prefix of their own.
+    LOOKBOOK_REDIS_URL: 'none',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import type { CatalogItem } from '../../index/catalog.js';
 import type { VectorIndex } from '../../index/vector-index.js';
-import { describeHit, type EmbeddingSource, type IndexService, type NewItem, type Query } from '../../services/index.service.js';
+import { describeHit, type IndexService, type Query } from '../../services/index.service.js';
+import { itemSchema, parseItem, toNewItem } from '../../services/item-input.js';
 import type { Upload } from '../multipart.js';
+import { sniffImageType } from '../../media/image-type.js';
 import { parseBody } from '../validation.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -23,23 +25,6 @@ const createSchema = z.strictObject({
   exact_threshold: z.number().int().min(0).optional(),
 });
 
-const itemSchema = z
-  .strictObject({
-    id: z.string().min(1).max(256),
-    image: z.string().min(1).optional(),
-    text: z.string().optional(),
-    vector: z.array(z.number()).min(1).optional(),
-    model: z.string().optional(),
-    model_version: z.string().optional(),
-    category: z.string().max(256).nullable().optional(),
-    attributes: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), scalar).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    source_url: z.string().max(4096).nullable().optional(),
-  })
-  .refine((item) => item.image !== undefined || item.vector !== undefined || (item.text !== undefined && item.text.trim() !== ''), {
-    message: 'an item needs an image, a vector or a text to embed',
-  });
-
 const querySchema = z.union([
   z.strictObject({ text: z.string().min(1) }),
   z.strictObject({ image: z.string().min(1) }),
@@ -55,26 +40,6 @@ const searchOptions = {
   exact: z.boolean().optional(),
 };
 const searchSchema = z.strictObject({ query: querySchema, ...searchOptions });
-
-type ItemBody = z.infer<typeof itemSchema>;
-
-function sourceOf(item: { image?: string | undefined; text?: string | undefined; vector?: number[] | undefined; model?: string | undefined; model_version?: string | undefined }): EmbeddingSource {
-  if (item.vector) return { kind: 'vector', vector: item.vector, model: item.model, modelVersion: item.model_version };
-  if (item.image) return { kind: 'image', reference: item.image };
-  return { kind: 'text', text: item.text! };
-}
-
-function toNewItem(body: ItemBody, source: EmbeddingSource = sourceOf(body)): NewItem {
-  return {
-    id: body.id,
-    category: body.category,
-    attributes: body.attributes,
-    metadata: body.metadata,
-    text: body.text,
-    sourceUrl: body.source_url ?? (body.image && /^https?:\/\//i.test(body.image) ? body.image : null),
-    source,
-  };
-}
 
 function toFilter(filter: z.infer<typeof filterSchema> | undefined) {
   if (!filter) return undefined;
@@ -104,7 +69,7 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
   };
 }
 
-function describeItem(item: CatalogItem) {
+function describeItem(indexName: string, item: CatalogItem) {
   return {
     id: item.id,
     category: item.category,
@@ -112,6 +77,8 @@ function describeItem(item: CatalogItem) {
     metadata: item.metadata,
     source_url: item.sourceUrl,
     text: item.text,
+    source_kind: item.sourceKind,
+    image_url: item.sourceBlob ? `/v1/indexes/${indexName}/items/${encodeURIComponent(item.id)}/image` : null,
     model: { id: item.modelId, version: item.modelVersion },
     created_at: item.createdAt,
     updated_at: item.updatedAt,
@@ -166,14 +133,8 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
       throw new ValidationError(`at most ${deps.maxInputs} items per request, got ${items.length}`, { param: 'items', code: 'too_many_inputs' });
     }
     // Each item is validated on its own, so one bad item does not sink the batch.
-    const parsed = items.map((raw, i) => {
-      const result = itemSchema.safeParse(raw);
-      if (result.success) return { ok: true as const, item: toNewItem(result.data) };
-      const id = raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : `#${i}`;
-      const message = result.error.issues.map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`).join('; ');
-      return { ok: false as const, id, message };
-    });
-    const valid = parsed.flatMap((entry) => (entry.ok ? [entry.item] : []));
+    const parsed = items.map((raw, i) => parseItem(raw, `#${i}`));
+    const valid = parsed.flatMap((entry) => (entry.ok ? [toNewItem(entry.item)] : []));
     const results = valid.length > 0 ? await indexes.addItems(req.params.name, valid, res.locals.signal) : [];
     let next = 0;
     const ordered = parsed.map((entry) =>
@@ -204,24 +165,34 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
     const index = indexes.get(req.params.name);
     const query = parseBody(z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }), req.query);
     const items = index.list(query.limit, query.after);
-    res.json({ object: 'list', data: items.map(describeItem), next_after: items.length === query.limit ? items.at(-1)!.id : null });
+    res.json({ object: 'list', data: items.map((item) => describeItem(index.name, item)), next_after: items.length === query.limit ? items.at(-1)!.id : null });
   });
 
   router.get('/v1/indexes/:name/items/:id', (req, res) => {
     const item = indexes.get(req.params.name).get(req.params.id);
     if (!item) throw new NotFoundError('item_not_found', `index ${req.params.name} has no item ${JSON.stringify(req.params.id)}`);
-    res.json(describeItem(item));
+    res.json(describeItem(req.params.name, item));
   });
 
-  router.delete('/v1/indexes/:name/items/:id', (req, res) => {
-    const deleted = indexes.get(req.params.name).delete([req.params.id]);
+  router.get('/v1/indexes/:name/items/:id/image', async (req, res) => {
+    const bytes = await indexes.imageOf(req.params.name, req.params.id);
+    // Content-addressed: the same item answers the same bytes until it is replaced.
+    res.setHeader('Content-Type', sniffImageType(bytes));
+    res.setHeader('Cache-Control', 'private, max-age=60');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+    res.send(bytes);
+  });
+
+  router.delete('/v1/indexes/:name/items/:id', async (req, res) => {
+    const deleted = await indexes.deleteItems(req.params.name, [req.params.id]);
     if (deleted.length === 0) throw new NotFoundError('item_not_found', `index ${req.params.name} has no item ${JSON.stringify(req.params.id)}`);
     res.json({ id: req.params.id, deleted: true });
   });
 
-  router.post('/v1/indexes/:name/items/delete', (req, res) => {
+  router.post('/v1/indexes/:name/items/delete', async (req, res) => {
     const { ids } = parseBody(z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(10_000) }), req.body);
-    const deleted = indexes.get(req.params.name).delete(ids);
+    const deleted = await indexes.deleteItems(req.params.name, ids);
     const gone = new Set(deleted);
     res.json({ deleted, missing: ids.filter((id) => !gone.has(id)) });
   });

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { JOB_STATES } from '../../queue/job-types.js';
+
+/**
+ * The job routes' request and response schemas: the routes parse with them, the tests check
+ * real responses against them, and the OpenAPI document is generated from them.
+ */
+
+const indexName = z.string().min(1).describe('The index the job works on');
+
+export const ingestRequest = z
+  .strictObject({
+    type: z.literal('ingest'),
+    index: indexName,
+    items: z.array(z.unknown()).min(1).optional().describe('Items as `POST /v1/indexes/{name}/items` takes them; bounded by LOOKBOOK_JSON_LIMIT_BYTES, not by the 256 of that route'),
+    manifest_url: z.string().min(1).optional().describe('A JSONL manifest (one item per line) fetched by the server, under the image-URL rules'),
+    open: z.boolean().optional().describe('Keep the job open for chunks appended with `POST /v1/jobs/{id}/items` until `POST /v1/jobs/{id}/close`'),
+  })
+  .refine((body) => (body.items !== undefined ? 1 : 0) + (body.manifest_url !== undefined ? 1 : 0) <= 1, { message: 'send items or manifest_url, not both' })
+  .refine((body) => body.items !== undefined || body.manifest_url !== undefined || body.open === true, {
+    message: 'an ingest job needs items, a manifest_url, a multipart manifest, or open: true (then append chunks)',
+  });
+
+export const reembedRequest = z.strictObject({
+  type: z.literal('reembed'),
+  index: indexName,
+  model: z.string().min(1).optional().describe("The model to re-embed with (default: the index's own)"),
+  model_version: z.string().min(1).optional().describe('The version (default: the loaded one; a re-embedding to the current model@version rebuilds from the kept sources)'),
+});
+
+export const jobRequest = z.union([ingestRequest, reembedRequest]);
+
+/** Multipart `POST /v1/jobs`: the fields beside the `manifest` file. */
+export const multipartJobFields = z.strictObject({
+  type: z.literal('ingest'),
+  index: indexName,
+  open: z.enum(['true', 'false']).optional().transform((value) => value === 'true'),
+});
+
+export const appendRequest = z.strictObject({ items: z.array(z.unknown()).min(1) });
+
+export const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  before: z.string().optional().describe('The last job id of the previous page'),
+  index: z.string().optional(),
+  state: z.enum(JOB_STATES).optional(),
+});
+
+export const failuresQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z.string().regex(/^\d+\.\d+$/).optional().describe("The previous page's `next_after`"),
+});
+
+const modelRef = z.object({ id: z.string(), version: z.string() });
+
+export const jobResponse = z.object({
+  id: z.string(),
+  object: z.literal('job'),
+  type: z.enum(['ingest', 'reembed']),
+  index: z.string(),
+  state: z.enum(JOB_STATES),
+  open: z.boolean().describe('Still taking appended chunks (or its manifest is still being read)'),
+  progress: z.object({
+    total: z.number().int().describe('Items taken in so far'),
+    done: z.number().int().describe('Items applied to the index'),
+    failed: z.number().int().describe('Items failed for good (see /failures)'),
+  }),
+  items_per_second: z.number(),
+  eta_seconds: z.number().nullable().describe('Null while the total is not known yet (open) or nothing has been done'),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  updated_at: z.string(),
+  source_model: modelRef.optional().describe('reembed: the model the index held'),
+  target_model: modelRef.optional().describe('reembed: the model it is rebuilt with'),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+
+export const jobListResponse = z.object({ object: z.literal('list'), data: z.array(jobResponse), next_before: z.string().nullable() });
+
+export const failuresResponse = z.object({
+  object: z.literal('list'),
+  data: z.array(z.object({ id: z.string(), code: z.string(), message: z.string() })),
+  next_after: z.string().nullable(),
+});
+
+/** What a worker sends back for a chunk (vectors as base64 little-endian float32). */
+export const chunkResultsRequest = z.strictObject({
+  model: z.strictObject({ id: z.string(), version: z.string() }),
+  final: z.boolean(),
+  vectors: z.array(z.strictObject({ pos: z.number().int().min(0), vector: z.string(), blob: z.string().regex(/^[0-9a-f]{64}$/).optional() })),
+  failures: z.array(z.strictObject({ pos: z.number().int().min(0), code: z.string(), message: z.string(), retryable: z.boolean() })),
+});

@@ -1,0 +1,36 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { createWorker } from '../queue/chunk-worker.js';
+import { HttpOwnerClient } from '../queue/owner-client.js';
+import { RedisLink } from '../queue/redis.js';
+import { WorkEmbedder } from '../queue/work-embedder.js';
+import { buildEncoding, queueSettings } from '../server.js';
+import { settleWithin } from '../util/settle.js';
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/**
+ * A worker process (`lookbook worker`): loads the models, takes chunks from Redis and hands
+ * their vectors to the owner over HTTP. It needs no data directory, so any number can run, on
+ * any host that reaches Redis and the owner.
+ */
+export async function runWorker(config: Config, logger: Logger, options: { ownerUrl: string; concurrency: number; headers?: Record<string, string> }): Promise<RunningWorker> {
+  const settings = queueSettings(config);
+  if (!settings) throw new Error('a worker needs Redis: set LOOKBOOK_REDIS_URL');
+  const { registry, images } = await buildEncoding(config, logger);
+  const link = new RedisLink(settings, logger); // logs when Redis goes and comes back
+  const owner = new HttpOwnerClient(options.ownerUrl, options.headers);
+  const worker = createWorker({ settings, concurrency: options.concurrency, owner, embedder: new WorkEmbedder({ registry, images }), logger });
+  logger.info({ owner: options.ownerUrl, concurrency: options.concurrency, models: registry.ids(), prefix: settings.prefix }, 'worker started');
+  return {
+    async close() {
+      // Chunks in flight finish (briefly); one cut off is taken up again by another worker.
+      if (!(await settleWithin(worker.close(), 5_000))) await settleWithin(worker.close(true), 2_000);
+      await link.close();
+      await registry.close();
+      logger.info('worker stopped');
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChunkEntry } from './job-types.js';
+
+/**
+ * Chunk files under `<dataDir>/jobs/<job id>/<n>.json`: what a chunk's flow child refers to.
+ * Written before the child is queued (temporary file, rename), deleted with the job's folder
+ * when the job ends.
+ */
+export class ChunkFiles {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = join(dataDir, 'jobs');
+  }
+
+  dirOf(jobId: string): string {
+    return join(this.root, jobId);
+  }
+
+  async write(jobId: string, n: number, entries: readonly ChunkEntry[]): Promise<void> {
+    const dir = this.dirOf(jobId);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${n}.json`);
+    await writeFile(`${path}.tmp`, JSON.stringify(entries));
+    await rename(`${path}.tmp`, path);
+  }
+
+  async read(jobId: string, n: number): Promise<ChunkEntry[] | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dirOf(jobId), `${n}.json`), 'utf8')) as ChunkEntry[];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  /** A place for a job's staged input (an uploaded or fetched manifest). */
+  async stagingPath(jobId: string, name: string): Promise<string> {
+    const dir = this.dirOf(jobId);
+    await mkdir(dir, { recursive: true });
+    return join(dir, name);
+  }
+
+  async remove(jobId: string): Promise<void> {
+    await rm(this.dirOf(jobId), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,95 @@
+import type { ApplyOutcome, ChunkResults, ChunkWork } from './job-types.js';
+
+/**
+ * What a worker needs from the process that owns the indexes: a chunk's work, the kept images,
+ * a place for the images it fetched, and someone to apply its vectors. In the API process the
+ * job service answers directly; a separate worker reaches it over HTTP ({@link HttpOwnerClient}).
+ */
+export interface OwnerClient {
+  fetchChunk(jobId: string, chunk: number): Promise<ChunkWork>;
+  readBlob(hash: string): Promise<Uint8Array | undefined>;
+  /** Keeps the bytes of an image the worker fetched, for the job; returns their hash. */
+  keepImage(jobId: string, bytes: Uint8Array): Promise<string>;
+  submitResults(jobId: string, chunk: number, results: ChunkResults): Promise<ApplyOutcome>;
+}
+
+/** The owner refused a chunk for good (the job or its index is gone): trying again cannot help. */
+export class OwnerRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OwnerRefusedError';
+  }
+}
+
+function toBase64(vector: Float32Array): string {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+}
+
+/** The owner's worker routes (`/v1/worker/...`) over HTTP. */
+export class HttpOwnerClient implements OwnerClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly headers: Record<string, string> = {},
+    private readonly timeoutMs = 60_000,
+  ) {}
+
+  private async call(path: string, init: RequestInit = {}): Promise<Response> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      ...init,
+      headers: { ...this.headers, ...(init.headers as Record<string, string> | undefined) },
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (response.ok || response.status === 404) return response;
+    const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string; retryable?: boolean } } | undefined;
+    const message = body?.error?.message ?? `${init.method ?? 'GET'} ${path} answered ${response.status}`;
+    // 4xx other than a conflict that may pass (the index switched models): the owner will never take this chunk.
+    if (response.status < 500 && response.status !== 429 && !body?.error?.retryable) {
+      throw new OwnerRefusedError(response.status, body?.error?.code ?? 'refused', message);
+    }
+    throw new Error(message);
+  }
+
+  async fetchChunk(jobId: string, chunk: number): Promise<ChunkWork> {
+    const response = await this.call(`/v1/worker/jobs/${encodeURIComponent(jobId)}/chunks/${chunk}`);
+    if (response.status === 404) return { status: 'skip', reason: `the owner has no job ${jobId}` };
+    return (await response.json()) as ChunkWork;
+  }
+
+  async readBlob(hash: string): Promise<Uint8Array | undefined> {
+    const response = await this.call(`/v1/worker/blobs/${hash}`);
+    if (response.status === 404) return undefined;
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  async keepImage(jobId: string, bytes: Uint8Array): Promise<string> {
+    const response = await this.call(`/v1/worker/jobs/${encodeURIComponent(jobId)}/blobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    if (response.status === 404) throw new OwnerRefusedError(404, 'job_not_found', `the owner has no job ${jobId}`);
+    return ((await response.json()) as { hash: string }).hash;
+  }
+
+  async submitResults(jobId: string, chunk: number, results: ChunkResults): Promise<ApplyOutcome> {
+    const response = await this.call(`/v1/worker/jobs/${encodeURIComponent(jobId)}/chunks/${chunk}/results`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...results, vectors: results.vectors.map((entry) => ({ ...entry, vector: toBase64(entry.vector) })) }),
+    });
+    if (response.status === 404) return { pending: 0 };
+    return (await response.json()) as ApplyOutcome;
+  }
+}
+
+/** Decodes the vectors of results that came over HTTP. */
+export function vectorFromBase64(encoded: string): Float32Array {
+  const bytes = Buffer.from(encoded, 'base64');
+  const vector = new Float32Array(bytes.length / 4);
+  new Uint8Array(vector.buffer).set(bytes);
+  return vector;
+}

@@ -1,0 +1,177 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { AppError } from '../errors.js';
+import type { VectorIndex } from '../index/vector-index.js';
+import { loadImageReference } from '../media/image-source.js';
+import type { ItemFailure, JobRecord } from '../queue/job-store.js';
+import { jobHolder, type ChunkEntry, type ChunkResults, type ModelRef, type WorkSource } from '../queue/job-types.js';
+import type { EmbeddedItem } from './index.service.js';
+import { isUrl, parseItem, type ItemBody } from './item-input.js';
+import type { JobHandler, JobService } from './jobs.service.js';
+
+/** An uploaded file to ingest, with the item fields that describe it. */
+export interface UploadedImage {
+  readonly bytes: Uint8Array;
+  /** Item fields (`id` defaults to the file name). */
+  readonly fields: Record<string, unknown>;
+  readonly filename: string;
+}
+
+function kindOf(source: WorkSource): 'image' | 'text' | 'vector' {
+  return source.kind === 'text' ? 'text' : source.kind === 'vector' ? 'vector' : 'image';
+}
+
+/**
+ * Takes items into an ingest job, a chunk at a time: each item is checked as
+ * `POST /v1/indexes/{name}/items` checks it (a bad one is recorded as failed, with its reason,
+ * and does not sink the others), inline images (data URIs, base64, uploads) are stored as blobs
+ * held by the job, URLs are left for the workers to fetch, and every `chunkSize` items become a
+ * chunk file and a flow child.
+ */
+export class ItemIntake {
+  private entries: ChunkEntry[] = [];
+  private failures: ItemFailure[] = [];
+  private size = 0;
+  /** Items taken in by this intake (names items without an id: `#<ordinal>`). */
+  private ordinal: number;
+
+  constructor(
+    private readonly jobs: JobService,
+    private readonly job: JobRecord,
+    private readonly index: VectorIndex,
+  ) {
+    this.ordinal = job.total;
+  }
+
+  private async place(entry: Omit<ChunkEntry, 'pos'> | { failed: { id: string; code: string; message: string } }): Promise<void> {
+    const pos = this.size++;
+    if ('failed' in entry) this.failures.push({ pos, ...entry.failed });
+    else this.entries.push({ ...entry, pos });
+    if (this.size >= this.jobs.deps.settings.chunkSize) await this.flush();
+  }
+
+  /** Takes one raw item (a JSON object from a request or a manifest line). */
+  async add(raw: unknown, fallbackId = `#${this.ordinal}`): Promise<void> {
+    this.ordinal += 1;
+    const parsed = parseItem(raw, fallbackId);
+    if (!parsed.ok) return this.place({ failed: { id: parsed.id, code: 'invalid_item', message: parsed.message } });
+    try {
+      const source = await this.sourceOf(parsed.item);
+      return this.place({ id: parsed.item.id, source, fields: this.fieldsOf(parsed.item) });
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return this.place({ failed: { id: parsed.item.id, code: error.code, message: error.message } });
+    }
+  }
+
+  /** Takes one line of a JSONL manifest (blank lines are skipped). */
+  async addLine(line: string, lineNumber: number): Promise<void> {
+    if (line.trim() === '') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch (error) {
+      this.ordinal += 1;
+      return this.place({ failed: { id: `line:${lineNumber}`, code: 'invalid_json', message: `line ${lineNumber} is not JSON: ${(error as Error).message}` } });
+    }
+    return this.add(raw, `line:${lineNumber}`);
+  }
+
+  /** Takes an uploaded image file with its item fields. */
+  async addFile(file: UploadedImage): Promise<void> {
+    this.ordinal += 1;
+    const parsed = parseItem({ id: file.filename, ...file.fields, image: 'upload' }, file.filename);
+    if (!parsed.ok) return this.place({ failed: { id: parsed.id, code: 'invalid_item', message: parsed.message } });
+    const hash = await this.jobs.deps.blobs.put(file.bytes, jobHolder(this.job.id));
+    return this.place({ id: parsed.item.id, source: { kind: 'blob', hash }, fields: this.fieldsOf({ ...parsed.item, image: undefined }) });
+  }
+
+  /** Reads a JSONL manifest file line by line. */
+  async addManifest(path: string): Promise<void> {
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    let lineNumber = 0;
+    for await (const line of lines) await this.addLine(line, ++lineNumber);
+  }
+
+  private fieldsOf(item: ItemBody) {
+    return {
+      category: item.category,
+      attributes: item.attributes,
+      metadata: item.metadata,
+      text: item.text,
+      sourceUrl: item.source_url ?? (item.image && isUrl(item.image) ? item.image.trim() : null),
+    };
+  }
+
+  private async sourceOf(item: ItemBody): Promise<WorkSource> {
+    const model = this.index.model;
+    if (item.vector) {
+      if ((item.model !== undefined && item.model !== model.id) || (item.model_version !== undefined && item.model_version !== model.version)) {
+        throw new AppError(409, 'invalid_request_error', 'model_mismatch', `index ${this.index.name} holds ${model.id}@${model.version} embeddings; this vector is from ${item.model ?? '?'}@${item.model_version ?? '?'}`);
+      }
+      if (item.vector.length !== model.dimension) {
+        throw new AppError(400, 'invalid_request_error', 'dimension_mismatch', `the vector has ${item.vector.length} dimensions; index ${this.index.name} holds ${model.dimension}`);
+      }
+      return { kind: 'vector', vector: item.vector };
+    }
+    if (item.image) {
+      if (isUrl(item.image)) return { kind: 'url', url: item.image.trim() };
+      // Inline bytes (data URI, base64) are stored now: the chunk file refers to them by hash.
+      const bytes = await loadImageReference(item.image, { maxBytes: this.jobs.deps.images.maxBytes, fetcher: undefined });
+      return { kind: 'blob', hash: await this.jobs.deps.blobs.put(bytes, jobHolder(this.job.id)) };
+    }
+    return { kind: 'text', text: item.text! };
+  }
+
+  /** Writes what is pending as a chunk. */
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const entries = this.entries;
+    const failures = this.failures;
+    const size = this.size;
+    this.entries = [];
+    this.failures = [];
+    this.size = 0;
+    await this.jobs.addChunk(this.job, entries, failures, size);
+  }
+}
+
+/**
+ * `ingest`: items into an index. Chunks are embedded with the model the index holds; their
+ * vectors are upserted into its serving version through the write gate, with the item's kept
+ * image, so a re-embedding under way catches them up.
+ */
+export class IngestJob implements JobHandler {
+  readonly type = 'ingest' as const;
+
+  constructor(private readonly jobs: JobService) {}
+
+  workModel(job: JobRecord): ModelRef {
+    const { model } = this.jobs.deps.indexes.get(job.index);
+    return { id: model.id, version: model.version };
+  }
+
+  intake(job: JobRecord): ItemIntake {
+    return new ItemIntake(this.jobs, job, this.jobs.deps.indexes.get(job.index));
+  }
+
+  async apply(job: JobRecord, entries: ReadonlyMap<number, ChunkEntry>, results: ChunkResults, failures: readonly ItemFailure[]) {
+    const keep = this.jobs.deps.settings.keepSources;
+    const written: EmbeddedItem[] = [];
+    for (const { pos, vector, blob } of results.vectors) {
+      const entry = entries.get(pos)!;
+      const sourceBlob = !keep ? null : entry.source.kind === 'blob' ? entry.source.hash : (blob ?? null);
+      written.push({ fields: { ...entry.fields, id: entry.id, sourceKind: kindOf(entry.source), sourceBlob }, vector });
+    }
+    await this.jobs.deps.indexes.writeEmbedded(job.index, results.model, written);
+    return { done: results.vectors.map((entry) => entry.pos), failures: [...failures] };
+  }
+
+  async finish(job: JobRecord) {
+    return { status: 'done' as const, result: { index: job.index, done: job.done, failed: job.failed } };
+  }
+
+  abandon(): void {
+    // Items already applied stay indexed (each was acknowledged on its own); nothing to undo.
+  }
+}
