@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(config.models.dirs).toEqual(['models/lookbook-emoji']);
     expect(config.detection.detectorPath).toBe('models/lookbook-detector/model.onnx');
     expect(config.fetch.allowPrivate).toBe(false);
+    expect(config.jobs).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'lookbook', keepSources: true, workerConcurrency: 2, ownerUrl: 'http://127.0.0.1:8080' });
     expect(Object.isFrozen(config.server)).toBe(true);
   });
 
@@ -30,6 +31,14 @@ describe('loadConfig', () => {
   it('runs without a detector when told "none" or nothing', () => {
     for (const value of ['none', 'NONE', '']) expect(loadConfig({ LOOKBOOK_DETECTOR: value }).detection.detectorPath).toBeUndefined();
     expect(loadConfig({ LOOKBOOK_DETECTOR: 'models/yolov8n.onnx' }).detection.detectorPath).toBe('models/yolov8n.onnx');
+  });
+
+  it('runs without Redis when told "none", and checks the queue settings', () => {
+    expect(loadConfig({ LOOKBOOK_REDIS_URL: 'none' }).jobs.redisUrl).toBeUndefined();
+    expect(loadConfig({ LOOKBOOK_OWNER_URL: 'http://owner:8080/' }).jobs.ownerUrl).toBe('http://owner:8080');
+    for (const env of [{ LOOKBOOK_REDIS_URL: 'http://x' }, { LOOKBOOK_QUEUE_PREFIX: 'a:b' }, { LOOKBOOK_JOB_CHUNK_SIZE: '0' }, { LOOKBOOK_KEEP_SOURCES: 'maybe' }]) {
+      expect(() => loadConfig(env)).toThrow(Object.keys(env)[0]);
+    }
   });
 
   it('reports every bad variable at once', () => {

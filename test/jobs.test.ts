@@ -225,6 +225,14 @@ describe('ingest jobs', () => {
     expect(JSON.parse(events.at(-1)!.split('\n').find((line) => line.startsWith('data: '))!.slice(6))).toMatchObject({ state: 'completed' });
   });
 
+  it('shows the queues on the Bull Board dashboard', async () => {
+    const page = await fetch(`${server.url}/admin/queues`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const queues = await (await fetch(`${server.url}/admin/queues/api/queues`)).json();
+    expect(queues.queues.map((queue: any) => queue.name).sort()).toEqual(['chunks', 'jobs']);
+  });
+
   it('refuses bad job requests with 4xx and the reason', async () => {
     const cases: [unknown, number, string][] = [
       [{ type: 'ingest', index: 'nope', items: [{ id: 'a', text: 'a' }] }, 404, 'index_not_found'],

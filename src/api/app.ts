@@ -94,13 +94,21 @@ export function createApp(deps: AppDeps) {
   app.use(jobsRouter({ jobs: deps.jobs, upload: createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes), closers: deps.lifecycle.closers }));
   app.use(workerRouter({ jobs: deps.jobs.service, maxImageBytes: config.limits.maxImageBytes, jsonLimitBytes: config.server.jsonLimitBytes }));
   if (deps.queues) {
-    // Bull Board: the queues' jobs, chunk by chunk, with their tries and errors.
-    const board = new ExpressAdapter();
-    board.setBasePath('/admin/queues');
-    createBullBoard({ queues: deps.queues.dashboardQueues().map((queue) => new BullMQAdapter(queue)), serverAdapter: board, options: { uiConfig: { boardTitle: 'Lookbook jobs' } } });
-    app.use('/admin/queues', board.getRouter());
+    // Bull Board: the queues' jobs, chunk by chunk, with their tries and errors. Made on the first
+    // visit, so a server nobody looks at keeps no dashboard connections to Redis.
+    const queues = deps.queues;
+    let dashboard: ReturnType<ExpressAdapter['getRouter']> | undefined;
+    app.use('/admin/queues', (req, res, next) => {
+      if (!dashboard) {
+        const board = new ExpressAdapter();
+        board.setBasePath('/admin/queues');
+        createBullBoard({ queues: queues.dashboardQueues().map((queue) => new BullMQAdapter(queue)), serverAdapter: board, options: { uiConfig: { boardTitle: 'Lookbook jobs' } } });
+        dashboard = board.getRouter();
+      }
+      dashboard(req, res, next);
+    });
   }
-  app.use(immichRouter({ embeddings: deps.embeddings, upload, logger }));
+
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
