@@ -102,7 +102,11 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
     const settings = queueSettings(config);
     const queues = settings ? new JobQueues(settings, logger) : undefined;
-    if (queues) opened.push(queues);
+    if (queues) {
+      opened.push(queues);
+      // A Redis that answers is usually there within milliseconds; one that does not must not hold the start.
+      await queues.link.waitReady(3_000);
+    }
     const jobStore = new JobStore(config.dataDir);
     opened.push(jobStore);
     const jobs = new JobRequests({

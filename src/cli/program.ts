@@ -105,7 +105,7 @@ export function program(): Command {
       .requiredOption('--index <name>', 'the index (created when missing)')
       .option('--model <id>', 'model of a created index')
       .option('--category-from-folder', "use each image's first folder as its category")
-      .option('--files-per-request <n>', 'images per upload request', positiveInt, 32)
+      .option('--files-per-request <n>', 'images per upload request (each request makes at least one chunk; at most LOOKBOOK_MAX_FILES)', positiveInt, 64)
       .option('--items-per-request <n>', 'manifest items per request', positiveInt, 256)
       .option('--no-wait', 'print the job id and return instead of following it')
       .description('ingest a folder or a manifest as a background job, with live progress'),

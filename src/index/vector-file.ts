@@ -39,10 +39,9 @@ export class VectorFile {
 
   write(slot: number, vector: ArrayLike<number>): void {
     if (vector.length !== this.dimension) throw new Error(`vector has ${vector.length} dimensions, the file ${this.dimension}`);
-    const buffer = Buffer.alloc(this.bytesPerVector);
-    if (this.storage === 'f32') for (let i = 0; i < vector.length; i++) buffer.writeFloatLE(vector[i]!, i * 4);
-    else for (let i = 0; i < vector.length; i++) buffer.writeUInt16LE(toHalf(vector[i]!), i * 2);
-    writeSync(this.fd, buffer, 0, buffer.length, slot * this.bytesPerVector);
+    // Little-endian in memory, as the file is (x86 and ARM hosts alike): copy the values as they are.
+    const values = this.storage === 'f32' ? Float32Array.from(vector) : Uint16Array.from(vector, (x) => toHalf(x));
+    writeSync(this.fd, new Uint8Array(values.buffer), 0, this.bytesPerVector, slot * this.bytesPerVector);
   }
 
   read(slot: number, out = new Float32Array(this.dimension)): Float32Array {

@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChunkEntry } from './job-types.js';
 
@@ -26,9 +27,10 @@ export class ChunkFiles {
     await rename(`${path}.tmp`, path);
   }
 
+  /** A chunk's entries (a small file, read at once: cheaper in CPU than a promise-based read). */
   async read(jobId: string, n: number): Promise<ChunkEntry[] | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.dirOf(jobId), `${n}.json`), 'utf8')) as ChunkEntry[];
+      return JSON.parse(readFileSync(join(this.dirOf(jobId), `${n}.json`), 'utf8')) as ChunkEntry[];
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;

@@ -17,6 +17,9 @@ export interface UploadedImage {
   readonly filename: string;
 }
 
+/** Stands for an inline image until its chunk is written and the image stored. */
+const PENDING_IMAGE: WorkSource = { kind: 'blob', hash: '' };
+
 function kindOf(source: WorkSource): 'image' | 'text' | 'vector' {
   return source.kind === 'text' ? 'text' : source.kind === 'vector' ? 'vector' : 'image';
 }
@@ -31,6 +34,8 @@ function kindOf(source: WorkSource): 'image' | 'text' | 'vector' {
 export class ItemIntake {
   private entries: ChunkEntry[] = [];
   private failures: ItemFailure[] = [];
+  /** Inline images of the pending chunk, stored together when it is written (entry index → bytes). */
+  private images: { entry: number; bytes: Uint8Array }[] = [];
   private size = 0;
   /** Items taken in by this intake (names items without an id: `#<ordinal>`). */
   private ordinal: number;
@@ -43,10 +48,13 @@ export class ItemIntake {
     this.ordinal = job.total;
   }
 
-  private async place(entry: Omit<ChunkEntry, 'pos'> | { failed: { id: string; code: string; message: string } }): Promise<void> {
+  private async place(entry: Omit<ChunkEntry, 'pos'> | { failed: { id: string; code: string; message: string } }, image?: Uint8Array): Promise<void> {
     const pos = this.size++;
     if ('failed' in entry) this.failures.push({ pos, ...entry.failed });
-    else this.entries.push({ ...entry, pos });
+    else {
+      if (image) this.images.push({ entry: this.entries.length, bytes: image });
+      this.entries.push({ ...entry, pos });
+    }
     if (this.size >= this.jobs.deps.settings.chunkSize) await this.flush();
   }
 
@@ -57,7 +65,8 @@ export class ItemIntake {
     if (!parsed.ok) return this.place({ failed: { id: parsed.id, code: 'invalid_item', message: parsed.message } });
     try {
       const source = await this.sourceOf(parsed.item);
-      return this.place({ id: parsed.item.id, source, fields: this.fieldsOf(parsed.item) });
+      const image = source instanceof Uint8Array ? source : undefined;
+      return this.place({ id: parsed.item.id, source: image ? PENDING_IMAGE : (source as WorkSource), fields: this.fieldsOf(parsed.item) }, image);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return this.place({ failed: { id: parsed.item.id, code: error.code, message: error.message } });
@@ -82,8 +91,7 @@ export class ItemIntake {
     this.ordinal += 1;
     const parsed = parseItem({ id: file.filename, ...file.fields, image: 'upload' }, file.filename);
     if (!parsed.ok) return this.place({ failed: { id: parsed.id, code: 'invalid_item', message: parsed.message } });
-    const hash = await this.jobs.deps.blobs.put(file.bytes, jobHolder(this.job.id));
-    return this.place({ id: parsed.item.id, source: { kind: 'blob', hash }, fields: this.fieldsOf({ ...parsed.item, image: undefined }) });
+    return this.place({ id: parsed.item.id, source: PENDING_IMAGE, fields: this.fieldsOf({ ...parsed.item, image: undefined }) }, file.bytes);
   }
 
   /** Reads a JSONL manifest file line by line. */
@@ -103,7 +111,8 @@ export class ItemIntake {
     };
   }
 
-  private async sourceOf(item: ItemBody): Promise<WorkSource> {
+  /** Where an item's vector comes from; inline image bytes are returned to be stored with the chunk. */
+  private async sourceOf(item: ItemBody): Promise<WorkSource | Uint8Array> {
     const model = this.index.model;
     if (item.vector) {
       if ((item.model !== undefined && item.model !== model.id) || (item.model_version !== undefined && item.model_version !== model.version)) {
@@ -116,22 +125,30 @@ export class ItemIntake {
     }
     if (item.image) {
       if (isUrl(item.image)) return { kind: 'url', url: item.image.trim() };
-      // Inline bytes (data URI, base64) are stored now: the chunk file refers to them by hash.
-      const bytes = await loadImageReference(item.image, { maxBytes: this.jobs.deps.images.maxBytes, fetcher: undefined });
-      return { kind: 'blob', hash: await this.jobs.deps.blobs.put(bytes, jobHolder(this.job.id)) };
+      // Inline bytes (data URI, base64) are kept as blobs: the chunk file refers to them by hash.
+      return loadImageReference(item.image, { maxBytes: this.jobs.deps.images.maxBytes, fetcher: undefined });
     }
     return { kind: 'text', text: item.text! };
   }
 
-  /** Writes what is pending as a chunk. */
+  /** Writes what is pending as a chunk: its inline images stored (held by the job), then its file and flow child. */
   async flush(): Promise<void> {
     if (this.size === 0) return;
     const entries = this.entries;
     const failures = this.failures;
+    const images = this.images;
     const size = this.size;
     this.entries = [];
     this.failures = [];
+    this.images = [];
     this.size = 0;
+    const hashes = await this.jobs.deps.blobs.putMany(
+      images.map((image) => image.bytes),
+      jobHolder(this.job.id),
+    );
+    images.forEach((image, i) => {
+      entries[image.entry] = { ...entries[image.entry]!, source: { kind: 'blob', hash: hashes[i]! } };
+    });
     await this.jobs.addChunk(this.job, entries, failures, size);
   }
 }

@@ -255,7 +255,7 @@ export class JobService implements OwnerClient {
   }
 
   async readBlob(hash: string): Promise<Uint8Array | undefined> {
-    return this.deps.blobs.read(hash);
+    return this.deps.blobs.readNow(hash);
   }
 
   async keepImage(jobId: string, bytes: Uint8Array): Promise<string> {

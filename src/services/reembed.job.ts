@@ -267,7 +267,7 @@ export class ReembedJob implements JobHandler {
     const entries = (await this.jobs.deps.files.read(job.id, n)) ?? [];
     const { target } = params(job);
     const embedded = await this.jobs.embedder.embed(target, entries, {
-      readBlob: (hash) => this.jobs.deps.blobs.read(hash),
+      readBlob: async (hash) => this.jobs.deps.blobs.readNow(hash),
       keep: this.jobs.deps.settings.keepSources ? (bytes) => this.jobs.deps.blobs.put(bytes, jobHolder(job.id)) : undefined,
     });
     const byPos = new Map(entries.map((entry) => [entry.pos, entry]));
