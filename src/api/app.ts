@@ -109,6 +109,7 @@ export function createApp(deps: AppDeps) {
     });
   }
 
+  app.use(immichRouter({ embeddings: deps.embeddings, upload, logger }));
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
