@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
@@ -85,6 +85,8 @@ export function queueSettings(config: Config) {
 export async function buildServices(config: Config, logger: Logger, options: ServiceOptions = {}) {
   mkdirSync(config.dataDir, { recursive: true });
   const lock = DataDirLock.acquire(config.dataDir);
+  // Manifests staged by uploads of a previous run that never reached a job.
+  rmSync(join(config.dataDir, 'uploads'), { recursive: true, force: true });
   const opened: { close(): unknown }[] = [];
   try {
     const { metrics, registry, fetcher, images } = await buildEncoding(config, logger, options);

@@ -1,4 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ChunkJobData } from './job-types.js';
 import { CHUNK_QUEUE } from './job-queues.js';
@@ -44,7 +45,8 @@ export async function processChunk(job: Job<ChunkJobData>, options: Pick<ChunkWo
     if (outcome.pending > 0) throw new Error(`${outcome.pending} of ${work.items.length} items hit faults that may pass; the chunk is tried again`);
     return { embedded: embedded.vectors.length, failed: embedded.failures.length };
   } catch (error) {
-    if (error instanceof OwnerRefusedError) throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    // The owner refused for good (over HTTP, or in this process: its index is gone, say): no retry.
+    if (error instanceof OwnerRefusedError || (error instanceof AppError && !error.retryable)) throw new UnrecoverableError(`${error.code}: ${error.message}`);
     throw error;
   }
 }

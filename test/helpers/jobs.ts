@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { startTestServer, type TestServer } from './server.js';
+import { readResponse, startTestServer, type TestServer } from './server.js';
 
 export const REDIS_URL = process.env.LOOKBOOK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -91,17 +91,11 @@ export async function waitForJob(url: string, id: string, until: (job: any) => b
 }
 
 export async function api(url: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, headers: response.headers };
+  return readResponse(
+    await fetch(`${url}${path}`, {
+      method,
+      headers: body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
+    }),
+  );
 }

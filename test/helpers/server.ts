@@ -42,7 +42,11 @@ export async function startTestServer(env: Record<string, string> = {}, options:
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return readResponse(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+}
+
+/** A response's status, headers, text and (when it is JSON) parsed body. */
+export async function readResponse(response: Response) {
   const text = await response.text();
   let json: any;
   try {
