@@ -13,11 +13,14 @@ import { Detector } from './detection/detector.js';
 import { BlobStore } from './index/blob-store.js';
 import { DataDirLock } from './index/data-dir-lock.js';
 import { IndexStore } from './index/index-store.js';
+import { GraphStore } from './index/graph-store.js';
+import { ModelVersions } from './encoders/model-versions.js';
 import { ChunkFiles } from './queue/chunk-files.js';
 import { createWorker } from './queue/chunk-worker.js';
 import { JobQueues } from './queue/job-queues.js';
 import { JobStore } from './queue/job-store.js';
 import { JobRequests } from './services/job-requests.js';
+import { GraphService } from './services/graph.service.js';
 import { settleWithin } from './util/settle.js';
 import { ShopTheLookService } from './services/shop-the-look.service.js';
 import { EmbeddingService } from './services/embedding.service.js';
@@ -100,7 +103,10 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     opened.push(blobs);
     const store = new IndexStore(config.dataDir, logger);
     opened.push(store);
-    const indexes = new IndexService({ store, registry, images, blobs, keepSources: config.jobs.keepSources });
+    const versions = new ModelVersions(config.dataDir, logger);
+    const graphs = new GraphStore(config.dataDir);
+    opened.push(graphs);
+    const indexes = new IndexService({ store, registry, images, blobs, keepSources: config.jobs.keepSources, versions });
     const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
     const settings = queueSettings(config);
     const queues = settings ? new JobQueues(settings, logger) : undefined;
@@ -121,7 +127,9 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       images,
       settings: { chunkSize: config.jobs.chunkSize, keepSources: config.jobs.keepSources, manifestMaxBytes: config.jobs.manifestMaxBytes },
       logger,
+      graphs,
     });
+    const graphService = new GraphService({ graphs, indexes });
     await jobs.start();
     store.removeOrphans();
     if (!settings) logger.info('LOOKBOOK_REDIS_URL=none: background jobs are off');
@@ -137,7 +145,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       for (const part of opened.reverse()) await part.close();
       lock.release();
     };
-    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, close };
+    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, close };
   } catch (error) {
     // A failed start leaves nothing open behind.
     for (const part of opened.reverse()) await Promise.resolve(part.close()).catch(() => undefined);

@@ -13,6 +13,8 @@ import type { EmbeddingService } from '../services/embedding.service.js';
 import type { JobQueues } from '../queue/job-queues.js';
 import type { IndexService } from '../services/index.service.js';
 import type { JobRequests } from '../services/job-requests.js';
+import type { GraphService } from '../services/graph.service.js';
+import type { ModelVersions } from '../encoders/model-versions.js';
 import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { createJobUpload, createUpload } from './multipart.js';
@@ -23,6 +25,7 @@ import { healthRouter } from './routes/health.routes.js';
 import { immichRouter } from './routes/immich.routes.js';
 import { indexesRouter } from './routes/indexes.routes.js';
 import { jobsRouter } from './routes/jobs.routes.js';
+import { graphRouter } from './routes/graph.routes.js';
 import { workerRouter } from './routes/worker.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
@@ -43,6 +46,8 @@ export interface AppDeps {
   indexes: IndexService;
   shop: ShopTheLookService;
   jobs: JobRequests;
+  graphService: GraphService;
+  versions: ModelVersions;
   /** The BullMQ queues, for the dashboard; undefined without Redis. */
   queues: JobQueues | undefined;
   lifecycle: Lifecycle;
@@ -87,11 +92,13 @@ export function createApp(deps: AppDeps) {
     res.json({ service: 'lookbook', version: deps.version, docs: '/docs', openapi: '/openapi.json' });
   });
   app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version, detector: deps.shop.detector?.info }));
-  app.use(modelsRouter(deps.registry, deps.startedAt ?? new Date()));
+  app.use(modelsRouter(deps.registry, deps.versions, deps.startedAt ?? new Date()));
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
   app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
   app.use(shopTheLookRouter({ shop: deps.shop, upload }));
-  app.use(jobsRouter({ jobs: deps.jobs, upload: createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes), closers: deps.lifecycle.closers }));
+  const documentUpload = createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes);
+  app.use(jobsRouter({ jobs: deps.jobs, upload: documentUpload, closers: deps.lifecycle.closers }));
+  app.use(graphRouter({ graphs: deps.graphService, upload: documentUpload }));
   app.use(workerRouter({ jobs: deps.jobs.service, maxImageBytes: config.limits.maxImageBytes, jsonLimitBytes: config.server.jsonLimitBytes }));
   if (deps.queues) {
     // Bull Board: the queues' jobs, chunk by chunk, with their tries and errors. Made on the first

@@ -25,23 +25,24 @@ export function createUpload(limits: Config['limits']) {
 export type Upload = ReturnType<typeof createUpload>;
 
 /**
- * multer for job uploads: a JSONL `manifest` is streamed to a file under `uploadDir` with its own
- * size limit (it may be far larger than an image), images in `file` fields are kept in memory
- * with the image limit. The route deletes the manifest file once it has been read.
+ * multer for job and graph uploads: a JSONL document (`manifest`, `graph`) is streamed to a file
+ * under `uploadDir` with its own size limit (it may be far larger than an image), images in `file`
+ * fields are kept in memory with the image limit. The route deletes the document once it has been read.
  */
 export function createJobUpload(uploadDir: string, limits: Config['limits'], manifestMaxBytes: number) {
   mkdirSync(uploadDir, { recursive: true });
   const storage: multer.StorageEngine = {
     _handleFile(_req, file, callback) {
-      const max = file.fieldname === 'manifest' ? manifestMaxBytes : limits.maxImageBytes;
-      if (file.fieldname !== 'manifest' && file.fieldname !== 'file') {
+      const document = file.fieldname === 'manifest' || file.fieldname === 'graph';
+      const max = document ? manifestMaxBytes : limits.maxImageBytes;
+      if (!document && file.fieldname !== 'file') {
         file.stream.resume();
-        callback(new ValidationError(`unexpected file field ${JSON.stringify(file.fieldname)}: send a "manifest" (JSONL) or image "file" fields`, { code: 'unexpected_file_field', param: file.fieldname }));
+        callback(new ValidationError(`unexpected file field ${JSON.stringify(file.fieldname)}: send a "manifest" or "graph" (JSONL) or image "file" fields`, { code: 'unexpected_file_field', param: file.fieldname }));
         return;
       }
       let size = 0;
       const tooLarge = () =>
-        new PayloadTooLargeError(file.fieldname === 'manifest' ? 'manifest_too_large' : 'image_too_large', `${file.fieldname} ${JSON.stringify(file.originalname)} is larger than ${max} bytes`, { param: file.fieldname });
+        new PayloadTooLargeError(document ? `${file.fieldname}_too_large` : 'image_too_large', `${file.fieldname} ${JSON.stringify(file.originalname)} is larger than ${max} bytes`, { param: file.fieldname });
       if (file.fieldname === 'file') {
         const chunks: Buffer[] = [];
         file.stream.on('data', (chunk: Buffer) => {

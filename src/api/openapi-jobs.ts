@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { failuresQuery, failuresResponse, ingestRequest, jobListResponse, jobResponse, listQuery, reembedRequest } from './routes/jobs.schemas.js';
+import { graphSchema } from '../services/graph.service.js';
+import { alignRequest, failuresQuery, failuresResponse, ingestRequest, jobListResponse, jobResponse, listQuery, reembedRequest } from './routes/jobs.schemas.js';
 
 /**
  * The OpenAPI paths of the job routes, generated from the zod schemas the routes parse with (one
@@ -10,6 +11,7 @@ const json = (type: z.ZodType, io: 'input' | 'output' = 'output') => ({ 'applica
 const error = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const queueDown = { description: 'Redis does not answer (or LOOKBOOK_REDIS_URL=none): `queue_unavailable`', content: error.content };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 
 /** Query parameters from a zod object. */
 function queryParams(type: z.ZodObject) {
@@ -22,11 +24,11 @@ export function jobPaths() {
   return {
     '/v1/jobs': {
       post: {
-        summary: 'Start a background job: ingest items into an index (inline, a JSONL manifest upload or URL, or an open job to append to), or re-embed an index',
+        summary: 'Start a background job: ingest items into an index (inline, a JSONL manifest upload or URL, or an open job to append to), re-embed an index (another model, or a version of its own), or learn an alignment head on its graph',
         requestBody: {
           required: true,
           content: {
-            'application/json': { schema: { oneOf: [schema(ingestRequest, 'input'), schema(reembedRequest, 'input')] } },
+            'application/json': { schema: { oneOf: [schema(ingestRequest, 'input'), schema(reembedRequest, 'input'), schema(alignRequest, 'input')] } },
             'multipart/form-data': {
               schema: {
                 type: 'object',
@@ -92,6 +94,24 @@ export function jobPaths() {
     },
     '/v1/jobs/{id}/close': {
       post: { summary: 'Close an open ingest job: it completes once its chunks are done', parameters: [idParam], responses: { ...job, '409': error } },
+    },
+    '/v1/indexes/{name}/graph': {
+      post: {
+        summary: "Replace the index's item graph (boards and weighted pairs) that neighbor alignment learns from; ids the index does not hold are reported, not refused",
+        parameters: [nameParam],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: schema(graphSchema, 'input') },
+            'multipart/form-data': {
+              schema: { type: 'object', required: ['graph'], properties: { graph: { type: 'string', format: 'binary', description: 'JSONL: a board {"id", "items": [...]} or a pair ["a", "b", weight?] per line' } } },
+            },
+          },
+        },
+        responses: { '200': { description: 'The graph summary' }, '400': error, '404': error, '413': error },
+      },
+      get: { summary: 'The graph summary: boards, pairs, items covered and unknown', parameters: [nameParam], responses: { '200': { description: 'The graph summary' }, '404': error } },
+      delete: { summary: "Delete the index's graph", parameters: [nameParam], responses: { '200': { description: 'Deleted' }, '404': error } },
     },
     '/v1/worker/jobs/{id}/chunks/{chunk}': {
       get: {

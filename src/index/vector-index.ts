@@ -9,6 +9,11 @@ export interface IndexModel {
   readonly id: string;
   readonly version: string;
   readonly dimension: number;
+  /**
+   * For a version that is a base model plus an alignment head: the base version. Such an index
+   * also keeps each item's base embedding (`base.f32`), so switching versions re-projects them.
+   */
+  readonly base?: string | undefined;
 }
 
 export interface IndexSettings extends HnswSettings {
@@ -83,6 +88,8 @@ export class VectorIndex {
     readonly createdAt: string,
     private readonly catalog: Catalog,
     private readonly vectors: VectorFile,
+    /** The items' base embeddings, kept when the model is a head version. */
+    private readonly baseVectors: VectorFile | undefined,
     private readonly codes: CodeStore,
     private readonly graph: BinaryHnsw,
     /** How the graph was obtained when the index was opened. */
@@ -116,11 +123,12 @@ export class VectorIndex {
     const meta = JSON.parse(raw) as { name: string; model: IndexModel; settings: IndexSettings; createdAt: string };
     const settings = { ...DEFAULT_INDEX_SETTINGS, ...meta.settings };
     const vectors = new VectorFile(join(dir, `vectors.${settings.storage}`), meta.model.dimension, settings.storage);
+    const baseVectors = meta.model.base ? new VectorFile(join(dir, `base.${settings.storage}`), meta.model.dimension, settings.storage) : undefined;
     const codes = new CodeStore(join(dir, 'codes.b1'), meta.model.dimension);
     const graph = new BinaryHnsw(meta.model.dimension, settings);
     const live = catalog.liveSlots();
     const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph, live);
-    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, codes, graph, recovery, live);
+    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, codes, graph, recovery, live);
   }
 
   /** Loads the saved graph and replays later changes; rebuilds from the catalog when that fails. */
@@ -184,6 +192,11 @@ export class VectorIndex {
     return this.catalog.liveBySlot(afterSlot, limit);
   }
 
+  /** The item's base embedding: its vector, or the kept base one when the model is a head version. */
+  baseVectorOf(item: CatalogItem): Float32Array {
+    return (this.baseVectors ?? this.vectors).read(item.slot);
+  }
+
   /** The stored float vector of an item. */
   vectorOf(item: CatalogItem): Float32Array {
     return this.vectors.read(item.slot);
@@ -194,18 +207,21 @@ export class VectorIndex {
    * disk before the catalog commits, so every committed row has its vector; the old version of a
    * replaced item leaves the results at once.
    */
-  upsert(entries: readonly { fields: ItemFields; vector: Float32Array }[]): void {
+  upsert(entries: readonly { fields: ItemFields; vector: Float32Array; base?: Float32Array | undefined }[]): void {
     if (entries.length === 0) return;
-    for (const { vector } of entries) {
+    for (const { vector, base } of entries) {
       if (vector.length !== this.model.dimension) throw new Error(`vector has ${vector.length} dimensions, the index ${this.model.dimension}`);
+      if (this.baseVectors && base?.length !== this.model.dimension) throw new Error(`index ${this.name} keeps base embeddings: every item needs one`);
     }
     const first = Math.max(this.catalog.nextSlot, this.vectors.slots, this.codes.slots);
     const slots = entries.map((_, i) => first + i);
-    entries.forEach(({ vector }, i) => {
+    entries.forEach(({ vector, base }, i) => {
       this.vectors.write(slots[i]!, vector);
+      if (this.baseVectors) this.baseVectors.write(slots[i]!, base!);
       this.codes.write(slots[i]!, vector);
     });
     this.vectors.sync();
+    this.baseVectors?.sync();
     this.codes.sync();
     const { replacedSlots } = this.catalog.upsert(
       entries.map(({ fields }, i) => ({ fields, slot: slots[i]! })),
@@ -383,7 +399,7 @@ export class VectorIndex {
       count: this.count,
       graphSize: this.graph.size,
       bytes: {
-        vectors: this.vectors.bytes,
+        vectors: this.vectors.bytes + (this.baseVectors?.bytes ?? 0),
         codes: size('codes.b1'),
         graph: size(GRAPH_FILE),
         catalog: size('catalog.sqlite') + size('catalog.sqlite-wal'),
@@ -396,6 +412,7 @@ export class VectorIndex {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.catalog.close();
     this.vectors.close();
+    this.baseVectors?.close();
     this.codes.close();
   }
 

@@ -208,6 +208,11 @@ export class JobStore {
     })();
   }
 
+  /** For a job whose work is not items in chunks (training steps, say): its total and how much is done. */
+  setProgress(jobId: string, total: number, done: number): void {
+    this.db.prepare('UPDATE jobs SET total = ?, done = ?, updated_at = ? WHERE id = ?').run(total, done, new Date().toISOString(), jobId);
+  }
+
   /** Positions of a chunk that are resolved (applied, or failed for good). */
   resolved(jobId: string, n: number): Set<number> | undefined {
     const row = this.db.prepare('SELECT resolved FROM chunks WHERE job_id = ? AND n = ?').get(jobId, n) as { resolved: string } | undefined;

@@ -4,7 +4,7 @@
  */
 
 /** Every job type; each has one handler, checked at start-up. */
-export const JOB_TYPES = ['ingest', 'reembed'] as const;
+export const JOB_TYPES = ['ingest', 'reembed', 'align'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export const JOB_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;

@@ -4,6 +4,8 @@ import type { RawImage } from '../encoders/image-preprocessor.js';
 import type { ModelRegistry } from '../encoders/model-registry.js';
 import { l2NormalizeInPlace } from '../encoders/vectors.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type { ProjectionHead } from '../alignment/projection-head.js';
+import type { ModelVersions } from '../encoders/model-versions.js';
 import type { BlobStore } from '../index/blob-store.js';
 import type { ItemFields, ItemFilter, SourceKind } from '../index/catalog.js';
 import type { IndexStore } from '../index/index-store.js';
@@ -24,10 +26,19 @@ export interface NewItem extends ItemFields {
   readonly source: EmbeddingSource;
 }
 
-/** An item whose vector was computed elsewhere (by a job's worker), ready to be written. */
+/**
+ * An item whose embedding was computed elsewhere (by a job's worker, or kept), ready to be
+ * written: `base` is the base model's embedding; an index on a head version projects it.
+ */
 export interface EmbeddedItem {
   readonly fields: ItemFields;
-  readonly vector: Float32Array;
+  readonly base: Float32Array;
+}
+
+/** The model an index's version resolves to: a loaded base encoder, and the head of a head version. */
+export interface ResolvedModel {
+  readonly encoder: DualEncoder;
+  readonly head: ProjectionHead | undefined;
 }
 
 /** What an embedding source is kept as. */
@@ -63,6 +74,8 @@ export class IndexService {
       blobs: BlobStore;
       /** Keep every indexed image, so the index can be re-embedded. @defaultValue true */
       keepSources: boolean;
+      /** Alignment heads: model versions beyond the loaded base ones. */
+      versions: ModelVersions;
     },
   ) {}
 
@@ -128,57 +141,99 @@ export class IndexService {
     return bytes;
   }
 
-  /** The loaded model an index was built with, or a 409 saying which one it needs. */
-  encoderFor(index: VectorIndex): DualEncoder | undefined {
-    if (!this.deps.registry.ids().includes(index.model.id)) return undefined;
-    const encoder = this.deps.registry.get(index.model.id);
-    return encoder.info.version === index.model.version ? encoder : undefined;
+  get versions(): ModelVersions {
+    return this.deps.versions;
+  }
+
+  /**
+   * What `id@version` resolves to here: the loaded base model, or a head version of it; undefined
+   * when the model is not loaded or the version unknown (or made for another base version).
+   */
+  resolve(id: string, version: string): ResolvedModel | undefined {
+    if (!this.deps.registry.ids().includes(id)) return undefined;
+    const encoder = this.deps.registry.get(id);
+    if (encoder.info.version === version) return { encoder, head: undefined };
+    const head = this.deps.versions.get(id, version);
+    return head && head.baseVersion === encoder.info.version ? { encoder, head: head.head } : undefined;
+  }
+
+  /** The model an index was built with, if this server has it. */
+  encoderFor(index: VectorIndex): ResolvedModel | undefined {
+    return this.resolve(index.model.id, index.model.version);
   }
 
   /** The background colour the index's model flattens images onto (white when it is not loaded). */
   backgroundOf(name: string): readonly [number, number, number] {
-    return this.encoderFor(this.get(name))?.spec.preprocess.background ?? [255, 255, 255];
+    return this.encoderFor(this.get(name))?.encoder.spec.preprocess.background ?? [255, 255, 255];
   }
 
-  private requireEncoder(index: VectorIndex): DualEncoder {
-    const encoder = this.encoderFor(index);
-    if (!encoder) {
+  private requireEncoder(index: VectorIndex): ResolvedModel {
+    const model = this.encoderFor(index);
+    if (!model) {
       throw new ConflictError(
         'index_model_unavailable',
         `index ${index.name} was built with ${index.model.id}@${index.model.version}, which this server has not loaded; load that model or re-embed the index with a loaded one`,
       );
     }
-    return encoder;
+    return model;
   }
 
-  private async embed(index: VectorIndex, source: EmbeddingSource, signal?: AbortSignal): Promise<Float32Array> {
-    return (await this.embedKeeping(index, source, signal)).vector;
+  /** The head of the version an index holds (none for a base version); it need not have its encoder loaded. */
+  private headOf(index: VectorIndex): ProjectionHead | undefined {
+    if (!index.model.base) return undefined;
+    const version = this.deps.versions.get(index.model.id, index.model.version);
+    if (!version) throw new ConflictError('model_version_missing', `index ${index.name} holds ${index.model.id}@${index.model.version}, a version this server does not have`);
+    return version.head;
   }
 
-  /** Embeds a source with the index's model; for images, also the bytes that were embedded. */
-  private async embedKeeping(index: VectorIndex, source: EmbeddingSource, signal?: AbortSignal): Promise<{ vector: Float32Array; bytes?: Uint8Array }> {
-    if (source.kind === 'vector') {
-      if ((source.model !== undefined && source.model !== index.model.id) || (source.modelVersion !== undefined && source.modelVersion !== index.model.version)) {
-        throw new ConflictError(
-          'model_mismatch',
-          `index ${index.name} holds ${index.model.id}@${index.model.version} embeddings; this vector is from ${source.model ?? '?'}@${source.modelVersion ?? '?'}`,
-        );
-      }
-      if (source.vector.length !== index.model.dimension) {
-        throw new ValidationError(`the vector has ${source.vector.length} dimensions; index ${index.name} holds ${index.model.dimension}`, {
-          code: 'dimension_mismatch',
-        });
-      }
-      return { vector: l2NormalizeInPlace(Float32Array.from(source.vector)) };
+  /** The model version whose embeddings the index is built from: its base version. */
+  static workModel(index: VectorIndex): { id: string; version: string } {
+    return { id: index.model.id, version: index.model.base ?? index.model.version };
+  }
+
+  /** A query's vector in the index's space. */
+  private async embedQuery(index: VectorIndex, source: EmbeddingSource, signal?: AbortSignal): Promise<Float32Array> {
+    // A raw query vector in the index's own space is searched as it is; a base one is projected.
+    if (source.kind === 'vector' && index.model.base && (source.modelVersion === undefined || source.modelVersion === index.model.version)) {
+      this.checkVector(index, source, index.model.version);
+      return l2NormalizeInPlace(Float32Array.from(source.vector));
     }
-    const encoder = this.requireEncoder(index);
+    const { base } = await this.embedKeeping(index, source, signal);
+    const head = this.headOf(index);
+    return head ? head.project(base) : base;
+  }
+
+  private checkVector(index: VectorIndex, source: Extract<EmbeddingSource, { kind: 'vector' }>, version: string): void {
+    if ((source.model !== undefined && source.model !== index.model.id) || (source.modelVersion !== undefined && source.modelVersion !== version)) {
+      throw new ConflictError(
+        'model_mismatch',
+        `index ${index.name} holds ${index.model.id}@${version} embeddings; this vector is from ${source.model ?? '?'}@${source.modelVersion ?? '?'}`,
+      );
+    }
+    if (source.vector.length !== index.model.dimension) {
+      throw new ValidationError(`the vector has ${source.vector.length} dimensions; index ${index.name} holds ${index.model.dimension}`, {
+        code: 'dimension_mismatch',
+      });
+    }
+  }
+
+  /**
+   * Embeds a source with the index's base model (raw vectors must be base embeddings); for images,
+   * also the bytes that were embedded.
+   */
+  private async embedKeeping(index: VectorIndex, source: EmbeddingSource, signal?: AbortSignal): Promise<{ base: Float32Array; bytes?: Uint8Array }> {
+    if (source.kind === 'vector') {
+      this.checkVector(index, source, IndexService.workModel(index).version);
+      return { base: l2NormalizeInPlace(Float32Array.from(source.vector)) };
+    }
+    const { encoder } = this.requireEncoder(index);
     if (source.kind === 'text') {
       if (source.text.trim().length === 0) throw new ValidationError('the text is empty', { code: 'empty_input' });
-      return { vector: (await encoder.embedText(source.text, signal)).vector };
+      return { base: (await encoder.embedText(source.text, signal)).vector };
     }
-    if (source.kind === 'pixels') return { vector: (await encoder.embedImage(source.image, signal)).vector };
+    if (source.kind === 'pixels') return { base: (await encoder.embedImage(source.image, signal)).vector };
     const bytes = source.kind === 'image-bytes' ? source.bytes : await loadImageReference(source.reference, this.deps.images, signal);
-    return { vector: (await encoder.embedImage(bytes, signal)).vector, bytes };
+    return { base: (await encoder.embedImage(bytes, signal)).vector, bytes };
   }
 
   /**
@@ -187,7 +242,7 @@ export class IndexService {
    */
   async addItems(name: string, items: readonly NewItem[], signal?: AbortSignal): Promise<ItemResult[]> {
     return this.deps.store.write(name, async (index) => {
-      const encoder = items.some((item) => item.source.kind !== 'vector') ? this.requireEncoder(index) : undefined;
+      const encoder = items.some((item) => item.source.kind !== 'vector') ? this.requireEncoder(index).encoder : undefined;
       if (encoder) {
         const texts = items.filter((item) => item.source.kind === 'text').length;
         const images = items.filter((item) => item.source.kind === 'image' || item.source.kind === 'image-bytes' || item.source.kind === 'pixels').length;
@@ -203,9 +258,9 @@ export class IndexService {
             try {
               if (seen.has(item.id)) throw new ValidationError(`item ${item.id} appears twice in this batch`, { code: 'duplicate_id' });
               seen.add(item.id);
-              const { vector, bytes } = await this.embedKeeping(index, item.source, signal);
+              const { base, bytes } = await this.embedKeeping(index, item.source, signal);
               const sourceBlob = bytes && this.deps.keepSources ? await this.deps.blobs.put(bytes, holder) : null;
-              return { item, entry: { fields: { ...item, sourceKind: sourceKindOf(item.source), sourceBlob }, vector } };
+              return { item, entry: { fields: { ...item, sourceKind: sourceKindOf(item.source), sourceBlob }, base } };
             } catch (error) {
               if (error instanceof AppError && error.status < 500) return { item, error };
               throw error;
@@ -225,15 +280,17 @@ export class IndexService {
   }
 
   /**
-   * Writes vectors that a worker computed with `model` into the serving version of the index.
-   * Refused (retryably) when the index has since switched to another model: the worker embeds again.
+   * Writes base embeddings that a worker computed with `model` into the serving version of the
+   * index. Refused (retryably) when the index has since switched to another base model: the
+   * worker embeds again.
    */
   async writeEmbedded(name: string, model: { id: string; version: string }, entries: readonly EmbeddedItem[]): Promise<void> {
     await this.deps.store.write(name, (index) => {
-      if (index.model.id !== model.id || index.model.version !== model.version) {
+      const wanted = IndexService.workModel(index);
+      if (wanted.id !== model.id || wanted.version !== model.version) {
         throw new ConflictError(
           'index_model_changed',
-          `index ${name} now holds ${index.model.id}@${index.model.version} embeddings; these are from ${model.id}@${model.version}`,
+          `index ${name} now holds ${wanted.id}@${wanted.version} embeddings; these are from ${model.id}@${model.version}`,
           { retryable: true },
         );
       }
@@ -241,10 +298,14 @@ export class IndexService {
     });
   }
 
-  /** Upserts into one version of an index and points the items at their kept images. */
+  /**
+   * Upserts into one version of an index (its head, if it has one, applied to each base
+   * embedding) and points the items at their kept images.
+   */
   upsertInto(index: VectorIndex, entries: readonly EmbeddedItem[]): void {
     if (entries.length === 0) return;
-    index.upsert(entries);
+    const head = this.headOf(index);
+    index.upsert(entries.map(({ fields, base }) => ({ fields, vector: head ? head.project(base) : base, base })));
     this.deps.blobs.setItemRefs(
       index.name,
       entries.map(({ fields }) => ({ id: fields.id, hash: fields.sourceBlob ?? null })),
@@ -266,7 +327,7 @@ export class IndexService {
       vector = index.vectorOf(item);
       excludeIds.push(item.id);
     } else {
-      vector = await this.embed(index, request.query, signal);
+      vector = await this.embedQuery(index, request.query, signal);
     }
     const started = performance.now();
     const outcome = index.search(vector, {

@@ -5,7 +5,7 @@ import type { VectorIndex } from '../index/vector-index.js';
 import { loadImageReference } from '../media/image-source.js';
 import type { ItemFailure, JobRecord } from '../queue/job-store.js';
 import { jobHolder, type ChunkEntry, type ChunkResults, type ModelRef, type WorkSource } from '../queue/job-types.js';
-import type { EmbeddedItem } from './index.service.js';
+import { IndexService, type EmbeddedItem } from './index.service.js';
 import { isUrl, parseItem, type ItemBody } from './item-input.js';
 import type { JobHandler, JobService } from './jobs.service.js';
 
@@ -113,10 +113,11 @@ export class ItemIntake {
 
   /** Where an item's vector comes from; inline image bytes are returned to be stored with the chunk. */
   private async sourceOf(item: ItemBody): Promise<WorkSource | Uint8Array> {
-    const model = this.index.model;
+    // A raw vector is a base embedding (an index on a head version projects it).
+    const model = { ...this.index.model, ...IndexService.workModel(this.index) };
     if (item.vector) {
       if ((item.model !== undefined && item.model !== model.id) || (item.model_version !== undefined && item.model_version !== model.version)) {
-        throw new AppError(409, 'invalid_request_error', 'model_mismatch', `index ${this.index.name} holds ${model.id}@${model.version} embeddings; this vector is from ${item.model ?? '?'}@${item.model_version ?? '?'}`);
+        throw new AppError(409, 'invalid_request_error', 'model_mismatch', `index ${this.index.name} takes ${model.id}@${model.version} embeddings; this vector is from ${item.model ?? '?'}@${item.model_version ?? '?'}`);
       }
       if (item.vector.length !== model.dimension) {
         throw new AppError(400, 'invalid_request_error', 'dimension_mismatch', `the vector has ${item.vector.length} dimensions; index ${this.index.name} holds ${model.dimension}`);
@@ -163,9 +164,9 @@ export class IngestJob implements JobHandler {
 
   constructor(private readonly jobs: JobService) {}
 
+  /** Workers embed with the index's base model; an index on a head version projects what they return. */
   workModel(job: JobRecord): ModelRef {
-    const { model } = this.jobs.deps.indexes.get(job.index);
-    return { id: model.id, version: model.version };
+    return IndexService.workModel(this.jobs.deps.indexes.get(job.index));
   }
 
   intake(job: JobRecord): ItemIntake {
@@ -178,7 +179,7 @@ export class IngestJob implements JobHandler {
     for (const { pos, vector, blob } of results.vectors) {
       const entry = entries.get(pos)!;
       const sourceBlob = !keep ? null : entry.source.kind === 'blob' ? entry.source.hash : (blob ?? null);
-      written.push({ fields: { ...entry.fields, id: entry.id, sourceKind: kindOf(entry.source), sourceBlob }, vector });
+      written.push({ fields: { ...entry.fields, id: entry.id, sourceKind: kindOf(entry.source), sourceBlob }, base: vector });
     }
     await this.jobs.deps.indexes.writeEmbedded(job.index, results.model, written);
     return { done: results.vectors.map((entry) => entry.pos), failures: [...failures] };

@@ -2,6 +2,9 @@ import { rm } from 'node:fs/promises';
 import { ConflictError, FetchError } from '../errors.js';
 import type { JobRecord } from '../queue/job-store.js';
 import { isTerminal } from '../queue/job-types.js';
+import type { AlignmentOptions } from '../alignment/trainer.js';
+import type { GraphStore } from '../index/graph-store.js';
+import { AlignJob } from './align.job.js';
 import { IngestJob, type UploadedImage } from './ingest.job.js';
 import { JobService, type JobServiceDeps } from './jobs.service.js';
 import { ReembedJob } from './reembed.job.js';
@@ -26,11 +29,14 @@ export class JobRequests {
   readonly ingest: IngestJob;
   readonly reembed: ReembedJob;
 
-  constructor(deps: JobServiceDeps) {
+  readonly align: AlignJob;
+
+  constructor(deps: JobServiceDeps & { graphs: GraphStore }) {
     this.service = new JobService(deps);
     this.ingest = new IngestJob(this.service);
     this.reembed = new ReembedJob(this.service);
-    this.service.register([this.ingest, this.reembed]);
+    this.align = new AlignJob(this.service, deps.graphs);
+    this.service.register([this.ingest, this.reembed, this.align]);
     deps.indexes.onDeleted((name) => {
       this.service.onIndexDeleted(name).catch((error: unknown) => deps.logger.error({ err: error, index: name }, 'could not end the jobs of a deleted index'));
     });
@@ -128,6 +134,17 @@ export class JobRequests {
       });
     }
     return job;
+  }
+
+  /**
+   * Starts learning an alignment head on `index`'s graph; the job's result names the new model
+   * version (the index switches to it with a reembed).
+   */
+  async submitAlign(index: string, options: Partial<AlignmentOptions>): Promise<JobRecord> {
+    const plan = this.align.plan(index, options);
+    const job = await this.service.create('align', index, { ...plan }, { open: false });
+    await this.service.seal(job.id);
+    return this.service.get(job.id);
   }
 
   /** Starts re-embedding `index` with a model (default: the one it holds), beside the serving version. */

@@ -3,13 +3,19 @@ import type { CatalogItem } from '../index/catalog.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import type { ItemFailure, JobRecord } from '../queue/job-store.js';
 import { jobHolder, type ChunkEntry, type ChunkResults, type ModelRef, type WorkSource } from '../queue/job-types.js';
-import type { EmbeddedItem } from './index.service.js';
+import { IndexService, type EmbeddedItem } from './index.service.js';
 import type { FinishStep, JobHandler, JobService } from './jobs.service.js';
 
 /** What a reembed job keeps in its record. */
 interface ReembedParams {
   readonly source: ModelRef;
-  readonly target: ModelRef & { readonly dimension: number };
+  /** The version rebuilt to; `base` when it is a head version (a base model plus an alignment head). */
+  readonly target: ModelRef & { readonly dimension: number; readonly base?: string | undefined };
+  /**
+   * Another version of the same base model (a head, or back to the base: a rollback): every item's
+   * kept base embedding is projected again, no tower runs.
+   */
+  readonly reproject?: boolean;
   /** The directory of the version being built. */
   readonly buildDir?: string;
   /** The serving version's change number when the snapshot was read, and when it was last caught up with. */
@@ -57,10 +63,12 @@ export class ReembedJob implements JobHandler {
     }
     const encoder = registry.get(id);
     const wanted = version ?? (model === undefined ? index.model.version : encoder.info.version);
-    if (wanted !== encoder.info.version) {
-      throw new NotFoundError('model_version_not_found', `model ${id} is loaded at version ${encoder.info.version}, not ${wanted}`, {
+    const resolved = this.indexes.resolve(id, wanted);
+    if (!resolved) {
+      const available = [encoder.info.version, ...this.indexes.versions.list(id).filter((entry) => entry.baseVersion === encoder.info.version).map((entry) => entry.version)];
+      throw new NotFoundError('model_version_not_found', `model ${id} has no version ${wanted} here; available: ${available.join(', ')}`, {
         param: 'model_version',
-        details: { available: [encoder.info.version] },
+        details: { available },
       });
     }
     for (const job of this.jobs.deps.store.active()) {
@@ -68,9 +76,12 @@ export class ReembedJob implements JobHandler {
         throw new ConflictError('rebuild_in_progress', `index ${indexName} is already being re-embedded by ${job.id}`, { param: 'index', details: { job: job.id } });
       }
     }
+    const base = resolved.head ? encoder.info.version : undefined;
+    const sourceBase = IndexService.workModel(index);
     return {
       source: { id: index.model.id, version: index.model.version },
-      target: { id, version: encoder.info.version, dimension: encoder.info.dimension },
+      target: { id, version: wanted, dimension: encoder.info.dimension, ...(base && { base }) },
+      reproject: wanted !== index.model.version && sourceBase.id === id && sourceBase.version === encoder.info.version,
     };
   }
 
@@ -90,18 +101,23 @@ export class ReembedJob implements JobHandler {
       current = this.jobs.deps.store.get(job.id)!;
       if (current.state !== 'running') return; // cancelled while reading
       await this.addItems(current, live, page, true);
+      // Re-projection runs here, on the event loop: let requests through between pages.
+      if (p.reproject) await new Promise((resolve) => setImmediate(resolve));
     }
     await this.jobs.seal(job.id);
     this.jobs.update(job.id, { params: { ...this.jobs.deps.store.get(job.id)!.params, preparing: false } });
   }
 
   /** What an item is embedded from again, or why it cannot be. */
-  private sourceOf(item: CatalogItem, target: ModelRef): WorkSource | { copy: true } | { failed: { code: string; message: string } } {
+  private sourceOf(item: CatalogItem, p: ReembedParams, live: VectorIndex): WorkSource | { copy: true } | { failed: { code: string; message: string } } {
+    const target = p.target;
+    if (p.reproject) return { copy: true };
     if (item.sourceBlob && this.jobs.deps.blobs.has(item.sourceBlob)) return { kind: 'blob', hash: item.sourceBlob };
     const kind = item.sourceKind ?? (item.sourceUrl ? 'image' : item.text ? 'text' : null);
     if (kind === 'text' && item.text) return { kind: 'text', text: item.text };
     if (kind === 'image' && item.sourceUrl) return { kind: 'url', url: item.sourceUrl };
-    if (kind === 'vector' && item.modelId === target.id && item.modelVersion === target.version) return { copy: true };
+    const liveBase = IndexService.workModel(live);
+    if (kind === 'vector' && liveBase.id === target.id && liveBase.version === (target.base ?? target.version)) return { copy: true };
     if (kind === 'image') {
       return {
         failed: {
@@ -128,10 +144,10 @@ export class ReembedJob implements JobHandler {
     const copies: EmbeddedItem[] = [];
     const copied: number[] = [];
     items.forEach((item, pos) => {
-      const source = this.sourceOf(item, p.target);
+      const source = this.sourceOf(item, p, live);
       if ('failed' in source) failures.push({ pos, id: item.id, ...source.failed });
       else if ('copy' in source) {
-        copies.push({ fields: this.fieldsOf(item), vector: live.vectorOf(item) });
+        copies.push({ fields: this.fieldsOf(item), base: live.baseVectorOf(item) });
         copied.push(pos);
       } else entries.push({ pos, id: item.id, source, seq: item.seq });
     });
@@ -156,9 +172,10 @@ export class ReembedJob implements JobHandler {
     };
   }
 
+  /** Workers embed with the target's base model; the new version projects with its head, if it has one. */
   workModel(job: JobRecord): ModelRef {
     const { target } = params(job);
-    return { id: target.id, version: target.version };
+    return { id: target.id, version: target.base ?? target.version };
   }
 
   /**
@@ -167,9 +184,9 @@ export class ReembedJob implements JobHandler {
    * here: the catch-up at the end takes their current state.
    */
   async apply(job: JobRecord, entries: ReadonlyMap<number, ChunkEntry>, results: ChunkResults, failures: readonly ItemFailure[]) {
-    const { target } = params(job);
-    if (results.model.id !== target.id || results.model.version !== target.version) {
-      throw new ConflictError('model_mismatch', `this job embeds with ${target.id}@${target.version}, not ${results.model.id}@${results.model.version}`);
+    const work = this.workModel(job);
+    if (results.model.id !== work.id || results.model.version !== work.version) {
+      throw new ConflictError('model_mismatch', `this job embeds with ${work.id}@${work.version}, not ${results.model.id}@${results.model.version}`);
     }
     const build = this.indexes.store.buildOf(job.index);
     if (!build) return { done: [], failures: [] };
@@ -182,7 +199,7 @@ export class ReembedJob implements JobHandler {
     const written: EmbeddedItem[] = [];
     for (const { pos, vector, blob } of results.vectors) {
       const item = unchanged(pos);
-      if (item) written.push({ fields: this.fieldsOf(item, blob), vector });
+      if (item) written.push({ fields: this.fieldsOf(item, blob), base: vector });
     }
     this.indexes.upsertInto(build, written);
     const standing = failures.filter((failure) => unchanged(failure.pos));
@@ -265,8 +282,7 @@ export class ReembedJob implements JobHandler {
     const { n, work } = await this.addItems(job, live, items, false);
     if (work === 0) return;
     const entries = (await this.jobs.deps.files.read(job.id, n)) ?? [];
-    const { target } = params(job);
-    const embedded = await this.jobs.embedder.embed(target, entries, {
+    const embedded = await this.jobs.embedder.embed(this.workModel(job), entries, {
       readBlob: async (hash) => this.jobs.deps.blobs.readNow(hash),
       keep: this.jobs.deps.settings.keepSources ? (bytes) => this.jobs.deps.blobs.put(bytes, jobHolder(job.id)) : undefined,
     });
@@ -274,7 +290,7 @@ export class ReembedJob implements JobHandler {
     const written: EmbeddedItem[] = [];
     for (const { pos, vector, blob } of embedded.vectors) {
       const item = live.get(byPos.get(pos)!.id);
-      if (item) written.push({ fields: this.fieldsOf(item, blob), vector });
+      if (item) written.push({ fields: this.fieldsOf(item, blob), base: vector });
     }
     this.indexes.upsertInto(build, written);
     this.jobs.deps.store.resolve(

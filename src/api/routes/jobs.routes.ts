@@ -8,7 +8,7 @@ import type { UploadedImage } from '../../services/ingest.job.js';
 import type { JobRequests } from '../../services/job-requests.js';
 import type { Upload } from '../multipart.js';
 import { parseBody } from '../validation.js';
-import { appendRequest, failuresQuery, ingestRequest, jobResponse, listQuery, multipartJobFields, reembedRequest } from './jobs.schemas.js';
+import { alignRequest, appendRequest, failuresQuery, ingestRequest, jobResponse, listQuery, multipartJobFields, reembedRequest } from './jobs.schemas.js';
 
 /** A job as the API shows it, with its rate and the time left. */
 export function describeJob(job: JobRecord, now = Date.now()): z.infer<typeof jobResponse> {
@@ -142,6 +142,26 @@ export function jobsRouter(deps: { jobs: JobRequests; upload: Upload; closers: S
       return;
     }
     const type = (req.body as { type?: unknown } | undefined)?.type;
+    if (type === 'align') {
+      const body = parseBody(alignRequest, req.body);
+      accepted(
+        res,
+        await jobs.submitAlign(body.index, {
+          ...(body.rank !== undefined && { rank: body.rank }),
+          ...(body.steps !== undefined && { steps: body.steps }),
+          ...(body.batch !== undefined && { batch: body.batch }),
+          ...(body.learning_rate !== undefined && { learningRate: body.learning_rate }),
+          ...(body.temperature !== undefined && { temperature: body.temperature }),
+          ...(body.holdout !== undefined && { holdout: body.holdout }),
+          ...(body.text_weight !== undefined && { textWeight: body.text_weight }),
+          ...(body.anchor_weight !== undefined && { anchorWeight: body.anchor_weight }),
+          ...(body.evaluate_every !== undefined && { evaluateEvery: body.evaluate_every }),
+          ...(body.patience !== undefined && { patience: body.patience }),
+          ...(body.seed !== undefined && { seed: body.seed }),
+        }),
+      );
+      return;
+    }
     if (type === 'reembed') {
       const body = parseBody(reembedRequest, req.body);
       accepted(res, await jobs.submitReembed(body.index, body.model, body.model_version));

@@ -28,7 +28,23 @@ export const reembedRequest = z.strictObject({
   model_version: z.string().min(1).optional().describe('The version (default: the loaded one; a re-embedding to the current model@version rebuilds from the kept sources)'),
 });
 
-export const jobRequest = z.union([ingestRequest, reembedRequest]);
+export const alignRequest = z.strictObject({
+  type: z.literal('align'),
+  index: indexName,
+  rank: z.number().int().min(1).max(512).optional().describe('Rank of the head\'s low-rank update (default 64)'),
+  steps: z.number().int().min(1).max(100_000).optional().describe('Most training steps (default 400)'),
+  batch: z.number().int().min(2).max(4096).optional().describe('Neighbor pairs per step (default 256)'),
+  learning_rate: z.number().positive().max(1).optional().describe('Adam learning rate (default 0.002)'),
+  temperature: z.number().positive().max(10).optional().describe('Contrastive temperature (default 0.05)'),
+  holdout: z.number().min(0).max(0.9).optional().describe('Share of each board\'s memberships held out for validation (default 0.15)'),
+  text_weight: z.number().min(0).max(100).optional().describe('Weight of the image–text term (default 1)'),
+  anchor_weight: z.number().min(0).max(100).optional().describe('Weight of the term that keeps outputs near the base embeddings (default 1 without texts, 0.25 with)'),
+  evaluate_every: z.number().int().min(1).optional().describe('Validation every this many steps (default 40)'),
+  patience: z.number().int().min(1).optional().describe('Validations without gain before stopping (default 3)'),
+  seed: z.number().int().min(0).optional(),
+});
+
+export const jobRequest = z.union([ingestRequest, reembedRequest, alignRequest]);
 
 /** Multipart `POST /v1/jobs`: the fields beside the `manifest` file. */
 export const multipartJobFields = z.strictObject({
@@ -56,13 +72,13 @@ const modelRef = z.object({ id: z.string(), version: z.string() });
 export const jobResponse = z.object({
   id: z.string(),
   object: z.literal('job'),
-  type: z.enum(['ingest', 'reembed']),
+  type: z.enum(['ingest', 'reembed', 'align']),
   index: z.string(),
   state: z.enum(JOB_STATES),
   open: z.boolean().describe('Still taking appended chunks (or its manifest is still being read)'),
   progress: z.object({
     total: z.number().int().describe('Items taken in so far'),
-    done: z.number().int().describe('Items applied to the index'),
+    done: z.number().int().describe('Items applied to the index (align: training steps done of total)'),
     failed: z.number().int().describe('Items failed for good (see /failures)'),
   }),
   items_per_second: z.number(),
