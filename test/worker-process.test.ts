@@ -181,6 +181,26 @@ describe('the command line', () => {
     }
   }, 60_000);
 
+  it('uploads a graph and learns an alignment head, through `lookbook graph upload` and `lookbook align`', async () => {
+    const owner = await startJobServer();
+    try {
+      await api(owner.url, 'POST', '/v1/indexes', { name: 'boards' });
+      const items = Array.from({ length: 24 }, (_, i) => ({ id: `t${i}`, text: `item ${i % 4} number ${i}` }));
+      await api(owner.url, 'POST', '/v1/indexes/boards/items', { items });
+      const file = join(mkdtempSync(join(tmpdir(), 'lookbook-graph-')), 'graph.jsonl');
+      writeFileSync(file, [0, 1, 2, 3].map((b) => JSON.stringify({ id: `board-${b}`, items: items.filter((_, i) => i % 4 === b).map((item) => item.id) })).join('\n'));
+      const upload = lookbook(['graph', 'upload', file, '--index', 'boards', '--server', owner.url], {});
+      expect(await upload.exited).toBe(0);
+      expect(JSON.parse(upload.output().stdout)).toMatchObject({ boards: 4, memberships: 24, unknown_items: 0 });
+      const align = lookbook(['align', '--index', 'boards', '--steps', '20', '--server', owner.url], {});
+      expect(await align.exited).toBe(0);
+      expect(align.output().stdout).toMatch(/completed: 20 done, 0 failed of 20/);
+      expect(align.output().stdout).toContain('"model_version": "0.0.1+align.1"');
+    } finally {
+      await owner.close();
+    }
+  }, 60_000);
+
   it('refuses a second server on the same data directory, and a taken port, with a one-line reason', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lookbook-locked-'));
     const first = lookbook([], { LOOKBOOK_DATA_DIR: dataDir, LOOKBOOK_PORT: '0', LOOKBOOK_REDIS_URL: 'none' });

@@ -18,17 +18,17 @@ export interface AlignmentData {
 export interface AlignmentOptions {
   /** Rank of the head's low-rank update. @defaultValue 64 */
   readonly rank: number;
-  /** Most training steps. @defaultValue 400 */
+  /** Most training steps. @defaultValue 800 */
   readonly steps: number;
   /** Pairs per step (in-batch negatives). @defaultValue 256 */
   readonly batch: number;
-  /** @defaultValue 0.002 */
+  /** @defaultValue 0.005 */
   readonly learningRate: number;
-  /** Softmax temperature of the contrastive terms. @defaultValue 0.05 */
+  /** Softmax temperature of the contrastive terms. @defaultValue 0.1 */
   readonly temperature: number;
   /** Share of each board's memberships held out for validation (boards of 3 or more). @defaultValue 0.15 */
   readonly holdout: number;
-  /** Weight of the image–text term (items with both). @defaultValue 1 */
+  /** Weight of the image–text term (items with both). @defaultValue 2 */
   readonly textWeight: number;
   /** Weight of the term that keeps outputs near their inputs; by default 1 without texts, 0.25 with. */
   readonly anchorWeight?: number | undefined;
@@ -43,12 +43,12 @@ export interface AlignmentOptions {
 
 export const DEFAULT_ALIGNMENT_OPTIONS: AlignmentOptions = {
   rank: 64,
-  steps: 400,
+  steps: 800,
   batch: 256,
-  learningRate: 0.002,
-  temperature: 0.05,
+  learningRate: 0.005,
+  temperature: 0.1,
   holdout: 0.15,
-  textWeight: 1,
+  textWeight: 2,
   evaluateEvery: 40,
   patience: 3,
   maxQueries: 500,

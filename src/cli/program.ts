@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { DataDirLockedError } from '../index/data-dir-lock.js';
@@ -155,6 +156,60 @@ export function program(): Command {
       return;
     }
     process.exitCode = await report(api, await followJob(api, job.id, { label: 're-embedded' }));
+  });
+
+  const graph = cli.command('graph').description("an index's item graph (boards, pairs) for neighbor alignment");
+  serverOption(
+    graph
+      .command('upload')
+      .argument('<file>', 'JSON ({"boards": [{"id", "items"}], "pairs": [["a", "b", weight?]]}) or JSONL (a board or a pair per line)')
+      .requiredOption('--index <name>', 'the index')
+      .description("replace the index's graph"),
+  ).action(async (file: string, options) => {
+    const api = client(options);
+    const text = readFileSync(file, 'utf8');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined; // JSONL: sent as a file
+    }
+    let summary: Record<string, unknown>;
+    if (body && typeof body === 'object' && !Array.isArray(body)) summary = await api.request('POST', `/v1/indexes/${encodeURIComponent(options.index)}/graph`, body);
+    else {
+      const form = new FormData();
+      form.append('graph', new Blob([text], { type: 'application/x-ndjson' }), 'graph.jsonl');
+      summary = await api.request('POST', `/v1/indexes/${encodeURIComponent(options.index)}/graph`, form);
+    }
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  });
+  serverOption(graph.command('show').requiredOption('--index <name>', 'the index').description("the index's graph summary")).action(async (options) => {
+    process.stdout.write(`${JSON.stringify(await client(options).request('GET', `/v1/indexes/${encodeURIComponent(options.index)}/graph`), null, 2)}\n`);
+  });
+
+  serverOption(
+    cli
+      .command('align')
+      .requiredOption('--index <name>', 'the index whose graph to learn from')
+      .option('--steps <n>', 'most training steps', positiveInt)
+      .option('--rank <n>', "rank of the head's update", positiveInt)
+      .option('--no-wait', 'print the job id and return instead of following it')
+      .description('learn a neighbor-alignment head on the graph: a new model version (switch with `lookbook reembed --model-version`)'),
+  ).action(async (options) => {
+    const api = client(options);
+    const job = await api.request<JobView>('POST', '/v1/jobs', {
+      type: 'align',
+      index: options.index,
+      ...(options.steps && { steps: options.steps }),
+      ...(options.rank && { rank: options.rank }),
+    });
+    if (!options.wait) {
+      process.stdout.write(`${job.id}\n`);
+      return;
+    }
+    const done = await followJob(api, job.id, { label: 'steps' });
+    process.exitCode = await report(api, done);
+    if (done.result) process.stdout.write(`${JSON.stringify(done.result, null, 2)}\n`);
   });
 
   return cli;
