@@ -68,6 +68,22 @@ function describe(job: JobView): string {
   return `${job.id}  ${job.type.padEnd(7)} ${job.index.padEnd(16)} ${job.state.padEnd(9)} ${done}/${total} done, ${failed} failed${models}  ${job.created_at}`;
 }
 
+/**
+ * Starts a job and, unless told not to wait, follows it to its end and reports it (setting the
+ * exit code); without waiting it prints the job id. Resolves with the ended job when it waited.
+ */
+async function submitJob(api: ApiClient, body: Record<string, unknown>, options: { wait: boolean; label: string }, started?: (job: JobView) => void): Promise<JobView | undefined> {
+  const job = await api.request<JobView>('POST', '/v1/jobs', body);
+  started?.(job);
+  if (!options.wait) {
+    process.stdout.write(`${job.id}\n`);
+    return undefined;
+  }
+  const done = await followJob(api, job.id, { label: options.label });
+  process.exitCode = await report(api, done);
+  return done;
+}
+
 /** The `lookbook` command line. With no command it serves, as `node dist/src/main.js` always has. */
 export function program(): Command {
   const cli = new Command('lookbook').version(VERSION).description('Lookbook: multimodal visual search (server, workers and bulk jobs)');
@@ -143,19 +159,10 @@ export function program(): Command {
       .option('--no-wait', 'print the job id and return instead of following it')
       .description('re-embed an index beside the serving version, then switch to it'),
   ).action(async (options) => {
-    const api = client(options);
-    const job = await api.request<JobView>('POST', '/v1/jobs', {
-      type: 'reembed',
-      index: options.index,
-      ...(options.model && { model: options.model }),
-      ...(options.modelVersion && { model_version: options.modelVersion }),
-    });
-    process.stderr.write(`job ${job.id}: re-embedding ${job.index} ${job.source_model?.id}@${job.source_model?.version} → ${job.target_model?.id}@${job.target_model?.version}\n`);
-    if (!options.wait) {
-      process.stdout.write(`${job.id}\n`);
-      return;
-    }
-    process.exitCode = await report(api, await followJob(api, job.id, { label: 're-embedded' }));
+    const body = { type: 'reembed', index: options.index, ...(options.model && { model: options.model }), ...(options.modelVersion && { model_version: options.modelVersion }) };
+    await submitJob(client(options), body, { wait: options.wait, label: 're-embedded' }, (job) =>
+      process.stderr.write(`job ${job.id}: re-embedding ${job.index} ${job.source_model?.id}@${job.source_model?.version} → ${job.target_model?.id}@${job.target_model?.version}\n`),
+    );
   });
 
   const graph = cli.command('graph').description("an index's item graph (boards, pairs) for neighbor alignment");
@@ -196,20 +203,9 @@ export function program(): Command {
       .option('--no-wait', 'print the job id and return instead of following it')
       .description('learn a neighbor-alignment head on the graph: a new model version (switch with `lookbook reembed --model-version`)'),
   ).action(async (options) => {
-    const api = client(options);
-    const job = await api.request<JobView>('POST', '/v1/jobs', {
-      type: 'align',
-      index: options.index,
-      ...(options.steps && { steps: options.steps }),
-      ...(options.rank && { rank: options.rank }),
-    });
-    if (!options.wait) {
-      process.stdout.write(`${job.id}\n`);
-      return;
-    }
-    const done = await followJob(api, job.id, { label: 'steps' });
-    process.exitCode = await report(api, done);
-    if (done.result) process.stdout.write(`${JSON.stringify(done.result, null, 2)}\n`);
+    const body = { type: 'align', index: options.index, ...(options.steps && { steps: options.steps }), ...(options.rank && { rank: options.rank }) };
+    const done = await submitJob(client(options), body, { wait: options.wait, label: 'steps' });
+    if (done?.result) process.stdout.write(`${JSON.stringify(done.result, null, 2)}\n`);
   });
 
   return cli;
