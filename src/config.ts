@@ -127,7 +127,7 @@ export interface Config {
     readonly cropMargin: number;
     /** Grow each crop to a square around its box (filled with the model's background outside the image). */
     readonly cropSquare: boolean;
-    /** Catalog categories each detector label may match (a label maps to itself when absent). */
+    /** Catalog categories each detector label matches, for every index (before the mapping derived from each catalog). */
     readonly labelCategories: Readonly<Record<string, readonly string[]>>;
   };
   /** Background jobs on BullMQ. */

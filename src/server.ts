@@ -21,6 +21,7 @@ import { JobQueues } from './queue/job-queues.js';
 import { JobStore } from './queue/job-store.js';
 import { JobRequests } from './services/job-requests.js';
 import { GraphService } from './services/graph.service.js';
+import { CategoryMapper, CategoryOverrides } from './services/category-map.service.js';
 import { settleWithin } from './util/settle.js';
 import { ShopTheLookService } from './services/shop-the-look.service.js';
 import { EmbeddingService } from './services/embedding.service.js';
@@ -107,7 +108,10 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const graphs = new GraphStore(config.dataDir);
     opened.push(graphs);
     const indexes = new IndexService({ store, registry, images, blobs, keepSources: config.jobs.keepSources, versions });
-    const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection });
+    const overrides = new CategoryOverrides(config.dataDir);
+    opened.push(overrides);
+    const categories = new CategoryMapper({ indexes, detector, configured: config.detection.labelCategories, overrides, maxPixels: config.limits.maxImagePixels });
+    const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection, categories });
     const settings = queueSettings(config);
     const queues = settings ? new JobQueues(settings, logger) : undefined;
     if (queues) {
@@ -145,7 +149,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       for (const part of opened.reverse()) await part.close();
       lock.release();
     };
-    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, close };
+    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, categories, overrides, close };
   } catch (error) {
     // A failed start leaves nothing open behind.
     for (const part of opened.reverse()) await Promise.resolve(part.close()).catch(() => undefined);

@@ -14,6 +14,7 @@ import type { JobQueues } from '../queue/job-queues.js';
 import type { IndexService } from '../services/index.service.js';
 import type { JobRequests } from '../services/job-requests.js';
 import type { GraphService } from '../services/graph.service.js';
+import type { CategoryMapper, CategoryOverrides } from '../services/category-map.service.js';
 import type { ModelVersions } from '../encoders/model-versions.js';
 import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
@@ -26,6 +27,7 @@ import { immichRouter } from './routes/immich.routes.js';
 import { indexesRouter } from './routes/indexes.routes.js';
 import { jobsRouter } from './routes/jobs.routes.js';
 import { graphRouter } from './routes/graph.routes.js';
+import { categoriesRouter } from './routes/categories.routes.js';
 import { workerRouter } from './routes/worker.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
@@ -47,6 +49,8 @@ export interface AppDeps {
   shop: ShopTheLookService;
   jobs: JobRequests;
   graphService: GraphService;
+  categories: CategoryMapper;
+  overrides: CategoryOverrides;
   versions: ModelVersions;
   /** The BullMQ queues, for the dashboard; undefined without Redis. */
   queues: JobQueues | undefined;
@@ -99,6 +103,7 @@ export function createApp(deps: AppDeps) {
   const documentUpload = createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes);
   app.use(jobsRouter({ jobs: deps.jobs, upload: documentUpload, closers: deps.lifecycle.closers }));
   app.use(graphRouter({ graphs: deps.graphService, upload: documentUpload }));
+  app.use(categoriesRouter({ indexes: deps.indexes, categories: deps.categories, overrides: deps.overrides }));
   app.use(workerRouter({ jobs: deps.jobs.service, maxImageBytes: config.limits.maxImageBytes, jsonLimitBytes: config.server.jsonLimitBytes }));
   if (deps.queues) {
     // Bull Board: the queues' jobs, chunk by chunk, with their tries and errors. Made on the first

@@ -1,4 +1,4 @@
-import { jobPaths } from './openapi-jobs.js';
+import { generatedPaths } from './openapi-paths.js';
 
 /**
  * The OpenAPI 3.1 document served at `/openapi.json`. A test checks that every route the app
@@ -46,7 +46,7 @@ export function openApiDocument(version: string) {
         '(`{"image": URL | data URI | base64}`). Errors are `{"error": {message, type, code, param}}`.',
     },
     paths: {
-      ...jobPaths(),
+      ...generatedPaths(),
       '/v1/embeddings': {
         post: {
           summary: 'Embed texts and images',
@@ -444,7 +444,7 @@ export function openApiDocument(version: string) {
             min_product_score: { type: 'number' },
             iou: { type: 'number' },
             crop: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: 'Your own box [x1, y1, x2, y2]: no detection' },
-            category_filter: { type: 'boolean', default: true, description: 'Restrict products to the categories of each label (LOOKBOOK_LABEL_CATEGORIES; a label maps to itself), when the catalog has categories' },
+            category_filter: { type: 'boolean', default: true, description: 'Restrict products to the catalog categories of each label (derived from the catalog, overridden per index or by LOOKBOOK_LABEL_CATEGORIES; see GET /v1/indexes/{name}/categories), when the catalog has categories; a label with none is searched unfiltered' },
             categories: { type: 'array', items: { type: 'string' }, description: 'With crop: restrict to these categories' },
           },
         },

@@ -235,6 +235,22 @@ export class Catalog {
     );
   }
 
+  /** Each category of the live items with its item count, largest first. */
+  categoryCounts(): { category: string; count: number }[] {
+    return this.db.prepare('SELECT category, COUNT(*) AS count FROM items WHERE deleted = 0 AND category IS NOT NULL GROUP BY category ORDER BY count DESC, category').all() as { category: string; count: number }[];
+  }
+
+  /**
+   * Up to `limit` live items of a category that have a kept image, spread over it (a fixed
+   * pseudo-random order of their slots, not the first ones written): their kept images' hashes.
+   */
+  categoryImages(category: string, limit: number): string[] {
+    return this.db
+      .prepare('SELECT source_blob FROM items WHERE deleted = 0 AND category = ? AND source_blob IS NOT NULL ORDER BY (slot * 2654435761) % 4294967291 LIMIT ?')
+      .pluck()
+      .all(category, limit) as string[];
+  }
+
   /** Ids of the items written or deleted after `seq` (each once). */
   changedIdsSince(seq: number): string[] {
     return this.db.prepare('SELECT DISTINCT id FROM items WHERE seq > ?').pluck().all(seq) as string[];

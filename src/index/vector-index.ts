@@ -192,6 +192,15 @@ export class VectorIndex {
     return this.catalog.liveBySlot(afterSlot, limit);
   }
 
+  categoryCounts(): { category: string; count: number }[] {
+    return this.catalog.categoryCounts();
+  }
+
+  /** The kept images (hashes) of up to `limit` items of a category, spread over it. */
+  categoryImages(category: string, limit: number): string[] {
+    return this.catalog.categoryImages(category, limit);
+  }
+
   /** The item's base embedding: its vector, or the kept base one when the model is a head version. */
   baseVectorOf(item: CatalogItem): Float32Array {
     return (this.baseVectors ?? this.vectors).read(item.slot);

@@ -3,6 +3,7 @@ import { decodeImage, type RawImage } from '../encoders/image-preprocessor.js';
 import { cropImage, type DetectOptions, type Detection, type Detector } from '../detection/detector.js';
 import { AppError, ValidationError } from '../errors.js';
 import { loadImageReference, type ImageSourceOptions } from '../media/image-source.js';
+import type { CategoryMapper } from './category-map.service.js';
 import { describeHit, type IndexService } from './index.service.js';
 
 export type SceneImage = { readonly kind: 'reference'; readonly reference: string } | { readonly kind: 'bytes'; readonly bytes: Uint8Array };
@@ -43,6 +44,8 @@ export class ShopTheLookService {
       images: ImageSourceOptions;
       maxPixels: number;
       detection: Config['detection'];
+      /** Detector labels → the catalog's own categories. */
+      categories: CategoryMapper;
     },
   ) {}
 
@@ -76,10 +79,6 @@ export class ShopTheLookService {
     return { image: { width: pixels.width, height: pixels.height }, objects };
   }
 
-  categoriesFor(label: string): readonly string[] {
-    return this.deps.detection.labelCategories[label] ?? [label];
-  }
-
   async shop(request: ShopTheLookRequest, signal?: AbortSignal) {
     const index = this.deps.indexes.get(request.index);
     const pixels = await this.decode(request.image, signal);
@@ -106,7 +105,10 @@ export class ShopTheLookService {
           square: this.deps.detection.cropSquare,
           fill,
         });
-        const categories = object.label === null ? request.categories : filterByCategory ? this.categoriesFor(object.label) : undefined;
+        // A label that no catalog category goes to is searched unfiltered, and says so.
+        const mapped = object.label !== null && filterByCategory ? await this.deps.categories.categoriesFor(index, object.label) : undefined;
+        const categories = object.label === null ? request.categories : mapped && mapped.categories.length > 0 ? mapped.categories : undefined;
+        const categorySource = object.label === null ? (request.categories ? 'request' : null) : (mapped?.source ?? null);
         const found = await this.deps.indexes.search(
           request.index,
           {
@@ -119,7 +121,7 @@ export class ShopTheLookService {
           signal,
         );
         const products = found.hits.filter((hit) => request.minProductScore === undefined || hit.score >= request.minProductScore).map(describeHit);
-        return { bbox: object.bbox, label: object.label, score: object.score, categories: categories ?? null, products };
+        return { bbox: object.bbox, label: object.label, score: object.score, categories: categories ?? null, category_source: categorySource, products };
       }),
     );
     return { image: { width: pixels.width, height: pixels.height }, index: index.name, model: index.model, objects: results };

@@ -3,7 +3,8 @@ import { graphSchema } from '../services/graph.service.js';
 import { alignRequest, failuresQuery, failuresResponse, ingestRequest, jobListResponse, jobResponse, listQuery, reembedRequest } from './routes/jobs.schemas.js';
 
 /**
- * The OpenAPI paths of the job routes, generated from the zod schemas the routes parse with (one
+ * The OpenAPI paths of the routes added with jobs (jobs, workers, graphs, categories), generated
+ * from the zod schemas the routes parse with where they have them (one
  * schema, one truth). The older routes' documentation is still written by hand in openapi.ts.
  */
 const schema = (type: z.ZodType, io: 'input' | 'output' = 'output') => z.toJSONSchema(type, { io, unrepresentable: 'any', target: 'draft-2020-12' });
@@ -19,7 +20,7 @@ function queryParams(type: z.ZodObject) {
   return Object.entries(json.properties ?? {}).map(([name, property]) => ({ name, in: 'query', required: false, schema: property, description: property.description }));
 }
 
-export function jobPaths() {
+export function generatedPaths() {
   const job = { '200': { description: 'The job', content: json(jobResponse) }, '404': error, '503': queueDown };
   return {
     '/v1/jobs': {
@@ -112,6 +113,20 @@ export function jobPaths() {
       },
       get: { summary: 'The graph summary: boards, pairs, items covered and unknown', parameters: [nameParam], responses: { '200': { description: 'The graph summary' }, '404': error } },
       delete: { summary: "Delete the index's graph", parameters: [nameParam], responses: { '200': { description: 'Deleted' }, '404': error } },
+    },
+    '/v1/indexes/{name}/categories': {
+      get: {
+        summary: "The catalog's categories (item counts, the detector labels that map to them) and each label's categories and their source: `index` (set here), `configured` (LOOKBOOK_LABEL_CATEGORIES), `derived` (from the catalog), `none` (searched unfiltered)",
+        parameters: [nameParam],
+        responses: { '200': { description: 'The mapping' }, '404': error },
+      },
+      put: {
+        summary: 'Set this index\'s label → categories overrides (they come before the derived mapping)',
+        parameters: [nameParam],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['labels'], properties: { labels: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } } } } } } },
+        responses: { '200': { description: 'The mapping' }, '400': error, '404': error },
+      },
+      delete: { summary: "Drop this index's overrides", parameters: [nameParam], responses: { '200': { description: 'The mapping' }, '404': error } },
     },
     '/v1/worker/jobs/{id}/chunks/{chunk}': {
       get: {
