@@ -111,6 +111,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const overrides = new CategoryOverrides(config.dataDir);
     opened.push(overrides);
     const categories = new CategoryMapper({ indexes, detector, configured: config.detection.labelCategories, overrides, maxPixels: config.limits.maxImagePixels });
+    opened.push(categories);
     const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection, categories });
     const settings = queueSettings(config);
     const queues = settings ? new JobQueues(settings, logger) : undefined;

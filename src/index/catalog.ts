@@ -244,11 +244,12 @@ export class Catalog {
    * Up to `limit` live items of a category that have a kept image, spread over it (a fixed
    * pseudo-random order of their slots, not the first ones written): their kept images' hashes.
    */
-  categoryImages(category: string, limit: number): string[] {
-    return this.db
-      .prepare('SELECT source_blob FROM items WHERE deleted = 0 AND category = ? AND source_blob IS NOT NULL ORDER BY (slot * 2654435761) % 4294967291 LIMIT ?')
-      .pluck()
-      .all(category, limit) as string[];
+  categoryImages(category: string, limit: number): { slot: number; blob: string }[] {
+    return (
+      this.db
+        .prepare('SELECT slot, source_blob FROM items WHERE deleted = 0 AND category = ? AND source_blob IS NOT NULL ORDER BY (slot * 2654435761) % 4294967291 LIMIT ?')
+        .all(category, limit) as { slot: number; source_blob: string }[]
+    ).map((row) => ({ slot: row.slot, blob: row.source_blob }));
   }
 
   /** Ids of the items written or deleted after `seq` (each once). */

@@ -197,8 +197,8 @@ export class VectorIndex {
   }
 
   /** The kept images (hashes) of up to `limit` items of a category, spread over it. */
-  categoryImages(category: string, limit: number): string[] {
-    return this.catalog.categoryImages(category, limit);
+  categoryImages(category: string, limit: number): { blob: string }[] {
+    return this.catalog.categoryImages(category, limit).map(({ blob }) => ({ blob }));
   }
 
   /** The item's base embedding: its vector, or the kept base one when the model is a head version. */

@@ -69,19 +69,21 @@ async function staged(bytes: Uint8Array, maxPixels: number): Promise<Buffer> {
     .toBuffer();
 }
 
-/** Items per category the detector looks at. */
-const SAMPLE = 6;
-/** A label gets a category when at least this share of the category's detected samples say it. */
-const SHARE = 0.3;
+/** Items of a category the detector looks at: more for larger ones, whose minorities matter (2√n, 6 to 32). */
+const sampleSize = (count: number) => Math.min(32, Math.max(6, Math.ceil(2 * Math.sqrt(count))));
+/** A label gets a category when at least this share of its samples' votes (and two) are the label's. */
+const SHARE = 0.15;
 
 const words = (name: string) => name.replace(/[-_/:.&]+/g, ' ').replace(/\s+/g, ' ').trim().toLowerCase();
 
 /**
  * Relates the detector's labels to a catalog's own categories, which are named as the catalog's
  * owner pleases ("footwear", "Bags & Luggage", a CLDR subgroup…). Derived from the catalog itself:
- * the detector looks at the kept images of a few items of each category (spread over it), and each
- * sample votes for the label of its most confident detection; a category goes to every label with at
- * least 30 % of its votes (many-to-many). A category named as a label goes to that label alone. The votes are remembered
+ * the detector looks at the kept images of some items of each category (2√n of them, 6 to 32,
+ * spread over it) and each votes for the label of its most confident detection; a category goes to
+ * every label with at least 15 % of its votes (and two) — many-to-many, so a catalog's "clothing"
+ * that holds shoes and bags goes to clothing, shoes and bags. A category named as a label always goes
+ * to that label too. The votes are remembered
  * per image, and the mapping is recomputed whenever the catalog has changed (keyed by its change
  * number), so it reflects every item written before a request. Per-index overrides
  * (`PUT …/categories`) and `LOOKBOOK_LABEL_CATEGORIES` come first, in that order. A label no
@@ -93,6 +95,9 @@ const words = (name: string) => name.replace(/[-_/:.&]+/g, ' ').replace(/\s+/g, 
  */
 export class CategoryMapper {
   private readonly cache = new Map<string, { key: string; mapping: Map<string, string[]>; counts: { category: string; count: number }[] }>();
+  /** Mappings being computed, by index and catalog state: concurrent requests share one computation. */
+  private readonly computing = new Map<string, Promise<{ key: string; mapping: Map<string, string[]>; counts: { category: string; count: number }[] }>>();
+  private readonly warmers = new Map<string, NodeJS.Timeout>();
   /** The label each kept image's most confident detection has (null: none). */
   private readonly votes = new Map<string, string | null>();
 
@@ -111,6 +116,26 @@ export class CategoryMapper {
       deps.overrides.remove(name);
       this.cache.delete(name);
     });
+    // After writes settle, the detector looks at the new samples in the background, so the next
+    // request finds their votes remembered (it still recomputes the mapping, from those votes).
+    deps.indexes.onWritten((name) => {
+      if (!deps.detector) return;
+      clearTimeout(this.warmers.get(name));
+      this.warmers.set(
+        name,
+        setTimeout(() => {
+          this.warmers.delete(name);
+          if (!deps.indexes.store.has(name)) return;
+          this.derived(deps.indexes.get(name)).catch(() => undefined);
+        }, 2_000).unref(),
+      );
+    });
+  }
+
+  /** Stops the background warm-ups (shutdown). */
+  close(): void {
+    for (const timer of this.warmers.values()) clearTimeout(timer);
+    this.warmers.clear();
   }
 
   private get labels(): readonly string[] {
@@ -139,28 +164,34 @@ export class CategoryMapper {
     const key = `${index.dir}\u0000${index.seq}\u0000${JSON.stringify(overrides)}`;
     const cached = this.cache.get(index.name);
     if (cached?.key === key) return cached;
+    const running = this.computing.get(`${index.name}\u0000${key}`);
+    if (running) return running;
+    const computation = this.compute(index, key, overrides).finally(() => this.computing.delete(`${index.name}\u0000${key}`));
+    this.computing.set(`${index.name}\u0000${key}`, computation);
+    return computation;
+  }
+
+  private async compute(index: VectorIndex, key: string, overrides: Record<string, string[]>) {
     const counts = index.categoryCounts();
     const mapping = new Map<string, string[]>(this.labels.map((label) => [label, []]));
     // Categories a person has given to a label (here or in LOOKBOOK_LABEL_CATEGORIES) are not derived for others.
     const claimed = new Set([...Object.values(overrides), ...Object.values(this.deps.configured)].flat());
-    for (const { category } of counts) {
-      if (claimed.has(category)) continue;
-      // A category named as a label is that label's, and only its: the catalog already speaks the detector's language.
+    const open = counts.map(({ category }) => category).filter((category) => !claimed.has(category));
+    for (const category of open) {
+      // A category named as a label is that label's (and may hold others' objects too: a catalog's "clothing" its shoes).
       const namesake = this.labels.find((label) => words(label) === words(category));
-      if (namesake) {
-        mapping.get(namesake)!.push(category);
-        continue;
-      }
       const tally = new Map<string, number>();
       let cast = 0;
-      for (const hash of index.categoryImages(category, SAMPLE)) {
-        const label = await this.vote(hash);
+      const count = counts.find((entry) => entry.category === category)!.count;
+      for (const { blob } of index.categoryImages(category, sampleSize(count))) {
+        const label = await this.vote(blob);
         if (label === null) continue;
         cast += 1;
         tally.set(label, (tally.get(label) ?? 0) + 1);
       }
       for (const label of this.labels) {
-        if (cast > 0 && (tally.get(label) ?? 0) >= Math.max(1, SHARE * cast)) mapping.get(label)!.push(category);
+        const votes = tally.get(label) ?? 0;
+        if (label === namesake || (votes >= Math.min(2, cast) && votes >= SHARE * cast)) mapping.get(label)!.push(category);
       }
     }
     const entry = { key, mapping, counts };

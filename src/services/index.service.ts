@@ -64,6 +64,7 @@ export interface SearchRequest {
  */
 export class IndexService {
   private readonly deletedListeners: ((name: string) => void)[] = [];
+  private readonly writtenListeners: ((name: string) => void)[] = [];
 
   constructor(
     private readonly deps: {
@@ -89,6 +90,11 @@ export class IndexService {
 
   get keepSources(): boolean {
     return this.deps.keepSources;
+  }
+
+  /** Called with the name of an index after items were written to its serving version. */
+  onWritten(listener: (name: string) => void): void {
+    this.writtenListeners.push(listener);
   }
 
   /** Called with the name of each index deleted (jobs on it stop). */
@@ -310,6 +316,7 @@ export class IndexService {
       index.name,
       entries.map(({ fields }) => ({ id: fields.id, hash: fields.sourceBlob ?? null })),
     );
+    for (const listener of this.writtenListeners) listener(index.name);
   }
 
   /** Searches the serving version of an index (kept open until the answer is ready, whatever switches meanwhile). */
