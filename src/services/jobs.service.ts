@@ -24,6 +24,7 @@ import {
   jobHolder,
 } from '../queue/job-types.js';
 import type { OwnerClient } from '../queue/owner-client.js';
+import { redact } from '../queue/redis.js';
 import { WorkEmbedder } from '../queue/work-embedder.js';
 import type { IndexService } from './index.service.js';
 
@@ -117,7 +118,7 @@ export class JobService implements OwnerClient {
     const queues = this.deps.queues;
     if (!queues) throw new QueueUnavailableError('background jobs are off on this server (LOOKBOOK_REDIS_URL=none)');
     if (!queues.ready) {
-      throw new QueueUnavailableError(`Redis (${queues.settings.redisUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}) does not answer; background jobs are unavailable until it does`);
+      throw new QueueUnavailableError(`Redis (${redact(queues.settings.redisUrl)}) does not answer; background jobs are unavailable until it does`);
     }
     return queues;
   }
