@@ -42,7 +42,7 @@ if (!existsSync(installedMarker) || mtime(installedMarker) < mtime(lock) || mtim
 }
 
 const builtMarker = join(root, 'dist', 'src', 'main.js');
-const sourcesChanged = Math.max(newestUnder(join(root, 'src')), newestUnder(join(root, 'bench')), mtime(join(root, 'tsconfig.json')));
+const sourcesChanged = Math.max(newestUnder(join(root, 'src')), newestUnder(join(root, 'bench')), newestUnder(join(root, 'tools')), mtime(join(root, 'tsconfig.json')));
 if (!existsSync(builtMarker) || mtime(builtMarker) < sourcesChanged) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'compiling TypeScript');
 }
