@@ -6,7 +6,9 @@
  *      filter, and each ground-truth box as a caller crop (detection taken out of the loop);
  *   4. reports the share of ground-truth objects that are detected (IoU ≥ 0.5, any label) and
  *      whose exact concept is among the top `limit` products, per class and in all, and the
- *      latency per scene against POST /v1/detect on the same scenes (the baseline).
+ *      latency per scene against POST /v1/detect on the same scenes (the baseline);
+ *   4. POST /v1/complete-the-look on each scene (the catalog's other categories, 5 products each):
+ *      latency per scene against the same baseline.
  *
  * Data: `cd training && python3 -m lookbook_training.detector.shop_eval` (see training/README.md).
  *
@@ -156,7 +158,7 @@ async function main() {
     // 2. the scenes
     const rows = new Map<string, { n: number; detected: number; hit: number; hitNoFilter: number; hitCrop: number }>();
     const row = (label: string) => rows.get(label) ?? rows.set(label, { n: 0, detected: 0, hit: 0, hitNoFilter: 0, hitCrop: 0 }).get(label)!;
-    const latency = { shop: [] as number[], shopNoFilter: [] as number[], detect: [] as number[] };
+    const latency = { shop: [] as number[], shopNoFilter: [] as number[], detect: [] as number[], complete: [] as number[] };
     let detections = 0;
     const sources = new Map<string, number>();
     for (const scene of scenes) {
@@ -167,6 +169,8 @@ async function main() {
       latency.detect.push(detect.ms);
       latency.shop.push(shop.ms);
       latency.shopNoFilter.push(open.ms);
+      const complete = await post(`${base}/v1/complete-the-look`, { image, index: 'products', limit });
+      latency.complete.push(complete.ms);
       detections += shop.json.objects.length;
       for (const object of shop.json.objects) sources.set(object.category_source ?? 'null', (sources.get(object.category_source ?? 'null') ?? 0) + 1);
       const matched = match(scene.objects, shop.json.objects);
@@ -199,9 +203,10 @@ async function main() {
     console.log(`  /v1/detect (baseline)              ${fmt(latency.detect)}`);
     console.log(`  /v1/shop-the-look                  ${fmt(latency.shop)}  (${(mean(latency.shop) / mean(latency.detect)).toFixed(2)}× detect)`);
     console.log(`  /v1/shop-the-look, no filter       ${fmt(latency.shopNoFilter)}  (${(mean(latency.shopNoFilter) / mean(latency.detect)).toFixed(2)}× detect)`);
+    console.log(`  /v1/complete-the-look              ${fmt(latency.complete)}  (${(mean(latency.complete) / mean(latency.detect)).toFixed(2)}× detect)`);
     if (values.json) {
       const { writeFileSync } = await import('node:fs');
-      writeFileSync(values.json, JSON.stringify({ scenes: scenes.length, limit, rows: Object.fromEntries(rows), latency_ms: { detect: mean(latency.detect), shop: mean(latency.shop), shop_no_filter: mean(latency.shopNoFilter) } }, null, 1));
+      writeFileSync(values.json, JSON.stringify({ scenes: scenes.length, limit, rows: Object.fromEntries(rows), latency_ms: { detect: mean(latency.detect), shop: mean(latency.shop), shop_no_filter: mean(latency.shopNoFilter), complete_the_look: mean(latency.complete) } }, null, 1));
     }
   } finally {
     await server.close();

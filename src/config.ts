@@ -48,6 +48,11 @@ const envSchema = z.object({
     .string()
     .default('models/lookbook-detector/model.onnx')
     .transform((path) => (path === '' || path.toLowerCase() === 'none' ? undefined : path)),
+  // The Complete the Look model unless told otherwise; "none" (or empty) runs without one.
+  LOOKBOOK_COMPATIBILITY: z
+    .string()
+    .default('models/lookbook-ctl/ctl.json')
+    .transform((path) => (path === '' || path.toLowerCase() === 'none' ? undefined : path)),
   LOOKBOOK_DETECT_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.25),
   LOOKBOOK_DETECT_IOU: z.coerce.number().min(0).max(1).default(0.45),
   LOOKBOOK_DETECT_MAX_OBJECTS: int(1, 300).default(20),
@@ -127,6 +132,8 @@ export interface Config {
     readonly cropMargin: number;
     /** Grow each crop to a square around its box (filled with the model's background outside the image). */
     readonly cropSquare: boolean;
+    /** The Complete the Look compatibility model (`ctl.json`); without one, Complete the Look ranks by visual similarity. */
+    readonly compatibilityPath: string | undefined;
     /** Catalog categories each detector label matches, for every index (before the mapping derived from each catalog). */
     readonly labelCategories: Readonly<Record<string, readonly string[]>>;
   };
@@ -229,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cropMargin: e.LOOKBOOK_CROP_MARGIN,
       cropSquare: e.LOOKBOOK_CROP_SQUARE,
       labelCategories: e.LOOKBOOK_LABEL_CATEGORIES,
+      compatibilityPath: e.LOOKBOOK_COMPATIBILITY,
     },
     jobs: {
       redisUrl: e.LOOKBOOK_REDIS_URL,

@@ -22,6 +22,8 @@ import { JobStore } from './queue/job-store.js';
 import { JobRequests } from './services/job-requests.js';
 import { GraphService } from './services/graph.service.js';
 import { CategoryMapper, CategoryOverrides } from './services/category-map.service.js';
+import { CompleteTheLookService } from './services/complete-the-look.service.js';
+import { CompatibilityModel } from './encoders/compatibility-model.js';
 import { settleWithin } from './util/settle.js';
 import { ShopTheLookService } from './services/shop-the-look.service.js';
 import { EmbeddingService } from './services/embedding.service.js';
@@ -112,6 +114,11 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     opened.push(overrides);
     const categories = new CategoryMapper({ indexes, detector, configured: config.detection.labelCategories, overrides, maxPixels: config.limits.maxImagePixels });
     opened.push(categories);
+    const compatibility = config.detection.compatibilityPath
+      ? await CompatibilityModel.load(config.detection.compatibilityPath, { providers: config.models.providers, intraOpThreads: config.models.intraOpThreads, logger })
+      : undefined;
+    if (compatibility) opened.push({ close: () => compatibility.close() });
+    const looks = new CompleteTheLookService({ indexes, detector, model: compatibility, categories, images, detection: config.detection, maxPixels: config.limits.maxImagePixels });
     const shop = new ShopTheLookService({ detector, indexes, images, maxPixels: config.limits.maxImagePixels, detection: config.detection, categories });
     const settings = queueSettings(config);
     const queues = settings ? new JobQueues(settings, logger) : undefined;
@@ -150,7 +157,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       for (const part of opened.reverse()) await part.close();
       lock.release();
     };
-    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, categories, overrides, close };
+    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, categories, overrides, looks, close };
   } catch (error) {
     // A failed start leaves nothing open behind.
     for (const part of opened.reverse()) await Promise.resolve(part.close()).catch(() => undefined);

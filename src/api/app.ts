@@ -15,6 +15,7 @@ import type { IndexService } from '../services/index.service.js';
 import type { JobRequests } from '../services/job-requests.js';
 import type { GraphService } from '../services/graph.service.js';
 import type { CategoryMapper, CategoryOverrides } from '../services/category-map.service.js';
+import type { CompleteTheLookService } from '../services/complete-the-look.service.js';
 import type { ModelVersions } from '../encoders/model-versions.js';
 import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
@@ -31,6 +32,7 @@ import { categoriesRouter } from './routes/categories.routes.js';
 import { workerRouter } from './routes/worker.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
+import { completeTheLookRouter } from './routes/complete-the-look.routes.js';
 
 /** Shared, mutable process state the app reads (set by the server on SIGTERM). */
 export interface Lifecycle {
@@ -50,6 +52,7 @@ export interface AppDeps {
   jobs: JobRequests;
   graphService: GraphService;
   categories: CategoryMapper;
+  looks: CompleteTheLookService;
   overrides: CategoryOverrides;
   versions: ModelVersions;
   /** The BullMQ queues, for the dashboard; undefined without Redis. */
@@ -100,6 +103,7 @@ export function createApp(deps: AppDeps) {
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
   app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
   app.use(shopTheLookRouter({ shop: deps.shop, upload }));
+  app.use(completeTheLookRouter({ looks: deps.looks, upload }));
   const documentUpload = createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes);
   app.use(jobsRouter({ jobs: deps.jobs, upload: documentUpload, closers: deps.lifecycle.closers }));
   app.use(graphRouter({ graphs: deps.graphService, upload: documentUpload }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { graphSchema } from '../services/graph.service.js';
+import { completeTheLookRequest } from './routes/complete-the-look.routes.js';
 import { alignRequest, failuresQuery, failuresResponse, ingestRequest, jobListResponse, jobResponse, listQuery, reembedRequest } from './routes/jobs.schemas.js';
 
 /**
@@ -113,6 +114,20 @@ export function generatedPaths() {
       },
       get: { summary: 'The graph summary: boards, pairs, items covered and unknown', parameters: [nameParam], responses: { '200': { description: 'The graph summary' }, '404': error } },
       delete: { summary: "Delete the index's graph", parameters: [nameParam], responses: { '200': { description: 'Deleted' }, '404': error } },
+    },
+    '/v1/complete-the-look': {
+      post: {
+        summary:
+          'Complete the Look: products of the other categories that go with a scene (or an item): per catalog category not in the scene, candidates by the compatibility model\'s global term, re-scored by its local term over the scene\'s detected objects',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: schema(completeTheLookRequest, 'input') },
+            'multipart/form-data': { schema: { type: 'object', required: ['file', 'index'], properties: { file: { type: 'string', format: 'binary' }, index: { type: 'string' }, categories: { type: 'string', description: 'JSON array' }, limit: { type: 'integer' }, exclude_present: { type: 'boolean' } } } },
+          },
+        },
+        responses: { '200': { description: '{objects, present_categories, categories: [{category, products}]}, strategy' }, '400': error, '404': error, '409': error, '413': error, '415': error },
+      },
     },
     '/v1/indexes/{name}/categories': {
       get: {

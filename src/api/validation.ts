@@ -12,5 +12,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
     .slice(0, 5)
     .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
     .join('; ');
-  throw new ValidationError(message, { param: param || undefined, code: 'invalid_request' });
+  // A check may name its own code (e.g. `invalid_json` for a multipart field that is not JSON).
+  const code = (first as { params?: { code?: unknown } }).params?.code;
+  throw new ValidationError(message, { param: param || undefined, code: typeof code === 'string' ? code : 'invalid_request' });
 }

@@ -286,6 +286,29 @@ export class VectorIndex {
   }
 
   /**
+   * The top items by the dot product of their base embeddings with `query` (not necessarily unit
+   * length). An index on a base version searches as usual (codes, then float rescoring); an index on
+   * an alignment head, whose codes and graph hold projected vectors, scans the base embeddings of
+   * the filter's items exactly.
+   */
+  searchBase(query: Float32Array, options: Pick<SearchOptions, 'limit' | 'filter' | 'excludeIds'>): SearchHit[] {
+    if (!this.baseVectors) return this.search(query, { ...options, oversampling: 4, rescore: true }).hits;
+    const base = this.baseVectors;
+    const exclude = new Set(options.excludeIds ?? []);
+    const slots = options.filter ? this.catalog.filteredSlots(options.filter) : this.liveSlots();
+    const scored = slots.map((slot) => ({ slot, score: base.dot(slot, query) }));
+    scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
+    const top = scored.slice(0, options.limit + exclude.size);
+    const items = this.catalog.bySlots(top.map((entry) => entry.slot));
+    const hits: SearchHit[] = [];
+    for (const { slot, score } of top) {
+      const item = items.get(slot);
+      if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score, hamming: undefined });
+    }
+    return hits;
+  }
+
+  /**
    * Unfiltered graph searches for many queries: one batched USearch call over `threads`
    * threads for the candidates, then rescoring per query.
    */

@@ -1,0 +1,44 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
+
+const unit = (dimension: number, seed: number) => {
+  const v = Float32Array.from({ length: dimension }, (_, i) => Math.sin(seed * 7 + i * (seed % 5 + 1)));
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+};
+
+describe('VectorIndex.searchBase', () => {
+  it('ranks an alignment-head index by the base embeddings, within the filter, exactly', () => {
+    const d = 8;
+    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'aligned', { id: 'm', version: '1+align.1', dimension: d, base: '1' }, DEFAULT_INDEX_SETTINGS);
+    // Projected vectors that disagree with the base ones: item i's projected vector is item (n-1-i)'s base.
+    const n = 40;
+    const bases = Array.from({ length: n }, (_, i) => unit(d, i + 1));
+    index.upsert(bases.map((base, i) => ({ fields: { id: `p${i}`, category: i % 2 === 0 ? 'even' : 'odd' }, vector: bases[n - 1 - i]!, base })));
+    const query = Float32Array.from(unit(d, 100), (x) => 3 * x); // not unit length: a compatibility query
+    const expected = bases
+      .map((base, i) => ({ id: `p${i}`, score: base.reduce((sum, x, j) => sum + x * query[j]!, 0) }))
+      .filter((_, i) => i % 2 === 1)
+      .sort((a, b) => b.score - a.score);
+    const hits = index.searchBase(query, { limit: 5, filter: { category: ['odd'] }, excludeIds: [expected[0]!.id] });
+    expect(hits.map((hit) => hit.item.id)).toEqual(expected.slice(1, 6).map((entry) => entry.id));
+    hits.forEach((hit, i) => expect(hit.score).toBeCloseTo(expected[i + 1]!.score, 5));
+    // The usual search ranks by the projected vectors: a different order.
+    const projected = index.search(query, { limit: 5, oversampling: 4, rescore: true, exact: true, filter: { category: ['odd'] } }).hits.map((hit) => hit.item.id);
+    expect(projected).not.toEqual(expected.slice(0, 5).map((entry) => entry.id));
+    index.close();
+  });
+
+  it('searches a base-version index as search does', () => {
+    const d = 8;
+    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'plain', { id: 'm', version: '1', dimension: d }, DEFAULT_INDEX_SETTINGS);
+    index.upsert(Array.from({ length: 30 }, (_, i) => ({ fields: { id: `p${i}`, category: 'all' }, vector: unit(d, i + 1) })));
+    const query = unit(d, 77);
+    const plain = index.search(query, { limit: 4, oversampling: 4, rescore: true, filter: { category: ['all'] } }).hits.map((hit) => [hit.item.id, hit.score]);
+    expect(index.searchBase(query, { limit: 4, filter: { category: ['all'] } }).map((hit) => [hit.item.id, hit.score])).toEqual(plain);
+    index.close();
+  });
+});
