@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -217,6 +217,18 @@ describe('the command line', () => {
       expect(third.output().stderr.trim()).toBe(`lookbook failed to start: port ${taken.port} on 127.0.0.1 is already in use (LOOKBOOK_PORT)`);
     } finally {
       await taken.close();
+    }
+    // A model that cannot be read: the reason, naming the file, in one line.
+    const broken = mkdtempSync(join(tmpdir(), 'lookbook-broken-model-'));
+    cpSync('models/fixture', broken, { recursive: true });
+    writeFileSync(join(broken, 'image.onnx'), readFileSync(join(broken, 'image.onnx')).subarray(0, 1000));
+    for (const [models, reason] of [[broken, /image\.onnx.*Protobuf parsing failed/], [join(broken, 'missing'), /not a model directory/]] as const) {
+      const fourth = lookbook([], { LOOKBOOK_DATA_DIR: mkdtempSync(join(tmpdir(), 'lookbook-model-')), LOOKBOOK_PORT: '0', LOOKBOOK_REDIS_URL: 'none', LOOKBOOK_MODELS: models, LOOKBOOK_PROVIDERS: 'cpu' });
+      expect(await fourth.exited).toBe(1);
+      const lines = fourth.output().stderr.trim().split('\n');
+      expect(lines.at(-1)).toMatch(/^lookbook failed to start: /);
+      expect(lines.at(-1)).toMatch(reason);
+      expect(lines.filter((line) => line.includes('    at '))).toEqual([]);
     }
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

@@ -1,5 +1,17 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError } from '../errors.js';
+
+type IssueLike = { params?: { code?: unknown }; issues?: IssueLike[] };
+
+/** The code a check named for itself, also inside a record key's or element's issue. */
+function issueCode(issue: IssueLike): string | undefined {
+  if (typeof issue.params?.code === 'string') return issue.params.code;
+  for (const inner of issue.issues ?? []) {
+    const code = issueCode(inner);
+    if (code) return code;
+  }
+  return undefined;
+}
 
 /** Parses a request body with zod; the first problem becomes a 400 naming its field. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -13,6 +25,21 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
     .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
     .join('; ');
   // A check may name its own code (e.g. `invalid_json` for a multipart field that is not JSON).
-  const code = (first as { params?: { code?: unknown } }).params?.code;
-  throw new ValidationError(message, { param: param || undefined, code: typeof code === 'string' ? code : 'invalid_request' });
+  const code = issueCode(first as IssueLike);
+  throw new ValidationError(message, { param: param || undefined, code: code ?? 'invalid_request' });
 }
+
+/**
+ * A field that holds JSON in a multipart form (a string) and the value itself in a JSON body: a
+ * string that is not JSON is a 400 `invalid_json`, then the value must pass `schema`.
+ */
+export const jsonField = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON', params: { code: 'invalid_json' } });
+      return z.NEVER;
+    }
+  }, schema);

@@ -52,7 +52,12 @@ function untilSignal(close: () => Promise<void>, logger: ReturnType<typeof creat
 async function serve(): Promise<void> {
   const settings = config();
   const logger = createLogger(settings.logLevel);
-  const running = await startServer(settings, logger);
+  // Whatever stops the start (a model that cannot be read, a detector, the data directory) is one line and exit 1.
+  const running = await startServer(settings, logger).catch((error: unknown) => {
+    if (error instanceof StartupError || error instanceof DataDirLockedError) throw error;
+    logger.debug({ err: error }, 'start-up failed');
+    throw new StartupError(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+  });
   untilSignal(() => running.close(), logger);
 }
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { ValidationError } from '../errors.js';
 
 /** What a caller stores with an item. */
 export interface ItemFields {
@@ -82,7 +83,8 @@ function toItem(row: ItemRow): CatalogItem {
   };
 }
 
-const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** What an attribute name may be: it goes into a JSON path of SQL (values are bound). */
+export const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * The source of truth for one index, in SQLite: every item's caller id, metadata and vector
@@ -298,7 +300,7 @@ export function filterSql(filter: ItemFilter): { sql: string; params: unknown[] 
     params.push(...filter.category);
   }
   for (const [name, expected] of Object.entries(filter.attributes ?? {})) {
-    if (!ATTRIBUTE_NAME.test(name)) throw new Error(`invalid attribute name ${JSON.stringify(name)}`);
+    if (!ATTRIBUTE_NAME.test(name)) throw new ValidationError(`invalid attribute name ${JSON.stringify(name)}: letters, digits, "_", "." and "-", 1 to 64`, { param: 'filter.attributes', code: 'invalid_filter' });
     const values = (Array.isArray(expected) ? expected : [expected]) as (string | number | boolean)[];
     if (values.length === 0) return { sql: ' AND 0', params: [] };
     sql += ` AND json_extract(attributes, '$."${name}"') IN (${values.map(() => '?').join(', ')})`;

@@ -11,6 +11,27 @@ const DATA_URI = /^data:([^,;]*)((?:;[^,;]*)*?)(;base64)?,/i;
 const BARE_BASE64 = /^[A-Za-z0-9+/=\s_-]+$/;
 
 /**
+ * A data: URI's payload as bytes (RFC 2397): each `%XX` is one byte (binary data percent-encoded),
+ * other characters are their UTF-8 bytes; a `%` without two hex digits is the caller's error.
+ */
+export function percentDecoded(payload: string): Buffer {
+  const bytes = Buffer.from(payload, 'utf8');
+  const out = Buffer.alloc(bytes.length);
+  let length = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== 0x25) {
+      out[length++] = bytes[i]!;
+      continue;
+    }
+    const hex = bytes.subarray(i + 1, i + 3).toString('latin1');
+    if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new ValidationError(`the data: URI has a malformed percent escape at byte ${i} (send binary data with ;base64)`, { code: 'invalid_image_reference' });
+    out[length++] = parseInt(hex, 16);
+    i += 2;
+  }
+  return out.subarray(0, length);
+}
+
+/**
  * Turns an image reference from a request into bytes: an `http(s)` URL (fetched under the SSRF
  * rules), a `data:` URI, or bare base64 (as Jina and Cohere clients send).
  */
@@ -20,7 +41,7 @@ export async function loadImageReference(reference: string, options: ImageSource
   if (dataUri) {
     const payload = trimmed.slice(dataUri[0].length);
     return checkSize(
-      dataUri[3] ? decodeBase64(payload) : Buffer.from(decodeURIComponent(payload), 'latin1'),
+      dataUri[3] ? decodeBase64(payload) : percentDecoded(payload),
       options.maxBytes,
     );
   }

@@ -3,19 +3,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
 import type { CompleteTheLookService, LookSource } from '../../services/complete-the-look.service.js';
 import type { Upload } from '../multipart.js';
-import { parseBody } from '../validation.js';
-
-/** A multipart field that holds JSON; anything else is a 400 `invalid_json`. */
-const jsonField = (schema: z.ZodType) =>
-  z.preprocess((value, ctx) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON', params: { code: 'invalid_json' } });
-      return z.NEVER;
-    }
-  }, schema);
+import { jsonField, parseBody } from '../validation.js';
 
 export const completeTheLookRequest = z.strictObject({
   index: z.string().min(1).describe('The catalog to recommend from'),

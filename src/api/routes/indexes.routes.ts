@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import type { CatalogItem } from '../../index/catalog.js';
+import { ATTRIBUTE_NAME, type CatalogItem } from '../../index/catalog.js';
 import type { VectorIndex } from '../../index/vector-index.js';
 import { describeHit, type IndexService, type Query } from '../../services/index.service.js';
 import { itemSchema, parseItem, toNewItem } from '../../services/item-input.js';
@@ -12,7 +12,9 @@ import { parseBody } from '../validation.js';
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const filterSchema = z.strictObject({
   category: z.union([z.string(), z.array(z.string())]).optional(),
-  attributes: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
+  attributes: z
+    .record(z.string().refine((name) => ATTRIBUTE_NAME.test(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64', params: { code: 'invalid_filter' } }), z.union([scalar, z.array(scalar)]))
+    .optional(),
 });
 
 const createSchema = z.strictObject({

@@ -3,16 +3,13 @@ import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
 import type { SceneImage, ShopTheLookService } from '../../services/shop-the-look.service.js';
 import type { Upload } from '../multipart.js';
-import { parseBody } from '../validation.js';
+import { jsonField, parseBody } from '../validation.js';
 
 // Multipart fields arrive as strings; JSON bodies as numbers and arrays: accept both.
 const number = (min: number, max: number) => z.coerce.number().min(min).max(max);
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-const box = z.preprocess(
-  (value) => (typeof value === 'string' ? JSON.parse(value) : value),
-  z.tuple([z.number(), z.number(), z.number(), z.number()]),
-);
-const stringList = z.preprocess((value) => (typeof value === 'string' && value.startsWith('[') ? JSON.parse(value) : value), z.union([z.string(), z.array(z.string())]));
+const box = jsonField(z.tuple([z.number(), z.number(), z.number(), z.number()]));
+const stringList = jsonField(z.array(z.string().min(1)).min(1));
 
 const detectSchema = z.object({
   image: z.string().min(1).optional(),
@@ -63,7 +60,7 @@ export function shopTheLookRouter(deps: { shop: ShopTheLookService; upload: Uplo
         minProductScore: body.min_product_score,
         crop: body.crop,
         categoryFilter: body.category_filter,
-        categories: body.categories === undefined ? undefined : Array.isArray(body.categories) ? body.categories : [body.categories],
+        categories: body.categories,
       },
       res.locals.signal,
     );
