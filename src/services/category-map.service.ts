@@ -71,8 +71,40 @@ async function staged(bytes: Uint8Array, maxPixels: number): Promise<Buffer> {
 
 /** Items of a category the detector looks at: more for larger ones, whose minorities matter (2√n, 6 to 32). */
 const sampleSize = (count: number) => Math.min(32, Math.max(6, Math.ceil(2 * Math.sqrt(count))));
-/** A label gets a category when at least this share of its samples' votes (and two) are the label's. */
+/** A label gets a category when it has this share of the category's votes, or the category this share of the label's items (and two votes). */
 const SHARE = 0.15;
+
+/** What the detector said about a sample of one category. */
+export interface CategorySample {
+  readonly category: string;
+  /** The label named as the category, if any. */
+  readonly namesake: string | undefined;
+  /** Votes per label. */
+  readonly tally: ReadonlyMap<string, number>;
+  /** Samples that got a vote (a detection). */
+  readonly cast: number;
+  /** Items in the category. */
+  readonly count: number;
+}
+
+/**
+ * The categories of each label: those where the label has {@link SHARE} of the votes, or that
+ * hold {@link SHARE} of the label's items in the catalog (estimated from the votes and the
+ * categories' sizes), with two votes either way; and a category named as the label.
+ */
+export function assignCategories(labels: readonly string[], samples: readonly CategorySample[]): Map<string, string[]> {
+  const mapping = new Map<string, string[]>(labels.map((label) => [label, []]));
+  for (const label of labels) {
+    const estimate = (sample: CategorySample) => (sample.cast > 0 ? ((sample.tally.get(label) ?? 0) / sample.cast) * sample.count : 0);
+    const total = samples.reduce((sum, sample) => sum + estimate(sample), 0);
+    for (const sample of samples) {
+      const votes = sample.tally.get(label) ?? 0;
+      const enough = votes > 0 && votes >= Math.min(2, sample.cast);
+      if (sample.namesake === label || (enough && (votes >= SHARE * sample.cast || estimate(sample) >= SHARE * total))) mapping.get(label)!.push(sample.category);
+    }
+  }
+  return mapping;
+}
 
 const words = (name: string) => name.replace(/[-_/:.&]+/g, ' ').replace(/\s+/g, ' ').trim().toLowerCase();
 
@@ -81,8 +113,10 @@ const words = (name: string) => name.replace(/[-_/:.&]+/g, ' ').replace(/\s+/g, 
  * owner pleases ("footwear", "Bags & Luggage", a CLDR subgroup…). Derived from the catalog itself:
  * the detector looks at the kept images of some items of each category (2√n of them, 6 to 32,
  * spread over it) and each votes for the label of its most confident detection; a category goes to
- * every label with at least 15 % of its votes (and two) — many-to-many, so a catalog's "clothing"
- * that holds shoes and bags goes to clothing, shoes and bags. A category named as a label always goes
+ * a label with at least 15 % of its votes, or holding at least 15 % of the label's items in the
+ * catalog (estimated from the votes and the categories' sizes), with two votes either way —
+ * many-to-many, so a catalog's "clothing" that holds shoes and bags goes to clothing, shoes and
+ * bags, even where bags are few of its items but most of the catalog's bags. A category named as a label always goes
  * to that label too. The votes are remembered
  * per image, and the mapping is recomputed whenever the catalog has changed (keyed by its change
  * number), so it reflects every item written before a request. Per-index overrides
@@ -177,6 +211,7 @@ export class CategoryMapper {
     // Categories a person has given to a label (here or in LOOKBOOK_LABEL_CATEGORIES) are not derived for others.
     const claimed = new Set([...Object.values(overrides), ...Object.values(this.deps.configured)].flat());
     const open = counts.map(({ category }) => category).filter((category) => !claimed.has(category));
+    const sampled: CategorySample[] = [];
     for (const category of open) {
       // A category named as a label is that label's (and may hold others' objects too: a catalog's "clothing" its shoes).
       const namesake = this.labels.find((label) => words(label) === words(category));
@@ -189,11 +224,9 @@ export class CategoryMapper {
         cast += 1;
         tally.set(label, (tally.get(label) ?? 0) + 1);
       }
-      for (const label of this.labels) {
-        const votes = tally.get(label) ?? 0;
-        if (label === namesake || (votes >= Math.min(2, cast) && votes >= SHARE * cast)) mapping.get(label)!.push(category);
-      }
+      sampled.push({ category, namesake, tally, cast, count });
     }
+    for (const [label, categories] of assignCategories(this.labels, sampled)) mapping.get(label)!.push(...categories);
     const entry = { key, mapping, counts };
     this.cache.set(index.name, entry);
     return entry;
