@@ -15,6 +15,57 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
+
+/** What an API key may do. */
+export const SCOPES = ['read', 'write', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** A request budget: `points` requests per `seconds`. */
+export interface RateLimit {
+  readonly points: number;
+  readonly seconds: number;
+}
+
+/** One configured API key: only its SHA-256 is known to the service. */
+export interface ApiKeyEntry {
+  readonly id: string;
+  readonly scopes: readonly Scope[];
+  /** Lowercase hex SHA-256 of the whole key. */
+  readonly sha256: string;
+  /** This key's own budget (else the default). */
+  readonly rateLimit: RateLimit | undefined;
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hour: 3600, d: 86_400, day: 86_400 };
+
+/** `100/s`, `600/min`, `5000/h`, `20000/day` → a {@link RateLimit}; undefined when malformed. */
+export function parseRateLimit(text: string): RateLimit | undefined {
+  const match = /^\s*(\d+)\s*\/\s*(\d*)\s*([a-z]+)\s*$/i.exec(text);
+  if (!match) return undefined;
+  const unit = UNIT_SECONDS[match[3]!.toLowerCase()];
+  const points = Number(match[1]);
+  const seconds = (match[2] ? Number(match[2]) : 1) * (unit ?? NaN);
+  return unit && points >= 1 && seconds >= 1 ? { points, seconds } : undefined;
+}
+
+const KEY_ENTRY = 'id:scopes:sha256[:limit], e.g. web:read:3f9a…(64 hex):600/min; scopes read, write, admin joined by ","';
+
+/** `LOOKBOOK_API_KEYS`: entries separated by ";" or whitespace; see {@link KEY_ENTRY}. */
+function parseApiKeys(text: string, ctx: z.RefinementCtx): ApiKeyEntry[] {
+  const entries: ApiKeyEntry[] = [];
+  for (const raw of text.split(/[;\s]+/).filter((part) => part.length > 0)) {
+    const [id, scopes, sha256, limit, ...rest] = raw.split(':');
+    const problem = (message: string) => ctx.addIssue({ code: 'custom', message: `${JSON.stringify(raw.slice(0, 24))}…: ${message} (${KEY_ENTRY})` });
+    if (!id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) problem('the id is letters, digits, "_", "." and "-"');
+    else if (!scopes || scopes.split(',').some((scope) => !(SCOPES as readonly string[]).includes(scope))) problem('unknown scope');
+    else if (!sha256 || !/^[0-9a-f]{64}$/i.test(sha256)) problem('the key is given as the 64 hex digits of its SHA-256 (`lookbook keys create` prints them), never in clear');
+    else if (rest.length > 0 || (limit !== undefined && !parseRateLimit(limit))) problem('the limit is like 600/min');
+    else if (entries.some((entry) => entry.id === id)) problem(`key id ${id} is given twice`);
+    else entries.push({ id, scopes: [...new Set(scopes.split(','))] as Scope[], sha256: sha256.toLowerCase(), rateLimit: limit ? parseRateLimit(limit) : undefined });
+  }
+  return entries;
+}
+
 const envSchema = z.object({
   LOOKBOOK_HOST: z.string().min(1).default('127.0.0.1'),
   LOOKBOOK_PORT: int(0, 65535).default(8080),
@@ -70,6 +121,20 @@ const envSchema = z.object({
       }
     })
     .pipe(z.record(z.string(), z.array(z.string()))),
+  // Authentication, limits, CORS.
+  LOOKBOOK_API_KEYS: z.string().default('').transform(parseApiKeys),
+  LOOKBOOK_AUTH: z.enum(['keys', 'none']).optional(),
+  LOOKBOOK_RATE_LIMIT: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      if (text.trim() === '' || text.trim().toLowerCase() === 'none') return undefined;
+      const limit = parseRateLimit(text);
+      if (!limit) ctx.addIssue({ code: 'custom', message: 'a budget like 100/s, 600/min or 5000/h, or empty' });
+      return limit;
+    }),
+  LOOKBOOK_RATE_LIMIT_STORE: z.enum(['memory', 'redis']).default('memory'),
+  LOOKBOOK_CORS_ORIGINS: z.string().default('').transform(csv),
   // Background jobs (BullMQ). "none" (or empty) runs without Redis: everything but jobs is served.
   LOOKBOOK_REDIS_URL: z
     .string()
@@ -137,6 +202,19 @@ export interface Config {
     /** Catalog categories each detector label matches, for every index (before the mapping derived from each catalog). */
     readonly labelCategories: Readonly<Record<string, readonly string[]>>;
   };
+  /** Who may call which route, and how often. */
+  readonly auth: {
+    /** `keys`: every route but the public ones needs a key; `none`: no authentication. */
+    readonly mode: 'keys' | 'none';
+    readonly keys: readonly ApiKeyEntry[];
+    /** `LOOKBOOK_AUTH=none` was said: serving without keys on a non-loopback address is intended. */
+    readonly openByChoice: boolean;
+    /** Requests per key (per client address without keys); undefined: no limit unless a key has its own. */
+    readonly rateLimit: RateLimit | undefined;
+    readonly rateLimitStore: 'memory' | 'redis';
+    /** Origins allowed by CORS (`*` for any); empty: CORS off. */
+    readonly corsOrigins: readonly string[];
+  };
   /** Background jobs on BullMQ. */
   readonly jobs: {
     /** Redis for the queues; undefined runs without jobs. */
@@ -201,6 +279,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  if (e.LOOKBOOK_AUTH === 'none' && e.LOOKBOOK_API_KEYS.length > 0) {
+    throw new ConfigError(['LOOKBOOK_AUTH="none" with LOOKBOOK_API_KEYS set: remove the keys, or LOOKBOOK_AUTH']);
+  }
+  if (e.LOOKBOOK_RATE_LIMIT_STORE === 'redis' && !e.LOOKBOOK_REDIS_URL) {
+    throw new ConfigError(['LOOKBOOK_RATE_LIMIT_STORE="redis" needs LOOKBOOK_REDIS_URL']);
+  }
+  if (e.LOOKBOOK_AUTH === 'keys' && e.LOOKBOOK_API_KEYS.length === 0) {
+    throw new ConfigError(['LOOKBOOK_AUTH="keys" needs LOOKBOOK_API_KEYS (create one with `lookbook keys create <id> --scopes read`)']);
+  }
   return deepFreeze({
     server: {
       host: e.LOOKBOOK_HOST,
@@ -237,6 +324,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cropSquare: e.LOOKBOOK_CROP_SQUARE,
       labelCategories: e.LOOKBOOK_LABEL_CATEGORIES,
       compatibilityPath: e.LOOKBOOK_COMPATIBILITY,
+    },
+    auth: {
+      mode: e.LOOKBOOK_API_KEYS.length > 0 ? 'keys' : 'none',
+      keys: e.LOOKBOOK_API_KEYS,
+      openByChoice: e.LOOKBOOK_AUTH === 'none',
+      rateLimit: e.LOOKBOOK_RATE_LIMIT,
+      rateLimitStore: e.LOOKBOOK_RATE_LIMIT_STORE,
+      corsOrigins: e.LOOKBOOK_CORS_ORIGINS,
     },
     jobs: {
       redisUrl: e.LOOKBOOK_REDIS_URL,

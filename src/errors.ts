@@ -1,6 +1,8 @@
 /** The `type` field of an error response, as in OpenAI's error envelope. */
 export type ErrorType =
   | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
   | 'not_found_error'
   | 'rate_limit_error'
   | 'server_error'

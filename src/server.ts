@@ -1,3 +1,5 @@
+import ipaddr from 'ipaddr.js';
+import { Redis } from 'ioredis';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +80,22 @@ export async function buildEncoding(config: Config, logger: Logger, options: Ser
   return { metrics, registry, fetcher, images: { maxBytes: config.limits.maxImageBytes, fetcher } };
 }
 
+/** Refuses to serve without keys on an address other hosts reach, unless LOOKBOOK_AUTH=none says so. */
+export function checkExposure(config: Config): void {
+  if (config.auth.mode === 'none' && !config.auth.openByChoice && !isLoopback(config.server.host)) {
+    throw new StartupError(
+      `LOOKBOOK_HOST=${config.server.host} is reachable from other hosts and no LOOKBOOK_API_KEYS are set: set keys (\`lookbook keys create <id> --scopes read\`), or LOOKBOOK_AUTH=none to serve without authentication`,
+    );
+  }
+}
+
+/** Whether a listen address is reachable only from this host. */
+export function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(bare) && ipaddr.process(bare).range() === 'loopback';
+}
+
 /** The queue settings of a configuration with Redis, or undefined without. */
 export function queueSettings(config: Config) {
   const { redisUrl, prefix, attempts, backoffMs, lockMs } = config.jobs;
@@ -142,6 +160,15 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       graphs,
     });
     const graphService = new GraphService({ graphs, indexes });
+    // Rate limits shared through Redis (several API processes, one budget): a connection that fails fast.
+    const limiterRedis =
+      config.auth.rateLimitStore === 'redis' && config.jobs.redisUrl
+        ? new Redis(config.jobs.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `${config.jobs.prefix}-rate-limits` })
+        : undefined;
+    if (limiterRedis) {
+      limiterRedis.on('error', () => undefined); // the limiter falls back to memory meanwhile
+      opened.push({ close: () => limiterRedis.disconnect() });
+    }
     await jobs.start();
     store.removeOrphans();
     if (!settings) logger.info('LOOKBOOK_REDIS_URL=none: background jobs are off');
@@ -157,7 +184,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       for (const part of opened.reverse()) await part.close();
       lock.release();
     };
-    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, categories, overrides, looks, close };
+    return { metrics, registry, fetcher, embeddings, store, indexes, shop, detector, blobs, jobs, queues, worker, versions, graphs, graphService, categories, overrides, looks, limiterRedis, close };
   } catch (error) {
     // A failed start leaves nothing open behind.
     for (const part of opened.reverse()) await Promise.resolve(part.close()).catch(() => undefined);
@@ -178,6 +205,7 @@ export interface RunningServer {
 
 /** Loads the models, builds the app and listens on the configured host and port (0 for any). */
 export async function startServer(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningServer> {
+  checkExposure(config);
   const services = await buildServices(config, logger, options);
   const lifecycle: Lifecycle = { shuttingDown: false, closers: new Set() };
   const app = createApp({ config, logger, ...services, lifecycle, version: VERSION });

@@ -22,6 +22,10 @@ import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { createJobUpload, createUpload } from './multipart.js';
 import { openApiDocument } from './openapi.js';
 import { requestContext } from './request-context.js';
+import { requestLog } from './request-log.js';
+import { authenticate, rateLimit } from './auth.js';
+import cors from 'cors';
+import type { Redis } from 'ioredis';
 import { embeddingsRouter } from './routes/embeddings.routes.js';
 import { healthRouter } from './routes/health.routes.js';
 import { immichRouter } from './routes/immich.routes.js';
@@ -58,6 +62,8 @@ export interface AppDeps {
   /** The BullMQ queues, for the dashboard; undefined without Redis. */
   queues: JobQueues | undefined;
   lifecycle: Lifecycle;
+  /** Redis for shared rate limits (LOOKBOOK_RATE_LIMIT_STORE=redis). */
+  limiterRedis?: Redis | undefined;
   version: string;
   startedAt?: Date;
 }
@@ -86,7 +92,22 @@ export function createApp(deps: AppDeps) {
   const document = openApiDocument(deps.version);
 
   app.use(requestContext(config.server.requestTimeoutMs));
+  app.use(requestLog(logger));
   app.use(metricsMiddleware(deps.metrics));
+  if (config.auth.corsOrigins.length > 0) {
+    const any = config.auth.corsOrigins.includes('*');
+    app.use(
+      cors({
+        origin: any ? '*' : [...config.auth.corsOrigins],
+        allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id'],
+        exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+        maxAge: 600,
+      }),
+    );
+  }
+  // Keys and budgets before any body is read.
+  app.use(authenticate(config.auth));
+  app.use(rateLimit(config.auth, deps.limiterRedis, config.jobs.prefix));
   app.use((_req, res, next) => {
     if (deps.lifecycle.shuttingDown) {
       res.setHeader('Connection', 'close');

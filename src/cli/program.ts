@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { DataDirLockedError } from '../index/data-dir-lock.js';
 import { createLogger } from '../logger.js';
 import { startServer, StartupError, VERSION } from '../server.js';
+import { generateApiKey, sha256Hex } from '../api/auth.js';
 import { ApiClient, ApiError, type JobView } from './api-client.js';
 import { ingestCommand } from './ingest.command.js';
 import { followJob, report } from './progress.js';
@@ -169,6 +170,50 @@ export function program(): Command {
       process.stderr.write(`job ${job.id}: re-embedding ${job.index} ${job.source_model?.id}@${job.source_model?.version} → ${job.target_model?.id}@${job.target_model?.version}\n`),
     );
   });
+
+  const keys = cli.command('keys').description('API keys: the service knows only their SHA-256 (LOOKBOOK_API_KEYS)');
+  keys
+    .command('create')
+    .argument('<id>', 'the key id (letters, digits, "_", "." and "-"), shown in logs')
+    .option('--scopes <list>', 'read, write and/or admin, comma-separated', 'read')
+    .option('--limit <budget>', "this key's own rate limit, e.g. 600/min")
+    .description('make a new key: prints the key (give it to its user; it is not stored) and its LOOKBOOK_API_KEYS entry')
+    .action((id: string, options: { scopes: string; limit?: string }) => {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+        process.stderr.write('lookbook keys create: the id is 1 to 64 letters, digits, "_", "." and "-"\n');
+        process.exitCode = 2;
+        return;
+      }
+      const scopes = options.scopes.split(',').map((scope) => scope.trim()).filter(Boolean);
+      const entry = (key: string) => [id, scopes.join(','), sha256Hex(key), ...(options.limit ? [options.limit] : [])].join(':');
+      const key = generateApiKey(id);
+      // The entry must parse as the server will parse it.
+      const problems = (() => {
+        try {
+          loadConfig({ LOOKBOOK_API_KEYS: entry(key) });
+          return undefined;
+        } catch (error) {
+          return error instanceof ConfigError ? error.problems.join('; ') : String(error);
+        }
+      })();
+      if (problems) {
+        process.stderr.write(`lookbook keys create: ${problems}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stdout.write(`key:   ${key}\nentry: ${entry(key)}\n`);
+    });
+  keys
+    .command('hash')
+    .argument('<id>')
+    .option('--scopes <list>', 'read, write and/or admin, comma-separated', 'read')
+    .option('--limit <budget>', "this key's own rate limit, e.g. 600/min")
+    .description('the LOOKBOOK_API_KEYS entry of an existing key, read from standard input')
+    .action(async (id: string, options: { scopes: string; limit?: string }) => {
+      let text = '';
+      for await (const chunk of process.stdin) text += String(chunk);
+      process.stdout.write(`${[id, options.scopes, sha256Hex(text.trim()), ...(options.limit ? [options.limit] : [])].join(':')}\n`);
+    });
 
   const graph = cli.command('graph').description("an index's item graph (boards, pairs) for neighbor alignment");
   serverOption(
