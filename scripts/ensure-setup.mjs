@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes `npm start` and `npm test` work on a fresh clone: installs the npm packages when they are
-// missing or older than the lock file, and compiles TypeScript when dist/ is missing or stale.
+// missing or older than the lock file, compiles TypeScript when dist/ is missing or stale, and builds
+// the web app when dist/web is missing or older than web/.
 // Uses only Node's standard library, since it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
@@ -45,6 +46,13 @@ const builtMarker = join(root, 'dist', 'src', 'main.js');
 const sourcesChanged = Math.max(newestUnder(join(root, 'src')), newestUnder(join(root, 'bench')), newestUnder(join(root, 'tools')), mtime(join(root, 'tsconfig.json')));
 if (!existsSync(builtMarker) || mtime(builtMarker) < sourcesChanged) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'compiling TypeScript');
+}
+
+// The web app (web/, Vite + Preact) is built into dist/web, which the service serves at `/`.
+const webMarker = join(root, 'dist', 'web', 'index.html');
+const webChanged = Math.max(newestUnder(join(root, 'web')), mtime(installedMarker));
+if (!existsSync(webMarker) || mtime(webMarker) < webChanged) {
+  run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], 'building the web app');
 }
 
 // `npx lookbook` runs the package's own bin, which must be executable.

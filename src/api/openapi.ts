@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { generatedPaths } from './openapi-paths.js';
+import { FacetsResponse } from './routes/facets.routes.js';
 
 /**
  * The OpenAPI 3.1 document served at `/openapi.json`. A test checks that every route the app
@@ -130,6 +132,13 @@ export function openApiDocument(version: string) {
           summary: "The item's kept image, as it was received (404 `image_not_kept` when none was kept)",
           parameters: [nameParam, idParam],
           responses: { '200': { description: 'The image bytes', content: { 'image/*': { schema: binary } } }, '404': error },
+        },
+      },
+      '/v1/indexes/{name}/facets': {
+        get: {
+          summary: "The index's categories and scalar attribute values with their item counts (what search filters can take)",
+          parameters: [nameParam],
+          responses: { '200': response('Facets', z.toJSONSchema(FacetsResponse, { io: 'output', target: 'draft-2020-12' })), '404': error },
         },
       },
       '/v1/indexes/{name}/items/delete': {

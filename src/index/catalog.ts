@@ -243,6 +243,24 @@ export class Catalog {
   }
 
   /**
+   * Each attribute value of the live items with its item count, by attribute name then count
+   * (largest first). Values are scalars as stored in the JSON; arrays and objects are left out,
+   * since a filter matches scalars only.
+   */
+  attributeCounts(): { name: string; value: string | number | boolean; count: number }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT attribute.key AS name, attribute.value AS value, attribute.type AS type, COUNT(*) AS count
+         FROM items, json_each(items.attributes) AS attribute
+         WHERE items.deleted = 0 AND attribute.type IN ('text', 'integer', 'real', 'true', 'false')
+         GROUP BY attribute.key, attribute.type, attribute.value ORDER BY name, count DESC, value`,
+      )
+      .all() as { name: string; value: string | number; type: string; count: number }[];
+    // SQLite's json_each gives booleans as 1 and 0; their type says which they were.
+    return rows.map((row) => ({ name: row.name, value: row.type === 'true' ? true : row.type === 'false' ? false : row.value, count: row.count }));
+  }
+
+  /**
    * Up to `limit` live items of a category that have a kept image, spread over it (a fixed
    * pseudo-random order of their slots, not the first ones written): their kept images' hashes.
    */

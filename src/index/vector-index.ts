@@ -196,6 +196,11 @@ export class VectorIndex {
     return this.catalog.categoryCounts();
   }
 
+  /** Each scalar attribute value of the live items with its item count. */
+  attributeCounts(): { name: string; value: string | number | boolean; count: number }[] {
+    return this.catalog.attributeCounts();
+  }
+
   /** The kept images (hashes) of up to `limit` items of a category, spread over it. */
   categoryImages(category: string, limit: number): { blob: string }[] {
     return this.catalog.categoryImages(category, limit).map(({ blob }) => ({ blob }));
