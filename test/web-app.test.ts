@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, sha256Hex } from '../src/api/auth.js';
 import { dataUri, gradientJpeg } from './helpers/images.js';
+import { startJobServer, type JobServer } from './helpers/jobs.js';
 import { postJson, startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -28,6 +30,7 @@ const poll = <T,>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10
 let browser: Browser;
 let server: TestServer;
 let keyed: TestServer;
+let queued: JobServer;
 let products: Buffer[];
 let scene: Buffer;
 
@@ -59,17 +62,28 @@ beforeAll(async () => {
     .png()
     .toBuffer();
   const labels = JSON.stringify({ shirt: ['shirt'], bag: ['bag'], shoe: ['shoes', 'sneakers'] });
-  [browser, server, keyed] = await Promise.all([
+  [browser, server, keyed, queued] = await Promise.all([
     chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'] }),
     startTestServer({ LOOKBOOK_DETECTOR: DETECTOR, LOOKBOOK_LABEL_CATEGORIES: labels }),
     startTestServer({ LOOKBOOK_API_KEYS: `web:read,write:${sha256Hex(KEY)}` }),
+    startJobServer(),
   ]);
   await Promise.all([addCatalog(server), addCatalog(keyed, { authorization: `Bearer ${KEY}` })]);
 });
 
 afterAll(async () => {
-  await Promise.all([browser?.close(), server?.close(), keyed?.close()]);
+  await Promise.all([browser?.close(), server?.close(), keyed?.close(), queued?.close()]);
 });
+
+/** A folder on disk, as a user would choose it: `{relative path: bytes}`. */
+function folder(files: Record<string, Buffer>): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'lookbook-web-')), 'photos');
+  for (const [path, bytes] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), bytes);
+  }
+  return dir;
+}
 
 /** A fresh page (own storage) on a server's app, with the catalog preselected. */
 async function open(target: TestServer, hash = ''): Promise<Page> {
@@ -159,6 +173,70 @@ describe.skipIf(!hasChromium)('the web app in chromium', () => {
       await poll(() => products.count()).toBeGreaterThan(0);
       expect(await products.locator('.tag').allTextContents()).toEqual(expect.arrayContaining(['bag']));
       expect(await page.locator('.grid img.thumb').count()).toBeGreaterThan(0);
+    } finally {
+      await closeAll(page);
+    }
+  });
+
+  it('creates an index and uploads a folder as a bulk job, with live progress opened only then', async () => {
+    const page = await open(queued, '#/catalog');
+    const streams: string[] = [];
+    page.on('request', (request) => request.url().includes('/events') && streams.push(request.url()));
+    try {
+      await page.getByLabel('Name').fill('photos');
+      await page.getByRole('button', { name: 'Create' }).click();
+      await poll(() => page.getByRole('cell', { name: 'photos', exact: true }).count()).toBe(1);
+      await poll(() => page.getByRole('heading', { name: 'Add images to photos' }).count()).toBe(1);
+      expect(streams).toEqual([]);
+      await page.locator('#folder-input').setInputFiles(folder({ 'shirts/p0.png': products[0]!, 'shirts/p1.png': products[1]!, 'bags/p2.png': products[2]!, 'notes.txt': Buffer.from('left out') }));
+      await poll(() => page.locator('.panel').filter({ hasText: '3 images' }).count()).toBe(1);
+      await page.getByRole('button', { name: 'Upload as a bulk job' }).click();
+      await poll(() => page.locator('.job').textContent()).toMatch(/completed · 3 of 3 items/);
+      expect(streams.length).toBeGreaterThan(0);
+      // Ids are the paths under the folder; categories its folders' names.
+      const added = await (await fetch(`${queued.url}/v1/indexes/photos/items`)).json();
+      expect(added.data.map((item: { id: string; category: string }) => `${item.id}:${item.category}`).sort()).toEqual(['bags/p2.png:bags', 'shirts/p0.png:shirts', 'shirts/p1.png:shirts']);
+      // The browser shows the items the job added; one can be deleted.
+      const items = page.getByRole('list', { name: 'Items of photos' }).getByRole('listitem');
+      await poll(() => items.count()).toBe(3);
+      page.once('dialog', (dialog) => dialog.accept());
+      await page.getByRole('button', { name: 'Delete shirts/p1.png' }).click();
+      await poll(() => items.count()).toBe(2);
+    } finally {
+      await closeAll(page);
+    }
+  });
+
+  it('says when jobs need Redis, and adds a folder directly instead', async () => {
+    const page = await open(server, '#/catalog');
+    try {
+      await page.getByRole('button', { name: 'Open catalog' }).or(page.getByRole('heading', { name: 'Add images to catalog' })).first().waitFor();
+      await page.locator('#folder-input').setInputFiles(folder({ 'extra.png': products[4]! }));
+      await page.getByRole('button', { name: 'Upload as a bulk job' }).click();
+      await poll(() => page.getByRole('alert').textContent()).toMatch(/503 queue_unavailable.*Redis/);
+      await page.getByRole('button', { name: 'Add them directly instead' }).click();
+      await poll(() => page.locator('.job').textContent()).toContain('Added 1 of 1');
+    } finally {
+      await closeAll(page);
+    }
+  });
+
+  it('completes the look of a result, and lists models with their execution providers', async () => {
+    const page = await open(server);
+    try {
+      await poll(() => page.locator('#search-index').inputValue()).toBe('catalog');
+      await page.locator('#query').fill('a bag');
+      await page.locator('#query').press('Enter');
+      await page.getByRole('button', { name: 'Complete the look of p0' }).click();
+      await poll(() => page.getByRole('heading', { name: 'Item p0' }).count()).toBe(1);
+      // The hand-made detector sees a shirt, a shoe and a bag in every image: every category of
+      // this catalog is in the scene, so none is left to recommend.
+      await poll(() => page.locator('.view').textContent()).toContain('In the scene: ');
+      expect(await page.locator('.view').textContent()).toContain('No other category to recommend from.');
+      await page.getByRole('link', { name: 'Models' }).click();
+      const row = page.getByRole('row').filter({ hasText: 'lookbook-fixture' });
+      await poll(() => row.textContent()).toMatch(/image: cpu/);
+      await poll(() => page.getByRole('heading', { name: 'Detector' }).count()).toBe(1);
     } finally {
       await closeAll(page);
     }
