@@ -89,6 +89,7 @@ const envSchema = z.object({
   LOOKBOOK_MAX_IMAGE_PIXELS: int(1).default(50_000_000),
   LOOKBOOK_MAX_FILES: int(1, 10_000).default(64),
   LOOKBOOK_JSON_LIMIT_BYTES: int(1).default(64 * 1024 * 1024),
+  LOOKBOOK_CHECK_RESPONSES: bool.default(false),
   LOOKBOOK_FETCH_TIMEOUT_MS: int(1).default(10_000),
   LOOKBOOK_FETCH_MAX_REDIRECTS: int(0, 20).default(3),
   LOOKBOOK_FETCH_ALLOW_HOSTS: z.string().default('').transform(csv),
@@ -162,6 +163,8 @@ export interface Config {
     /** How long SIGTERM waits for in-flight requests before exiting anyway. */
     readonly shutdownTimeoutMs: number;
     readonly jsonLimitBytes: number;
+    /** Check every JSON response against the API contract (a breach becomes a 500); on in the tests. */
+    readonly checkResponses: boolean;
   };
   readonly dataDir: string;
   readonly logLevel: string;
@@ -295,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.LOOKBOOK_REQUEST_TIMEOUT_MS,
       shutdownTimeoutMs: e.LOOKBOOK_SHUTDOWN_TIMEOUT_MS,
       jsonLimitBytes: e.LOOKBOOK_JSON_LIMIT_BYTES,
+      checkResponses: e.LOOKBOOK_CHECK_RESPONSES,
     },
     dataDir: e.LOOKBOOK_DATA_DIR,
     logLevel: e.LOOKBOOK_LOG_LEVEL,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobResponse } from '../src/api/routes/jobs.schemas.js';
+import { jobResponse } from '../src/api/schemas/jobs.js';
 import { rng } from '../src/util/random.js';
 import { api, startJobServer, waitForJob, type JobServer } from './helpers/jobs.js';
 import { dataUri, gradientJpeg } from './helpers/images.js';

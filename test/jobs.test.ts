@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
-import { failuresResponse, jobListResponse, jobResponse } from '../src/api/routes/jobs.schemas.js';
+import { failuresResponse, jobListResponse, jobResponse } from '../src/api/schemas/jobs.js';
 import { blobHash } from '../src/index/blob-store.js';
 import { processChunk } from '../src/queue/chunk-worker.js';
 import { CHUNK_QUEUE } from '../src/queue/job-queues.js';

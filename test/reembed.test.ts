@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobResponse } from '../src/api/routes/jobs.schemas.js';
+import { jobResponse } from '../src/api/schemas/jobs.js';
 import { createWorker } from '../src/queue/chunk-worker.js';
 import { api, dropPrefix, REDIS_URL, startJobServer, waitForJob, type JobServer } from './helpers/jobs.js';
 import { listenLocal } from './helpers/http-server.js';

@@ -21,6 +21,8 @@ import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { createJobUpload, createUpload } from './multipart.js';
 import { openApiDocument } from './openapi.js';
+import { operations } from './operations.js';
+import { responseCheck } from './response-check.js';
 import { requestContext } from './request-context.js';
 import { requestLog } from './request-log.js';
 import { authenticate, rateLimit } from './auth.js';
@@ -37,8 +39,6 @@ import { workerRouter } from './routes/worker.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
 import { completeTheLookRouter } from './routes/complete-the-look.routes.js';
-import { facetsRouter } from './routes/facets.routes.js';
-import { webAppRouter } from './web-app.js';
 
 /** Shared, mutable process state the app reads (set by the server on SIGTERM). */
 export interface Lifecycle {
@@ -95,6 +95,7 @@ export function createApp(deps: AppDeps) {
 
   app.use(requestContext(config.server.requestTimeoutMs));
   app.use(requestLog(logger));
+  if (config.server.checkResponses) app.use(responseCheck(operations, logger));
   app.use(metricsMiddleware(deps.metrics));
   if (config.auth.corsOrigins.length > 0) {
     const any = config.auth.corsOrigins.includes('*');
@@ -118,11 +119,13 @@ export function createApp(deps: AppDeps) {
   });
   app.use(express.json({ limit: config.server.jsonLimitBytes }));
 
+  app.get('/', (_req, res) => {
+    res.json({ service: 'lookbook', version: deps.version, docs: '/docs', openapi: '/openapi.json' });
+  });
   app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version, detector: deps.shop.detector?.info }));
   app.use(modelsRouter(deps.registry, deps.versions, deps.startedAt ?? new Date()));
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
   app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
-  app.use(facetsRouter({ indexes: deps.indexes }));
   app.use(shopTheLookRouter({ shop: deps.shop, upload }));
   app.use(completeTheLookRouter({ looks: deps.looks, upload }));
   const documentUpload = createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes);
@@ -152,8 +155,6 @@ export function createApp(deps: AppDeps) {
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Lookbook API' }));
 
-  // Last, so API requests never look for a file first.
-  app.use(webAppRouter({ version: deps.version }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));
   return app;

@@ -29,17 +29,4 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new ValidationError(message, { param: param || undefined, code: code ?? 'invalid_request' });
 }
 
-/**
- * A field that holds JSON in a multipart form (a string) and the value itself in a JSON body: a
- * string that is not JSON is a 400 `invalid_json`, then the value must pass `schema`.
- */
-export const jsonField = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((value, ctx) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON', params: { code: 'invalid_json' } });
-      return z.NEVER;
-    }
-  }, schema);
+export { jsonField } from './schemas/common.js';

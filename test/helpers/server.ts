@@ -28,6 +28,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     LOOKBOOK_DETECTOR: 'none',
     // Tests of jobs name a Redis and a queue prefix of their own.
     LOOKBOOK_REDIS_URL: 'none',
+    // Every JSON response is checked against the API contract (a breach answers 500).
+    LOOKBOOK_CHECK_RESPONSES: 'true',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];

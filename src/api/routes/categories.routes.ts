@@ -1,12 +1,8 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { CategoryMapper, CategoryMapping, CategoryOverrides } from '../../services/category-map.service.js';
 import type { IndexService } from '../../services/index.service.js';
+import { categoryOverridesRequest } from '../schemas/indexes.js';
 import { parseBody } from '../validation.js';
-
-const overridesSchema = z.strictObject({
-  labels: z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(1000)),
-});
 
 function describeMapping(index: string, mapping: CategoryMapping) {
   return {
@@ -30,7 +26,7 @@ export function categoriesRouter(deps: { indexes: IndexService; categories: Cate
   });
   router.put('/v1/indexes/:name/categories', async (req, res) => {
     const index = deps.indexes.get(req.params.name);
-    const body = parseBody(overridesSchema, req.body);
+    const body = parseBody(categoryOverridesRequest, req.body);
     deps.overrides.set(index.name, body.labels);
     res.json(describeMapping(index.name, await deps.categories.mapping(index)));
   });

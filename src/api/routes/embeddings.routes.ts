@@ -2,22 +2,10 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
 import type { EmbeddingBatch, EmbeddingInput, EmbeddingService } from '../../services/embedding.service.js';
-import { ENCODING_FORMATS, formatEmbedding, type EncodingFormat } from '../embedding-format.js';
+import { formatEmbedding, type EncodingFormat } from '../embedding-format.js';
+import { embeddingsImagesFields, embeddingsRequest } from '../schemas/embeddings.js';
 import type { Upload } from '../multipart.js';
 import { parseBody } from '../validation.js';
-
-const typedInput = z.union([
-  z.strictObject({ text: z.string() }),
-  z.strictObject({ image: z.string().min(1) }),
-]);
-
-const embeddingsRequest = z.object({
-  input: z.union([z.string(), typedInput, z.array(z.union([z.string(), typedInput])).min(1)]),
-  model: z.string().min(1).optional(),
-  encoding_format: z.enum(ENCODING_FORMATS).default('float'),
-  dimensions: z.number().int().positive().optional(),
-  user: z.string().optional(),
-});
 
 function toInputs(input: z.infer<typeof embeddingsRequest>['input']): EmbeddingInput[] {
   const items = Array.isArray(input) ? input : [input];
@@ -74,13 +62,8 @@ export function embeddingsRouter(deps: { embeddings: EmbeddingService; upload: U
     if (!res.headersSent) res.json(embeddingsResponse(batch, body.encoding_format));
   });
 
-  const multipartFields = z.object({
-    model: z.string().min(1).optional(),
-    encoding_format: z.enum(ENCODING_FORMATS).default('float'),
-  });
-
   router.post('/v1/embeddings/images', deps.upload.array('file'), async (req: Request, res) => {
-    const fields = parseBody(multipartFields, req.body ?? {});
+    const fields = parseBody(embeddingsImagesFields, req.body ?? {});
     const files = (req.files ?? []) as Express.Multer.File[];
     if (files.length === 0) {
       throw new ValidationError('send one or more image files in multipart fields named "file"', { param: 'file', code: 'missing_file' });

@@ -4,11 +4,7 @@ import { AppError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { EmbeddingService } from '../../services/embedding.service.js';
 import type { Upload } from '../multipart.js';
-
-// Immich's machine-learning request: {"clip": {"visual": {"modelName": …}}} or
-// {"clip": {"textual": {"modelName": …, "options": {…}}}} (immich_ml/main.py, get_entries).
-const entrySchema = z.object({ modelName: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() });
-const entriesSchema = z.record(z.string(), z.record(z.string(), entrySchema));
+import { immichEntries as entriesSchema } from '../schemas/embeddings.js';
 
 /**
  * Immich's machine-learning contract, so an Immich server can use Lookbook for smart search:

@@ -1,47 +1,14 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { ATTRIBUTE_NAME, type CatalogItem } from '../../index/catalog.js';
+import type { CatalogItem } from '../../index/catalog.js';
 import type { VectorIndex } from '../../index/vector-index.js';
 import { describeHit, type IndexService, type Query } from '../../services/index.service.js';
 import { itemSchema, parseItem, toNewItem } from '../../services/item-input.js';
+import { createIndexRequest, deleteItemsRequest, filterSchema, itemsEnvelope, itemsPageQuery, itemsUploadFields, searchOptions, searchRequest, searchUploadFields } from '../schemas/indexes.js';
 import type { Upload } from '../multipart.js';
 import { sniffImageType } from '../../media/image-type.js';
 import { parseBody } from '../validation.js';
-
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
-const filterSchema = z.strictObject({
-  category: z.union([z.string(), z.array(z.string())]).optional(),
-  attributes: z
-    .record(z.string().refine((name) => ATTRIBUTE_NAME.test(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64', params: { code: 'invalid_filter' } }), z.union([scalar, z.array(scalar)]))
-    .optional(),
-});
-
-const createSchema = z.strictObject({
-  name: z.string(),
-  model: z.string().min(1).optional(),
-  vector_storage: z.enum(['f32', 'f16']).optional(),
-  connectivity: z.number().int().min(2).max(128).optional(),
-  expansion_add: z.number().int().min(1).max(4096).optional(),
-  expansion_search: z.number().int().min(1).max(4096).optional(),
-  exact_threshold: z.number().int().min(0).optional(),
-});
-
-const querySchema = z.union([
-  z.strictObject({ text: z.string().min(1) }),
-  z.strictObject({ image: z.string().min(1) }),
-  z.strictObject({ item_id: z.string().min(1) }),
-  z.strictObject({ vector: z.array(z.number()).min(1), model: z.string().optional(), model_version: z.string().optional() }),
-]);
-
-const searchOptions = {
-  limit: z.number().int().min(1).max(1000).default(10),
-  filter: filterSchema.optional(),
-  oversampling: z.number().min(1).max(100).default(4),
-  rescore: z.boolean().default(true),
-  exact: z.boolean().optional(),
-};
-const searchSchema = z.strictObject({ query: querySchema, ...searchOptions });
 
 function toFilter(filter: z.infer<typeof filterSchema> | undefined) {
   if (!filter) return undefined;
@@ -87,15 +54,6 @@ function describeItem(indexName: string, item: CatalogItem) {
   };
 }
 
-function parseJsonField(value: unknown, param: string): unknown {
-  if (value === undefined || value === '') return undefined;
-  try {
-    return JSON.parse(String(value));
-  } catch {
-    throw new ValidationError(`${param} must be JSON`, { param, code: 'invalid_json' });
-  }
-}
-
 /** Index management, items and search (`/v1/indexes/...`). */
 export function indexesRouter(deps: { indexes: IndexService; upload: Upload; maxInputs: number }) {
   const router = Router();
@@ -103,7 +61,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
   const describe = (index: VectorIndex) => describeIndex(index, indexes.encoderFor(index) !== undefined);
 
   router.post('/v1/indexes', (req, res) => {
-    const body = parseBody(createSchema, req.body);
+    const body = parseBody(createIndexRequest, req.body);
     const index = indexes.create(body.name, body.model, {
       ...(body.vector_storage && { storage: body.vector_storage }),
       ...(body.connectivity && { connectivity: body.connectivity }),
@@ -127,10 +85,8 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
     res.json({ name: req.params.name, deleted: true });
   });
 
-  const itemsBody = z.strictObject({ items: z.array(z.unknown()).min(1) });
-
   router.post('/v1/indexes/:name/items', async (req, res) => {
-    const { items } = parseBody(itemsBody, req.body);
+    const { items } = parseBody(itemsEnvelope, req.body);
     if (items.length > deps.maxInputs) {
       throw new ValidationError(`at most ${deps.maxInputs} items per request, got ${items.length}`, { param: 'items', code: 'too_many_inputs' });
     }
@@ -148,10 +104,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
   router.post('/v1/indexes/:name/items/upload', deps.upload.array('file'), async (req: Request, res) => {
     const files = (req.files ?? []) as Express.Multer.File[];
     if (files.length === 0) throw new ValidationError('send image files in multipart fields named "file"', { param: 'file', code: 'missing_file' });
-    const described = parseJsonField(req.body?.items, 'items');
-    const meta = described === undefined ? [] : z.array(z.record(z.string(), z.unknown())).safeParse(described);
-    if (!Array.isArray(meta) && !meta.success) throw new ValidationError('items must be a JSON array of objects, one per file', { param: 'items', code: 'invalid_request' });
-    const entries = Array.isArray(meta) ? meta : meta.data;
+    const entries = parseBody(itemsUploadFields, req.body ?? {}).items ?? [];
     if (entries.length > 0 && entries.length !== files.length) {
       throw new ValidationError(`items describes ${entries.length} files, ${files.length} were sent`, { param: 'items', code: 'invalid_request' });
     }
@@ -165,7 +118,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
 
   router.get('/v1/indexes/:name/items', (req, res) => {
     const index = indexes.get(req.params.name);
-    const query = parseBody(z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }), req.query);
+    const query = parseBody(itemsPageQuery, req.query);
     const items = index.list(query.limit, query.after);
     res.json({ object: 'list', data: items.map((item) => describeItem(index.name, item)), next_after: items.length === query.limit ? items.at(-1)!.id : null });
   });
@@ -193,7 +146,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
   });
 
   router.post('/v1/indexes/:name/items/delete', async (req, res) => {
-    const { ids } = parseBody(z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(10_000) }), req.body);
+    const { ids } = parseBody(deleteItemsRequest, req.body);
     const deleted = await indexes.deleteItems(req.params.name, ids);
     const gone = new Set(deleted);
     res.json({ deleted, missing: ids.filter((id) => !gone.has(id)) });
@@ -213,7 +166,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
   };
 
   router.post('/v1/indexes/:name/search', async (req, res) => {
-    const body = parseBody(searchSchema, req.body);
+    const body = parseBody(searchRequest, req.body);
     const q = body.query;
     const query: Query =
       'text' in q ? { kind: 'text', text: q.text }
@@ -224,19 +177,10 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
     if (!res.headersSent) res.json(result);
   });
 
-  const uploadOptions = z.object({
-    limit: z.coerce.number().int().min(1).max(1000).default(10),
-    oversampling: z.coerce.number().min(1).max(100).default(4),
-    rescore: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-    exact: z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true')),
-    filter: z.string().optional(),
-  });
-
   router.post('/v1/indexes/:name/search/upload', deps.upload.single('file'), async (req: Request, res) => {
     if (!req.file) throw new ValidationError('send the query image in a multipart field named "file"', { param: 'file', code: 'missing_file' });
-    const fields = parseBody(uploadOptions, req.body ?? {});
-    const filter = parseBody(filterSchema.optional(), parseJsonField(fields.filter, 'filter'));
-    const result = await answer(req.params.name as string, { kind: 'image-bytes', bytes: req.file.buffer }, { ...fields, filter }, res.locals.signal);
+    const fields = parseBody(searchUploadFields, req.body ?? {});
+    const result = await answer(req.params.name as string, { kind: 'image-bytes', bytes: req.file.buffer }, fields, res.locals.signal);
     if (!res.headersSent) res.json(result);
   });
 

@@ -8,7 +8,7 @@ import type { UploadedImage } from '../../services/ingest.job.js';
 import type { JobRequests } from '../../services/job-requests.js';
 import type { Upload } from '../multipart.js';
 import { parseBody } from '../validation.js';
-import { alignRequest, appendRequest, failuresQuery, ingestRequest, jobResponse, listQuery, multipartJobFields, reembedRequest } from './jobs.schemas.js';
+import { alignRequest, appendRequest, failuresQuery, ingestRequest, jobResponse, listQuery, multipartJobFields, reembedRequest } from '../schemas/jobs.js';
 
 /** A job as the API shows it, with its rate and the time left. */
 export function describeJob(job: JobRecord, now = Date.now()): z.infer<typeof jobResponse> {

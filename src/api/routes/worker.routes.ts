@@ -4,7 +4,7 @@ import { isBlobHash } from '../../index/blob-store.js';
 import { vectorFromBase64 } from '../../queue/owner-client.js';
 import type { JobService } from '../../services/jobs.service.js';
 import { parseBody } from '../validation.js';
-import { chunkResultsRequest } from './jobs.schemas.js';
+import { chunkResultsRequest } from '../schemas/jobs.js';
 
 /**
  * `/v1/worker/...`: what separate `lookbook worker` processes call on the process that owns the

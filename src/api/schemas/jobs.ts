@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JOB_STATES } from '../../queue/job-types.js';
+import { binaryFile, binaryFiles, modelRef } from './common.js';
 
 /**
  * The job routes' request and response schemas: the routes parse with them, the tests check
@@ -53,7 +54,19 @@ export const multipartJobFields = z.strictObject({
   open: z.enum(['true', 'false']).optional().transform((value) => value === 'true'),
 });
 
+export const jobForm = z.object({
+  type: z.literal('ingest'),
+  index: z.string(),
+  open: z.enum(['true', 'false']).optional(),
+  manifest: binaryFile.describe('JSONL, one item per line (streamed to disk; LOOKBOOK_MANIFEST_MAX_BYTES)'),
+});
+
 export const appendRequest = z.strictObject({ items: z.array(z.unknown()).min(1) });
+export const appendForm = z.object({
+  file: binaryFiles.optional(),
+  items: z.string().optional().describe('JSON array of item fields, one per file (ids default to file names)'),
+  manifest: binaryFile.optional().describe('JSONL, one item per line'),
+});
 
 export const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -67,7 +80,6 @@ export const failuresQuery = z.object({
   after: z.string().regex(/^\d+\.\d+$/).optional().describe("The previous page's `next_after`"),
 });
 
-const modelRef = z.object({ id: z.string(), version: z.string() });
 
 export const jobResponse = z.object({
   id: z.string(),
@@ -108,3 +120,28 @@ export const chunkResultsRequest = z.strictObject({
   vectors: z.array(z.strictObject({ pos: z.number().int().min(0), vector: z.string(), blob: z.string().regex(/^[0-9a-f]{64}$/).optional() })),
   failures: z.array(z.strictObject({ pos: z.number().int().min(0), code: z.string(), message: z.string(), retryable: z.boolean() })),
 });
+
+const workSource = z.union([
+  z.strictObject({ kind: z.literal('blob'), hash: z.string() }),
+  z.strictObject({ kind: z.literal('url'), url: z.string() }),
+  z.strictObject({ kind: z.literal('text'), text: z.string() }),
+  z.strictObject({ kind: z.literal('vector'), vector: z.array(z.number()) }),
+]);
+
+/** What a worker is handed for one chunk (`GET /v1/worker/jobs/{id}/chunks/{chunk}`). */
+export const chunkWorkResponse = z.union([
+  z.strictObject({
+    status: z.literal('ready'),
+    jobId: z.string(),
+    type: z.enum(['ingest', 'reembed', 'align']),
+    index: z.string(),
+    chunk: z.number().int(),
+    model: modelRef.describe('The model to embed with'),
+    items: z.array(z.strictObject({ pos: z.number().int(), id: z.string(), source: workSource })).describe('The items still to do'),
+    keepImages: z.boolean().describe('Hand fetched images to the owner to keep'),
+  }),
+  z.strictObject({ status: z.literal('skip'), reason: z.string() }),
+]);
+
+export const chunkResultsResponse = z.strictObject({ pending: z.number().int().describe('Items of the chunk still to do') });
+export const blobKeptResponse = z.strictObject({ hash: z.string() });

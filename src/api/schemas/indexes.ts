@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { ATTRIBUTE_NAME } from '../../index/catalog.js';
+import { graphSchema } from '../../services/graph.service.js';
+import { itemSchema } from '../../services/item-input.js';
+import { binaryFile, binaryFiles, indexModel, jsonField, jsonObject, listOf } from './common.js';
+
+/** Indexes, items, search, category mappings and item graphs (`/v1/indexes/...`). */
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+export const filterSchema = z
+  .strictObject({
+    category: z.union([z.string(), z.array(z.string())]).optional().describe('One category or any of several'),
+    attributes: z
+      .record(
+        z.string().refine((name) => ATTRIBUTE_NAME.test(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64', params: { code: 'invalid_filter' } }),
+        z.union([scalar, z.array(scalar)]),
+      )
+      .optional()
+      .describe('Each attribute equal to the value (or to any of the values)'),
+  })
+  .describe('Applied inside the search, before cutting to the limit');
+
+export const createIndexRequest = z.strictObject({
+  name: z.string().describe('Lower-case letters, digits, "_" and "-", 1 to 63, starting with a letter or digit'),
+  model: z.string().min(1).optional().describe('A loaded model id (default: the default model)'),
+  vector_storage: z.enum(['f32', 'f16']).optional().describe('Float vectors kept for rescoring (default f32)'),
+  connectivity: z.number().int().min(2).max(128).optional().describe('HNSW links per node (default 16)'),
+  expansion_add: z.number().int().min(1).max(4096).optional().describe('Default 128'),
+  expansion_search: z.number().int().min(1).max(4096).optional().describe('Default 64'),
+  exact_threshold: z.number().int().min(0).optional().describe('Indexes or filtered subsets up to this size are scanned exactly (default 20000)'),
+});
+
+const query = z.union([
+  z.strictObject({ text: z.string().min(1) }),
+  z.strictObject({ image: z.string().min(1).describe('URL, data URI or base64') }),
+  z.strictObject({ item_id: z.string().min(1).describe('More like this item') }),
+  z.strictObject({ vector: z.array(z.number()).min(1), model: z.string().optional(), model_version: z.string().optional() }),
+]);
+
+export const searchOptions = {
+  limit: z.number().int().min(1).max(1000).default(10),
+  filter: filterSchema.optional(),
+  oversampling: z.number().min(1).max(100).default(4).describe('Binary candidates = limit × oversampling'),
+  rescore: z.boolean().default(true).describe('Rescore the binary candidates with the float vectors'),
+  exact: z.boolean().optional().describe('Scan every code instead of walking the graph'),
+};
+export const searchRequest = z.strictObject({ query, ...searchOptions });
+
+/** Multipart `POST /v1/indexes/{name}/search/upload`: the fields beside the query image. */
+export const searchUploadFields = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(10),
+  oversampling: z.coerce.number().min(1).max(100).default(4),
+  rescore: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  exact: z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true')),
+  filter: jsonField(filterSchema).optional().describe('JSON filter'),
+});
+export const searchUploadForm = searchUploadFields.extend({ file: binaryFile });
+
+/** The documented form of `POST …/items`; each item is parsed on its own (`itemsEnvelope`), so one bad item does not sink the batch. */
+export const itemsRequest = z.strictObject({ items: z.array(itemSchema).min(1).describe('At most LOOKBOOK_MAX_INPUTS; upserted by id') });
+export const itemsEnvelope = z.strictObject({ items: z.array(z.unknown()).min(1) });
+
+/** Multipart `POST …/items/upload`: image files and, optionally, one item object per file. */
+export const itemsUploadFields = z.object({
+  items: jsonField(z.array(jsonObject)).optional().describe('JSON array, one object per file (id, category, attributes, metadata, …); ids default to file names'),
+});
+export const itemsUploadForm = itemsUploadFields.extend({ file: binaryFiles });
+
+export const itemsPageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z.string().optional().describe("The previous page's `next_after`"),
+});
+
+export const deleteItemsRequest = z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(10_000) });
+
+export const indexResponse = z.strictObject({
+  name: z.string(),
+  object: z.literal('index'),
+  model: indexModel,
+  model_loaded: z.boolean().describe('Whether this server has the index’s model loaded (else it cannot embed queries for it)'),
+  count: z.number().int(),
+  settings: z.strictObject({
+    vector_storage: z.enum(['f32', 'f16']),
+    connectivity: z.number().int(),
+    expansion_add: z.number().int(),
+    expansion_search: z.number().int(),
+    exact_threshold: z.number().int(),
+  }),
+  bytes: z.record(z.string(), z.number()).describe('Bytes on disk by part'),
+  created_at: z.string(),
+});
+export const indexListResponse = listOf(indexResponse);
+export const indexDeletedResponse = z.strictObject({ name: z.string(), deleted: z.literal(true) });
+
+export const itemResponse = z.strictObject({
+  id: z.string(),
+  category: z.string().nullable(),
+  attributes: jsonObject,
+  metadata: jsonObject,
+  source_url: z.string().nullable(),
+  text: z.string().nullable(),
+  source_kind: z.string().nullable().describe('What the item was embedded from (null for items written before sources were recorded)'),
+  image_url: z.string().nullable().describe('Its kept image, when one was kept'),
+  model: z.strictObject({ id: z.string(), version: z.string() }),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export const itemsPageResponse = z.strictObject({ object: z.literal('list'), data: z.array(itemResponse), next_after: z.string().nullable() });
+export const itemDeletedResponse = z.strictObject({ id: z.string(), deleted: z.literal(true) });
+export const itemsDeletedResponse = z.strictObject({ deleted: z.array(z.string()), missing: z.array(z.string()) });
+
+export const itemResults = z.strictObject({
+  results: z.array(
+    z.union([
+      z.strictObject({ id: z.string(), status: z.literal('ok') }),
+      z.strictObject({ id: z.string(), status: z.literal('error'), error: z.strictObject({ code: z.string(), message: z.string() }) }),
+    ]),
+  ),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+});
+
+/** A catalog item found by a search. */
+export const hit = z.strictObject({
+  id: z.string(),
+  score: z.number().describe('Cosine similarity (or the binary score without rescoring)'),
+  category: z.string().nullable(),
+  attributes: jsonObject,
+  metadata: jsonObject,
+  source_url: z.string().nullable(),
+  text: z.string().nullable(),
+});
+
+export const searchResponse = z.strictObject({
+  object: z.literal('list'),
+  index: z.string(),
+  model: indexModel,
+  strategy: z.string().describe('How the candidates were found: hnsw, exact, filtered-exact, filtered-hnsw, …'),
+  candidates: z.number().int(),
+  took_ms: z.number(),
+  data: z.array(hit),
+});
+
+export const categoryOverridesRequest = z.strictObject({
+  labels: z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(1000)).describe('Detector label → catalog categories'),
+});
+
+export const categoryMappingResponse = z.strictObject({
+  object: z.literal('category_mapping'),
+  index: z.string(),
+  categories: z.array(z.strictObject({ category: z.string(), count: z.number().int(), labels: z.array(z.string()) })),
+  labels: z.array(
+    z.strictObject({
+      label: z.string(),
+      categories: z.array(z.string()),
+      source: z.enum(['index', 'configured', 'derived', 'none']),
+      searched: z.enum(['filtered', 'unfiltered']),
+    }),
+  ),
+});
+
+export { graphSchema as graphRequest };
+export const graphForm = z.object({ graph: binaryFile.describe('JSONL: a board {"id", "items": [...]} or a pair ["a", "b", weight?] per line') });
+
+export const graphResponse = z.strictObject({
+  object: z.literal('graph'),
+  index: z.string(),
+  boards: z.number().int(),
+  pairs: z.number().int(),
+  memberships: z.number().int(),
+  items: z.number().int().describe('Distinct item ids the graph names'),
+  items_in_index: z.number().int(),
+  unknown_items: z.number().int().describe('Graph items the index does not hold (left out of alignment until they are added)'),
+  unknown_sample: z.array(z.string()),
+  updated_at: z.string().nullable(),
+});
+export const graphDeletedResponse = z.strictObject({ index: z.string(), deleted: z.literal(true) });
+
