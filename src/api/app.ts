@@ -39,6 +39,8 @@ import { workerRouter } from './routes/worker.routes.js';
 import { modelsRouter } from './routes/models.routes.js';
 import { shopTheLookRouter } from './routes/shop-the-look.routes.js';
 import { completeTheLookRouter } from './routes/complete-the-look.routes.js';
+import { facetsRouter } from './routes/facets.routes.js';
+import { webAppRouter } from './web-app.js';
 
 /** Shared, mutable process state the app reads (set by the server on SIGTERM). */
 export interface Lifecycle {
@@ -119,13 +121,11 @@ export function createApp(deps: AppDeps) {
   });
   app.use(express.json({ limit: config.server.jsonLimitBytes }));
 
-  app.get('/', (_req, res) => {
-    res.json({ service: 'lookbook', version: deps.version, docs: '/docs', openapi: '/openapi.json' });
-  });
   app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version, detector: deps.shop.detector?.info }));
   app.use(modelsRouter(deps.registry, deps.versions, deps.startedAt ?? new Date()));
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
   app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
+  app.use(facetsRouter({ indexes: deps.indexes }));
   app.use(shopTheLookRouter({ shop: deps.shop, upload }));
   app.use(completeTheLookRouter({ looks: deps.looks, upload }));
   const documentUpload = createJobUpload(join(config.dataDir, 'uploads'), config.limits, config.jobs.manifestMaxBytes);
@@ -155,6 +155,8 @@ export function createApp(deps: AppDeps) {
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Lookbook API' }));
 
+  // Last, so API requests never look for a file first.
+  app.use(webAppRouter({ version: deps.version }));
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));
   return app;

@@ -78,6 +78,10 @@ export const operations: readonly Operation[] = [
     body: { multipart: indexes.searchUploadForm }, responses: { 200: { description: 'Results, best first', json: indexes.searchResponse } }, errors: IMAGE_ERRORS,
   },
   {
+    method: 'get', path: '/v1/indexes/{name}/facets', tag: 'search', access: 'read', summary: 'The values search filters can take: categories and attribute values with their item counts',
+    responses: { 200: { description: 'Facets', json: indexes.facetsResponse } }, errors: [404],
+  },
+  {
     method: 'get', path: '/v1/indexes/{name}/categories', tag: 'looks', access: 'read',
     summary: "The catalog's categories (item counts, the detector labels that map to them) and each label's categories and their source: `index` (set here), `configured` (LOOKBOOK_LABEL_CATEGORIES), `derived` (from the catalog), `none` (searched unfiltered)",
     responses: { 200: { description: 'The mapping', json: indexes.categoryMappingResponse } }, errors: [404],

@@ -177,3 +177,16 @@ export const graphResponse = z.strictObject({
 });
 export const graphDeletedResponse = z.strictObject({ index: z.string(), deleted: z.literal(true) });
 
+const facetValue = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean()]), count: z.number().int() });
+
+/** `GET /v1/indexes/{name}/facets`: what the search filters can take, with item counts. */
+export const facetsResponse = z.strictObject({
+  object: z.literal('facets'),
+  index: z.string(),
+  count: z.number().int().describe('Live items in the index'),
+  categories: z.array(z.strictObject({ value: z.string(), count: z.number().int() })).describe('Each category with its item count, largest first'),
+  attributes: z
+    .array(z.strictObject({ name: z.string(), values: z.array(facetValue).describe('Largest first') }))
+    .describe('Each attribute name (by name) with its scalar values and their item counts'),
+});
+export type FacetValue = z.infer<typeof facetValue>;
