@@ -3,13 +3,18 @@
  *   - float HNSW (USearch, cosine, f32 and f16), the usual baseline;
  *   - Lookbook's index: b1 Hamming HNSW + rescoring with float vectors read from disk, at several
  *     oversampling values (the whole product path: SQLite catalog, vector file, codes);
- *   - exact float scan (USearch exactSearch), which also gives the ground truth.
+ *   - exact float scan (USearch exactSearch), which also gives the ground truth;
+ *   - filtered search (a category, then an attribute, matching 1 %, 10 %, 25 % and 50 % of the
+ *     items): recall@10 against the exact filtered answer and latency against unfiltered search
+ *     measured query by query in the same loop;
+ *   - exact Hamming scans of every code (the WebAssembly kernel), at each --exact-sizes.
  * Each configuration is built in a child process that streams the vectors from a file, so its
  * resident memory (RSS) growth is the index's own. Reports build rate, RSS and disk per item,
  * single-query and batched QPS, and recall@10 against exact float search.
  *
  *   npm run bench:search -- [--sizes 100000,1000000] [--queries 500] [--dim 512] [--threads 2] [--configs f32,f16,b1]
  *   npm run bench:search -- --emoji models/lookbook-emoji/bench-emoji.f32   (real embeddings, see README)
+ *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
  */
 import { execFileSync, fork } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
@@ -18,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
+import { CodeStore } from '../src/index/code-store.js';
 import { VectorIndex, DEFAULT_INDEX_SETTINGS } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
 
@@ -31,6 +37,12 @@ const { values } = parseArgs({
     'float-ef': { type: 'string', default: '64,128,256' },
     emoji: { type: 'string' },
     configs: { type: 'string', default: 'f32,f16,b1' },
+    /** Queries per filtered row (each needs its own exact filtered ground truth). */
+    'filter-queries': { type: 'string', default: '200' },
+    /** Candidates = 10 × this for the filtered rows and their unfiltered baseline. */
+    'filter-oversampling': { type: 'string', default: '4' },
+    /** Code counts for the exact-scan rows; empty for none. */
+    'exact-sizes': { type: 'string', default: '100000,1000000' },
     child: { type: 'string' },
     work: { type: 'string' },
   },
@@ -102,8 +114,18 @@ function dirBytes(dir: string): number {
 
 // ---------- child: build one configuration and measure it ----------
 
+interface FilterRow {
+  filter: string;
+  share: number;
+  recall: number;
+  filteredMs: number;
+  unfilteredMs: number;
+  strategies: string;
+}
+
 interface ChildResult {
   rows: { config: string; recall: number; qps1: number; qpsBatch: number | null }[];
+  filterRows?: FilterRow[];
   buildSeconds: number;
   rssPerItem: number;
   diskPerItem: number;
@@ -139,7 +161,12 @@ async function child(config: string, work: string): Promise<ChildResult> {
     const built = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, { ...DEFAULT_INDEX_SETTINGS, connectivity: 32, expansionSearch: 64, exactThreshold: 0 });
     for (const { start, vectors } of readChunks(join(work, 'data.f32'), dim)) {
       const n = vectors.length / dim;
-      built.upsert(Array.from({ length: n }, (_, r) => ({ fields: { id: String(start + r) }, vector: vectors.subarray(r * dim, (r + 1) * dim) })));
+      built.upsert(
+        Array.from({ length: n }, (_, r) => ({
+          fields: { id: String(start + r), category: bandOf(start + r, 0), attributes: { tier: bandOf(start + r, 1) } },
+          vector: vectors.subarray(r * dim, (r + 1) * dim),
+        })),
+      );
     }
     built.close();
     const buildSeconds = (performance.now() - started) / 1000;
@@ -162,10 +189,11 @@ async function child(config: string, work: string): Promise<ChildResult> {
       });
       rows.push({ config: 'b1 HNSW M32 ef64, Hamming only', recall: recallOf(found, truth), qps1, qpsBatch: NaN });
     }
+    const filterRows = filteredRows(index, work, dim, count, queries);
     const disk = dirBytes(dir);
     index.close();
     rmSync(dir, { recursive: true, force: true });
-    return { rows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+    return { rows, filterRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
   }
 
   const quantization = config === 'f16' ? ScalarKind.F16 : ScalarKind.F32;
@@ -193,6 +221,123 @@ async function child(config: string, work: string): Promise<ChildResult> {
   const disk = statSync(file).size;
   rmSync(dir, { recursive: true, force: true });
   return { rows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+}
+
+// ---------- filtered search ----------
+
+/** The selectivity bands: a value matching 1 %, 10 %, 25 % and 50 % of the items (the rest: 14 %). */
+const BANDS = [
+  { value: 's01', share: 0.01 },
+  { value: 's10', share: 0.1 },
+  { value: 's25', share: 0.25 },
+  { value: 's50', share: 0.5 },
+];
+
+/** A well-mixed hash of (item, field), so the category and the attribute are independent of each other and of the vectors. */
+function mix(i: number, field: number): number {
+  let h = Math.imul(i ^ Math.imul(field + 1, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
+}
+
+function bandOf(i: number, field: number): string {
+  const u = mix(i, field);
+  let upTo = 0;
+  for (const band of BANDS) {
+    upTo += band.share;
+    if (u < upTo) return band.value;
+  }
+  return 'rest';
+}
+
+/**
+ * For each band, as a category filter and as an attribute filter: recall@10 against exact float
+ * search over the matching items, and the mean latency of the filtered search against the same
+ * query unfiltered, timed alternately so both see the same machine.
+ */
+function filteredRows(index: VectorIndex, work: string, dim: number, count: number, queries: Float32Array): FilterRow[] {
+  const data = readAll(join(work, 'data.f32'));
+  const queryCount = Math.min(Number(values['filter-queries']), queries.length / dim);
+  const queryList = Array.from({ length: queryCount }, (_, q) => queries.slice(q * dim, (q + 1) * dim));
+  const options = { limit: 10, oversampling: Number(values['filter-oversampling']), rescore: true };
+  const rows: FilterRow[] = [];
+  for (const [field, label] of [
+    [0, 'category'],
+    [1, 'attribute'],
+  ] as const) {
+    for (const band of BANDS) {
+      const members: number[] = [];
+      for (let i = 0; i < count; i++) if (bandOf(i, field) === band.value) members.push(i);
+      const subset = new Float32Array(members.length * dim);
+      members.forEach((item, j) => subset.set(data.subarray(item * dim, (item + 1) * dim), j * dim));
+      const truth = new Uint32Array(queryCount * 10);
+      for (let q = 0; q < queryCount; q += 8) {
+        const n = Math.min(8, queryCount - q);
+        const result = exactSearch(subset, queries.slice(q * dim, (q + n) * dim), dim, 10, MetricKind.IP, threads);
+        for (let i = 0; i < n; i++) {
+          const matches = n === 1 ? (result as { keys: BigUint64Array }) : (result as unknown as { get(i: number): { keys: BigUint64Array } }).get(i);
+          truth.set(Array.from(matches.keys, (key) => members[Number(key)]!), (q + i) * 10);
+        }
+      }
+      const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
+      const strategies = new Map<string, number>();
+      const found: number[][] = [];
+      let filteredMs = 0;
+      let unfilteredMs = 0;
+      // A warm-up pass, then the timed one.
+      for (const timed of [false, true]) {
+        for (const query of queryList) {
+          const t0 = performance.now();
+          index.search(query, options);
+          const t1 = performance.now();
+          const outcome = index.search(query, { ...options, filter });
+          const t2 = performance.now();
+          if (!timed) continue;
+          unfilteredMs += t1 - t0;
+          filteredMs += t2 - t1;
+          found.push(outcome.hits.map((hit) => Number(hit.item.id)));
+          strategies.set(outcome.strategy, (strategies.get(outcome.strategy) ?? 0) + 1);
+        }
+      }
+      rows.push({
+        filter: `${label} = ${band.value}`,
+        share: members.length / count,
+        recall: recallOf(found, truth),
+        filteredMs: filteredMs / queryCount,
+        unfilteredMs: unfilteredMs / queryCount,
+        strategies: [...strategies].map(([name, n]) => (strategies.size === 1 ? name : `${name} ${n}`)).join(', '),
+      });
+    }
+  }
+  return rows;
+}
+
+// ---------- exact Hamming scans ----------
+
+/** Mean time of a full exact scan of `size` random codes by the kernel (top 40), after a warm-up, on this thread. */
+function exactScanMs(size: number, dim: number): number {
+  const dir = mkdtempSync(join(tmpdir(), 'lookbook-bench-codes-'));
+  try {
+    const store = new CodeStore(join(dir, 'codes.b1'), dim);
+    const random = rng(9);
+    const vector = new Float32Array(dim);
+    for (let slot = 0; slot < size; slot++) {
+      for (let i = 0; i < dim; i++) vector[i] = random() - 0.5;
+      store.write(slot, vector);
+      store.setLive(slot, true);
+    }
+    const queries = Array.from({ length: 50 }, () => Float32Array.from({ length: dim }, () => random() - 0.5));
+    for (const query of queries.slice(0, 10)) store.scanAll(query, 40);
+    const started = performance.now();
+    for (const query of queries) store.scanAll(query, 40);
+    const ms = (performance.now() - started) / queries.length;
+    store.close();
+    return ms;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -230,7 +375,9 @@ async function serveChild(kind: string, path: string, dim: number): Promise<{ rs
 
 function runChild(config: string, work: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!], {
+    const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
+    args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
+    const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -243,6 +390,14 @@ async function parent() {
   const dim = Number(values.dim);
   const queryCount = Number(values.queries);
   const machine = `${execFileSync('nproc').toString().trim()} cores, Node ${process.version}`;
+  const exactSizes = values['exact-sizes']!.split(',').filter(Boolean).map(Number);
+  if (exactSizes.length > 0) {
+    console.log(`# bench/search — exact Hamming scan of every code (WebAssembly kernel, one thread, top 40, ${dim}-d codes), ${machine}\n`);
+    console.log('| codes | ms per scan |');
+    console.log('| --- | --- |');
+    for (const size of exactSizes) console.log(`| ${size.toLocaleString('en')} | ${exactScanMs(size, dim).toFixed(2)} |`);
+    console.log('');
+  }
   const datasets: { label: string; build: (work: string) => number }[] = values.emoji
     ? [{ label: `emoji embeddings (${values.emoji})`, build: (work) => copyEmoji(values.emoji!, work, dim) }]
     : values.sizes!.split(',').map((size) => ({
@@ -282,11 +437,23 @@ async function parent() {
       console.log('| configuration | recall@10 | QPS, 1 query at a time | QPS, batched | build items/s | RSS bytes/item | disk bytes/item |');
       console.log('| --- | --- | --- | --- | --- | --- | --- |');
       console.log(`| exact float scan (usearch exactSearch, inner product) | 1.000 | — | ${exactQps.toFixed(1)} | — | ${(dim * 4).toFixed(0)} (the floats) | ${(dim * 4).toFixed(0)} |`);
+      const filterRows: FilterRow[] = [];
       for (const config of values.configs!.split(',')) {
         const result = await runChild(config, work);
         for (const row of result.rows) {
           console.log(
             `| ${row.config} | ${row.recall.toFixed(3)} | ${row.qps1.toFixed(0)} | ${row.qpsBatch === null || Number.isNaN(row.qpsBatch) ? '—' : row.qpsBatch.toFixed(0)} | ${(count / result.buildSeconds).toFixed(0)} | ${result.rssPerItem.toFixed(0)} | ${result.diskPerItem.toFixed(0)} |`,
+          );
+        }
+        filterRows.push(...(result.filterRows ?? []));
+      }
+      if (filterRows.length > 0) {
+        console.log(`\n### Filtered search (b1 HNSW M32 ef64, top ${10 * Number(values['filter-oversampling'])} + f32 rescore; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items)\n`);
+        console.log('| filter | share of items | recall@10 | filtered ms/query | unfiltered ms/query | filtered ÷ unfiltered | path |');
+        console.log('| --- | --- | --- | --- | --- | --- | --- |');
+        for (const row of filterRows) {
+          console.log(
+            `| ${row.filter} | ${(row.share * 100).toFixed(1)} % | ${row.recall.toFixed(3)} | ${row.filteredMs.toFixed(3)} | ${row.unfilteredMs.toFixed(3)} | ${(row.filteredMs / row.unfilteredMs).toFixed(2)} | ${row.strategies} |`,
           );
         }
       }

@@ -1,3 +1,5 @@
+import { closeSync, existsSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { ValidationError } from '../errors.js';
 
@@ -94,11 +96,14 @@ export const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  */
 export class Catalog {
   private readonly db: Database.Database;
+  private walFd: number | undefined;
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // Commits do not fsync the write-ahead log themselves: {@link sync} or {@link syncAsync} does,
+    // after each write, so the fsync can run off the event loop (what FULL would do, in WAL mode).
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS items (
@@ -126,6 +131,37 @@ export class Catalog {
     if (!columns.has('source_blob')) this.db.exec('ALTER TABLE items ADD COLUMN source_blob TEXT');
   }
 
+  /** The write-ahead log's descriptor (it exists once something was written). */
+  private wal(): number | undefined {
+    if (this.walFd === undefined && existsSync(`${this.path}-wal`)) this.walFd = openSync(`${this.path}-wal`, 'r');
+    return this.walFd;
+  }
+
+  /** Makes every commit so far durable: fsyncs the write-ahead log. */
+  sync(): void {
+    const fd = this.wal();
+    if (fd !== undefined) fsyncSync(fd);
+  }
+
+  /** {@link sync} on libuv's thread pool, leaving the event loop free. */
+  async syncAsync(): Promise<void> {
+    const fd = this.wal();
+    if (fd !== undefined) await fsyncAsync(fd);
+  }
+
+  /**
+   * The changes after `seq` and the highest sequence number, read in one snapshot (a checkpoint
+   * taken on another connection sees exactly what it replays); with `live`, also every live slot.
+   */
+  snapshot(seq: number, live: boolean): { seq: number; changes: { slot: number; deleted: boolean }[]; live: number[] } {
+    return this.db.transaction(() => ({ seq: this.seq, changes: this.changesSince(seq), live: live ? this.liveSlots() : [] }))();
+  }
+
+  /** Copies the write-ahead log into the database file (what SQLite does every 1,000 pages; here, off the request path). */
+  checkpointWal(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
   getMeta(key: string): string | undefined {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
@@ -139,9 +175,27 @@ export class Catalog {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM items').get() as { seq: number }).seq;
   }
 
-  /** The next free vector slot (slots are never reused). */
+  /** The slot after the highest one a row holds (released tombstones hold negative ones). */
   get nextSlot(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(slot), -1) + 1 AS slot FROM items').get() as { slot: number }).slot;
+    return (this.db.prepare('SELECT COALESCE(MAX(slot), -1) + 1 AS slot FROM items WHERE slot >= 0').get() as { slot: number }).slot;
+  }
+
+  /** Every slot a row holds (live items and tombstones not yet released). */
+  heldSlots(): number[] {
+    return this.db.prepare('SELECT slot FROM items WHERE slot >= 0').pluck().all() as number[];
+  }
+
+  /**
+   * Releases the slots of tombstones written at or before `seq` (a saved graph reflects them), so
+   * their vector slots can be reused: each such row keeps its id, sequence number and deletion
+   * (the change log) under the negative slot `-seq`. Returns the slots released.
+   */
+  releaseSlots(seq: number): number[] {
+    return this.db.transaction(() => {
+      const slots = this.db.prepare('SELECT slot FROM items WHERE deleted = 1 AND slot >= 0 AND seq <= ?').pluck().all(seq) as number[];
+      if (slots.length > 0) this.db.prepare('UPDATE items SET slot = -seq WHERE deleted = 1 AND slot >= 0 AND seq <= ?').run(seq);
+      return slots;
+    })();
   }
 
   /** Whether any live item has a category (filters by category only make sense then). */
@@ -287,6 +341,15 @@ export class Catalog {
     return (this.db.prepare('SELECT slot FROM items WHERE deleted = 0 ORDER BY slot').pluck().all() as number[]);
   }
 
+  /**
+   * Every live item's slot, category and attributes in slot order, for the in-memory structures
+   * built at open (the live flags and the filter's posting lists).
+   */
+  *liveFields(): Generator<{ slot: number; category: string | null; attributes: Record<string, unknown> }> {
+    const rows = this.db.prepare('SELECT slot, category, attributes FROM items WHERE deleted = 0 ORDER BY slot').raw().iterate() as Iterable<[number, string | null, string]>;
+    for (const [slot, category, attributes] of rows) yield { slot, category, attributes: attributes === '{}' ? {} : (JSON.parse(attributes) as Record<string, unknown>) };
+  }
+
   /** Live slots whose items pass the filter. */
   filteredSlots(filter: ItemFilter): number[] {
     const { sql, params } = filterSql(filter);
@@ -305,8 +368,12 @@ export class Catalog {
 
   close(): void {
     this.db.close();
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 }
+
+const fsyncAsync = promisify(fsync);
 
 /** SQL for a filter; attribute names are checked, values are bound. */
 export function filterSql(filter: ItemFilter): { sql: string; params: unknown[] } {

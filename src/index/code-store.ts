@@ -1,15 +1,38 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { hammingWords, packSignBits } from './binary-codes.js';
+import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { packSignBits } from './binary-codes.js';
+import { createHammingKernel, type HammingKernel } from './hamming-kernel.js';
+
+const fsyncAsync = promisify(fsync);
+const PAGE = 65_536;
+const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
+
+/** A slot and its Hamming distance to a query. */
+export interface CodeCandidate {
+  readonly slot: number;
+  readonly hamming: number;
+}
 
 /**
- * The packed sign-bit codes of every slot, in memory (64 bytes per 512-d item) and in a file
- * beside the vectors, for exact Hamming scans over small or filtered subsets.
+ * The packed sign-bit codes of every slot (64 bytes per 512-d item), in memory and in a file
+ * beside the vectors, with which slots are live, for exact Hamming scans of the whole index or of
+ * a filtered subset. The codes live in a WebAssembly memory that a generated kernel
+ * ({@link createHammingKernel}) scans with 64-bit popcounts: ~0.6 ms per 100k codes on one core.
+ *
+ * The file keeps the layout it always had (each code padded to whole 32-bit words); in memory each
+ * code is padded to whole 64-bit words. Memory layout, for a capacity of C slots:
+ * `[query | histogram]` in the first pages, then codes (C × stride), live flags (C bytes),
+ * distances (C u16) and a slot list (C u32) for the kernel.
  */
 export class CodeStore {
+  /** Bytes per code in the file. */
   readonly bytesPerCode: number;
-  private readonly wordsPerCode: number;
-  private codes: Uint8Array<ArrayBuffer>;
-  private words: Uint32Array;
+  private readonly stride: number;
+  private readonly kernel: HammingKernel;
+  private readonly histogramAt: number;
+  private readonly codesAt: number;
+  private capacity = 0;
+  private bytes!: Uint8Array<ArrayBuffer>;
   private readonly fd: number;
   /** Slots written so far (the highest slot + 1). */
   slots: number;
@@ -18,47 +41,142 @@ export class CodeStore {
     readonly path: string,
     readonly dimension: number,
   ) {
-    // Whole 32-bit words per code, so scans can XOR word by word.
+    // Whole 32-bit words per code in the file (the layout it has always had).
     this.bytesPerCode = Math.ceil(dimension / 32) * 4;
-    this.wordsPerCode = this.bytesPerCode / 4;
+    const words = Math.ceil(dimension / 64);
+    this.stride = words * 8;
+    this.kernel = createHammingKernel(words);
+    this.histogramAt = roundUp(this.stride, 64);
+    this.codesAt = roundUp(this.histogramAt + 4 * (dimension + 1), PAGE);
     const existing = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
     this.slots = Math.floor(existing.length / this.bytesPerCode);
-    this.codes = new Uint8Array(Math.max(1024, this.slots * 2) * this.bytesPerCode);
-    this.codes.set(existing.subarray(0, this.slots * this.bytesPerCode));
-    this.words = new Uint32Array(this.codes.buffer);
+    this.refresh();
+    this.reserve(Math.max(1024, Math.ceil(this.slots * 1.25)));
+    if (this.bytesPerCode === this.stride) this.bytes.set(existing.subarray(0, this.slots * this.stride), this.codesAt);
+    else for (let slot = 0; slot < this.slots; slot++) this.bytes.set(existing.subarray(slot * this.bytesPerCode, (slot + 1) * this.bytesPerCode), this.codesAt + slot * this.stride);
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
   }
 
-  get memoryBytes(): number {
-    return this.codes.byteLength;
+  private get liveAt(): number {
+    return this.codesAt + this.capacity * this.stride;
   }
 
+  private get distancesAt(): number {
+    return this.liveAt + this.capacity;
+  }
+
+  private get listAt(): number {
+    return this.distancesAt + 2 * this.capacity;
+  }
+
+  private refresh(): void {
+    this.bytes = new Uint8Array(this.kernel.memory.buffer);
+  }
+
+  /** Makes room for `slots` slots: grows the memory and moves the live flags up behind the codes. */
+  private reserve(slots: number): void {
+    if (slots <= this.capacity) return;
+    const capacity = roundUp(Math.max(slots, Math.ceil(this.capacity * 1.5)), 64);
+    const oldLive = this.liveAt;
+    const oldCapacity = this.capacity;
+    const needed = this.codesAt + capacity * (this.stride + 7);
+    const pages = Math.ceil(needed / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
+    if (pages > 0) this.kernel.memory.grow(pages);
+    this.refresh();
+    this.capacity = capacity;
+    this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);
+    this.bytes.fill(0, this.liveAt + oldCapacity, this.liveAt + capacity);
+  }
+
+  /** Bytes of memory the codes and scan buffers take (reserved; untouched pages are not resident). */
+  get memoryBytes(): number {
+    return this.kernel.memory.buffer.byteLength;
+  }
+
+  /** Writes a slot's code to memory and (unsynced) to the file; the slot is not live until {@link setLive}. */
   write(slot: number, vector: ArrayLike<number>): void {
-    if ((slot + 1) * this.bytesPerCode > this.codes.length) {
-      const grown = new Uint8Array(Math.max(this.codes.length * 2, (slot + 1) * this.bytesPerCode));
-      grown.set(this.codes);
-      this.codes = grown;
-      this.words = new Uint32Array(grown.buffer);
-    }
-    const offset = slot * this.bytesPerCode;
-    packSignBits(vector, this.codes, offset);
-    writeSync(this.fd, this.codes, offset, this.bytesPerCode, offset);
+    this.reserve(slot + 1);
+    const offset = this.codesAt + slot * this.stride;
+    // The padding too: this memory may have held live flags before they moved up.
+    this.bytes.fill(0, offset, offset + this.stride);
+    packSignBits(vector, this.bytes, offset);
+    writeSync(this.fd, this.bytes, offset, this.bytesPerCode, slot * this.bytesPerCode);
     this.slots = Math.max(this.slots, slot + 1);
   }
 
-  /** A query's code in the same word layout. */
-  encode(vector: ArrayLike<number>): Uint32Array {
-    const bytes = new Uint8Array(this.bytesPerCode);
-    packSignBits(vector, bytes);
-    return new Uint32Array(bytes.buffer);
+  setLive(slot: number, live: boolean): void {
+    this.reserve(slot + 1);
+    this.bytes[this.liveAt + slot] = live ? 1 : 0;
   }
 
-  distance(query: Uint32Array, slot: number): number {
-    return hammingWords(query, 0, this.words, slot * this.wordsPerCode, this.wordsPerCode);
+  isLive(slot: number): boolean {
+    return slot < this.capacity && this.bytes[this.liveAt + slot] === 1;
+  }
+
+  /** Every live slot in ascending order. */
+  liveSlots(): number[] {
+    const out: number[] = [];
+    const live = this.liveAt;
+    for (let slot = 0; slot < this.slots; slot++) if (this.bytes[live + slot] === 1) out.push(slot);
+    return out;
+  }
+
+  private writeQuery(query: ArrayLike<number>): void {
+    packSignBits(query, this.bytes, 0);
+    this.bytes.fill(0, Math.ceil(query.length / 8), this.stride);
+    this.bytes.fill(0, this.histogramAt, this.histogramAt + 4 * (this.dimension + 1));
+  }
+
+  /** The top `k` live slots by Hamming distance to `query` (ties by slot), scanning every code. */
+  scanAll(query: ArrayLike<number>, k: number): CodeCandidate[] {
+    this.writeQuery(query);
+    this.kernel.scanRange(0, this.codesAt, 0, this.slots, this.liveAt, this.distancesAt, this.histogramAt);
+    return this.select(k, this.slots, (i) => i);
+  }
+
+  /** The top `k` of the given slots (live, distinct) by Hamming distance to `query` (ties by slot). */
+  scanSlots(query: ArrayLike<number>, slots: ArrayLike<number>, k: number): CodeCandidate[] {
+    if (slots.length > this.capacity) throw new Error(`${slots.length} slots to scan, room for ${this.capacity}`);
+    this.writeQuery(query);
+    const list = new Uint32Array(this.kernel.memory.buffer, this.listAt, slots.length);
+    list.set(slots);
+    this.kernel.scanList(0, this.codesAt, this.listAt, slots.length, this.distancesAt, this.histogramAt);
+    return this.select(k, slots.length, (i) => list[i]!);
+  }
+
+  /** Reads the cut from the histogram, then collects the distances within it. */
+  private select(k: number, count: number, slotAt: (i: number) => number): CodeCandidate[] {
+    const histogram = new Uint32Array(this.kernel.memory.buffer, this.histogramAt, this.dimension + 1);
+    let cut = 0;
+    for (let seen = 0; cut < this.dimension; cut++) {
+      seen += histogram[cut]!;
+      if (seen >= k) break;
+    }
+    const distances = new Uint16Array(this.kernel.memory.buffer, this.distancesAt, count);
+    const out: CodeCandidate[] = [];
+    for (let i = 0; i < count; i++) if (distances[i]! <= cut) out.push({ slot: slotAt(i), hamming: distances[i]! });
+    out.sort((a, b) => a.hamming - b.hamming || a.slot - b.slot);
+    return out.length > k ? out.slice(0, k) : out;
+  }
+
+  /** Cuts the file (and the slot count) to `slots` slots; every slot from there on must be free. */
+  truncate(slots: number): void {
+    ftruncateSync(this.fd, slots * this.bytesPerCode);
+    this.bytes.fill(0, this.liveAt + slots, this.liveAt + this.slots);
+    this.slots = Math.min(this.slots, slots);
+  }
+
+  get fileBytes(): number {
+    return this.slots * this.bytesPerCode;
   }
 
   sync(): void {
     fsyncSync(this.fd);
+  }
+
+  /** fsync on libuv's thread pool: the event loop keeps serving meanwhile. */
+  syncAsync(): Promise<void> {
+    return fsyncAsync(this.fd);
   }
 
   close(): void {

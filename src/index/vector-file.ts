@@ -1,7 +1,10 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { fromHalf, toHalf } from './half-float.js';
 
 export type VectorStorage = 'f32' | 'f16';
+
+const fsyncAsync = promisify(fsync);
 
 /**
  * Float vectors in fixed-size slots of one file, read with positioned reads: the operating
@@ -66,6 +69,20 @@ export class VectorFile {
 
   sync(): void {
     fsyncSync(this.fd);
+  }
+
+  /** Cuts the file to `slots` slots (every later slot must be free). */
+  truncate(slots: number): void {
+    ftruncateSync(this.fd, slots * this.bytesPerVector);
+  }
+
+  get bytesPerSlot(): number {
+    return this.bytesPerVector;
+  }
+
+  /** fsync on libuv's thread pool: the event loop keeps serving meanwhile. */
+  syncAsync(): Promise<void> {
+    return fsyncAsync(this.fd);
   }
 
   close(): void {

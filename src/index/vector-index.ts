@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { Catalog, type CatalogItem, type ItemFields, type ItemFilter } from './catalog.js';
-import { CodeStore } from './code-store.js';
+import { CodeStore, type CodeCandidate } from './code-store.js';
+import { FilterIndex } from './filter-index.js';
+import { GRAPH_FILE, readGraphState, runGraphCheckpoint, writeGraphState, type RunningCheckpoint } from './graph-checkpoint.js';
 import { VectorFile, type VectorStorage } from './vector-file.js';
 
 export interface IndexModel {
@@ -19,7 +21,11 @@ export interface IndexModel {
 export interface IndexSettings extends HnswSettings {
   /** How float vectors are kept on disk for rescoring. @defaultValue 'f32' */
   readonly storage: VectorStorage;
-  /** Indexes (or filtered subsets) up to this many items are searched exactly over their codes. @defaultValue 20000 */
+  /**
+   * Indexes (or filtered subsets) up to this many items are searched exactly over their codes; a
+   * larger filtered subset is too when scanning it costs less than the graph search it would need.
+   * 0 turns exact scans off unless a search asks for one. @defaultValue 20000
+   */
   readonly exactThreshold: number;
 }
 
@@ -30,6 +36,13 @@ export const DEFAULT_INDEX_SETTINGS: IndexSettings = {
   expansionSearch: 64,
   exactThreshold: 20_000,
 };
+
+export interface UpsertEntry {
+  readonly fields: ItemFields;
+  readonly vector: Float32Array;
+  /** The base embedding, for an index on an alignment head version. */
+  readonly base?: Float32Array | undefined;
+}
 
 export interface SearchOptions {
   readonly limit: number;
@@ -58,8 +71,14 @@ export interface SearchOutcome {
   readonly candidates: number;
 }
 
-const GRAPH_FILE = 'graph.usearch';
-const GRAPH_STATE = 'graph.json';
+/** A filtered graph search fetches this many times the candidates expected to pass. */
+const FILTER_OVERFETCH = 1.2;
+/**
+ * Scanning this many codes costs about as much as one graph candidate (bench/search: ~6 ns per
+ * code in the kernel, ~1.5 µs per unit of ef at 100k), so a filtered search scans when its
+ * matching items number fewer than this × the candidates the graph would have to fetch.
+ */
+const GRAPH_STEP_IN_CODES = 256;
 
 /**
  * One named index on disk: the SQLite catalog (source of truth), float vectors for rescoring,
@@ -69,16 +88,14 @@ const GRAPH_STATE = 'graph.json';
 export class VectorIndex {
   private saveTimer: NodeJS.Timeout | undefined;
   private dirty = false;
+  private checkpointing: RunningCheckpoint | undefined;
+  /** Why the last background save failed, until one succeeds (the next write tries again; close saves on this thread). */
+  private checkpointError: string | undefined;
+  /** Vector slots no row holds, highest first (`pop` gives the lowest): reused before the files grow. */
+  private freeSlots: number[];
+  private readonly reclaimed = { slots: 0, bytes: 0, truncatedBytes: 0 };
   /** Live items, kept in step with the catalog (a COUNT(*) per search would dominate it). */
   private liveCount: number;
-  /**
-   * Which slots are live (1) or free/tombstoned (0), kept in step with the catalog so the exact
-   * path scans them without a SQLite read per search. A byte per slot rather than a bit: plain
-   * indexing, and even 10 M slots ever used cost only 10 MB. Grows by doubling; slots are never reused.
-   */
-  private liveBySlot = new Uint8Array(0);
-  /** The live slots in ascending order, materialized from `liveBySlot` by the first exact scan after a write. */
-  private liveList: number[] | undefined;
 
   private constructor(
     readonly name: string,
@@ -94,11 +111,20 @@ export class VectorIndex {
     private readonly graph: BinaryHnsw,
     /** How the graph was obtained when the index was opened. */
     readonly recovery: 'created' | 'loaded' | 'replayed' | 'rebuilt',
-    /** The catalog's live slots when it was opened. */
-    liveSlots: readonly number[],
+    /** Posting lists of the live items' categories and attributes (the codes know which slots are live). */
+    private readonly filters: FilterIndex,
+    liveCount: number,
   ) {
-    this.liveCount = liveSlots.length;
-    this.setLive(liveSlots, 1);
+    this.liveCount = liveCount;
+    const held = new Uint8Array(this.slotEnd);
+    for (const slot of catalog.heldSlots()) held[slot] = 1;
+    this.freeSlots = [];
+    for (let slot = held.length - 1; slot >= 0; slot--) if (held[slot] === 0) this.freeSlots.push(slot);
+  }
+
+  /** One past the highest slot any file or row has. */
+  private get slotEnd(): number {
+    return Math.max(this.catalog.nextSlot, this.vectors.slots, this.baseVectors?.slots ?? 0, this.codes.slots);
   }
 
   static create(dir: string, name: string, model: IndexModel, settings: IndexSettings): VectorIndex {
@@ -106,6 +132,7 @@ export class VectorIndex {
     const catalog = new Catalog(join(dir, 'catalog.sqlite'));
     const createdAt = new Date().toISOString();
     catalog.setMeta('index', JSON.stringify({ name, model, settings, createdAt }));
+    catalog.sync();
     return VectorIndex.assemble(dir, catalog, 'created');
   }
 
@@ -126,9 +153,15 @@ export class VectorIndex {
     const baseVectors = meta.model.base ? new VectorFile(join(dir, `base.${settings.storage}`), meta.model.dimension, settings.storage) : undefined;
     const codes = new CodeStore(join(dir, 'codes.b1'), meta.model.dimension);
     const graph = new BinaryHnsw(meta.model.dimension, settings);
-    const live = catalog.liveSlots();
+    const filters = new FilterIndex();
+    const live: number[] = [];
+    for (const { slot, category, attributes } of catalog.liveFields()) {
+      live.push(slot);
+      filters.add(slot, category, attributes);
+    }
     const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph, live);
-    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, codes, graph, recovery, live);
+    for (const slot of live) codes.setLive(slot, true);
+    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, codes, graph, recovery, filters, live.length);
   }
 
   /** Loads the saved graph and replays later changes; rebuilds from the catalog when that fails. */
@@ -137,12 +170,14 @@ export class VectorIndex {
     const scratch = new Float32Array(vectors.dimension);
     for (const slot of live) if (slot >= codes.slots) codes.write(slot, vectors.read(slot, scratch));
     try {
-      const state = JSON.parse(readFileSync(join(dir, GRAPH_STATE), 'utf8')) as { seq: number; size: number };
+      const state = readGraphState(dir);
       graph.load(join(dir, GRAPH_FILE));
       if (graph.size !== state.size) throw new Error(`graph holds ${graph.size} vectors, its state says ${state.size}`);
       const changes = catalog.changesSince(state.seq);
       // Idempotent: the graph file may be newer than its state file if a crash fell between the two renames.
       for (const change of changes) {
+        // A released tombstone (negative slot) was removed before the graph was saved.
+        if (change.slot < 0) continue;
         if (change.deleted) graph.remove(change.slot);
         else if (!graph.has(change.slot)) graph.add([change.slot], vectors.read(change.slot, scratch));
       }
@@ -221,43 +256,84 @@ export class VectorIndex {
    * disk before the catalog commits, so every committed row has its vector; the old version of a
    * replaced item leaves the results at once.
    */
-  upsert(entries: readonly { fields: ItemFields; vector: Float32Array; base?: Float32Array | undefined }[]): void {
-    if (entries.length === 0) return;
+  upsert(entries: readonly UpsertEntry[]): void {
+    const slots = this.writeVectors(entries);
+    if (!slots) return;
+    this.vectors.sync();
+    this.baseVectors?.sync();
+    this.codes.sync();
+    this.commit(entries, slots);
+    this.catalog.sync();
+  }
+
+  /**
+   * {@link upsert} with its fsyncs on libuv's thread pool: the same order (vectors and codes durable
+   * before the catalog commits, the catalog durable before this resolves), without blocking the
+   * event loop while the disk works. Concurrent calls take distinct slots.
+   */
+  async upsertAsync(entries: readonly UpsertEntry[]): Promise<void> {
+    const slots = this.writeVectors(entries);
+    if (!slots) return;
+    await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.codes.syncAsync()]);
+    this.commit(entries, slots);
+    await this.catalog.syncAsync();
+  }
+
+  /** Checks the entries and writes their vectors and codes (unsynced) to fresh slots. */
+  private writeVectors(entries: readonly UpsertEntry[]): number[] | undefined {
+    if (entries.length === 0) return undefined;
     for (const { vector, base } of entries) {
       if (vector.length !== this.model.dimension) throw new Error(`vector has ${vector.length} dimensions, the index ${this.model.dimension}`);
       if (this.baseVectors && base?.length !== this.model.dimension) throw new Error(`index ${this.name} keeps base embeddings: every item needs one`);
     }
-    const first = Math.max(this.catalog.nextSlot, this.vectors.slots, this.codes.slots);
-    const slots = entries.map((_, i) => first + i);
+    let next = this.slotEnd;
+    const slots = entries.map(() => this.freeSlots.pop() ?? next++);
     entries.forEach(({ vector, base }, i) => {
       this.vectors.write(slots[i]!, vector);
       if (this.baseVectors) this.baseVectors.write(slots[i]!, base!);
       this.codes.write(slots[i]!, vector);
     });
-    this.vectors.sync();
-    this.baseVectors?.sync();
-    this.codes.sync();
+    return slots;
+  }
+
+  /** Commits the rows pointing at the (durable) slots, then serves them: live flags, filter lists, graph. */
+  private commit(entries: readonly UpsertEntry[], slots: readonly number[]): void {
     const { replacedSlots } = this.catalog.upsert(
       entries.map(({ fields }, i) => ({ fields, slot: slots[i]! })),
       this.model,
     );
     this.liveCount += entries.length - replacedSlots.length;
     // New slots first, removals after: a batch naming one id twice retires a slot it has just written.
-    this.setLive(slots, 1);
-    this.setLive(replacedSlots, 0);
+    entries.forEach(({ fields }, i) => {
+      this.codes.setLive(slots[i]!, true);
+      // As the catalog keeps them: attributes after a JSON round trip.
+      this.filters.add(slots[i]!, fields.category, fields.attributes && (JSON.parse(JSON.stringify(fields.attributes)) as Record<string, unknown>));
+    });
     const matrix = new Float32Array(entries.length * this.model.dimension);
     entries.forEach(({ vector }, i) => matrix.set(vector, i * this.model.dimension));
     this.graph.add(slots, matrix);
-    for (const slot of replacedSlots) this.graph.remove(slot);
+    this.retire(replacedSlots);
     this.markDirty();
   }
 
   /** Removes items; returns the ids that existed. */
   delete(ids: readonly string[]): string[] {
+    const removed = this.removeRows(ids);
+    this.catalog.sync();
+    return removed;
+  }
+
+  /** {@link delete} with the catalog's fsync off the event loop. */
+  async deleteAsync(ids: readonly string[]): Promise<string[]> {
+    const removed = this.removeRows(ids);
+    await this.catalog.syncAsync();
+    return removed;
+  }
+
+  private removeRows(ids: readonly string[]): string[] {
     const removed = this.catalog.delete(ids);
-    for (const slot of removed.values()) this.graph.remove(slot);
     this.liveCount -= removed.size;
-    if (removed.size > 0) this.setLive(removed.values(), 0);
+    this.retire(removed.values());
     if (removed.size > 0) this.markDirty();
     return [...removed.keys()];
   }
@@ -267,19 +343,35 @@ export class VectorIndex {
     const wanted = options.limit + exclude.size;
     const k = Math.max(wanted, Math.ceil(wanted * options.oversampling));
     const count = this.count;
-    let candidates: { slot: number; hamming: number }[];
+    let candidates: CodeCandidate[];
     let strategy: SearchOutcome['strategy'];
     if (options.filter) {
-      const allowed = this.catalog.filteredSlots(options.filter);
-      if (options.exact || allowed.length <= this.settings.exactThreshold) {
-        candidates = this.scanCodes(query, allowed, k);
-        strategy = 'filtered-exact';
+      const plan = this.filters.plan(options.filter);
+      if (plan) {
+        // Scan the matching codes while that costs less than walking the graph for enough of them.
+        const fetch = Math.ceil(((k * count) / Math.max(plan.estimate, 1)) * FILTER_OVERFETCH);
+        const cheaper = this.settings.exactThreshold > 0 && plan.estimate <= GRAPH_STEP_IN_CODES * Math.max(fetch, this.settings.expansionSearch);
+        if (options.exact || plan.estimate <= this.settings.exactThreshold || cheaper) {
+          candidates = this.codes.scanSlots(query, plan.slots(), k);
+          strategy = 'filtered-exact';
+        } else {
+          candidates = this.graphSearchWithin(query, plan.matches, k, fetch, () => this.codes.scanSlots(query, plan.slots(), k));
+          strategy = 'filtered-hnsw';
+        }
       } else {
-        candidates = this.graphSearchWithin(query, new Set(allowed), k, count);
-        strategy = 'filtered-hnsw';
+        const allowed = this.catalog.filteredSlots(options.filter);
+        if (options.exact || allowed.length <= this.settings.exactThreshold) {
+          candidates = this.codes.scanSlots(query, allowed, k);
+          strategy = 'filtered-exact';
+        } else {
+          const set = new Set(allowed);
+          const fetch = Math.ceil(((k * count) / allowed.length) * FILTER_OVERFETCH);
+          candidates = this.graphSearchWithin(query, (slot) => set.has(slot), k, fetch, () => this.codes.scanSlots(query, allowed, k));
+          strategy = 'filtered-hnsw';
+        }
       }
     } else if (options.exact || count <= this.settings.exactThreshold) {
-      candidates = this.scanCodes(query, this.liveSlots(), k);
+      candidates = this.codes.scanAll(query, k);
       strategy = 'exact';
     } else {
       const found = this.graph.search(query, k);
@@ -300,8 +392,8 @@ export class VectorIndex {
     if (!this.baseVectors) return this.search(query, { ...options, oversampling: 4, rescore: true }).hits;
     const base = this.baseVectors;
     const exclude = new Set(options.excludeIds ?? []);
-    const slots = options.filter ? this.catalog.filteredSlots(options.filter) : this.liveSlots();
-    const scored = slots.map((slot) => ({ slot, score: base.dot(slot, query) }));
+    const slots = options.filter ? (this.filters.plan(options.filter)?.slots() ?? this.catalog.filteredSlots(options.filter)) : this.codes.liveSlots();
+    const scored = Array.from(slots, (slot) => ({ slot, score: base.dot(slot, query) }));
     scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
     const top = scored.slice(0, options.limit + exclude.size);
     const items = this.catalog.bySlots(top.map((entry) => entry.slot));
@@ -347,62 +439,29 @@ export class VectorIndex {
     return hits;
   }
 
-  /** Marks slots live (1) or not (0) in memory; the catalog must already say so. */
-  private setLive(slots: Iterable<number>, value: 0 | 1): void {
+  /** Takes retired slots (deleted or replaced items) out of the live flags, the filter's lists and the graph. */
+  private retire(slots: Iterable<number>): void {
     for (const slot of slots) {
-      if (slot >= this.liveBySlot.length) {
-        const grown = new Uint8Array(Math.max(slot + 1, this.liveBySlot.length * 2, 1024));
-        grown.set(this.liveBySlot);
-        this.liveBySlot = grown;
-      }
-      this.liveBySlot[slot] = value;
+      this.codes.setLive(slot, false);
+      this.filters.remove(slot);
+      this.graph.remove(slot);
     }
-    this.liveList = undefined;
-  }
-
-  /** Every live slot in ascending order, as `catalog.liveSlots()` gives them, without reading SQLite. */
-  private liveSlots(): readonly number[] {
-    if (!this.liveList) {
-      const list: number[] = [];
-      for (let slot = 0; slot < this.liveBySlot.length; slot++) if (this.liveBySlot[slot] === 1) list.push(slot);
-      this.liveList = list;
-    }
-    return this.liveList;
-  }
-
-  /** Exact Hamming top-k over the given slots: a histogram of distances finds the cut in one pass. */
-  private scanCodes(query: Float32Array, slots: readonly number[], k: number): { slot: number; hamming: number }[] {
-    const code = this.codes.encode(query);
-    const distances = new Uint16Array(slots.length);
-    const histogram = new Uint32Array(this.model.dimension + 1);
-    for (let i = 0; i < slots.length; i++) {
-      const d = this.codes.distance(code, slots[i]!);
-      distances[i] = d;
-      histogram[d]! += 1;
-    }
-    let cut = 0;
-    for (let seen = 0; cut <= this.model.dimension; cut++) {
-      seen += histogram[cut]!;
-      if (seen >= k) break;
-    }
-    const out: { slot: number; hamming: number }[] = [];
-    for (let i = 0; i < slots.length; i++) if (distances[i]! <= cut) out.push({ slot: slots[i]!, hamming: distances[i]! });
-    out.sort((a, b) => a.hamming - b.hamming || a.slot - b.slot);
-    return out.slice(0, k);
   }
 
   /**
-   * Graph search restricted to `allowed`: USearch's JavaScript binding has no filtered search, so
-   * fetch enough candidates that `k` of them are expected to pass, and widen until they do.
+   * Graph search restricted to the slots `matches` accepts: USearch's JavaScript binding has no
+   * filtered search, so fetch enough candidates that `k` of them are expected to pass, and widen
+   * until they do; past half the index, scan the matching codes instead.
    */
-  private graphSearchWithin(query: Float32Array, allowed: Set<number>, k: number, count: number) {
-    const selectivity = Math.max(allowed.size / Math.max(count, 1), 1e-6);
-    let fetch = Math.ceil((k / selectivity) * 1.5);
+  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, k: number, fetch: number, scan: () => CodeCandidate[]): CodeCandidate[] {
+    const size = this.graph.size;
     for (;;) {
-      const found = this.graph.search(query, Math.min(fetch, count));
-      const passing = found.slots.flatMap((slot, i) => (allowed.has(slot) ? [{ slot, hamming: found.distances[i]! }] : []));
-      if (passing.length >= k || fetch >= count) return passing.slice(0, k);
+      const found = this.graph.search(query, Math.min(fetch, size));
+      const passing: CodeCandidate[] = [];
+      for (let i = 0; i < found.slots.length && passing.length < k; i++) if (matches(found.slots[i]!)) passing.push({ slot: found.slots[i]!, hamming: found.distances[i]! });
+      if (passing.length >= k || fetch >= size) return passing;
       fetch *= 2;
+      if (fetch > size / 2) return scan();
     }
   }
 
@@ -410,24 +469,90 @@ export class VectorIndex {
     this.dirty = true;
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;
-      this.save();
+      this.checkpoint().catch((error: unknown) => {
+        this.checkpointError = error instanceof Error ? error.message : String(error);
+      });
     }, 2_000);
     this.saveTimer.unref();
   }
 
-  /** Saves the graph (atomically) with the catalog sequence number it reflects. */
+  /**
+   * Saves the graph off the event loop: a worker thread loads the last saved graph, replays the
+   * catalog's later changes onto its own copy, saves it atomically with the sequence number it
+   * reflects, and copies SQLite's write-ahead log into the database. This thread only waits.
+   * Falls back to {@link save} where the thread's module is not built.
+   */
+  async checkpoint(): Promise<void> {
+    while (this.checkpointing) await this.checkpointing.done.catch(() => undefined);
+    if (!this.dirty && existsSync(join(this.dir, GRAPH_FILE))) return;
+    const running = runGraphCheckpoint({ dir: this.dir, dimension: this.model.dimension, storage: this.settings.storage, settings: this.settings });
+    if (!running) return this.save();
+    this.checkpointing = running;
+    try {
+      const state = await running.done;
+      if (!state) return;
+      this.checkpointError = undefined;
+      // Writes that came after the checkpoint's snapshot keep the graph dirty (and their timer runs).
+      if (this.catalog.seq === state.seq) this.dirty = false;
+      this.reclaim(state.seq);
+    } finally {
+      this.checkpointing = undefined;
+    }
+  }
+
+  /** Saves the graph (atomically) with the catalog sequence number it reflects, on this thread. */
   save(): void {
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
     }
+    // A checkpoint in flight writes the same files: call it off, or let it finish writing.
+    this.checkpointing?.stopSync();
     if (!this.dirty && existsSync(join(this.dir, GRAPH_FILE))) return;
     const seq = this.catalog.seq;
     this.graph.save(join(this.dir, GRAPH_FILE));
-    const temporary = join(this.dir, `${GRAPH_STATE}.tmp`);
-    writeFileSync(temporary, JSON.stringify({ seq, size: this.graph.size }));
-    renameSync(temporary, join(this.dir, GRAPH_STATE));
+    writeGraphState(this.dir, { seq, size: this.graph.size });
     this.dirty = false;
+    this.reclaim(seq);
+  }
+
+  /**
+   * Compaction, after each save of the graph: the slots of items deleted or replaced before the
+   * saved sequence number `seq` are released for reuse (the next upserts write into them instead
+   * of growing the files), and free slots at the end of the files are cut off.
+   */
+  private reclaim(seq: number): void {
+    const released = this.catalog.releaseSlots(seq);
+    if (released.length === 0) return;
+    this.catalog.sync();
+    const perSlot = this.vectors.bytesPerSlot * (this.baseVectors ? 2 : 1) + this.codes.bytesPerCode;
+    this.reclaimed.slots += released.length;
+    this.reclaimed.bytes += released.length * perSlot;
+    const free = new Set([...this.freeSlots, ...released]);
+    let end = this.slotEnd;
+    const oldEnd = end;
+    while (end > 0 && free.has(end - 1)) free.delete(--end);
+    if (end < oldEnd) {
+      this.vectors.truncate(end);
+      this.baseVectors?.truncate(end);
+      this.codes.truncate(end);
+      this.reclaimed.truncatedBytes += (oldEnd - end) * perSlot;
+    }
+    this.freeSlots = [...free].sort((a, b) => b - a);
+  }
+
+  /**
+   * Space kept in check by compaction: free slots waiting for reuse, and what has been reclaimed
+   * since the index was opened (slots released for reuse, and bytes cut from the end of the files).
+   */
+  compaction(): { freeSlots: number; reclaimedSlots: number; reclaimedBytes: number; truncatedBytes: number; lastCheckpointError: string | null } {
+    return {
+      freeSlots: this.freeSlots.length,
+      reclaimedSlots: this.reclaimed.slots,
+      reclaimedBytes: this.reclaimed.bytes,
+      truncatedBytes: this.reclaimed.truncatedBytes,
+      lastCheckpointError: this.checkpointError ?? null,
+    };
   }
 
   stats() {
@@ -447,6 +572,7 @@ export class VectorIndex {
   close(options: { save?: boolean } = {}): void {
     if (options.save ?? true) this.save();
     if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.checkpointing?.stopSync();
     this.catalog.close();
     this.vectors.close();
     this.baseVectors?.close();

@@ -123,8 +123,8 @@ export class IndexService {
 
   /** Deletes items (from the serving version, through its write gate); returns the ids that existed. */
   async deleteItems(name: string, ids: readonly string[]): Promise<string[]> {
-    return this.deps.store.write(name, (index) => {
-      const deleted = index.delete(ids);
+    return this.deps.store.write(name, async (index) => {
+      const deleted = await index.deleteAsync(ids);
       this.deps.blobs.releaseItems(name, deleted);
       return deleted;
     });
@@ -273,7 +273,7 @@ export class IndexService {
             }
           }),
         );
-        this.upsertInto(index, outcomes.flatMap((outcome) => (outcome.entry ? [outcome.entry] : [])));
+        await this.upsertIntoAsync(index, outcomes.flatMap((outcome) => (outcome.entry ? [outcome.entry] : [])));
         return outcomes.map((outcome): ItemResult =>
           outcome.error
             ? { id: outcome.item.id, status: 'error', error: { code: outcome.error.code, message: outcome.error.message } }
@@ -291,7 +291,7 @@ export class IndexService {
    * worker embeds again.
    */
   async writeEmbedded(name: string, model: { id: string; version: string }, entries: readonly EmbeddedItem[]): Promise<void> {
-    await this.deps.store.write(name, (index) => {
+    await this.deps.store.write(name, async (index) => {
       const wanted = IndexService.workModel(index);
       if (wanted.id !== model.id || wanted.version !== model.version) {
         throw new ConflictError(
@@ -300,7 +300,7 @@ export class IndexService {
           { retryable: true },
         );
       }
-      this.upsertInto(index, entries);
+      await this.upsertIntoAsync(index, entries);
     });
   }
 
@@ -312,6 +312,18 @@ export class IndexService {
     if (entries.length === 0) return;
     const head = this.headOf(index);
     index.upsert(entries.map(({ fields, base }) => ({ fields, vector: head ? head.project(base) : base, base })));
+    this.afterUpsert(index, entries);
+  }
+
+  /** {@link upsertInto} with the fsyncs off the event loop; durable when it resolves. */
+  async upsertIntoAsync(index: VectorIndex, entries: readonly EmbeddedItem[]): Promise<void> {
+    if (entries.length === 0) return;
+    const head = this.headOf(index);
+    await index.upsertAsync(entries.map(({ fields, base }) => ({ fields, vector: head ? head.project(base) : base, base })));
+    this.afterUpsert(index, entries);
+  }
+
+  private afterUpsert(index: VectorIndex, entries: readonly EmbeddedItem[]): void {
     this.deps.blobs.setItemRefs(
       index.name,
       entries.map(({ fields }) => ({ id: fields.id, hash: fields.sourceBlob ?? null })),

@@ -1,0 +1,201 @@
+/**
+ * Hamming distances between one packed sign-bit code and many, in WebAssembly: the 64-bit
+ * `i64.popcnt` instruction compiles to the CPU's POPCNT, which JavaScript cannot reach (its best
+ * is a 32-bit bit-twiddling popcount, ~4× slower). The module is generated here, for one code
+ * width, with the loop over a code's words unrolled and the query held in locals; it has no
+ * imports and no state beyond its memory, whose layout the caller owns.
+ *
+ * Both functions write each distance as a u16 to `out` and count it in `histogram` (u32 per
+ * distance 0…bits), so the caller finds the top-k cut without sorting:
+ *
+ * - `scanRange(query, codes, from, to, live, out, histogram)`: slots `from…to-1` of the code
+ *   array at `codes`; a slot whose byte in `live` is 0 gets distance 0xFFFF and is not counted.
+ * - `scanList(query, codes, slots, count, out, histogram)`: the `count` u32 slot numbers at `slots`.
+ */
+
+const I32 = 0x7f;
+const I64 = 0x7e;
+const op = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Load: 0x28,
+  i64Load: 0x29,
+  i32Load8u: 0x2d,
+  i32Store: 0x36,
+  i32Store16: 0x3b,
+  i32Const: 0x41,
+  i32Eqz: 0x45,
+  i32GeU: 0x4f,
+  i64Popcnt: 0x7b,
+  i64Add: 0x7c,
+  i64Xor: 0x85,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32Shl: 0x74,
+  i32WrapI64: 0xa7,
+  void: 0x40,
+} as const;
+
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const get = (local: number) => [op.localGet, ...uleb(local)];
+const set = (local: number) => [op.localSet, ...uleb(local)];
+const const32 = (value: number) => [op.i32Const, ...sleb(value)];
+/** Memory access immediates: alignment (log2) and offset. */
+const mem = (align: number, offset = 0) => [...uleb(align), ...uleb(offset)];
+
+/**
+ * The distance of the code at the address in local `pointer` to the query words in locals
+ * `query…query+words-1`, left on the stack as an i32.
+ */
+function distanceOf(pointer: number, query: number, words: number): number[] {
+  const code: number[] = [];
+  for (let w = 0; w < words; w++) {
+    code.push(...get(pointer), op.i64Load, ...mem(3, w * 8), ...get(query + w), op.i64Xor, op.i64Popcnt);
+    if (w > 0) code.push(op.i64Add);
+  }
+  code.push(op.i32WrapI64);
+  return code;
+}
+
+/** `out[index] = d; histogram[d] += 1` with the distance in local `d` and the index in local `index`. */
+function record(out: number, index: number, d: number, histogram: number): number[] {
+  return [
+    ...get(out), ...get(index), ...const32(1), op.i32Shl, op.i32Add, ...get(d), op.i32Store16, ...mem(1),
+    ...get(histogram), ...get(d), ...const32(2), op.i32Shl, op.i32Add, op.localTee, ...uleb(d),
+    ...get(d), op.i32Load, ...mem(2), ...const32(1), op.i32Add, op.i32Store, ...mem(2),
+  ];
+}
+
+function loadQuery(queryParam: number, firstLocal: number, words: number): number[] {
+  const code: number[] = [];
+  for (let w = 0; w < words; w++) code.push(...get(queryParam), op.i64Load, ...mem(3, w * 8), ...set(firstLocal + w));
+  return code;
+}
+
+/** The module's bytes for codes of `words` 64-bit words. */
+export function hammingModule(words: number): Uint8Array<ArrayBuffer> {
+  const stride = words * 8;
+  // scanRange(query, codes, from, to, live, out, histogram); locals: slot, pointer, d, then the query words.
+  const range = (() => {
+    const [query, codes, from, to, live, out, histogram, slot, pointer, d, q] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const index = q + words; // slot - from
+    const body = [
+      ...loadQuery(query, q, words),
+      ...get(from), ...set(slot),
+      op.block, op.void,
+      op.loop, op.void,
+      ...get(slot), ...get(to), op.i32GeU, op.brIf, 1,
+      ...get(slot), ...get(from), op.i32Sub, ...set(index),
+      ...get(live), ...get(slot), op.i32Add, op.i32Load8u, ...mem(0),
+      op.if, op.void,
+      ...get(codes), ...get(slot), ...const32(stride), op.i32Mul, op.i32Add, ...set(pointer),
+      ...distanceOf(pointer, q, words), ...set(d),
+      ...record(out, index, d, histogram),
+      op.else,
+      ...get(out), ...get(index), ...const32(1), op.i32Shl, op.i32Add, ...const32(0xffff), op.i32Store16, ...mem(1),
+      op.end,
+      ...get(slot), ...const32(1), op.i32Add, ...set(slot),
+      op.br, 0,
+      op.end,
+      op.end,
+      op.end,
+    ];
+    const locals = [[...uleb(3), I32], [...uleb(words), I64], [...uleb(1), I32]];
+    return [...vec(locals), ...body];
+  })();
+  // scanList(query, codes, slots, count, out, histogram); locals: i, pointer, d, then the query words.
+  const list = (() => {
+    const [query, codes, slots, count, out, histogram, i, pointer, d, q] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const body = [
+      ...loadQuery(query, q, words),
+      op.block, op.void,
+      op.loop, op.void,
+      ...get(i), ...get(count), op.i32GeU, op.brIf, 1,
+      ...get(codes),
+      ...get(slots), ...get(i), ...const32(2), op.i32Shl, op.i32Add, op.i32Load, ...mem(2),
+      ...const32(stride), op.i32Mul, op.i32Add, ...set(pointer),
+      ...distanceOf(pointer, q, words), ...set(d),
+      ...record(out, i, d, histogram),
+      ...get(i), ...const32(1), op.i32Add, ...set(i),
+      op.br, 0,
+      op.end,
+      op.end,
+      op.end,
+    ];
+    const locals = [[...uleb(3), I32], [...uleb(words), I64]];
+    return [...vec(locals), ...body];
+  })();
+  const functionType = (params: number) => [0x60, ...vec(Array.from({ length: params }, () => [I32])), 0];
+  const exportEntry = (name: string, kind: number, index: number) => [...vec([...new TextEncoder().encode(name)].map((b) => [b])), kind, ...uleb(index)];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([functionType(7), functionType(6)])),
+    ...section(3, vec([[0], [1]])),
+    // One page to start; the owner grows it.
+    ...section(5, vec([[0x00, ...uleb(1)]])),
+    ...section(7, vec([exportEntry('memory', 2, 0), exportEntry('scanRange', 0, 0), exportEntry('scanList', 0, 1)])),
+    ...section(10, vec([[...uleb(range.length), ...range], [...uleb(list.length), ...list]])),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+// TypeScript declares WebAssembly with the DOM library, which this project does not load; what is used here:
+declare namespace WebAssembly {
+  class Memory {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+  }
+  class Module {
+    constructor(bytes: Uint8Array<ArrayBuffer>);
+  }
+  class Instance {
+    constructor(module: Module, imports: object);
+    readonly exports: object;
+  }
+}
+
+export interface HammingKernel {
+  readonly memory: WebAssembly.Memory;
+  scanRange(query: number, codes: number, from: number, to: number, live: number, out: number, histogram: number): void;
+  scanList(query: number, codes: number, slots: number, count: number, out: number, histogram: number): void;
+}
+
+/** A fresh instance (with its own memory) of the kernel for codes of `words` 64-bit words; compiling takes well under a millisecond. */
+export function createHammingKernel(words: number): HammingKernel {
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(hammingModule(words)), {});
+  return exports as unknown as HammingKernel;
+}
