@@ -1,8 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EncoderObserver, TowerName } from './encoders/dual-encoder.js';
 
 /** The service's Prometheus metrics, on a registry of their own (no global state). */
-export class Metrics implements EncoderObserver {
+/** Prometheus metrics; also the encoders' observer (`EncoderObserver`), by shape: the base layer imports nothing above it. */
+export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({
     name: 'lookbook_http_requests_total',
@@ -46,7 +46,7 @@ export class Metrics implements EncoderObserver {
     }
   }
 
-  onBatch(model: string, tower: TowerName, size: number, milliseconds: number): void {
+  onBatch(model: string, tower: 'image' | 'text', size: number, milliseconds: number): void {
     this.batchSize.observe({ model, tower }, size);
     this.encoderSeconds.observe({ model, tower }, milliseconds / 1000);
   }

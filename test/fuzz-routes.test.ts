@@ -112,7 +112,7 @@ function request(operation: Operation, base: Case, mutation: Mutation) {
   let query = base.query ? { ...base.query } : undefined;
   let json = base.json;
   let text: string | undefined;
-  let form = base.form ? { fields: { ...base.form.fields }, files: { ...base.form.files } as Record<string, Uint8Array | undefined> } : undefined;
+  const form = base.form ? { fields: { ...base.form.fields }, files: { ...base.form.files } as Record<string, Uint8Array | undefined> } : undefined;
   let raw: Uint8Array | undefined = base.raw;
   switch (mutation.kind) {
     case 'param': params[mutation.name] = mutation.value; break;

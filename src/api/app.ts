@@ -19,6 +19,7 @@ import type { CompleteTheLookService } from '../services/complete-the-look.servi
 import type { ModelVersions } from '../encoders/model-versions.js';
 import type { ShopTheLookService } from '../services/shop-the-look.service.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
+import type { Lifecycle } from './lifecycle.js';
 import { createJobUpload, createUpload } from './multipart.js';
 import { openApiDocument } from './openapi.js';
 import { operations } from './operations.js';
@@ -42,12 +43,7 @@ import { completeTheLookRouter } from './routes/complete-the-look.routes.js';
 import { facetsRouter } from './routes/facets.routes.js';
 import { webAppRouter } from './web-app.js';
 
-/** Shared, mutable process state the app reads (set by the server on SIGTERM). */
-export interface Lifecycle {
-  shuttingDown: boolean;
-  /** Long-lived responses (event streams) to end when the server shuts down. */
-  readonly closers: Set<() => void>;
-}
+export type { Lifecycle } from './lifecycle.js';
 
 export interface AppDeps {
   config: Config;

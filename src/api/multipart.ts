@@ -61,11 +61,11 @@ export function createJobUpload(uploadDir: string, limits: Config['limits'], man
           next(size > max ? tooLarge() : null, chunk);
         },
       });
-      pipeline(file.stream, counter, out).then(
+      void pipeline(file.stream, counter, out).then(
         () => callback(null, { path, size }),
         (error: unknown) => {
           file.stream.resume();
-          rm(path, { force: true }).finally(() => callback(error as Error));
+          void rm(path, { force: true }).finally(() => callback(error as Error));
         },
       );
     },

@@ -174,6 +174,7 @@ export function hammingModule(words: number): Uint8Array<ArrayBuffer> {
 }
 
 // TypeScript declares WebAssembly with the DOM library, which this project does not load; what is used here:
+// eslint-disable-next-line @typescript-eslint/no-namespace -- declares the global WebAssembly namespace, not a module of ours
 declare namespace WebAssembly {
   class Memory {
     readonly buffer: ArrayBuffer;

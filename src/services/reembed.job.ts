@@ -92,13 +92,13 @@ export class ReembedJob implements JobHandler {
     const live = this.indexes.get(job.index);
     const { dirName } = this.indexes.store.createBuild(job.index, p.target, live.settings);
     const baseSeq = live.seq;
-    let current = this.jobs.update(job.id, { state: 'running', params: { ...job.params, buildDir: dirName, baseSeq, lastSeq: baseSeq } });
+    this.jobs.update(job.id, { state: 'running', params: { ...job.params, buildDir: dirName, baseSeq, lastSeq: baseSeq } });
     const chunkSize = this.jobs.deps.settings.chunkSize;
     for (let after = -1; ; ) {
       const page = live.liveItems(after, chunkSize);
       if (page.length === 0) break;
       after = page.at(-1)!.slot;
-      current = this.jobs.deps.store.get(job.id)!;
+      const current = this.jobs.deps.store.get(job.id)!;
       if (current.state !== 'running') return; // cancelled while reading
       await this.addItems(current, live, page, true);
       // Re-projection runs here, on the event loop: let requests through between pages.

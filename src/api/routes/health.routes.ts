@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { ModelRegistry } from '../../encoders/model-registry.js';
 import type { DetectorInfo } from '../../detection/detector.js';
 import type { Metrics } from '../../metrics.js';
-import type { Lifecycle } from '../app.js';
+import type { Lifecycle } from '../lifecycle.js';
 
 /** Liveness, readiness and Prometheus metrics. */
 export function healthRouter(deps: { registry: ModelRegistry; metrics: Metrics; lifecycle: Lifecycle; version: string; detector: DetectorInfo | undefined }) {
