@@ -158,7 +158,13 @@ async function child(config: string, work: string): Promise<ChildResult> {
   const dir = mkdtempSync(join(work, `${config}-`));
 
   if (config === 'b1') {
-    const built = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, { ...DEFAULT_INDEX_SETTINGS, connectivity: 32, expansionSearch: 64, exactThreshold: 0 });
+    const built = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, {
+      ...DEFAULT_INDEX_SETTINGS,
+      connectivity: 32,
+      expansionSearch: 64,
+      // The graph for unfiltered queries even on a small dataset; past the default, the default (filtered searches choose by cost).
+      exactThreshold: count > DEFAULT_INDEX_SETTINGS.exactThreshold ? DEFAULT_INDEX_SETTINGS.exactThreshold : 0,
+    });
     for (const { start, vectors } of readChunks(join(work, 'data.f32'), dim)) {
       const n = vectors.length / dim;
       built.upsert(
