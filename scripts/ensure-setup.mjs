@@ -52,6 +52,8 @@ if (!existsSync(builtMarker) || mtime(builtMarker) < sourcesChanged) {
 const webMarker = join(root, 'dist', 'web', 'index.html');
 const webChanged = Math.max(newestUnder(join(root, 'web')), mtime(installedMarker));
 if (!existsSync(webMarker) || mtime(webMarker) < webChanged) {
+  // Vite strips types without checking them: tsc checks them first, as it does for the server.
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'web/tsconfig.json'], 'type-checking the web app');
   run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], 'building the web app');
 }
 

@@ -297,8 +297,8 @@ export function CatalogView({ shared }: { shared: Shared }) {
                     <td>{entry.model.version}</td>
                     <td>{entry.count}</td>
                     <td>
-                      <button type="button" class="link" onClick={() => setIndex(entry.name)} aria-label={`Open ${entry.name}`} disabled={entry.name === index}>
-                        {entry.name === index ? 'Shown below' : 'Open'}
+                      <button type="button" class="link" onClick={() => setIndex(entry.name)} aria-label={`Open ${entry.name}`} aria-pressed={entry.name === index}>
+                        Open
                       </button>{' '}
                       <button type="button" class="link" onClick={() => removeIndex(entry.name)} aria-label={`Delete index ${entry.name}`}>
                         Delete
@@ -311,14 +311,14 @@ export function CatalogView({ shared }: { shared: Shared }) {
           </div>
         )}
       </div>
+      {index && <UploadFolder index={index} onAdded={changed} />}
+      {index && <ItemBrowser index={index} version={version} onChanged={reloadIndexes} />}
       <CreateIndex
         onCreated={(name) => {
           setIndex(name);
           reloadIndexes();
         }}
       />
-      {index && <UploadFolder index={index} onAdded={changed} />}
-      {index && <ItemBrowser index={index} version={version} onChanged={reloadIndexes} />}
     </section>
   );
 }

@@ -68,7 +68,7 @@ export function CompleteView({ shared, params }: { shared: Shared; params: URLSe
         <div class="scene-layout">
           <div class="panel">
             <h2>{source.kind === 'item' ? `Item ${source.id}` : 'Your scene'}</h2>
-            {source.kind === 'item' ? <ItemImage index={index} id={source.id} /> : <img src={source.url} alt="Your scene" class="thumb" />}
+            <div class="source-image">{source.kind === 'item' ? <ItemImage index={index} id={source.id} /> : <img src={source.url} alt="Your scene" class="thumb" />}</div>
             {result && (
               <p class="muted">
                 {result.present_categories.length > 0 ? `In the scene: ${result.present_categories.join(', ')}. ` : 'No catalog category recognised in the scene. '}

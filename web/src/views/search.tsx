@@ -31,9 +31,12 @@ function filterOf(selection: Selection) {
 const toggle = <T,>(list: T[], value: T) => (list.includes(value) ? list.filter((entry) => entry !== value) : [...list, value]);
 
 function FacetPanel({ facets, selection, onChange }: { facets: Facets; selection: Selection; onChange: (selection: Selection) => void }) {
+  // Open beside the results on a wide screen; folded above them on a phone.
+  const [open] = useState(() => window.matchMedia('(min-width: 760px)').matches);
   if (facets.categories.length === 0 && facets.attributes.length === 0) return null;
   return (
-    <aside class="facets" aria-label="Filters">
+    <details class="facets" open={open}>
+      <summary>Filters</summary>
       {facets.categories.length > 0 && (
         <fieldset>
           <legend>Category</legend>
@@ -65,7 +68,7 @@ function FacetPanel({ facets, selection, onChange }: { facets: Facets; selection
           Clear filters
         </button>
       )}
-    </aside>
+    </details>
   );
 }
 
