@@ -136,6 +136,13 @@ describe.skipIf(!hasChromium)('the web app in chromium', () => {
       await page.locator('#search-image').setInputFiles({ name: 'p3.png', mimeType: 'image/png', buffer: products[3]! });
       await poll(() => page.locator('.grid .card-id').first().textContent()).toBe('p3');
       expect(Number(await page.locator('.grid .score').first().textContent())).toBeGreaterThan(0.99);
+      // A dropped image searches too.
+      await page.evaluate(async (bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], 'p4.png', { type: 'image/png' }));
+        document.querySelector('.drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }, [...products[4]!]);
+      await poll(() => page.locator('.grid .card-id').first().textContent()).toBe('p4');
       await page.getByRole('button', { name: 'More like p1' }).click();
       await poll(() => page.locator('.query-summary').textContent()).toContain('More like p1');
       // The item itself is left out of its own neighbours.
@@ -173,6 +180,17 @@ describe.skipIf(!hasChromium)('the web app in chromium', () => {
       await poll(() => products.count()).toBeGreaterThan(0);
       expect(await products.locator('.tag').allTextContents()).toEqual(expect.arrayContaining(['bag']));
       expect(await page.locator('.grid img.thumb').count()).toBeGreaterThan(0);
+      // A box of one's own, drawn with the mouse over product 4 (at 80..128, 96..144 of 256 px).
+      await page.getByRole('button', { name: 'Draw your own box' }).click();
+      const frame = (await page.locator('.scene').boundingBox())!;
+      const at = (x: number, y: number) => [frame.x + (x / 256) * frame.width, frame.y + (y / 256) * frame.height] as const;
+      await page.mouse.move(...at(80, 96));
+      await page.mouse.down();
+      await page.mouse.move(...at(104, 120));
+      await page.mouse.move(...at(128, 144));
+      await page.mouse.up();
+      await poll(() => page.getByRole('button', { name: 'your box' }).getAttribute('aria-pressed')).toBe('true');
+      await poll(() => page.getByRole('list', { name: 'Products for your box' }).locator('.card-id').first().textContent()).toBe('p4');
     } finally {
       await closeAll(page);
     }

@@ -33,6 +33,23 @@ export const navigate = (view: string, params: Record<string, string> = {}) => {
 
 const INDEX_STORAGE = 'lookbook.index';
 
+/** localStorage, where the browser allows it (private modes may not). */
+function remembered(key: string): string {
+  try {
+    return localStorage.getItem(key) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function remember(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Not kept: the choice lasts until the page is left.
+  }
+}
+
 /** What every view shares: the indexes, the one chosen, and a way to reload them. */
 export interface Shared {
   indexes: IndexInfo[];
@@ -81,7 +98,7 @@ function KeyField() {
 export function App() {
   const [route, setRoute] = useState(parseHash);
   const [indexes, setIndexes] = useState<IndexInfo[]>([]);
-  const [index, setIndexState] = useState(() => localStorage.getItem(INDEX_STORAGE) ?? '');
+  const [index, setIndexState] = useState(() => remembered(INDEX_STORAGE));
   const [indexError, setIndexError] = useState<unknown>();
   const [keyVersion, setKeyVersion] = useState(0);
   const [reloads, setReloads] = useState(0);
@@ -98,7 +115,7 @@ export function App() {
 
   const setIndex = useCallback((name: string) => {
     setIndexState(name);
-    localStorage.setItem(INDEX_STORAGE, name);
+    remember(INDEX_STORAGE, name);
   }, []);
 
   useEffect(() => {
