@@ -75,4 +75,19 @@ describe('execution providers', () => {
       await fallback.close();
     }
   });
+
+  it('reports the provider each tower and the detector actually run on when WebGPU is asked for', async () => {
+    const server = await startTestServer({ LOOKBOOK_PROVIDERS: 'webgpu,cpu', LOOKBOOK_DETECTOR: 'models/lookbook-detector/model.onnx' });
+    try {
+      const health = await (await fetch(`${server.url}/healthz`)).json();
+      // Without a WebGPU adapter (no GPU or no Vulkan loader, as in CI) every session falls back to the CPU.
+      const expected = server.logs.some((line) => line.msg === 'execution provider unavailable, trying the next one' && line.provider === 'webgpu') ? 'cpu' : 'webgpu';
+      expect(health.models[0].providers).toEqual({ image: expected, text: expected });
+      expect(health.detector.provider).toBe(expected);
+      const models = await (await fetch(`${server.url}/v1/models`)).json();
+      expect(models.data[0].providers).toEqual({ image: expected, text: expected });
+    } finally {
+      await server.close();
+    }
+  });
 });

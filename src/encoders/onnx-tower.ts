@@ -11,6 +11,54 @@ export interface SessionOptions {
   /** ONNX Runtime intra-op threads; 0 lets it decide. */
   intraOpThreads: number;
   logger: Logger;
+  /** Settings of the WebGPU provider, used only when it is the one tried. */
+  webgpu?: WebGpuOptions | undefined;
+  /**
+   * Writes ONNX Runtime's profile (a Chrome trace JSON: per-node kernel times, host↔device
+   * copies) to files starting with this prefix; for benchmarks. @defaultValue no profile
+   */
+  profileFilePrefix?: string | undefined;
+}
+
+/** What onnxruntime-node 1.30 lets a caller set on its WebGPU provider. */
+export interface WebGpuOptions {
+  /**
+   * Layout of layout-sensitive operators (Conv, pooling). NHWC ran a ViT-B/32 tower exported in
+   * float16 about 1.5× faster at batch 32 on an H200 (shared/GPU.md). @defaultValue 'NHWC'
+   */
+  preferredLayout?: 'NCHW' | 'NHWC' | undefined;
+  /** Dawn's validation; 'disabled' saves CPU time per dispatch but a GPU error can crash the process. @defaultValue 'basic' */
+  validationMode?: 'disabled' | 'wgpuOnly' | 'basic' | 'full' | undefined;
+  /**
+   * Further session configuration entries (ONNX Runtime's `AddConfigEntry`, string values), for
+   * example `ep.webgpuexecutionprovider.enableGraphCapture` or `ep.webgpuexecutionprovider.enableInt64`.
+   */
+  configEntries?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * The ONNX Runtime session options for one provider: the graph fully optimized, the thread count
+ * for the CPU, and the provider's own settings. Pure, so the options each provider gets are tested.
+ */
+export function sessionOptionsFor(provider: ExecutionProviderName, options: Omit<SessionOptions, 'providers' | 'logger'>): ort.InferenceSession.SessionOptions {
+  const webgpu = options.webgpu ?? {};
+  const executionProvider: ort.InferenceSession.ExecutionProviderConfig =
+    provider === 'webgpu'
+      ? {
+          name: 'webgpu',
+          preferredLayout: webgpu.preferredLayout ?? 'NHWC',
+          ...(webgpu.validationMode ? { validationMode: webgpu.validationMode } : {}),
+        }
+      : provider;
+  const extra = provider === 'webgpu' && webgpu.configEntries && Object.keys(webgpu.configEntries).length > 0 ? { extra: { ...webgpu.configEntries } } : {};
+  return {
+    executionProviders: [executionProvider],
+    graphOptimizationLevel: 'all',
+    ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(options.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix } : {}),
+    ...extra,
+    logSeverityLevel: 3,
+  };
 }
 
 export interface LoadedSession {
@@ -26,12 +74,9 @@ export async function createSession(path: string, options: SessionOptions): Prom
   const reasons: string[] = [];
   for (const provider of options.providers) {
     try {
-      const session = await ort.InferenceSession.create(path, {
-        executionProviders: [provider],
-        graphOptimizationLevel: 'all',
-        ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
-        logSeverityLevel: 3,
-      });
+      const session = await ort.InferenceSession.create(path, sessionOptionsFor(provider, options));
+      // The provider reported is the one this session was created with: a provider that cannot
+      // start (no GPU adapter, no CUDA libraries) throws here, and the next one is tried.
       return { session, provider };
     } catch (error) {
       const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
