@@ -18,6 +18,9 @@ from torch import Tensor, nn
 # Added to attention scores of masked keys; large enough that exp() underflows to 0 in
 # float32, small enough that adding it never produces -inf (a fully masked row stays finite).
 MASKED_SCORE = -1e9
+# The same in float16 (whose -1e9 is -inf, and 0 × -inf = NaN for the keys that are kept):
+# exp(-3e4) is 0 there too, and a padding plus a causal bias (-6e4) stays finite.
+MASKED_SCORE_FP16 = -3.0e4
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,14 @@ class ImageTowerConfig:
     mlp_ratio: float = 4.0
     stem_norm: str = "batch"  # batch | group
     activation: str = "gelu"  # gelu | quick_gelu
+    # 0: the convolutional stem above. > 0: ViT's patch embedding instead, one convolution with
+    # kernel = stride = patch_size and no bias (CLIP's conv1); stem_channels and stem_norm unused.
+    patch_size: int = 0
 
     @property
     def grid_size(self) -> int:
+        if self.patch_size > 0:
+            return self.image_size // self.patch_size
         size = self.image_size
         for _ in range(len(self.stem_channels) + 1):
             size = (size + 1) // 2  # 3x3 conv, stride 2, padding 1
@@ -181,14 +189,17 @@ class ImageTower(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.normalize = normalize
-        channels = [3, *cfg.stem_channels, cfg.width]
         stages: list[nn.Module] = []
-        for c_in, c_out in zip(channels[:-1], channels[1:]):
-            stages += [
-                nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1, bias=False),
-                _stem_norm(cfg.stem_norm, c_out),
-                make_activation(cfg.activation),
-            ]
+        if cfg.patch_size > 0:
+            stages.append(nn.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size, bias=False))
+        else:
+            channels = [3, *cfg.stem_channels, cfg.width]
+            for c_in, c_out in zip(channels[:-1], channels[1:]):
+                stages += [
+                    nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1, bias=False),
+                    _stem_norm(cfg.stem_norm, c_out),
+                    make_activation(cfg.activation),
+                ]
         self.stem = nn.Sequential(*stages)
         tokens = cfg.grid_size**2 + 1
         self.cls_token = nn.Parameter(torch.randn(cfg.width) * 0.02)
@@ -252,10 +263,11 @@ class TextTower(nn.Module):
         # axis, ONNX shape inference keeps static widths through a Gather, not a Slice.
         positions = torch.ones_like(input_ids).cumsum(dim=1) - 1
         x = self.token_embed(input_ids) + F.embedding(positions, self.pos_embed)
-        score_bias = (1.0 - keep.to(x.dtype))[:, None, None, :] * MASKED_SCORE
+        masked = MASKED_SCORE_FP16 if x.dtype == torch.float16 else MASKED_SCORE
+        score_bias = (1.0 - keep.to(x.dtype))[:, None, None, :] * masked
         if self.cfg.causal:
             future = (positions[:, None, :] > positions[:, :, None]).to(x.dtype)
-            score_bias = score_bias + future[:, None] * MASKED_SCORE
+            score_bias = score_bias + future[:, None] * masked
         for block in self.blocks:
             x = block(x, score_bias)
         if self.cfg.pooling == "mean":
