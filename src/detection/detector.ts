@@ -6,7 +6,7 @@ import { createSession } from '../encoders/onnx-tower.js';
 import type { RawImage } from '../encoders/image-preprocessor.js';
 import type { Logger } from '../logger.js';
 import { parseUltralyticsNames, readOnnxMetadata } from './onnx-metadata.js';
-import { decodeYolo, letterbox, nonMaxSuppression, toOriginal, type Box } from './yolo-decoder.js';
+import { decodeYolo, letterbox, nonMaxSuppression, toOriginal, type Box, type Letterbox } from './yolo-decoder.js';
 
 export interface DetectOptions {
   /** Lowest class score kept. @defaultValue 0.25 (Ultralytics' default) */
@@ -70,28 +70,7 @@ export class Detector {
   /** Detects objects in decoded pixels. */
   async detect(image: RawImage, options: DetectOptions): Promise<Detection[]> {
     const size = this.info.inputSize;
-    const lb = letterbox(image.width, image.height, size);
-    const { data } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
-      .flatten({ background: { r: PAD, g: PAD, b: PAD } })
-      // Ultralytics resizes with OpenCV's INTER_LINEAR.
-      .resize(lb.width, lb.height, { fit: 'fill', kernel: 'linear' })
-      .extend({
-        top: lb.padTop,
-        left: lb.padLeft,
-        bottom: size - lb.height - lb.padTop,
-        right: size - lb.width - lb.padLeft,
-        background: { r: PAD, g: PAD, b: PAD },
-      })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const plane = size * size;
-    const tensor = new Float32Array(3 * plane);
-    for (let i = 0; i < plane; i++) {
-      tensor[i] = data[i * 3]! / 255;
-      tensor[plane + i] = data[i * 3 + 1]! / 255;
-      tensor[2 * plane + i] = data[i * 3 + 2]! / 255;
-    }
+    const { tensor, letterbox: lb } = await letterboxTensor(image, size);
     const results = await this.session.run({ [this.inputName]: new ort.Tensor('float32', tensor, [1, 3, size, size]) }, [this.outputName]);
     const output = results[this.outputName]!;
     const [, rows, anchors] = output.dims as number[];
@@ -119,6 +98,36 @@ export class Detector {
   async close(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * The detector's input for one image, as Ultralytics prepares it: letterboxed to `size` × `size`
+ * (bilinear resize, padding 114), RGB / 255, CHW float32.
+ */
+export async function letterboxTensor(image: RawImage, size: number): Promise<{ tensor: Float32Array; letterbox: Letterbox }> {
+  const lb = letterbox(image.width, image.height, size);
+  const { data } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
+    .flatten({ background: { r: PAD, g: PAD, b: PAD } })
+    // Ultralytics resizes with OpenCV's INTER_LINEAR.
+    .resize(lb.width, lb.height, { fit: 'fill', kernel: 'linear' })
+    .extend({
+      top: lb.padTop,
+      left: lb.padLeft,
+      bottom: size - lb.height - lb.padTop,
+      right: size - lb.width - lb.padLeft,
+      background: { r: PAD, g: PAD, b: PAD },
+    })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const plane = size * size;
+  const tensor = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    tensor[i] = data[i * 3]! / 255;
+    tensor[plane + i] = data[i * 3 + 1]! / 255;
+    tensor[2 * plane + i] = data[i * 3 + 2]! / 255;
+  }
+  return { tensor, letterbox: lb };
 }
 
 /** The pixels inside `bbox`, widened by `margin` (a fraction of the box's size) and clipped to the image. */
