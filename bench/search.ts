@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
-import { VectorIndex, DEFAULT_INDEX_SETTINGS } from '../src/index/vector-index.js';
+import { VectorIndex, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
 
 const { values } = parseArgs({
@@ -41,6 +41,10 @@ const { values } = parseArgs({
     'filter-queries': { type: 'string', default: '200' },
     /** Candidates = 10 × this for the filtered rows and their unfiltered baseline. */
     'filter-oversampling': { type: 'string', default: '4' },
+    /** HNSW connectivity (M) of the b1 index. */
+    connectivity: { type: 'string', default: '32' },
+    /** Filtered-search variants timed side by side in each filtered row (see FILTER_VARIANTS). */
+    'filter-variants': { type: 'string', default: 'hamming,signed' },
     /** Code counts for the exact-scan rows; empty for none. */
     'exact-sizes': { type: 'string', default: '100000,1000000' },
     child: { type: 'string' },
@@ -116,12 +120,23 @@ function dirBytes(dir: string): number {
 
 interface FilterRow {
   filter: string;
+  variant: string;
   share: number;
   recall: number;
   filteredMs: number;
   unfilteredMs: number;
   strategies: string;
 }
+
+/**
+ * Ways to run a filtered search, timed against each other query by query: `hamming` is the path as
+ * it was (the Hamming top k of the matching codes rescored), `signed` the default (a Hamming
+ * shortlist narrowed by signed dot products to a larger rescoring pool for sparse filters).
+ */
+const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
+  hamming: { ...DEFAULT_FILTERED_SEARCH_TUNING, poolFactor: 1, sparsePoolFactor: 1, shortlistFactor: 1 },
+  signed: DEFAULT_FILTERED_SEARCH_TUNING,
+};
 
 interface ChildResult {
   rows: { config: string; recall: number; qps1: number; qpsBatch: number | null }[];
@@ -160,7 +175,7 @@ async function child(config: string, work: string): Promise<ChildResult> {
   if (config === 'b1') {
     const built = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, {
       ...DEFAULT_INDEX_SETTINGS,
-      connectivity: 32,
+      connectivity: Number(values.connectivity),
       expansionSearch: 64,
       // The graph for unfiltered queries even on a small dataset; past the default, the default (filtered searches choose by cost).
       exactThreshold: count > DEFAULT_INDEX_SETTINGS.exactThreshold ? DEFAULT_INDEX_SETTINGS.exactThreshold : 0,
@@ -186,14 +201,14 @@ async function child(config: string, work: string): Promise<ChildResult> {
         found = queryList.map((q) => index.search(q, options).hits.map((hit) => Number(hit.item.id)));
       });
       const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
-      rows.push({ config: `b1 HNSW M32 ef64 + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
+      rows.push({ config: `b1 HNSW M${values.connectivity} ef64 + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
     }
     {
       let found: number[][] = [];
       const qps1 = timeQueries(queryList.length, () => {
         found = queryList.map((q) => index.search(q, { limit: 10, oversampling: 1, rescore: false }).hits.map((hit) => Number(hit.item.id)));
       });
-      rows.push({ config: 'b1 HNSW M32 ef64, Hamming only', recall: recallOf(found, truth), qps1, qpsBatch: NaN });
+      rows.push({ config: `b1 HNSW M${values.connectivity} ef64, Hamming only`, recall: recallOf(found, truth), qps1, qpsBatch: NaN });
     }
     const filterRows = filteredRows(index, work, dim, count, queries);
     const disk = dirBytes(dir);
@@ -288,33 +303,41 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
         }
       }
       const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
-      const strategies = new Map<string, number>();
-      const found: number[][] = [];
-      let filteredMs = 0;
-      let unfilteredMs = 0;
-      // A warm-up pass, then the timed one.
+      const variants = values['filter-variants']!.split(',').map((name) => {
+        const tuning = FILTER_VARIANTS[name];
+        if (!tuning) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
+        return { name, tuning, strategies: new Map<string, number>(), found: [] as number[][], filteredMs: 0, unfilteredMs: 0 };
+      });
+      // A warm-up pass, then the timed one; per query, each variant right after its own unfiltered baseline.
       for (const timed of [false, true]) {
         for (const query of queryList) {
-          const t0 = performance.now();
-          index.search(query, options);
-          const t1 = performance.now();
-          const outcome = index.search(query, { ...options, filter });
-          const t2 = performance.now();
-          if (!timed) continue;
-          unfilteredMs += t1 - t0;
-          filteredMs += t2 - t1;
-          found.push(outcome.hits.map((hit) => Number(hit.item.id)));
-          strategies.set(outcome.strategy, (strategies.get(outcome.strategy) ?? 0) + 1);
+          for (const variant of variants) {
+            index.tuning = variant.tuning;
+            const t0 = performance.now();
+            index.search(query, options);
+            const t1 = performance.now();
+            const outcome = index.search(query, { ...options, filter });
+            const t2 = performance.now();
+            if (!timed) continue;
+            variant.unfilteredMs += t1 - t0;
+            variant.filteredMs += t2 - t1;
+            variant.found.push(outcome.hits.map((hit) => Number(hit.item.id)));
+            variant.strategies.set(outcome.strategy, (variant.strategies.get(outcome.strategy) ?? 0) + 1);
+          }
         }
       }
-      rows.push({
-        filter: `${label} = ${band.value}`,
-        share: members.length / count,
-        recall: recallOf(found, truth),
-        filteredMs: filteredMs / queryCount,
-        unfilteredMs: unfilteredMs / queryCount,
-        strategies: [...strategies].map(([name, n]) => (strategies.size === 1 ? name : `${name} ${n}`)).join(', '),
-      });
+      index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
+      for (const variant of variants) {
+        rows.push({
+          filter: `${label} = ${band.value}`,
+          variant: variant.name,
+          share: members.length / count,
+          recall: recallOf(variant.found, truth),
+          filteredMs: variant.filteredMs / queryCount,
+          unfilteredMs: variant.unfilteredMs / queryCount,
+          strategies: [...variant.strategies].map(([name, n]) => (variant.strategies.size === 1 ? name : `${name} ${n}`)).join(', '),
+        });
+      }
     }
   }
   return rows;
@@ -383,6 +406,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
+    args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
     const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -454,12 +478,14 @@ async function parent() {
         filterRows.push(...(result.filterRows ?? []));
       }
       if (filterRows.length > 0) {
-        console.log(`\n### Filtered search (b1 HNSW M32 ef64, top ${10 * Number(values['filter-oversampling'])} + f32 rescore; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items)\n`);
-        console.log('| filter | share of items | recall@10 | filtered ms/query | unfiltered ms/query | filtered ÷ unfiltered | path |');
-        console.log('| --- | --- | --- | --- | --- | --- | --- |');
+        console.log(
+          `\n### Filtered search (b1 HNSW M${values.connectivity} ef64, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items; variants: ${values['filter-variants']})\n`,
+        );
+        console.log('| filter | share of items | variant | recall@10 | filtered ms/query | unfiltered ms/query | filtered ÷ unfiltered | path |');
+        console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
         for (const row of filterRows) {
           console.log(
-            `| ${row.filter} | ${(row.share * 100).toFixed(1)} % | ${row.recall.toFixed(3)} | ${row.filteredMs.toFixed(3)} | ${row.unfilteredMs.toFixed(3)} | ${(row.filteredMs / row.unfilteredMs).toFixed(2)} | ${row.strategies} |`,
+            `| ${row.filter} | ${(row.share * 100).toFixed(1)} % | ${row.variant} | ${row.recall.toFixed(3)} | ${row.filteredMs.toFixed(3)} | ${row.unfilteredMs.toFixed(3)} | ${(row.filteredMs / row.unfilteredMs).toFixed(2)} | ${row.strategies} |`,
           );
         }
       }

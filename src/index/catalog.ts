@@ -97,6 +97,7 @@ export const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export class Catalog {
   private readonly db: Database.Database;
   private walFd: number | undefined;
+  private readonly slotLookups = new Map<number, Database.Statement>();
 
   constructor(private readonly path: string) {
     this.db = new Database(path);
@@ -217,10 +218,20 @@ export class Catalog {
     // SQLite allows 32,766 bound parameters per statement.
     for (let start = 0; start < slots.length; start += 10_000) {
       const chunk = slots.slice(start, start + 10_000);
-      const rows = this.db.prepare(`SELECT * FROM items WHERE deleted = 0 AND slot IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as ItemRow[];
+      const rows = this.bySlotsStatement(chunk.length).all(...chunk) as ItemRow[];
       for (const row of rows) found.set(row.slot, toItem(row));
     }
     return found;
+  }
+
+  /** The prepared lookup of `count` slots: searches ask for the same few sizes, and preparing costs more than the lookup. */
+  private bySlotsStatement(count: number): Database.Statement {
+    let statement = this.slotLookups.get(count);
+    if (!statement) {
+      statement = this.db.prepare(`SELECT * FROM items WHERE deleted = 0 AND slot IN (${Array.from({ length: count }, () => '?').join(',')})`);
+      if (count <= 256) this.slotLookups.set(count, statement);
+    }
+    return statement;
   }
 
   /**

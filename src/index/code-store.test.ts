@@ -69,4 +69,20 @@ describe('CodeStore scans', () => {
     expect(store.scanAll(randomVector(random, 64), 10).map((hit) => hit.slot).sort()).toEqual([2, 8]);
     store.close();
   });
+
+  it('gives each slot the dot product of the query with its sign vector, for any dimension', () => {
+    for (const dimension of [64, 37, 512]) {
+      const store = new CodeStore(join(mkdtempSync(join(tmpdir(), 'codes-')), 'codes.b1'), dimension);
+      const random = rng(dimension);
+      const vectors = Array.from({ length: 20 }, () => randomVector(random, dimension));
+      vectors.forEach((vector, slot) => store.write(slot, vector));
+      const query = randomVector(random, dimension);
+      const slots = [7, 3, 19, 3, 0];
+      const out = new Float64Array(slots.length);
+      store.signedDots(query, slots, out);
+      const expected = slots.map((slot) => vectors[slot]!.reduce((sum, x, i) => sum + (x > 0 ? 1 : -1) * query[i]!, 0));
+      out.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 9));
+      store.close();
+    }
+  });
 });

@@ -6,6 +6,9 @@ export type VectorStorage = 'f32' | 'f16';
 
 const fsyncAsync = promisify(fsync);
 
+/** Every binary16 bit pattern as a float (256 KiB), so rescoring f16 vectors is a lookup per value. */
+const HALF_TO_FLOAT = Float32Array.from({ length: 65_536 }, (_, bits) => fromHalf(bits));
+
 /**
  * Float vectors in fixed-size slots of one file, read with positioned reads: the operating
  * system's page cache holds what is hot, so the process's own memory holds none of them
@@ -16,6 +19,8 @@ export class VectorFile {
   private readonly fd: number;
   private readonly bytesPerVector: number;
   private readonly scratch: Buffer;
+  /** Where {@link dotMany} reads candidate vectors, grown to the largest pool seen. */
+  private pool: Buffer = Buffer.alloc(0);
 
   constructor(
     readonly path: string,
@@ -50,9 +55,56 @@ export class VectorFile {
   read(slot: number, out = new Float32Array(this.dimension)): Float32Array {
     const read = readSync(this.fd, this.scratch, 0, this.bytesPerVector, slot * this.bytesPerVector);
     if (read !== this.bytesPerVector) throw new Error(`vector slot ${slot} is missing from ${this.path}`);
-    if (this.storage === 'f32') for (let i = 0; i < this.dimension; i++) out[i] = this.scratch.readFloatLE(i * 4);
-    else for (let i = 0; i < this.dimension; i++) out[i] = fromHalf(this.scratch.readUInt16LE(i * 2));
+    if (this.storage === 'f32') out.set(this.floats);
+    else {
+      const table = HALF_TO_FLOAT;
+      const halves = new Uint16Array(this.scratch.buffer, this.scratch.byteOffset, this.dimension);
+      for (let i = 0; i < this.dimension; i++) out[i] = table[halves[i]!]!;
+    }
     return out;
+  }
+
+  /**
+   * Dot products of `query` with the vectors in `slots` (any order, repeats allowed), into `out`:
+   * the slots are read in ascending order into one reused buffer, a run of adjacent slots with one
+   * read, so a pool of candidates costs one pass over the file and no allocation.
+   */
+  dotMany(slots: ArrayLike<number>, query: Float32Array, out: Float64Array): void {
+    const n = slots.length;
+    if (n === 0) return;
+    const bytes = this.bytesPerVector;
+    if (this.pool.length < n * bytes) this.pool = Buffer.alloc(Math.max(n, 64) * bytes);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => slots[a]! - slots[b]!);
+    let i = 0;
+    while (i < n) {
+      // A run of consecutive slots is one read into consecutive pool rows.
+      let j = i + 1;
+      while (j < n && slots[order[j]!]! === slots[order[j - 1]!]! + 1) j++;
+      const first = slots[order[i]!]!;
+      const length = (j - i) * bytes;
+      const read = readSync(this.fd, this.pool, i * bytes, length, first * bytes);
+      if (read !== length) throw new Error(`vector slot ${first + Math.floor(read / bytes)} is missing from ${this.path}`);
+      i = j;
+    }
+    const dimension = this.dimension;
+    if (this.storage === 'f32') {
+      const values = new Float32Array(this.pool.buffer, this.pool.byteOffset, n * dimension);
+      for (let row = 0; row < n; row++) {
+        let sum = 0;
+        const base = row * dimension;
+        for (let d = 0; d < dimension; d++) sum += query[d]! * values[base + d]!;
+        out[order[row]!] = sum;
+      }
+    } else {
+      const table = HALF_TO_FLOAT;
+      const halves = new Uint16Array(this.pool.buffer, this.pool.byteOffset, n * dimension);
+      for (let row = 0; row < n; row++) {
+        let sum = 0;
+        const base = row * dimension;
+        for (let d = 0; d < dimension; d++) sum += query[d]! * table[halves[base + d]!]!;
+        out[order[row]!] = sum;
+      }
+    }
   }
 
   /** Dot product of `query` with the vector in `slot`, without allocating. */
@@ -63,7 +115,11 @@ export class VectorFile {
     if (this.storage === 'f32') {
       const values = this.floats;
       for (let i = 0; i < this.dimension; i++) sum += query[i]! * values[i]!;
-    } else for (let i = 0; i < this.dimension; i++) sum += query[i]! * fromHalf(this.scratch.readUInt16LE(i * 2));
+    } else {
+      const table = HALF_TO_FLOAT;
+      const halves = new Uint16Array(this.scratch.buffer, this.scratch.byteOffset, this.dimension);
+      for (let i = 0; i < this.dimension; i++) sum += query[i]! * table[halves[i]!]!;
+    }
     return sum;
   }
 

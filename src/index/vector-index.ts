@@ -71,14 +71,39 @@ export interface SearchOutcome {
   readonly candidates: number;
 }
 
-/** A filtered graph search fetches this many times the candidates expected to pass (1.2 gave recall@10 0.86–0.95 at 25–50 % in bench/search). */
-const FILTER_OVERFETCH = 2;
-/**
- * Scanning this many codes costs about as much as one graph candidate (bench/search: ~6 ns per
- * code in the kernel, ~1.5 µs per unit of ef at 100k), so a filtered search scans when its
- * matching items number fewer than this × the candidates the graph would have to fetch.
- */
-const GRAPH_STEP_IN_CODES = 256;
+/** How filtered searches choose their path and how many candidates they rescore (measured in bench/search). */
+export interface FilteredSearchTuning {
+  /** A filtered graph search fetches this many times the candidates expected to pass (1.2 gave recall@10 0.86–0.95 at 25–50 %). */
+  readonly graphOverfetch: number;
+  /**
+   * Scanning this many codes costs about as much as fetching one graph candidate (~6 ns per code in
+   * the kernel, ~1.5 µs per unit of ef at 100k), so a filtered search scans its matching codes when
+   * they number fewer than this × the candidates the graph would have to fetch.
+   */
+  readonly graphStepInCodes: number;
+  /** A filtered search rescores k × this candidates with their float vectors (k = limit × oversampling). */
+  readonly poolFactor: number;
+  /** … or k × this when the filter matches fewer than `sparseShare` of the items. */
+  readonly sparsePoolFactor: number;
+  readonly sparseShare: number;
+  /**
+   * … chosen by their signed dot products with the query ({@link CodeStore.signedDots}) among the
+   * pool × this best by Hamming distance: the nearest matching items of a sparse filter lie far from
+   * the query, where Hamming distance alone ranks float neighbours poorly (its top 40 of a 1 %
+   * filter's codes held 64 % of the float top 10).
+   */
+  readonly shortlistFactor: number;
+}
+
+export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
+  graphOverfetch: 2,
+  graphStepInCodes: 256,
+  // bench/search at 100k: pools of 1.5k gave recall@10 0.98 at 25–50 %, 1.0 at 10 %; 1 % needed 3k for 0.95.
+  poolFactor: 1.5,
+  sparsePoolFactor: 3,
+  sparseShare: 0.05,
+  shortlistFactor: 8,
+};
 
 /**
  * One named index on disk: the SQLite catalog (source of truth), float vectors for rescoring,
@@ -96,6 +121,8 @@ export class VectorIndex {
   private readonly reclaimed = { slots: 0, bytes: 0, truncatedBytes: 0 };
   /** Live items, kept in step with the catalog (a COUNT(*) per search would dominate it). */
   private liveCount: number;
+  /** How filtered searches choose their path; bench/search compares variants. */
+  tuning: FilteredSearchTuning = DEFAULT_FILTERED_SEARCH_TUNING;
 
   private constructor(
     readonly name: string,
@@ -347,29 +374,26 @@ export class VectorIndex {
     let strategy: SearchOutcome['strategy'];
     if (options.filter) {
       const plan = this.filters.plan(options.filter);
-      if (plan) {
-        // Scan the matching codes while that costs less than walking the graph for enough of them.
-        const fetch = Math.ceil(((k * count) / Math.max(plan.estimate, 1)) * FILTER_OVERFETCH);
-        const cheaper = this.settings.exactThreshold > 0 && plan.estimate <= GRAPH_STEP_IN_CODES * Math.max(fetch, this.settings.expansionSearch);
-        if (options.exact || plan.estimate <= this.settings.exactThreshold || cheaper) {
-          candidates = this.codes.scanSlots(query, plan.slots(), k);
-          strategy = 'filtered-exact';
-        } else {
-          candidates = this.graphSearchWithin(query, plan.matches, k, fetch, () => this.codes.scanSlots(query, plan.slots(), k));
-          strategy = 'filtered-hnsw';
-        }
+      const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
+      const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
+      const slots = () => (plan ? plan.slots() : allowed!);
+      const { graphOverfetch, graphStepInCodes, poolFactor, sparsePoolFactor, sparseShare, shortlistFactor } = this.tuning;
+      // Float vectors read for rescoring; a scan's Hamming shortlist is narrowed down to them by signed dot products.
+      const pool = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : poolFactor));
+      const shortlist = Math.ceil(pool * shortlistFactor);
+      // Graph candidates to fetch so that `pool` of them are expected to pass the filter.
+      const fetch = Math.ceil(((pool * count) / size) * graphOverfetch);
+      const scanCheaper = this.settings.exactThreshold > 0 && (size <= graphStepInCodes * Math.max(fetch, this.settings.expansionSearch) || fetch > count / 2);
+      if (options.exact || size <= this.settings.exactThreshold || scanCheaper) {
+        candidates = this.codes.scanSlots(query, slots(), shortlist);
+        strategy = 'filtered-exact';
       } else {
-        const allowed = this.catalog.filteredSlots(options.filter);
-        if (options.exact || allowed.length <= this.settings.exactThreshold) {
-          candidates = this.codes.scanSlots(query, allowed, k);
-          strategy = 'filtered-exact';
-        } else {
-          const set = new Set(allowed);
-          const fetch = Math.ceil(((k * count) / allowed.length) * FILTER_OVERFETCH);
-          candidates = this.graphSearchWithin(query, (slot) => set.has(slot), k, fetch, () => this.codes.scanSlots(query, allowed, k));
-          strategy = 'filtered-hnsw';
-        }
+        const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
+        // Every passing candidate the graph gave goes to the signed narrowing, not only the first `pool`.
+        candidates = this.graphSearchWithin(query, matches, pool, fetch, () => this.codes.scanSlots(query, slots(), shortlist));
+        strategy = 'filtered-hnsw';
       }
+      if (candidates.length > pool) candidates = this.narrow(query, candidates, pool);
     } else if (options.exact || count <= this.settings.exactThreshold) {
       candidates = this.codes.scanAll(query, k);
       strategy = 'exact';
@@ -380,6 +404,14 @@ export class VectorIndex {
     }
 
     return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
+  }
+
+  /** The `pool` candidates with the highest signed dot products with the query (ties by Hamming order). */
+  private narrow(query: Float32Array, candidates: readonly CodeCandidate[], pool: number): CodeCandidate[] {
+    const scores = new Float64Array(candidates.length);
+    this.codes.signedDots(query, Uint32Array.from(candidates, (candidate) => candidate.slot), scores);
+    const order = Array.from({ length: candidates.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+    return order.slice(0, pool).map((i) => candidates[i]!);
   }
 
   /**
@@ -419,21 +451,26 @@ export class VectorIndex {
     );
   }
 
-  private rank(query: Float32Array, candidates: { slot: number; hamming: number }[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>): SearchHit[] {
-    // Rescore first, look items up only for the winners.
-    const scored = candidates.map(({ slot, hamming }) => ({
-      slot,
-      hamming,
-      score: options.rescore ? this.vectors.dot(slot, query) : 1 - (2 * hamming) / this.model.dimension,
-    }));
-    scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
+  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>): SearchHit[] {
+    // Rescore first (the pool's vectors in one pass over the file), look items up only for the winners.
+    const n = candidates.length;
+    const scores = new Float64Array(n);
+    if (options.rescore) {
+      this.vectors.dotMany(
+        Uint32Array.from(candidates, (candidate) => candidate.slot),
+        query,
+        scores,
+      );
+    } else for (let i = 0; i < n; i++) scores[i] = 1 - (2 * candidates[i]!.hamming) / this.model.dimension;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot);
     const hits: SearchHit[] = [];
-    for (let start = 0; start < scored.length && hits.length < options.limit; start += options.limit) {
-      const chunk = scored.slice(start, start + options.limit + exclude.size);
-      const items = this.catalog.bySlots(chunk.map((candidate) => candidate.slot));
-      for (const { slot, hamming, score } of chunk) {
+    for (let start = 0; start < n && hits.length < options.limit; start += options.limit) {
+      const chunk = order.slice(start, start + options.limit + exclude.size);
+      const items = this.catalog.bySlots(chunk.map((i) => candidates[i]!.slot));
+      for (const i of chunk) {
+        const { slot, hamming } = candidates[i]!;
         const item = items.get(slot);
-        if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score, hamming });
+        if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score: scores[i]!, hamming });
       }
     }
     return hits;
@@ -451,14 +488,14 @@ export class VectorIndex {
   /**
    * Graph search restricted to the slots `matches` accepts: USearch's JavaScript binding has no
    * filtered search, so fetch enough candidates that `k` of them are expected to pass, and widen
-   * until they do; past half the index, scan the matching codes instead.
+   * until they do (every passing one is returned); past half the index, scan the matching codes instead.
    */
   private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, k: number, fetch: number, scan: () => CodeCandidate[]): CodeCandidate[] {
     const size = this.graph.size;
     for (;;) {
       const found = this.graph.search(query, Math.min(fetch, size));
       const passing: CodeCandidate[] = [];
-      for (let i = 0; i < found.slots.length && passing.length < k; i++) if (matches(found.slots[i]!)) passing.push({ slot: found.slots[i]!, hamming: found.distances[i]! });
+      for (let i = 0; i < found.slots.length; i++) if (matches(found.slots[i]!)) passing.push({ slot: found.slots[i]!, hamming: found.distances[i]! });
       if (passing.length >= k || fetch >= size) return passing;
       fetch *= 2;
       if (fetch > size / 2) return scan();
