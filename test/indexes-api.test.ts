@@ -174,6 +174,27 @@ describe('search over HTTP', () => {
   });
 });
 
+describe('compaction over HTTP', () => {
+  it('moves live items into the slots of deleted ones and cuts the files, answering what it reclaimed', async () => {
+    await call('POST', '/v1/indexes', { name: 'compacted' });
+    const vectorOf = (i: number) => Array.from({ length: 512 }, (_, j) => Math.sin(i * 7.1 + j * 0.37));
+    const items = Array.from({ length: 40 }, (_, i) => ({ id: `v-${i}`, vector: vectorOf(i), category: i % 2 ? 'odd' : 'even' }));
+    expect((await call('POST', '/v1/indexes/compacted/items', { items })).status).toBe(200);
+    expect((await call('POST', '/v1/indexes/compacted/items/delete', { ids: items.slice(0, 30).map((item) => item.id) })).status).toBe(200);
+    const { status, json } = await call('POST', '/v1/indexes/compacted/compact');
+    expect(status).toBe(200);
+    expect(json).toMatchObject({ object: 'compaction', index: 'compacted', moved_items: 10, free_slots: 0 });
+    // 40 slots of 512 floats and 64 code bytes before, 10 after.
+    expect(json.file_bytes_before).toBe(40 * (512 * 4 + 64));
+    expect(json.file_bytes_after).toBe(10 * (512 * 4 + 64));
+    expect(json.truncated_bytes).toBe(30 * (512 * 4 + 64));
+    const search = await call('POST', '/v1/indexes/compacted/search', { query: { vector: vectorOf(35) }, limit: 3, filter: { category: ['odd'] } });
+    expect(search.json.data[0]).toMatchObject({ id: 'v-35', category: 'odd' });
+    expect((await call('GET', '/v1/indexes/compacted/items/v-36')).json).toMatchObject({ id: 'v-36', category: 'even' });
+    expect((await call('POST', '/v1/indexes/nope/compact')).status).toBe(404);
+  });
+});
+
 describe('restarts', () => {
   it('keeps indexes and answers the same after a restart, and refuses queries when the index model is not loaded', async () => {
     const first = await startTestServer();

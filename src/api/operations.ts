@@ -46,6 +46,11 @@ export const operations: readonly Operation[] = [
   { method: 'get', path: '/v1/indexes/{name}', tag: 'indexes', access: 'read', summary: 'Describe an index', responses: { 200: { description: 'The index', json: indexes.indexResponse } }, errors: [404] },
   { method: 'delete', path: '/v1/indexes/{name}', tag: 'indexes', access: 'write', summary: 'Delete an index and its files', responses: { 200: { description: 'Deleted', json: indexes.indexDeletedResponse } }, errors: [404, 409] },
   {
+    method: 'post', path: '/v1/indexes/{name}/compact', tag: 'indexes', access: 'write',
+    summary: 'Compact the index files online: live items at the end move into free slots, the free tail is cut off (searches and writes go on)',
+    responses: { 200: { description: 'What was reclaimed', json: indexes.compactionResponse } }, errors: [404],
+  },
+  {
     method: 'get', path: '/v1/indexes/{name}/items', tag: 'items', access: 'read', summary: 'List items, ordered by id (paged with `after`)',
     query: indexes.itemsPageQuery, responses: { 200: { description: 'A page of items and `next_after`', json: indexes.itemsPageResponse } }, errors: [400, 404],
   },

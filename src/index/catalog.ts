@@ -295,6 +295,35 @@ export class Catalog {
     return removed;
   }
 
+  /**
+   * Moves live items to other (free) slots, as an upsert of the same item would: the row at `from`
+   * becomes a tombstone and a copy of it (same fields and times) is written at `to`, each with a new
+   * sequence number, so a saved graph replays the move. A row that is no longer live at `from`, or
+   * was written after `seq` (a concurrent write took the slot), is left alone. Returns the moves made,
+   * with the moved items' filter fields.
+   */
+  moveRows(moves: readonly { from: number; to: number }[], seq: number): { from: number; to: number; category: string | null; attributes: Record<string, unknown> }[] {
+    const find = this.db.prepare('SELECT category, attributes FROM items WHERE slot = ? AND deleted = 0 AND seq <= ?');
+    const retire = this.db.prepare('UPDATE items SET deleted = 1, seq = ? WHERE slot = ?');
+    const copy = this.db.prepare(`INSERT INTO items
+      (slot, id, category, attributes, source_url, text, metadata, model_id, model_version, created_at, updated_at, seq, source_kind, source_blob)
+      SELECT ?, id, category, attributes, source_url, text, metadata, model_id, model_version, created_at, updated_at, ?, source_kind, source_blob FROM items WHERE slot = ?`);
+    // The tombstone first: one live row per id.
+    return this.db.transaction(() => {
+      let next = this.seq;
+      const moved: { from: number; to: number; category: string | null; attributes: Record<string, unknown> }[] = [];
+      for (const { from, to } of moves) {
+        const row = find.get(from, seq) as { category: string | null; attributes: string } | undefined;
+        if (!row) continue;
+        retire.run(next + 1, from);
+        copy.run(to, next + 2, from);
+        next += 2;
+        moved.push({ from, to, category: row.category, attributes: JSON.parse(row.attributes) as Record<string, unknown> });
+      }
+      return moved;
+    })();
+  }
+
   /** Rows changed after `seq`: what a graph saved at `seq` must still apply. */
   changesSince(seq: number): { slot: number; deleted: boolean }[] {
     return (this.db.prepare('SELECT slot, deleted FROM items WHERE seq > ? ORDER BY seq').all(seq) as { slot: number; deleted: number }[]).map(

@@ -86,4 +86,59 @@ describe('VectorIndex compaction', () => {
     expect(statSync(join(dir, 'vectors.f32')).size).toBe(11 * d * 4);
     reopened.close();
   });
+
+  it('moves live items off the end of the files into free slots, online under a mixed upsert/delete load, so the files shrink and results stay exact', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'compact-')), 'idx');
+    const index = VectorIndex.create(dir, 'c', model, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+    const random = rng(33);
+    const live = new Map<string, Float32Array>();
+    const upsert = async (ids: string[]) => {
+      const entries = ids.map((id) => ({ id, vector: unitVector(random) }));
+      await index.upsertAsync(entries.map(({ id, vector }) => ({ fields: { id, category: Number(id.slice(1)) % 3 === 0 ? 'three' : 'other' }, vector })));
+      for (const { id, vector } of entries) live.set(id, vector);
+    };
+    const remove = async (ids: string[]) => {
+      await index.deleteAsync(ids);
+      for (const id of ids) live.delete(id);
+    };
+    const check = () => {
+      const query = unitVector(random);
+      expect(index.search(query, { limit: 10, oversampling: 100, rescore: true, exact: true }).hits.map((hit) => hit.item.id)).toEqual(truth(query, live, 10));
+      const threes = new Map([...live].filter(([id]) => Number(id.slice(1)) % 3 === 0));
+      expect(index.search(query, { limit: 5, oversampling: 100, rescore: true, filter: { category: ['three'] } }).hits.map((hit) => hit.item.id)).toEqual(truth(query, threes, 5));
+    };
+    await upsert(Array.from({ length: 600 }, (_, i) => `p${i}`));
+    await index.checkpoint();
+    // Most of the early items go: their slots are free, the live ones sit at the end of the files.
+    await remove(Array.from({ length: 450 }, (_, i) => `p${i}`));
+    await upsert(Array.from({ length: 50 }, (_, i) => `p${500 + i}`));
+    const before = statSync(join(dir, 'vectors.f32')).size;
+    // Writes, deletes and searches while the compaction runs (it yields between its batches of 16).
+    const compaction = index.compact(16);
+    const load = (async () => {
+      for (let round = 0; round < 12; round++) {
+        await upsert([`p${550 + round}`, `p${460 + round}`]);
+        await remove([`p${590 - round}`]);
+        check();
+      }
+    })();
+    const [report] = await Promise.all([compaction, load]);
+    check();
+    expect(report.movedItems).toBeGreaterThan(0);
+    expect(report.fileBytesAfter).toBeLessThan(report.fileBytesBefore);
+    expect(report.truncatedBytes).toBeGreaterThan(0);
+    await index.compact();
+    const after = statSync(join(dir, 'vectors.f32')).size;
+    expect(after).toBeLessThan(before / 2);
+    // The files hold the live items and few free slots.
+    expect(after / (d * 4)).toBeLessThanOrEqual(live.size + index.compaction().freeSlots);
+    expect(index.count).toBe(live.size);
+    check();
+    index.close();
+    const reopened = VectorIndex.open(dir);
+    expect(reopened).toMatchObject({ count: live.size, recovery: 'loaded' });
+    const query = unitVector(random);
+    expect(reopened.search(query, { limit: 10, oversampling: 100, rescore: true }).hits.map((hit) => hit.item.id)).toEqual(truth(query, live, 10));
+    reopened.close();
+  });
 });

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { VectorIndex, type IndexModel, type IndexSettings } from './vector-index.js';
+import { VectorIndex, type CompactionReport, type IndexModel, type IndexSettings } from './vector-index.js';
 import { WriteGate } from './write-gate.js';
 
 const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -74,7 +74,7 @@ export class IndexStore {
 
   private openInto(target: Map<string, Held>, name: string, dirName: string): Held | undefined {
     try {
-      const index = VectorIndex.open(join(this.root, dirName));
+      const index = this.watch(name, VectorIndex.open(join(this.root, dirName)));
       const held: Held = { index, dirName, leases: 0, retired: false };
       target.set(name, held);
       this.logger.info({ index: name, dir: dirName, items: index.count, recovery: index.recovery, model: index.model }, 'index opened');
@@ -125,7 +125,7 @@ export class IndexStore {
       throw new ConflictError('index_exists', `index ${name} already exists`, { param: 'name' });
     }
     this.removeOrphans(name);
-    const index = VectorIndex.create(join(this.root, name), name, model, settings);
+    const index = this.watch(name, VectorIndex.create(join(this.root, name), name, model, settings));
     this.live.set(name, { index, dirName: name, leases: 0, retired: false });
     return index;
   }
@@ -178,6 +178,25 @@ export class IndexStore {
     } finally {
       leave();
     }
+  }
+
+  /**
+   * Compacts the serving version of an index through its write gate (a switch waits for it; writes
+   * and searches go on between its batches): see {@link VectorIndex.compact}.
+   */
+  async compact(name: string): Promise<CompactionReport> {
+    return this.write(name, async (index) => {
+      const started = performance.now();
+      const report = await index.compact();
+      this.logger.info({ index: name, ...report, ms: Math.round(performance.now() - started) }, 'index compacted');
+      return report;
+    });
+  }
+
+  /** Logs each time an index's save releases slots for reuse or cuts its files. */
+  private watch(name: string, index: VectorIndex): VectorIndex {
+    index.onReclaim = (reclaimed) => this.logger.info({ index: name, releasedSlots: reclaimed.slots, reclaimedBytes: reclaimed.bytes, truncatedBytes: reclaimed.truncatedBytes }, 'index space reclaimed');
+    return index;
   }
 
   private gate(name: string): WriteGate {

@@ -57,6 +57,22 @@ export interface SearchOptions {
   readonly excludeIds?: readonly string[] | undefined;
 }
 
+/** What one {@link VectorIndex.compact} did. */
+export interface CompactionReport {
+  /** Live items moved from the end of the files into free slots. */
+  readonly movedItems: number;
+  /** Slots released for reuse during the compaction, in bytes of the vector and code files. */
+  readonly reclaimedBytes: number;
+  /** Bytes cut from the end of the files. */
+  readonly truncatedBytes: number;
+  /** Free slots left for reuse (inside the files), and their bytes. */
+  readonly freeSlots: number;
+  readonly freeBytes: number;
+  /** The vector and code files' size before and after. */
+  readonly fileBytesBefore: number;
+  readonly fileBytesAfter: number;
+}
+
 export interface SearchHit {
   readonly item: CatalogItem;
   /** Cosine similarity when rescored; else 1 − 2·hamming/dimension. */
@@ -121,6 +137,10 @@ export class VectorIndex {
   private readonly reclaimed = { slots: 0, bytes: 0, truncatedBytes: 0 };
   /** Live items, kept in step with the catalog (a COUNT(*) per search would dominate it). */
   private liveCount: number;
+  /** Called when a save of the graph released slots for reuse or cut the files (to log it). */
+  onReclaim: ((reclaimed: { slots: number; bytes: number; truncatedBytes: number }) => void) | undefined;
+  /** A compaction is under way (one at a time). */
+  private compacting = false;
   /** How filtered searches choose their path; bench/search compares variants. */
   tuning: FilteredSearchTuning = DEFAULT_FILTERED_SEARCH_TUNING;
 
@@ -562,7 +582,7 @@ export class VectorIndex {
     const released = this.catalog.releaseSlots(seq);
     if (released.length === 0) return;
     this.catalog.sync();
-    const perSlot = this.vectors.bytesPerSlot * (this.baseVectors ? 2 : 1) + this.codes.bytesPerCode;
+    const perSlot = this.bytesPerSlot;
     this.reclaimed.slots += released.length;
     this.reclaimed.bytes += released.length * perSlot;
     const free = new Set([...this.freeSlots, ...released]);
@@ -576,6 +596,101 @@ export class VectorIndex {
       this.reclaimed.truncatedBytes += (oldEnd - end) * perSlot;
     }
     this.freeSlots = [...free].sort((a, b) => b - a);
+    this.onReclaim?.({ slots: released.length, bytes: released.length * perSlot, truncatedBytes: (oldEnd - end) * perSlot });
+  }
+
+  /** Bytes each slot takes in the vector, base and code files. */
+  private get bytesPerSlot(): number {
+    return this.vectors.bytesPerSlot * (this.baseVectors ? 2 : 1) + this.codes.bytesPerCode;
+  }
+
+  private get fileBytes(): number {
+    return this.vectors.bytes + (this.baseVectors?.bytes ?? 0) + this.codes.fileBytes;
+  }
+
+  /**
+   * Compacts the files online: saves the graph (releasing the slots of items deleted or replaced
+   * before it), moves the live items at the end of the files into the lowest free slots, `batch` at
+   * a time (each batch's vectors durable before its catalog commit, the event loop free between
+   * batches, so searches wait for one batch at most), then saves again, which releases the moved-from
+   * slots and cuts the free tail off the files. Run it under the index's write gate; writes that
+   * come meanwhile are safe (a move whose item changed is dropped).
+   */
+  async compact(batch = 256): Promise<CompactionReport> {
+    if (this.compacting) throw new Error(`index ${this.name} is already being compacted`);
+    this.compacting = true;
+    try {
+      const fileBytesBefore = this.fileBytes;
+      const start = { ...this.reclaimed };
+      await this.checkpoint();
+      let movedItems = 0;
+      for (;;) {
+        const moved = await this.moveBatch(batch);
+        if (moved === undefined) break;
+        movedItems += moved;
+        // Let waiting searches and writes in between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (movedItems > 0) {
+        this.dirty = true;
+        await this.checkpoint();
+      }
+      return {
+        movedItems,
+        reclaimedBytes: this.reclaimed.bytes - start.bytes,
+        truncatedBytes: this.reclaimed.truncatedBytes - start.truncatedBytes,
+        freeSlots: this.freeSlots.length,
+        freeBytes: this.freeSlots.length * this.bytesPerSlot,
+        fileBytesBefore,
+        fileBytesAfter: this.fileBytes,
+      };
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /** Moves up to `batch` of the highest live slots into lower free ones; undefined when none is left to move. */
+  private async moveBatch(batch: number): Promise<number | undefined> {
+    const moves: { from: number; to: number }[] = [];
+    for (let slot = this.slotEnd - 1; slot >= 0 && moves.length < batch; slot--) {
+      const lowest = this.freeSlots.at(-1);
+      if (lowest === undefined || lowest >= slot) break;
+      if (!this.codes.isLive(slot)) continue;
+      moves.push({ from: slot, to: this.freeSlots.pop()! });
+    }
+    if (moves.length === 0) return undefined;
+    const seq = this.catalog.seq;
+    const dimension = this.model.dimension;
+    const matrix = new Float32Array(moves.length * dimension);
+    const base = new Float32Array(dimension);
+    moves.forEach(({ from, to }, i) => {
+      const vector = this.vectors.read(from, matrix.subarray(i * dimension, (i + 1) * dimension));
+      this.vectors.write(to, vector);
+      this.codes.write(to, vector);
+      if (this.baseVectors) this.baseVectors.write(to, this.baseVectors.read(from, base));
+    });
+    await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.codes.syncAsync()]);
+    const moved = this.catalog.moveRows(moves, seq);
+    const done = new Set(moved.map(({ to }) => to));
+    const slots: number[] = [];
+    const vectors = new Float32Array(moved.length * dimension);
+    moves.forEach(({ to }, i) => {
+      if (!done.has(to)) return;
+      vectors.set(matrix.subarray(i * dimension, (i + 1) * dimension), slots.length * dimension);
+      slots.push(to);
+    });
+    for (const { to, category, attributes } of moved) {
+      this.codes.setLive(to, true);
+      this.filters.add(to, category, attributes);
+    }
+    this.graph.add(slots, vectors);
+    this.retire(moved.map(({ from }) => from));
+    // Slots of dropped moves go back (highest first, as the list is kept).
+    const dropped = moves.filter(({ to }) => !done.has(to)).map(({ to }) => to);
+    if (dropped.length > 0) this.freeSlots = [...this.freeSlots, ...dropped].sort((a, b) => b - a);
+    this.markDirty();
+    await this.catalog.syncAsync();
+    return moved.length;
   }
 
   /**

@@ -9,7 +9,7 @@ import type { ModelVersions } from '../encoders/model-versions.js';
 import type { BlobStore } from '../index/blob-store.js';
 import type { ItemFields, ItemFilter, SourceKind } from '../index/catalog.js';
 import type { IndexStore } from '../index/index-store.js';
-import { DEFAULT_INDEX_SETTINGS, type IndexSettings, type SearchHit, type VectorIndex } from '../index/vector-index.js';
+import { DEFAULT_INDEX_SETTINGS, type CompactionReport, type IndexSettings, type SearchHit, type VectorIndex } from '../index/vector-index.js';
 import { loadImageReference, type ImageSourceOptions } from '../media/image-source.js';
 
 /** Where an item's or a query's embedding comes from. */
@@ -128,6 +128,11 @@ export class IndexService {
       this.deps.blobs.releaseItems(name, deleted);
       return deleted;
     });
+  }
+
+  /** Compacts an index's files online (through its write gate) and reports the space reclaimed. */
+  compact(name: string): Promise<CompactionReport> {
+    return this.deps.store.compact(name);
   }
 
   /** The kept image of an item: its bytes, or a 404 saying why there are none. */

@@ -5,7 +5,7 @@ import type { CatalogItem } from '../../index/catalog.js';
 import type { VectorIndex } from '../../index/vector-index.js';
 import { describeHit, type IndexService, type Query } from '../../services/index.service.js';
 import { itemSchema, parseItem, toNewItem } from '../../services/item-input.js';
-import { createIndexRequest, deleteItemsRequest, filterSchema, itemsEnvelope, itemsPageQuery, itemsUploadFields, searchOptions, searchRequest, searchUploadFields } from '../schemas/indexes.js';
+import { compactionResponse, createIndexRequest, deleteItemsRequest, filterSchema, itemsEnvelope, itemsPageQuery, itemsUploadFields, searchOptions, searchRequest, searchUploadFields } from '../schemas/indexes.js';
 import type { Upload } from '../multipart.js';
 import { sniffImageType } from '../../media/image-type.js';
 import { parseBody } from '../validation.js';
@@ -121,6 +121,24 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
     const query = parseBody(itemsPageQuery, req.query);
     const items = index.list(query.limit, query.after);
     res.json({ object: 'list', data: items.map((item) => describeItem(index.name, item)), next_after: items.length === query.limit ? items.at(-1)!.id : null });
+  });
+
+  router.post('/v1/indexes/:name/compact', async (req, res) => {
+    const started = performance.now();
+    const report = await indexes.compact(req.params.name);
+    const body: z.infer<typeof compactionResponse> = {
+      object: 'compaction',
+      index: req.params.name,
+      moved_items: report.movedItems,
+      reclaimed_bytes: report.reclaimedBytes,
+      truncated_bytes: report.truncatedBytes,
+      free_slots: report.freeSlots,
+      free_bytes: report.freeBytes,
+      file_bytes_before: report.fileBytesBefore,
+      file_bytes_after: report.fileBytesAfter,
+      took_ms: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+    res.json(body);
   });
 
   router.get('/v1/indexes/:name/items/:id', (req, res) => {

@@ -93,6 +93,19 @@ export const indexResponse = z.strictObject({
 export const indexListResponse = listOf(indexResponse);
 export const indexDeletedResponse = z.strictObject({ name: z.string(), deleted: z.literal(true) });
 
+export const compactionResponse = z.strictObject({
+  object: z.literal('compaction'),
+  index: z.string(),
+  moved_items: z.number().int().describe('Live items moved from the end of the files into free slots'),
+  reclaimed_bytes: z.number().int().describe('Bytes of slots (deleted or replaced items) released for reuse by this compaction'),
+  truncated_bytes: z.number().int().describe('Bytes cut from the end of the vector and code files'),
+  free_slots: z.number().int().describe('Free slots left inside the files, reused by the next writes'),
+  free_bytes: z.number().int(),
+  file_bytes_before: z.number().int().describe('Vector and code files, before'),
+  file_bytes_after: z.number().int().describe('… and after'),
+  took_ms: z.number(),
+});
+
 export const itemResponse = z.strictObject({
   id: z.string(),
   category: z.string().nullable(),
