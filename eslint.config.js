@@ -7,7 +7,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'training/**', 'web/dist/**', '**/*.d.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'training/**', 'web/dist/**', '**/*.d.ts', '.gpu/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,8 @@
  *   npm run bench:gpu -- --model models/lookbook-emoji[,DIR…] --providers webgpu,cpu --batches 1,32,128
  *     [--detector models/lookbook-detector/model.onnx|none] [--iterations 20] [--warmup 3]
  *     [--jpegs 128] [--cpu-batches 1,8] [--cpu-iterations 3] [--variants nhwc,nchw,novalidation,nodownload,prealloc,graphcapture,int64]
- *     [--profile] [--threads 0] [--deadline-s 0] [--out bench-gpu.json]
+ *     [--variant-batch N] [--variant-filter SUBSTRING-OF-TARGET]
+ *     [--profile] [--threads 0] [--sharp-concurrency N] [--deadline-s 0] [--out bench-gpu.json]
  */
 import { availableParallelism } from 'node:os';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,8 +45,10 @@ const { values } = parseArgs({
     jpegs: { type: 'string', default: '128' },
     variants: { type: 'string', default: 'nhwc,nchw,novalidation,nodownload,prealloc,graphcapture' },
     'variant-batch': { type: 'string' },
+    'variant-filter': { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     threads: { type: 'string', default: '0' },
+    'sharp-concurrency': { type: 'string' },
     'deadline-s': { type: 'string', default: '0' },
     out: { type: 'string', default: 'bench-gpu.json' },
   },
@@ -312,7 +315,8 @@ function batchTensor(target: Target, tensors: Float32Array[]): ort.Tensor {
  * one runs, as the micro-batcher lets it happen in the service.
  */
 async function measureJpegs(loaded: Loaded, target: Target, variant: Variant, batch: number, jpegs: Buffer[], pipelined: boolean): Promise<Row> {
-  const rounds = Math.max(1, Math.floor(jpegs.length / batch));
+  // Each JPEG once when they fill few batches, else as many batches as the tensor rows time.
+  const rounds = Math.max(Math.min(3, iterationsFor(loaded.provider)), Math.min(iterationsFor(loaded.provider), Math.ceil(jpegs.length / batch)));
   const slice = (k: number) => Array.from({ length: batch }, (_, i) => jpegs[(k * batch + i) % jpegs.length]!);
   const prepare = async (k: number) => {
     const t = performance.now();
@@ -432,6 +436,10 @@ async function profileRun(target: Target, provider: ExecutionProviderName, batch
   });
 }
 
+function iterationsFor(provider: string): number {
+  return provider === 'cpu' ? cpuIterations : iterations;
+}
+
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
 function printTables(): void {
@@ -443,7 +451,7 @@ function printTables(): void {
     console.log(`| ${r.target} | ${r.provider} | ${r.variant} | ${r.source} | ${r.batch} | ${fmt(r.itemsPerS)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${stages} |`);
   }
   if (results.preprocess.length > 0) {
-    console.log(`\n### Preprocessing alone (sharp, ${results.host.uvThreadpool} libuv threads, ${results.host.cores} cores)\n`);
+    console.log(`\n### Preprocessing alone (sharp, ${results.host.uvThreadpool} libuv threads, sharp concurrency ${results.host.sharpConcurrency}, ${results.host.cores} cores)\n`);
     console.log('| target | images/s | ms per image |');
     console.log('| --- | --- | --- |');
     for (const p of results.preprocess) console.log(`| ${p.target} | ${fmt(p.imagesPerS)} | ${fmt(p.msPerImage, 2)} |`);
@@ -472,6 +480,9 @@ function save(): void {
 }
 
 async function main() {
+  // sharp's own threads per image: 1 on glibc Linux without jemalloc (its default), so images
+  // are spread over libuv's pool instead; --sharp-concurrency sets it.
+  if (values['sharp-concurrency']) sharp.concurrency(Number(values['sharp-concurrency']));
   results.host.sharpConcurrency = sharp.concurrency();
   const targets: Target[] = [];
   for (const dir of modelDirs) targets.push(...(await targetsOf(dir)));
@@ -495,7 +506,7 @@ async function main() {
       }
       await parity(loaded, target, base, parityBatch);
       const sizes = provider === 'cpu' ? cpuBatches : batches;
-      const count = provider === 'cpu' ? cpuIterations : iterations;
+      const count = iterationsFor(provider);
       for (const batch of sizes) {
         if (!timeLeft(`${target.label} ${provider} batch ${batch}`)) break;
         const row = await measureTensors(loaded, target, base, batch, count);
@@ -521,7 +532,7 @@ async function main() {
       for (const name of variantNames.filter((v) => v !== 'nhwc')) {
         const variant = VARIANTS[name];
         if (!variant) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`);
-        if (webgpuMissing.has(target.label) || !timeLeft(`${target.label} webgpu/${name}`)) continue;
+        if (webgpuMissing.has(target.label) || !target.label.includes(values['variant-filter']!) || !timeLeft(`${target.label} webgpu/${name}`)) continue;
         const loaded = await load(target, 'webgpu', variant);
         if (!loaded) continue;
         if (loaded.provider === 'webgpu') await parity(loaded, target, variant, parityBatch).catch(() => undefined);
