@@ -422,8 +422,21 @@ async function profileRun(target: Target, provider: ExecutionProviderName, batch
     const key = String(e.args?.provider ?? '?');
     byProvider[key] = (byProvider[key] ?? 0) + 1 / Math.max(1, runs.length);
   }
+  const perOp = new Map<string, number>();
+  for (const e of nodes) perOp.set(op(e), (perOp.get(op(e)) ?? 0) + e.dur / 1000 / Math.max(1, runs.length));
+  const topOps = Object.fromEntries([...perOp].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([name, msPerRun]) => [name, Number(msPerRun.toFixed(3))]));
+  // Anything else the provider recorded (WebGPU may add GPU-side timings of its own).
+  const other: Record<string, { count: number; ms: number }> = {};
+  for (const e of events.slice(firstTimed)) {
+    if (e.cat === 'Node' || e.cat === 'Session') continue;
+    const entry = (other[`${e.cat}:${e.name}`.slice(0, 80)] ??= { count: 0, ms: 0 });
+    entry.count += 1;
+    entry.ms += (e.dur ?? 0) / 1000;
+  }
   results.profiles.push({
     target: target.label,
+    topOpsMsPerRun: topOps,
+    otherEvents: Object.fromEntries(Object.entries(other).sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)),
     provider: loaded.provider,
     batch,
     wallMs: walls.reduce((a, b) => a + b, 0) / walls.length,
