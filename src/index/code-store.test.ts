@@ -81,7 +81,8 @@ describe('CodeStore scans', () => {
       const out = new Float64Array(slots.length);
       store.signedDots(query, slots, out);
       const expected = slots.map((slot) => vectors[slot]!.reduce((sum, x, i) => sum + (x > 0 ? 1 : -1) * query[i]!, 0));
-      out.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 9));
+      // The per-byte sums are kept in single precision.
+      out.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
       store.close();
     }
   });

@@ -37,7 +37,7 @@ export class CodeStore {
   /** Slots written so far (the highest slot + 1). */
   slots: number;
   /** Per-query sums for {@link signedDots}: for each code byte, the query's values summed over each subset of its 8 bits. */
-  private readonly byteSums: Float64Array;
+  private readonly byteSums: Float32Array;
 
   constructor(
     readonly path: string,
@@ -57,7 +57,8 @@ export class CodeStore {
     if (this.bytesPerCode === this.stride) this.bytes.set(existing.subarray(0, this.slots * this.stride), this.codesAt);
     else for (let slot = 0; slot < this.slots; slot++) this.bytes.set(existing.subarray(slot * this.bytesPerCode, (slot + 1) * this.bytesPerCode), this.codesAt + slot * this.stride);
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
-    this.byteSums = new Float64Array(Math.ceil(dimension / 8) * 256);
+    // Single precision keeps the table (64 × 256 sums for 512-d) within the CPU's L1/L2 caches; ranking needs no more.
+    this.byteSums = new Float32Array(Math.ceil(dimension / 8) * 256);
   }
 
   private get liveAt(): number {
@@ -134,7 +135,7 @@ export class CodeStore {
   scanAll(query: ArrayLike<number>, k: number): CodeCandidate[] {
     this.writeQuery(query);
     this.kernel.scanRange(0, this.codesAt, 0, this.slots, this.liveAt, this.distancesAt, this.histogramAt);
-    return this.select(k, this.slots, (i) => i);
+    return this.select(k, this.slots);
   }
 
   /** The top `k` of the given slots (live, distinct) by Hamming distance to `query` (ties by slot). */
@@ -144,7 +145,7 @@ export class CodeStore {
     const list = new Uint32Array(this.kernel.memory.buffer, this.listAt, slots.length);
     list.set(slots);
     this.kernel.scanList(0, this.codesAt, this.listAt, slots.length, this.distancesAt, this.histogramAt);
-    return this.select(k, slots.length, (i) => list[i]!);
+    return this.select(k, slots.length, list);
   }
 
   /**
@@ -162,10 +163,11 @@ export class CodeStore {
     for (let position = 0; position < bytes; position++) {
       const base = position * 256;
       sums[base] = 0;
-      for (let value = 1; value < 256; value++) {
-        // The lowest set bit of `value` stands for dimension 8·position + (7 − its index): most significant bit first.
-        const dimension = position * 8 + 7 - (31 - Math.clz32(value & -value));
-        sums[base + value] = sums[base + (value & (value - 1))]! + (dimension < this.dimension ? query[dimension]! : 0);
+      // Subsets of the low bits first, then each with the next bit added; bit b stands for dimension 8·position + (7 − b): most significant bit first.
+      for (let bit = 0, half = 1; bit < 8; bit++, half <<= 1) {
+        const dimension = position * 8 + 7 - bit;
+        const weight = dimension < this.dimension ? query[dimension]! : 0;
+        for (let value = 0; value < half; value++) sums[base + half + value] = sums[base + value]! + weight;
       }
     }
     const memory = this.bytes;
@@ -177,19 +179,41 @@ export class CodeStore {
     }
   }
 
-  /** Reads the cut from the histogram, then collects the distances within it. */
-  private select(k: number, count: number, slotAt: (i: number) => number): CodeCandidate[] {
+  /**
+   * Reads the cut from the histogram, then collects the distances within it by a counting sort
+   * (the histogram gives each distance's place), ties by slot: no comparator sort, no object per
+   * scanned code. `list` maps scan positions to slots (a range scan's positions are its slots).
+   */
+  private select(k: number, count: number, list?: Uint32Array): CodeCandidate[] {
     const histogram = new Uint32Array(this.kernel.memory.buffer, this.histogramAt, this.dimension + 1);
     let cut = 0;
     for (let seen = 0; cut < this.dimension; cut++) {
       seen += histogram[cut]!;
       if (seen >= k) break;
     }
+    const ends = new Uint32Array(cut + 2);
+    for (let d = 0; d <= cut; d++) ends[d + 1] = ends[d]! + histogram[d]!;
+    const starts = ends.slice(0, cut + 1);
+    const found = new Uint32Array(ends[cut + 1]!);
     const distances = new Uint16Array(this.kernel.memory.buffer, this.distancesAt, count);
+    if (list) {
+      for (let i = 0; i < count; i++) {
+        const d = distances[i]!;
+        if (d <= cut) found[starts[d]!++] = list[i]!;
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        const d = distances[i]!;
+        if (d <= cut) found[starts[d]!++] = i;
+      }
+    }
     const out: CodeCandidate[] = [];
-    for (let i = 0; i < count; i++) if (distances[i]! <= cut) out.push({ slot: slotAt(i), hamming: distances[i]! });
-    out.sort((a, b) => a.hamming - b.hamming || a.slot - b.slot);
-    return out.length > k ? out.slice(0, k) : out;
+    for (let d = 0; d <= cut && out.length < k; d++) {
+      const bucket = found.subarray(ends[d]!, ends[d + 1]!);
+      if (list) bucket.sort();
+      for (let i = 0; i < bucket.length && out.length < k; i++) out.push({ slot: bucket[i]!, hamming: d });
+    }
+    return out;
   }
 
   /** Cuts the file (and the slot count) to `slots` slots; every slot from there on must be free. */

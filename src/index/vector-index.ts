@@ -398,6 +398,7 @@ export class VectorIndex {
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
       const slots = () => (plan ? plan.slots() : allowed!);
       const { graphOverfetch, graphStepInCodes, poolFactor, sparsePoolFactor, sparseShare, shortlistFactor } = this.tuning;
+      const scan = () => this.codes.scanSlots(query, slots(), shortlist);
       // Float vectors read for rescoring; a scan's Hamming shortlist is narrowed down to them by signed dot products.
       const pool = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : poolFactor));
       const shortlist = Math.ceil(pool * shortlistFactor);
@@ -405,12 +406,12 @@ export class VectorIndex {
       const fetch = Math.ceil(((pool * count) / size) * graphOverfetch);
       const scanCheaper = this.settings.exactThreshold > 0 && (size <= graphStepInCodes * Math.max(fetch, this.settings.expansionSearch) || fetch > count / 2);
       if (options.exact || size <= this.settings.exactThreshold || scanCheaper) {
-        candidates = this.codes.scanSlots(query, slots(), shortlist);
+        candidates = scan();
         strategy = 'filtered-exact';
       } else {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
         // Every passing candidate the graph gave goes to the signed narrowing, not only the first `pool`.
-        candidates = this.graphSearchWithin(query, matches, pool, fetch, () => this.codes.scanSlots(query, slots(), shortlist));
+        candidates = this.graphSearchWithin(query, matches, pool, fetch, scan);
         strategy = 'filtered-hnsw';
       }
       if (candidates.length > pool) candidates = this.narrow(query, candidates, pool);
@@ -428,10 +429,17 @@ export class VectorIndex {
 
   /** The `pool` candidates with the highest signed dot products with the query (ties by Hamming order). */
   private narrow(query: Float32Array, candidates: readonly CodeCandidate[], pool: number): CodeCandidate[] {
-    const scores = new Float64Array(candidates.length);
-    this.codes.signedDots(query, Uint32Array.from(candidates, (candidate) => candidate.slot), scores);
-    const order = Array.from({ length: candidates.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
-    return order.slice(0, pool).map((i) => candidates[i]!);
+    const n = candidates.length;
+    const slots = new Uint32Array(n);
+    for (let i = 0; i < n; i++) slots[i] = candidates[i]!.slot;
+    const scores = new Float64Array(n);
+    this.codes.signedDots(query, slots, scores);
+    // The pool-th highest score by a native sort, then one pass: fewer than `pool` lie above it, ties fill up in Hamming order.
+    const cut = scores.slice().sort()[n - pool]!;
+    const out: CodeCandidate[] = [];
+    for (let i = 0; i < n; i++) if (scores[i]! > cut) out.push(candidates[i]!);
+    for (let i = 0; i < n && out.length < pool; i++) if (scores[i] === cut) out.push(candidates[i]!);
+    return out;
   }
 
   /**
