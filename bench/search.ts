@@ -15,9 +15,11 @@
  *   npm run bench:search -- [--sizes 100000,1000000] [--queries 500] [--dim 512] [--threads 2] [--configs f32,f16,b1]
  *   npm run bench:search -- --emoji models/lookbook-emoji/bench-emoji.f32   (real embeddings, see README)
  *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
+ *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,10 +45,14 @@ const { values } = parseArgs({
     'filter-oversampling': { type: 'string', default: '4' },
     /** HNSW connectivity (M) of the b1 index. */
     connectivity: { type: 'string', default: '32' },
-    /** Filtered-search variants timed side by side in each filtered row (see FILTER_VARIANTS). */
-    'filter-variants': { type: 'string', default: 'hamming,signed' },
+    /** Filtered-search variants timed side by side in each filtered row (see FILTER_VARIANTS; `signed` is the service's path). */
+    'filter-variants': { type: 'string', default: 'signed' },
     /** Code counts for the exact-scan rows; empty for none. */
     'exact-sizes': { type: 'string', default: '100000,1000000' },
+    /** Also time filtered and unfiltered searches through POST /v1/indexes/{name}/search of the service, started as a child process. */
+    http: { type: 'boolean', default: false },
+    /** The model the service loads for --http (its dimension must be --dim). */
+    model: { type: 'string', default: 'models/lookbook-emoji' },
     child: { type: 'string' },
     work: { type: 'string' },
   },
@@ -136,6 +142,8 @@ interface FilterRow {
 const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   hamming: { ...DEFAULT_FILTERED_SEARCH_TUNING, poolFactor: 1, sparsePoolFactor: 1, shortlistFactor: 1 },
   signed: DEFAULT_FILTERED_SEARCH_TUNING,
+  /** The defaults, but every filter scanned (no graph path). */
+  'scan-only': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: Number.MAX_SAFE_INTEGER },
 };
 
 interface ChildResult {
@@ -273,6 +281,24 @@ function bandOf(i: number, field: number): string {
   return 'rest';
 }
 
+/** The items of a band (of field 0, the category, or 1, the attribute) and each query's exact float top 10 among them. */
+function filteredTruth(data: Float32Array, dim: number, count: number, queries: Float32Array, queryCount: number, field: number, value: string) {
+  const members: number[] = [];
+  for (let i = 0; i < count; i++) if (bandOf(i, field) === value) members.push(i);
+  const subset = new Float32Array(members.length * dim);
+  members.forEach((item, j) => subset.set(data.subarray(item * dim, (item + 1) * dim), j * dim));
+  const truth = new Uint32Array(queryCount * 10);
+  for (let q = 0; q < queryCount; q += 8) {
+    const n = Math.min(8, queryCount - q);
+    const result = exactSearch(subset, queries.slice(q * dim, (q + n) * dim), dim, 10, MetricKind.IP, threads);
+    for (let i = 0; i < n; i++) {
+      const matches = n === 1 ? (result as { keys: BigUint64Array }) : (result as unknown as { get(i: number): { keys: BigUint64Array } }).get(i);
+      truth.set(Array.from(matches.keys, (key) => members[Number(key)]!), (q + i) * 10);
+    }
+  }
+  return { members, truth };
+}
+
 /**
  * For each band, as a category filter and as an attribute filter: recall@10 against exact float
  * search over the matching items, and the mean latency of the filtered search against the same
@@ -289,19 +315,7 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
     [1, 'attribute'],
   ] as const) {
     for (const band of BANDS) {
-      const members: number[] = [];
-      for (let i = 0; i < count; i++) if (bandOf(i, field) === band.value) members.push(i);
-      const subset = new Float32Array(members.length * dim);
-      members.forEach((item, j) => subset.set(data.subarray(item * dim, (item + 1) * dim), j * dim));
-      const truth = new Uint32Array(queryCount * 10);
-      for (let q = 0; q < queryCount; q += 8) {
-        const n = Math.min(8, queryCount - q);
-        const result = exactSearch(subset, queries.slice(q * dim, (q + n) * dim), dim, 10, MetricKind.IP, threads);
-        for (let i = 0; i < n; i++) {
-          const matches = n === 1 ? (result as { keys: BigUint64Array }) : (result as unknown as { get(i: number): { keys: BigUint64Array } }).get(i);
-          truth.set(Array.from(matches.keys, (key) => members[Number(key)]!), (q + i) * 10);
-        }
-      }
+      const { members, truth } = filteredTruth(data, dim, count, queries, queryCount, field, band.value);
       const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
       const variants = values['filter-variants']!.split(',').map((name) => {
         const tuning = FILTER_VARIANTS[name];
@@ -341,6 +355,147 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
     }
   }
   return rows;
+}
+
+// ---------- through HTTP ----------
+
+interface HttpRow {
+  filter: string;
+  share: number;
+  recall: number;
+  /** Client-side time per request (send to parsed answer), filtered and unfiltered. */
+  filteredMs: number;
+  unfilteredMs: number;
+  /** The answers' `took_ms` (the index search alone, as the service times it). */
+  filteredTookMs: number;
+  unfilteredTookMs: number;
+  strategies: string;
+}
+
+const HTTP_INDEX = 'bench';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function post<T>(origin: string, path: string, body: unknown): Promise<T> {
+  const response = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${path} → ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as T;
+}
+
+/**
+ * The service as deployed (`node dist/src/main.js`, jobs off, a fresh data directory, 127.0.0.1),
+ * an index built from the dataset through `POST …/items` (raw vectors, 256 a request, two in
+ * flight), then each filtered row's queries through `POST …/search`, each right after the same
+ * query unfiltered: client time per request and the answer's `took_ms`.
+ */
+async function httpRows(work: string, dim: number, count: number): Promise<HttpRow[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lookbook-bench-search-http-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    env: {
+      ...process.env,
+      LOOKBOOK_HOST: '127.0.0.1',
+      LOOKBOOK_PORT: String(port),
+      LOOKBOOK_DATA_DIR: dataDir,
+      LOOKBOOK_REDIS_URL: 'none',
+      LOOKBOOK_PROVIDERS: 'cpu',
+      LOOKBOOK_MODELS: values.model!,
+      LOOKBOOK_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    for (const deadline = Date.now() + 180_000; ; ) {
+      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
+      const ready = await fetch(`${origin}/readyz`).then((response) => response.ok, () => false);
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error('the service did not become ready in 180 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity), expansion_search: 64 });
+    const data = readAll(join(work, 'data.f32'));
+    let next = 0;
+    const started = performance.now();
+    const upload = async () => {
+      while (next < count) {
+        const first = next;
+        next = Math.min(count, next + 256);
+        const items = Array.from({ length: next - first }, (_, r) => {
+          const i = first + r;
+          return { id: String(i), vector: Array.from(data.subarray(i * dim, (i + 1) * dim)), category: bandOf(i, 0), attributes: { tier: bandOf(i, 1) } };
+        });
+        const result = await post<{ failed: number }>(origin, `/v1/indexes/${HTTP_INDEX}/items`, { items });
+        if (result.failed > 0) throw new Error(`${result.failed} items failed to upsert`);
+      }
+    };
+    await Promise.all([upload(), upload()]);
+    process.stderr.write(`http: indexed ${count} items at ${(count / ((performance.now() - started) / 1000)).toFixed(0)} items/s\n`);
+
+    const queries = readAll(join(work, 'queries.f32'));
+    const queryCount = Math.min(Number(values['filter-queries']), queries.length / dim);
+    const bodies = Array.from({ length: queryCount }, (_, q) => ({ query: { vector: Array.from(queries.subarray(q * dim, (q + 1) * dim)) }, limit: 10, oversampling: Number(values['filter-oversampling']) }));
+    type Answer = { took_ms: number; strategy: string; data: { id: string }[] };
+    const search = async (body: object) => {
+      const t0 = performance.now();
+      const answer = await post<Answer>(origin, `/v1/indexes/${HTTP_INDEX}/search`, body);
+      return { ms: performance.now() - t0, answer };
+    };
+    const rows: HttpRow[] = [];
+    for (const [field, label] of [
+      [0, 'category'],
+      [1, 'attribute'],
+    ] as const) {
+      for (const band of BANDS) {
+        const { members, truth } = filteredTruth(data, dim, count, queries, queryCount, field, band.value);
+        const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
+        const sums = { filteredMs: 0, unfilteredMs: 0, filteredTookMs: 0, unfilteredTookMs: 0 };
+        const strategies = new Map<string, number>();
+        const found: number[][] = [];
+        for (const timed of [false, true]) {
+          for (const body of bodies) {
+            const unfiltered = await search(body);
+            const filtered = await search({ ...body, filter });
+            if (!timed) continue;
+            sums.unfilteredMs += unfiltered.ms;
+            sums.unfilteredTookMs += unfiltered.answer.took_ms;
+            sums.filteredMs += filtered.ms;
+            sums.filteredTookMs += filtered.answer.took_ms;
+            found.push(filtered.answer.data.map((hit) => Number(hit.id)));
+            strategies.set(filtered.answer.strategy, (strategies.get(filtered.answer.strategy) ?? 0) + 1);
+          }
+        }
+        rows.push({
+          filter: `${label} = ${band.value}`,
+          share: members.length / count,
+          recall: recallOf(found, truth),
+          filteredMs: sums.filteredMs / queryCount,
+          unfilteredMs: sums.unfilteredMs / queryCount,
+          filteredTookMs: sums.filteredTookMs / queryCount,
+          unfilteredTookMs: sums.unfilteredTookMs / queryCount,
+          strategies: [...strategies].map(([name, n]) => (strategies.size === 1 ? name : `${name} ${n}`)).join(', '),
+        });
+      }
+    }
+    return rows;
+  } finally {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    process.off('exit', kill);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 // ---------- exact Hamming scans ----------
@@ -486,6 +641,19 @@ async function parent() {
         for (const row of filterRows) {
           console.log(
             `| ${row.filter} | ${(row.share * 100).toFixed(1)} % | ${row.variant} | ${row.recall.toFixed(3)} | ${row.filteredMs.toFixed(3)} | ${row.unfilteredMs.toFixed(3)} | ${(row.filteredMs / row.unfilteredMs).toFixed(2)} | ${row.strategies} |`,
+          );
+        }
+      }
+      if (values.http) {
+        const rows = await httpRows(work, dim, count);
+        console.log(
+          `\n### Through HTTP (POST /v1/indexes/{name}/search of the service on 127.0.0.1, raw query vectors, b1 HNSW M${values.connectivity} ef64, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries, each right after the same query unfiltered; client ms = request sent to answer parsed; took_ms = the answer's own)\n`,
+        );
+        console.log('| filter | share of items | recall@10 | filtered ms | unfiltered ms | filtered ÷ unfiltered | filtered took_ms | unfiltered took_ms | took_ms ratio | path |');
+        console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+        for (const row of rows) {
+          console.log(
+            `| ${row.filter} | ${(row.share * 100).toFixed(1)} % | ${row.recall.toFixed(3)} | ${row.filteredMs.toFixed(3)} | ${row.unfilteredMs.toFixed(3)} | ${(row.filteredMs / row.unfilteredMs).toFixed(2)} | ${row.filteredTookMs.toFixed(3)} | ${row.unfilteredTookMs.toFixed(3)} | ${(row.filteredTookMs / row.unfilteredTookMs).toFixed(2)} | ${row.strategies} |`,
           );
         }
       }

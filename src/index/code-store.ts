@@ -22,7 +22,7 @@ export interface CodeCandidate {
  * The file keeps the layout it always had (each code padded to whole 32-bit words); in memory each
  * code is padded to whole 64-bit words. Memory layout, for a capacity of C slots:
  * `[query | histogram]` in the first pages, then codes (C × stride), live flags (C bytes),
- * distances (C u16) and a slot list (C u32) for the kernel.
+ * distances (C u16), a slot list (C u32) and the positions within the cut (C u32) for the kernel.
  */
 export class CodeStore {
   /** Bytes per code in the file. */
@@ -73,6 +73,10 @@ export class CodeStore {
     return this.distancesAt + 2 * this.capacity;
   }
 
+  private get foundAt(): number {
+    return this.listAt + 4 * this.capacity;
+  }
+
   private refresh(): void {
     this.bytes = new Uint8Array(this.kernel.memory.buffer);
   }
@@ -83,7 +87,7 @@ export class CodeStore {
     const capacity = roundUp(Math.max(slots, Math.ceil(this.capacity * 1.5)), 64);
     const oldLive = this.liveAt;
     const oldCapacity = this.capacity;
-    const needed = this.codesAt + capacity * (this.stride + 7);
+    const needed = this.codesAt + capacity * (this.stride + 11);
     const pages = Math.ceil(needed / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
     this.refresh();
@@ -194,18 +198,13 @@ export class CodeStore {
     const ends = new Uint32Array(cut + 2);
     for (let d = 0; d <= cut; d++) ends[d + 1] = ends[d]! + histogram[d]!;
     const starts = ends.slice(0, cut + 1);
-    const found = new Uint32Array(ends[cut + 1]!);
+    const within = this.kernel.collect(this.distancesAt, count, cut, this.foundAt);
+    const positions = new Uint32Array(this.kernel.memory.buffer, this.foundAt, within);
     const distances = new Uint16Array(this.kernel.memory.buffer, this.distancesAt, count);
-    if (list) {
-      for (let i = 0; i < count; i++) {
-        const d = distances[i]!;
-        if (d <= cut) found[starts[d]!++] = list[i]!;
-      }
-    } else {
-      for (let i = 0; i < count; i++) {
-        const d = distances[i]!;
-        if (d <= cut) found[starts[d]!++] = i;
-      }
+    const found = new Uint32Array(within);
+    for (let j = 0; j < within; j++) {
+      const i = positions[j]!;
+      found[starts[distances[i]!]!++] = list ? list[i]! : i;
     }
     const out: CodeCandidate[] = [];
     for (let d = 0; d <= cut && out.length < k; d++) {

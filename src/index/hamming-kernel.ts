@@ -11,6 +11,9 @@
  * - `scanRange(query, codes, from, to, live, out, histogram)`: slots `from…to-1` of the code
  *   array at `codes`; a slot whose byte in `live` is 0 gets distance 0xFFFF and is not counted.
  * - `scanList(query, codes, slots, count, out, histogram)`: the `count` u32 slot numbers at `slots`.
+ *
+ * Then `collect(out, count, cut, found)` gathers the positions whose distance is within the cut
+ * the histogram gave.
  */
 
 const I32 = 0x7f;
@@ -29,11 +32,13 @@ const op = {
   i32Load: 0x28,
   i64Load: 0x29,
   i32Load8u: 0x2d,
+  i32Load16u: 0x2f,
   i32Store: 0x36,
   i32Store16: 0x3b,
   i32Const: 0x41,
   i32Eqz: 0x45,
   i32GeU: 0x4f,
+  i32LeU: 0x4d,
   i64Popcnt: 0x7b,
   i64Add: 0x7c,
   i64Xor: 0x85,
@@ -159,16 +164,38 @@ export function hammingModule(words: number): Uint8Array<ArrayBuffer> {
     const locals = [[...uleb(3), I32], [...uleb(words), I64]];
     return [...vec(locals), ...body];
   })();
-  const functionType = (params: number) => [0x60, ...vec(Array.from({ length: params }, () => [I32])), 0];
+  // collect(out, count, cut, found) → n: the indices i < count whose distance out[i] ≤ cut, in order, as u32 at `found`.
+  const collect = (() => {
+    const [out, count, cut, found, i, n, d] = [0, 1, 2, 3, 4, 5, 6];
+    const body = [
+      op.block, op.void,
+      op.loop, op.void,
+      ...get(i), ...get(count), op.i32GeU, op.brIf, 1,
+      ...get(out), ...get(i), ...const32(1), op.i32Shl, op.i32Add, op.i32Load16u, ...mem(1), op.localTee, ...uleb(d),
+      ...get(cut), op.i32LeU,
+      op.if, op.void,
+      ...get(found), ...get(n), ...const32(2), op.i32Shl, op.i32Add, ...get(i), op.i32Store, ...mem(2),
+      ...get(n), ...const32(1), op.i32Add, ...set(n),
+      op.end,
+      ...get(i), ...const32(1), op.i32Add, ...set(i),
+      op.br, 0,
+      op.end,
+      op.end,
+      ...get(n),
+      op.end,
+    ];
+    return [...vec([[...uleb(3), I32]]), ...body];
+  })();
+  const functionType = (params: number, results = 0) => [0x60, ...vec(Array.from({ length: params }, () => [I32])), ...vec(Array.from({ length: results }, () => [I32]))];
   const exportEntry = (name: string, kind: number, index: number) => [...vec([...new TextEncoder().encode(name)].map((b) => [b])), kind, ...uleb(index)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([functionType(7), functionType(6)])),
-    ...section(3, vec([[0], [1]])),
+    ...section(1, vec([functionType(7), functionType(6), functionType(4, 1)])),
+    ...section(3, vec([[0], [1], [2]])),
     // One page to start; the owner grows it.
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([exportEntry('memory', 2, 0), exportEntry('scanRange', 0, 0), exportEntry('scanList', 0, 1)])),
-    ...section(10, vec([[...uleb(range.length), ...range], [...uleb(list.length), ...list]])),
+    ...section(7, vec([exportEntry('memory', 2, 0), exportEntry('scanRange', 0, 0), exportEntry('scanList', 0, 1), exportEntry('collect', 0, 2)])),
+    ...section(10, vec([[...uleb(range.length), ...range], [...uleb(list.length), ...list], [...uleb(collect.length), ...collect]])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -193,6 +220,8 @@ export interface HammingKernel {
   readonly memory: WebAssembly.Memory;
   scanRange(query: number, codes: number, from: number, to: number, live: number, out: number, histogram: number): void;
   scanList(query: number, codes: number, slots: number, count: number, out: number, histogram: number): void;
+  /** Writes the indices `i < count` whose u16 distance at `out` is at most `cut`, in order, as u32 to `found`; returns how many. */
+  collect(out: number, count: number, cut: number, found: number): number;
 }
 
 /** A fresh instance (with its own memory) of the kernel for codes of `words` 64-bit words; compiling takes well under a millisecond. */
