@@ -145,11 +145,26 @@ export class CodeStore {
   /** The top `k` of the given slots (live, distinct) by Hamming distance to `query` (ties by slot). */
   scanSlots(query: ArrayLike<number>, slots: ArrayLike<number>, k: number): CodeCandidate[] {
     if (slots.length > this.capacity) throw new Error(`${slots.length} slots to scan, room for ${this.capacity}`);
+    return this.scanWritten(
+      query,
+      (list) => {
+        list.set(slots);
+        return slots.length;
+      },
+      k,
+    );
+  }
+
+  /**
+   * {@link scanSlots} of the slots `write` puts straight into the kernel's slot list (room for every
+   * slot; it returns how many it wrote): a posting list is copied once, not into an array first.
+   */
+  scanWritten(query: ArrayLike<number>, write: (list: Uint32Array) => number, k: number): CodeCandidate[] {
     this.writeQuery(query);
-    const list = new Uint32Array(this.kernel.memory.buffer, this.listAt, slots.length);
-    list.set(slots);
-    this.kernel.scanList(0, this.codesAt, this.listAt, slots.length, this.distancesAt, this.histogramAt);
-    return this.select(k, slots.length, list);
+    const room = new Uint32Array(this.kernel.memory.buffer, this.listAt, this.capacity);
+    const count = write(room);
+    this.kernel.scanList(0, this.codesAt, this.listAt, count, this.distancesAt, this.histogramAt);
+    return this.select(k, count, room.subarray(0, count));
   }
 
   /**

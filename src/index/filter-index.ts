@@ -102,6 +102,8 @@ export interface FilterPlan {
   readonly estimate: number;
   /** The matching live slots (unordered). */
   slots(): Uint32Array;
+  /** Writes the matching live slots to `out` (room for {@link estimate} of a one-condition filter, else for every live slot); returns how many. */
+  writeSlots(out: Uint32Array): number;
   /** Whether a live slot matches. */
   matches(slot: number): boolean;
 }
@@ -150,7 +152,7 @@ export class FilterIndex {
    */
   plan(filter: ItemFilter): FilterPlan | undefined {
     const conditions: { field: FieldPostings; ids: number[]; size: number }[] = [];
-    const none: FilterPlan = { estimate: 0, slots: () => new Uint32Array(0), matches: () => false };
+    const none: FilterPlan = { estimate: 0, slots: () => new Uint32Array(0), writeSlots: () => 0, matches: () => false };
     const resolve = (name: string, keys: (string | undefined)[]): boolean | undefined => {
       const field = this.fields.get(name);
       if (!field) return false;
@@ -178,20 +180,24 @@ export class FilterIndex {
     conditions.sort((a, b) => a.size - b.size);
     const [smallest, ...others] = conditions as [(typeof conditions)[number], ...typeof conditions];
     const estimate = others.reduce((product, condition) => product * (condition.size / Math.max(this.live, 1)), smallest.size);
+    const writeSlots = (out: Uint32Array): number => {
+      let n = 0;
+      for (const id of smallest.ids) {
+        const slots = smallest.field.slotsOf(id);
+        if (others.length === 0) {
+          out.set(slots, n);
+          n += slots.length;
+        } else for (const slot of slots) if (others.every((condition) => condition.field.has(slot, condition.ids))) out[n++] = slot;
+      }
+      return n;
+    };
     return {
       estimate: Math.round(estimate),
       slots: () => {
         const out = new Uint32Array(smallest.size);
-        let n = 0;
-        for (const id of smallest.ids) {
-          const slots = smallest.field.slotsOf(id);
-          if (others.length === 0) {
-            out.set(slots, n);
-            n += slots.length;
-          } else for (const slot of slots) if (others.every((condition) => condition.field.has(slot, condition.ids))) out[n++] = slot;
-        }
-        return out.subarray(0, n);
+        return out.subarray(0, writeSlots(out));
       },
+      writeSlots,
       matches: (slot) => conditions.every((condition) => condition.field.has(slot, condition.ids)),
     };
   }

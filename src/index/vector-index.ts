@@ -399,9 +399,8 @@ export class VectorIndex {
       const plan = this.filters.plan(options.filter);
       const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
-      const slots = () => (plan ? plan.slots() : allowed!);
       const { graphOverfetch, graphStepInCodes, poolFactor, sparsePoolFactor, sparseShare, shortlistFactor } = this.tuning;
-      const scan = () => this.codes.scanSlots(query, slots(), shortlist);
+      const scan = () => (plan ? this.codes.scanWritten(query, plan.writeSlots, shortlist) : this.codes.scanSlots(query, allowed!, shortlist));
       // Float vectors read for rescoring; a scan's Hamming shortlist is narrowed down to them by signed dot products.
       const pool = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : poolFactor));
       const shortlist = Math.ceil(pool * shortlistFactor);
