@@ -299,6 +299,23 @@ function filteredTruth(data: Float32Array, dim: number, count: number, queries: 
   return { members, truth };
 }
 
+/** The filtered cases every filtered row runs: a category, then an attribute, at each band's selectivity. */
+function* filterCases(data: Float32Array, dim: number, count: number, queries: Float32Array, queryCount: number) {
+  for (const [field, label] of [
+    [0, 'category'],
+    [1, 'attribute'],
+  ] as const) {
+    for (const band of BANDS) {
+      const { members, truth } = filteredTruth(data, dim, count, queries, queryCount, field, band.value);
+      const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
+      yield { name: `${label} = ${band.value}`, members, truth, filter };
+    }
+  }
+}
+
+/** The search paths a row's queries took: one name, or each with its count. */
+const strategyList = (strategies: Map<string, number>) => [...strategies].map(([name, n]) => (strategies.size === 1 ? name : `${name} ${n}`)).join(', ');
+
 /**
  * For each band, as a category filter and as an attribute filter: recall@10 against exact float
  * search over the matching items, and the mean latency of the filtered search against the same
@@ -310,48 +327,41 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
   const queryList = Array.from({ length: queryCount }, (_, q) => queries.slice(q * dim, (q + 1) * dim));
   const options = { limit: 10, oversampling: Number(values['filter-oversampling']), rescore: true };
   const rows: FilterRow[] = [];
-  for (const [field, label] of [
-    [0, 'category'],
-    [1, 'attribute'],
-  ] as const) {
-    for (const band of BANDS) {
-      const { members, truth } = filteredTruth(data, dim, count, queries, queryCount, field, band.value);
-      const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
-      const variants = values['filter-variants']!.split(',').map((name) => {
-        const tuning = FILTER_VARIANTS[name];
-        if (!tuning) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
-        return { name, tuning, strategies: new Map<string, number>(), found: [] as number[][], filteredMs: 0, unfilteredMs: 0 };
-      });
-      // A warm-up pass, then the timed one; per query, each variant right after its own unfiltered baseline.
-      for (const timed of [false, true]) {
-        for (const query of queryList) {
-          for (const variant of variants) {
-            index.tuning = variant.tuning;
-            const t0 = performance.now();
-            index.search(query, options);
-            const t1 = performance.now();
-            const outcome = index.search(query, { ...options, filter });
-            const t2 = performance.now();
-            if (!timed) continue;
-            variant.unfilteredMs += t1 - t0;
-            variant.filteredMs += t2 - t1;
-            variant.found.push(outcome.hits.map((hit) => Number(hit.item.id)));
-            variant.strategies.set(outcome.strategy, (variant.strategies.get(outcome.strategy) ?? 0) + 1);
-          }
+  for (const { name, members, truth, filter } of filterCases(data, dim, count, queries, queryCount)) {
+    const variants = values['filter-variants']!.split(',').map((name) => {
+      const tuning = FILTER_VARIANTS[name];
+      if (!tuning) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
+      return { name, tuning, strategies: new Map<string, number>(), found: [] as number[][], filteredMs: 0, unfilteredMs: 0 };
+    });
+    // A warm-up pass, then the timed one; per query, each variant right after its own unfiltered baseline.
+    for (const timed of [false, true]) {
+      for (const query of queryList) {
+        for (const variant of variants) {
+          index.tuning = variant.tuning;
+          const t0 = performance.now();
+          index.search(query, options);
+          const t1 = performance.now();
+          const outcome = index.search(query, { ...options, filter });
+          const t2 = performance.now();
+          if (!timed) continue;
+          variant.unfilteredMs += t1 - t0;
+          variant.filteredMs += t2 - t1;
+          variant.found.push(outcome.hits.map((hit) => Number(hit.item.id)));
+          variant.strategies.set(outcome.strategy, (variant.strategies.get(outcome.strategy) ?? 0) + 1);
         }
       }
-      index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
-      for (const variant of variants) {
-        rows.push({
-          filter: `${label} = ${band.value}`,
-          variant: variant.name,
-          share: members.length / count,
-          recall: recallOf(variant.found, truth),
-          filteredMs: variant.filteredMs / queryCount,
-          unfilteredMs: variant.unfilteredMs / queryCount,
-          strategies: [...variant.strategies].map(([name, n]) => (variant.strategies.size === 1 ? name : `${name} ${n}`)).join(', '),
-        });
-      }
+    }
+    index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
+    for (const variant of variants) {
+      rows.push({
+        filter: name,
+        variant: variant.name,
+        share: members.length / count,
+        recall: recallOf(variant.found, truth),
+        filteredMs: variant.filteredMs / queryCount,
+        unfilteredMs: variant.unfilteredMs / queryCount,
+        strategies: strategyList(variant.strategies),
+      });
     }
   }
   return rows;
@@ -451,40 +461,33 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
       return { ms: performance.now() - t0, answer };
     };
     const rows: HttpRow[] = [];
-    for (const [field, label] of [
-      [0, 'category'],
-      [1, 'attribute'],
-    ] as const) {
-      for (const band of BANDS) {
-        const { members, truth } = filteredTruth(data, dim, count, queries, queryCount, field, band.value);
-        const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
-        const sums = { filteredMs: 0, unfilteredMs: 0, filteredTookMs: 0, unfilteredTookMs: 0 };
-        const strategies = new Map<string, number>();
-        const found: number[][] = [];
-        for (const timed of [false, true]) {
-          for (const body of bodies) {
-            const unfiltered = await search(body);
-            const filtered = await search({ ...body, filter });
-            if (!timed) continue;
-            sums.unfilteredMs += unfiltered.ms;
-            sums.unfilteredTookMs += unfiltered.answer.took_ms;
-            sums.filteredMs += filtered.ms;
-            sums.filteredTookMs += filtered.answer.took_ms;
-            found.push(filtered.answer.data.map((hit) => Number(hit.id)));
-            strategies.set(filtered.answer.strategy, (strategies.get(filtered.answer.strategy) ?? 0) + 1);
-          }
+    for (const { name, members, truth, filter } of filterCases(data, dim, count, queries, queryCount)) {
+      const sums = { filteredMs: 0, unfilteredMs: 0, filteredTookMs: 0, unfilteredTookMs: 0 };
+      const strategies = new Map<string, number>();
+      const found: number[][] = [];
+      for (const timed of [false, true]) {
+        for (const body of bodies) {
+          const unfiltered = await search(body);
+          const filtered = await search({ ...body, filter });
+          if (!timed) continue;
+          sums.unfilteredMs += unfiltered.ms;
+          sums.unfilteredTookMs += unfiltered.answer.took_ms;
+          sums.filteredMs += filtered.ms;
+          sums.filteredTookMs += filtered.answer.took_ms;
+          found.push(filtered.answer.data.map((hit) => Number(hit.id)));
+          strategies.set(filtered.answer.strategy, (strategies.get(filtered.answer.strategy) ?? 0) + 1);
         }
-        rows.push({
-          filter: `${label} = ${band.value}`,
-          share: members.length / count,
-          recall: recallOf(found, truth),
-          filteredMs: sums.filteredMs / queryCount,
-          unfilteredMs: sums.unfilteredMs / queryCount,
-          filteredTookMs: sums.filteredTookMs / queryCount,
-          unfilteredTookMs: sums.unfilteredTookMs / queryCount,
-          strategies: [...strategies].map(([name, n]) => (strategies.size === 1 ? name : `${name} ${n}`)).join(', '),
-        });
       }
+      rows.push({
+        filter: name,
+        share: members.length / count,
+        recall: recallOf(found, truth),
+        filteredMs: sums.filteredMs / queryCount,
+        unfilteredMs: sums.unfilteredMs / queryCount,
+        filteredTookMs: sums.filteredTookMs / queryCount,
+        unfilteredTookMs: sums.unfilteredTookMs / queryCount,
+        strategies: strategyList(strategies),
+      });
     }
     return rows;
   } finally {
