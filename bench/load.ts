@@ -23,15 +23,14 @@
  *
  *   npm run bench:load -- [--items 100000] [--connections 32] [--seconds 20] [--warmup 2] [--minutes 0] [--model models/lookbook-emoji] [--log-level info]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { rng } from '../src/util/random.js';
+import { startService, stopService } from './service.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,71 +56,7 @@ const jsonHeaders = () => ({ 'content-type': 'application/json' });
 
 // ---------- the server ----------
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-interface Server {
-  child: ChildProcess;
-  origin: string;
-  dataDir: string;
-  log: string;
-}
-
-/** The service as deployed, in its own process; its log lines go to a file, as to a journal. */
-async function startService(): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'lookbook-bench-load-'));
-  const port = await freePort();
-  const log = join(dataDir, 'server.log');
-  const out = openSync(log, 'a');
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: {
-      ...process.env,
-      LOOKBOOK_HOST: '127.0.0.1',
-      LOOKBOOK_PORT: String(port),
-      LOOKBOOK_DATA_DIR: dataDir,
-      LOOKBOOK_REDIS_URL: 'none',
-      LOOKBOOK_PROVIDERS: 'cpu',
-      LOOKBOOK_MODELS: values.model!,
-      LOOKBOOK_LOG_LEVEL: values['log-level']!,
-    },
-    stdio: ['ignore', out, 'inherit'],
-  });
-  closeSync(out);
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const origin = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
-    try {
-      if ((await fetch(`${origin}/readyz`)).ok) return { child, origin, dataDir, log };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('the service did not become ready in 180 s');
-    await sleep(200);
-  }
-}
-
-async function stopService(server: Server): Promise<void> {
-  if (server.child.exitCode === null) {
-    const exited = new Promise((resolve) => server.child.once('exit', resolve));
-    server.child.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(server.dataDir, { recursive: true, force: true });
-}
 
 /** The child's resident memory in MB, from /proc (Linux). */
 function rssMb(pid: number): number {
@@ -363,7 +298,7 @@ const rate = (result: autocannon.Result) => result.requests.total / result.durat
 async function main() {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}`;
   const loadBefore = loadavg()[0]!;
-  const server = await startService();
+  const server = await startService({ model: values.model!, logLevel: values['log-level']!, name: 'load' });
   try {
     const health = await call<{ default_model: string; models: { id: string; version: string; dimension: number }[] }>(server.origin, 'GET', '/healthz');
     const model = health.models.find((entry) => entry.id === health.default_model)!;

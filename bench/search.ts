@@ -17,9 +17,8 @@
  *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
  *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
  */
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
 import { VectorIndex, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
+import { startService, stopService } from './service.js';
 
 const { values } = parseArgs({
   options: {
@@ -384,14 +384,6 @@ interface HttpRow {
 
 const HTTP_INDEX = 'bench';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function post<T>(origin: string, path: string, body: unknown): Promise<T> {
   const response = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await response.text();
@@ -406,32 +398,9 @@ async function post<T>(origin: string, path: string, body: unknown): Promise<T> 
  * query unfiltered: client time per request and the answer's `took_ms`.
  */
 async function httpRows(work: string, dim: number, count: number): Promise<HttpRow[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'lookbook-bench-search-http-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: {
-      ...process.env,
-      LOOKBOOK_HOST: '127.0.0.1',
-      LOOKBOOK_PORT: String(port),
-      LOOKBOOK_DATA_DIR: dataDir,
-      LOOKBOOK_REDIS_URL: 'none',
-      LOOKBOOK_PROVIDERS: 'cpu',
-      LOOKBOOK_MODELS: values.model!,
-      LOOKBOOK_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
-  const origin = `http://127.0.0.1:${port}`;
+  const service = await startService({ model: values.model!, logLevel: 'warn', name: 'search-http' });
+  const origin = service.origin;
   try {
-    for (const deadline = Date.now() + 180_000; ; ) {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-      const ready = await fetch(`${origin}/readyz`).then((response) => response.ok, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error('the service did not become ready in 180 s');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
     await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity), expansion_search: 64 });
     const data = readAll(join(work, 'data.f32'));
     let next = 0;
@@ -491,13 +460,7 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
     }
     return rows;
   } finally {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    process.off('exit', kill);
-    rmSync(dataDir, { recursive: true, force: true });
+    await stopService(service);
   }
 }
 
