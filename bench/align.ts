@@ -24,6 +24,7 @@ import { ApiClient, type JobView } from '../src/cli/api-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server.js';
+import { readNpy } from '../src/util/npy.js';
 import { rng } from '../src/util/random.js';
 
 const { values } = parseArgs({
@@ -41,15 +42,6 @@ const { values } = parseArgs({
     seed: { type: 'string' },
   },
 });
-
-/** A NumPy .npy v1 array of uint8 (the dataset's style files): its shape and bytes. */
-function readNpy(path: string): { shape: number[]; data: Buffer } {
-  const file = readFileSync(path);
-  const headerLength = file.readUInt16LE(8);
-  const header = file.subarray(10, 10 + headerLength).toString('latin1');
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').filter((part) => part.trim()).map(Number);
-  return { shape, data: file.subarray(10 + headerLength) };
-}
 
 async function until(api: ApiClient, id: string): Promise<JobView> {
   for (;;) {

@@ -25,6 +25,7 @@ import sharp, { type OverlayOptions } from 'sharp';
 import { DualEncoder } from '../src/encoders/dual-encoder.js';
 import { readModelSpec } from '../src/encoders/model-layouts.js';
 import { createLogger } from '../src/logger.js';
+import { readNpy } from '../src/util/npy.js';
 import { rng } from '../src/util/random.js';
 
 const { values } = parseArgs({
@@ -60,14 +61,6 @@ interface Concept {
   key: string;
   label: string;
   tags: string[];
-}
-
-function readNpy(path: string): { shape: number[]; data: Buffer } {
-  const file = readFileSync(path);
-  const headerLength = file.readUInt16LE(8);
-  const header = file.subarray(10, 10 + headerLength).toString('latin1');
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').filter((part) => part.trim()).map(Number);
-  return { shape, data: file.subarray(10 + headerLength) };
 }
 
 /** A style's images by concept key, as RGBA PNGs. */
