@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
+import { useDropZone } from './drop-zone.js';
 
 /** A file with the path it had under the dropped or chosen folder (`shoes/a.jpg`). */
 export interface PickedFile {
@@ -30,30 +31,20 @@ const underTop = (path: string) => (path.includes('/') ? path.slice(path.indexOf
 
 /** Drop a folder (or files), or choose one: the files come back with their paths under it. */
 export function FolderPicker({ onFiles, disabled }: { onFiles: (files: PickedFile[]) => void; disabled?: boolean }) {
-  const [over, setOver] = useState(false);
   const folderInput = useRef<HTMLInputElement>(null);
   useEffect(() => {
     // Not in the DOM typings Preact uses: set it on the element.
     if (folderInput.current) (folderInput.current as HTMLInputElement & { webkitdirectory: boolean }).webkitdirectory = true;
   }, []);
+  const dropZone = useDropZone(async (data) => {
+    const entries = [...(data?.items ?? [])].map((item) => item.webkitGetAsEntry()).filter((entry): entry is FileSystemEntry => entry !== null);
+    const out: PickedFile[] = [];
+    for (const entry of entries) await walk(entry, '', out);
+    onFiles(out.map(({ file, path }) => ({ file, path: entries.length === 1 && entries[0]!.isDirectory ? underTop(path) : path })));
+  });
 
   return (
-    <div
-      class={`drop${over ? ' over' : ''}`}
-      onDragOver={(event) => {
-        event.preventDefault();
-        setOver(true);
-      }}
-      onDragLeave={() => setOver(false)}
-      onDrop={async (event) => {
-        event.preventDefault();
-        setOver(false);
-        const entries = [...(event.dataTransfer?.items ?? [])].map((item) => item.webkitGetAsEntry()).filter((entry): entry is FileSystemEntry => entry !== null);
-        const out: PickedFile[] = [];
-        for (const entry of entries) await walk(entry, '', out);
-        onFiles(out.map(({ file, path }) => ({ file, path: entries.length === 1 && entries[0]!.isDirectory ? underTop(path) : path })));
-      }}
-    >
+    <div {...dropZone}>
       <label for="folder-input" class="button secondary">
         Choose a folder
       </label>

@@ -1,27 +1,18 @@
-import { useRef, useState } from 'preact/hooks';
+import { useRef } from 'preact/hooks';
+import { useDropZone } from './drop-zone.js';
 
 /**
  * A drop zone with a file button: the user drops, chooses (or, where the view listens for it,
  * pastes) an image. Nothing is checked here: the service says what it cannot read.
  */
 export function ImagePicker({ id, label, onImage, busy }: { id: string; label: string; onImage: (file: File) => void; busy?: boolean }) {
-  const [over, setOver] = useState(false);
+  const dropZone = useDropZone((data) => {
+    const file = data?.files[0];
+    if (file) onImage(file);
+  });
   const input = useRef<HTMLInputElement>(null);
   return (
-    <div
-      class={`drop${over ? ' over' : ''}`}
-      onDragOver={(event) => {
-        event.preventDefault();
-        setOver(true);
-      }}
-      onDragLeave={() => setOver(false)}
-      onDrop={(event) => {
-        event.preventDefault();
-        setOver(false);
-        const file = event.dataTransfer?.files[0];
-        if (file) onImage(file);
-      }}
-    >
+    <div {...dropZone}>
       <label for={id} class="button secondary">
         {label}
       </label>
