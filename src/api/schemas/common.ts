@@ -46,7 +46,6 @@ export const imageSize = z.strictObject({ width: z.number().int(), height: z.num
 /** `{object: 'list', data}`, OpenAI's list envelope. */
 export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ object: z.literal('list'), data: z.array(item) });
 
-export const pathParams = <K extends string>(...names: K[]) => z.strictObject(Object.fromEntries(names.map((name) => [name, z.string()])) as Record<K, z.ZodString>);
 
 /**
  * A field that holds JSON in a multipart form (a string) and the value itself in a JSON body: a
