@@ -125,6 +125,9 @@ export class Catalog {
       CREATE UNIQUE INDEX IF NOT EXISTS items_live_id ON items(id) WHERE deleted = 0;
       CREATE INDEX IF NOT EXISTS items_live_category ON items(category) WHERE deleted = 0;
       CREATE INDEX IF NOT EXISTS items_seq ON items(seq);
+      -- Retired rows whose slot is not yet released: what releaseSlots looks for after every save
+      -- (through items_seq it walked every row up to the saved seq, 55 ms a save at 1M items).
+      CREATE INDEX IF NOT EXISTS items_retired ON items(seq) WHERE deleted = 1 AND slot >= 0;
     `);
     // Catalogs written before sources were recorded gain the columns (NULL: unknown source).
     const columns = new Set((this.db.prepare('PRAGMA table_info(items)').all() as { name: string }[]).map((column) => column.name));
