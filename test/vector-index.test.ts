@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_INDEX_SETTINGS, VectorIndex, type IndexSettings } from '../src/index/vector-index.js';
+import { DEFAULT_FILTERED_SEARCH_TUNING, DEFAULT_INDEX_SETTINGS, VectorIndex, graphExpansion, type IndexSettings } from '../src/index/vector-index.js';
 import { clusteredCorpus, exactTopK } from './helpers/corpus.js';
 
 const MODEL = { id: 'test-model', version: '1', dimension: 128 };
@@ -100,6 +100,52 @@ describe('VectorIndex search', () => {
       expect(byAttribute.hits.every((hit) => [0, 1].includes(hit.item.attributes.n as number))).toBe(true);
       index.close();
     }
+  });
+});
+
+describe('VectorIndex candidate counts', () => {
+  it('walks the graph with an ef that grows with the index unless one is set, and narrows its candidates to k', () => {
+    expect(graphExpansion(20_000)).toBe(64);
+    expect(graphExpansion(100_000)).toBe(64);
+    expect(graphExpansion(1_000_000)).toBe(256);
+    expect(graphExpansion(1e8)).toBe(1024);
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 21);
+    const auto = build(tempDir(), vectors, { exactThreshold: 0 });
+    expect(auto.expansionFor(40)).toBe(64);
+    expect(auto.expansionFor(100)).toBe(100);
+    // The graph's 64 candidates narrowed to the 20 (limit × oversampling) rescored.
+    const outcome = auto.search(vectors[3]!, { limit: 5, oversampling: 4, rescore: true });
+    expect(outcome.strategy).toBe('hnsw');
+    expect(outcome.candidates).toBe(20);
+    expect(outcome.hits[0]!.item.id).toBe('item-3');
+    auto.close();
+    const set = build(tempDir(), vectors.slice(0, 500), { exactThreshold: 0, expansionSearch: 30 });
+    expect(set.expansionFor(20)).toBe(30);
+    expect(set.expansionFor(40)).toBe(40);
+    set.close();
+  });
+
+  it('rescores a filtered pool that grows with the number of matching items', () => {
+    const { vectors } = clusteredCorpus(4_000, MODEL.dimension, 40, 22);
+    // Category "a" holds half the items, "b" a fifth, "c" the rest; every filter here is scanned.
+    const categoryOf = (i: number) => (i % 10 < 5 ? 'a' : i % 10 < 7 ? 'b' : 'c');
+    const index = build(tempDir(), vectors, { exactThreshold: 50_000 }, categoryOf);
+    const k = 10 * 4;
+    const poolFor = (category: string) => index.search(vectors[0]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: [category] } }).candidates;
+    // With the defaults, 2,000 or 800 matching items are far below the growth point: 1.5 × k.
+    expect(poolFor('a')).toBe(Math.ceil(k * DEFAULT_FILTERED_SEARCH_TUNING.poolFactor));
+    // One more pool factor per 100 matching items, up to 8.
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 100, maxPoolFactor: 8 };
+    expect(poolFor('b')).toBe(8 * k);
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 400, maxPoolFactor: 8 };
+    expect(poolFor('a')).toBe(5 * k);
+    expect(poolFor('b')).toBe(2 * k);
+    // The larger pool finds the exact filtered top 10.
+    const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === 'a');
+    const truth = exactTopK(vectors[0]!, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
+    const found = index.search(vectors[0]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: ['a'] } });
+    expect(found.hits.map((hit) => hit.item.id)).toEqual(truth);
+    index.close();
   });
 });
 

@@ -7,7 +7,10 @@ export interface HnswSettings {
   readonly connectivity: number;
   /** Candidate list size while inserting (efConstruction). @defaultValue 128 */
   readonly expansionAdd: number;
-  /** Candidate list size while searching (ef); raised to k when k is larger. @defaultValue 64 */
+  /**
+   * Candidate list size while searching (ef); raised to k when k is larger. 0: USearch's default
+   * (64). {@link VectorIndex} asks the graph for its whole ef as candidates, so its own rule applies.
+   */
   readonly expansionSearch: number;
 }
 

@@ -30,7 +30,7 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
       vector_storage: index.settings.storage,
       connectivity: index.settings.connectivity,
       expansion_add: index.settings.expansionAdd,
-      expansion_search: index.settings.expansionSearch,
+      expansion_search: index.settings.expansionSearch || null,
       exact_threshold: index.settings.exactThreshold,
     },
     bytes: stats.bytes,
