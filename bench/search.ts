@@ -18,7 +18,7 @@
  *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
  */
 import { execFileSync, fork } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,16 +43,24 @@ const { values } = parseArgs({
     'filter-queries': { type: 'string', default: '200' },
     /** Candidates = 10 × this for the filtered rows and their unfiltered baseline. */
     'filter-oversampling': { type: 'string', default: '4' },
-    /** HNSW connectivity (M) of the b1 index. */
-    connectivity: { type: 'string', default: '32' },
+    /** HNSW connectivity (M) of the b1 index (the service's default). */
+    connectivity: { type: 'string', default: String(DEFAULT_INDEX_SETTINGS.connectivity) },
     /** Filtered-search variants timed side by side in each filtered row (see FILTER_VARIANTS; `signed` is the service's path). */
     'filter-variants': { type: 'string', default: 'signed' },
     /** Code counts for the exact-scan rows; empty for none. */
     'exact-sizes': { type: 'string', default: '100000,1000000' },
+    /** Search latency while the graph is saved: on the event loop's thread, and by the checkpoint worker (seconds of queries each; 0 for none). */
+    'save-seconds': { type: 'string', default: '3' },
     /** Also time filtered and unfiltered searches through POST /v1/indexes/{name}/search of the service, started as a child process. */
     http: { type: 'boolean', default: false },
     /** The model the service loads for --http (its dimension must be --dim). */
     model: { type: 'string', default: 'models/lookbook-emoji' },
+    /**
+     * A directory kept between runs: the dataset, its ground truth and each built index are written
+     * there once and reused by later runs with the same size, dimension and query count (a 1M build
+     * takes tens of minutes). Build rates are not measured on a reused index.
+     */
+    keep: { type: 'string' },
     child: { type: 'string' },
     work: { type: 'string' },
   },
@@ -149,6 +157,7 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
 interface ChildResult {
   rows: { config: string; recall: number; qps1: number; qpsBatch: number | null }[];
   filterRows?: FilterRow[];
+  saveRows?: SaveRow[];
   buildSeconds: number;
   rssPerItem: number;
   diskPerItem: number;
@@ -178,13 +187,16 @@ async function child(config: string, work: string): Promise<ChildResult> {
   const queryList = Array.from({ length: meta.queries }, (_, q) => queries.slice(q * dim, (q + 1) * dim));
   const started = performance.now();
   const rows: ChildResult['rows'] = [];
-  const dir = mkdtempSync(join(work, `${config}-`));
+  const kept = values.keep ? join(work, `${config}-M${values.connectivity}`) : undefined;
+  const dir = kept ?? mkdtempSync(join(work, `${config}-`));
+  mkdirSync(dir, { recursive: true });
 
-  if (config === 'b1') {
+  const reused = config === 'b1' && kept !== undefined && existsSync(join(kept, 'idx', 'catalog.sqlite'));
+  if (reused) console.error(`# reusing the index built in ${kept}`);
+  else if (config === 'b1') {
     const built = VectorIndex.create(join(dir, 'idx'), 'bench', { id: 'bench', version: '1', dimension: dim }, {
       ...DEFAULT_INDEX_SETTINGS,
       connectivity: Number(values.connectivity),
-      expansionSearch: 64,
       // The graph for unfiltered queries even on a small dataset; past the default, the default (filtered searches choose by cost).
       exactThreshold: count > DEFAULT_INDEX_SETTINGS.exactThreshold ? DEFAULT_INDEX_SETTINGS.exactThreshold : 0,
     });
@@ -198,7 +210,10 @@ async function child(config: string, work: string): Promise<ChildResult> {
       );
     }
     built.close();
-    const buildSeconds = (performance.now() - started) / 1000;
+  }
+  if (config === 'b1') {
+    // 0: not measured (the index was reused); NaN would not survive the message to the parent.
+    const buildSeconds = reused ? 0 : (performance.now() - started) / 1000;
     // Serving memory: what opening the saved index costs a fresh process.
     const rssPerItem = await serveRss('b1', join(dir, 'idx'), dim, count);
     const index = VectorIndex.open(join(dir, 'idx'));
@@ -209,20 +224,21 @@ async function child(config: string, work: string): Promise<ChildResult> {
         found = queryList.map((q) => index.search(q, options).hits.map((hit) => Number(hit.item.id)));
       });
       const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
-      rows.push({ config: `b1 HNSW M${values.connectivity} ef64 + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
+      rows.push({ config: `b1 HNSW M${values.connectivity} ef${index.expansionFor(10 * oversampling)} + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
     }
     {
       let found: number[][] = [];
       const qps1 = timeQueries(queryList.length, () => {
         found = queryList.map((q) => index.search(q, { limit: 10, oversampling: 1, rescore: false }).hits.map((hit) => Number(hit.item.id)));
       });
-      rows.push({ config: `b1 HNSW M${values.connectivity} ef64, Hamming only`, recall: recallOf(found, truth), qps1, qpsBatch: NaN });
+      rows.push({ config: `b1 HNSW M${values.connectivity} ef${index.expansionFor(10)}, no float rescoring`, recall: recallOf(found, truth), qps1, qpsBatch: NaN });
     }
     const filterRows = filteredRows(index, work, dim, count, queries);
+    const saveRows = Number(values['save-seconds']) > 0 ? await savingRows(index, queryList, Number(values['save-seconds']) * 1000) : [];
     const disk = dirBytes(dir);
     index.close();
-    rmSync(dir, { recursive: true, force: true });
-    return { rows, filterRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+    if (!kept) rmSync(dir, { recursive: true, force: true });
+    return { rows, filterRows, saveRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
   }
 
   const quantization = config === 'f16' ? ScalarKind.F16 : ScalarKind.F32;
@@ -367,6 +383,74 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
   return rows;
 }
 
+// ---------- searches during a save ----------
+
+interface SaveRow {
+  save: string;
+  /** How long the save took (its call on this thread, or the worker's whole checkpoint). */
+  saveMs: number;
+  queries: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+
+/**
+ * Unfiltered searches arriving at a fixed rate (an open loop, as requests reach a server), each
+ * timed from when it was due, so a stalled event loop counts in full: with nothing else running,
+ * with the graph saved on this thread part-way through (`save()`, what the service did before the
+ * checkpoint worker), and with a checkpoint by the worker thread (what the service does: the
+ * worker loads the last saved graph, replays the changes since and saves it). One item is
+ * re-upserted before each save so that there is something to save.
+ */
+async function savingRows(index: VectorIndex, queries: Float32Array[], ms: number): Promise<SaveRow[]> {
+  const rate = 200;
+  const options = { limit: 10, oversampling: 4, rescore: true };
+  const touch = () => {
+    const item = index.liveItems(-1, 1)[0]!;
+    index.upsert([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+  };
+  const run = async (save: string, during?: () => Promise<number>): Promise<SaveRow> => {
+    const latencies: number[] = [];
+    let saveMs = 0;
+    let saving: Promise<void> | undefined;
+    const started = performance.now();
+    for (let i = 0; ; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      await (wait > 1 ? sleep(wait) : new Promise((resolve) => setImmediate(resolve)));
+      if (during && !saving && performance.now() - started > ms / 4) saving = during().then((took) => void (saveMs = took));
+      index.search(queries[i % queries.length]!, options);
+      latencies.push(performance.now() - due);
+      if (performance.now() - started > ms && (!saving || saveMs > 0)) break;
+    }
+    latencies.sort((a, b) => a - b);
+    return { save, saveMs, queries: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies.at(-1)! };
+  };
+  const rows = [await run('none')];
+  await index.checkpoint();
+  touch();
+  rows.push(
+    await run('graph saved on the event loop thread (before)', () => {
+      const t0 = performance.now();
+      index.save();
+      return Promise.resolve(performance.now() - t0);
+    }),
+  );
+  touch();
+  rows.push(
+    await run('checkpoint in the worker thread (now)', async () => {
+      const t0 = performance.now();
+      await index.checkpoint();
+      return performance.now() - t0;
+    }),
+  );
+  return rows;
+}
+
 // ---------- through HTTP ----------
 
 interface HttpRow {
@@ -401,7 +485,7 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
   const service = await startService({ model: values.model!, logLevel: 'warn', name: 'search-http' });
   const origin = service.origin;
   try {
-    await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity), expansion_search: 64 });
+    await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity) });
     const data = readAll(join(work, 'data.f32'));
     let next = 0;
     const started = performance.now();
@@ -528,6 +612,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
+    if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -560,47 +645,56 @@ async function parent() {
       }));
   console.log(`# bench/search — ${machine}, ${threads} threads for batched queries and builds, ${queryCount} queries`);
   for (const dataset of datasets) {
-    const work = mkdtempSync(join(tmpdir(), 'lookbook-bench-search-'));
+    const work = values.keep ? join(values.keep, dataset.label.replace(/[^\w.-]+/g, '-')) : mkdtempSync(join(tmpdir(), 'lookbook-bench-search-'));
     try {
-      const count = dataset.build(work);
+      const kept = values.keep && existsSync(join(work, 'meta.json')) ? (JSON.parse(readFileSync(join(work, 'meta.json'), 'utf8')) as { dim: number; count: number; queries: number; nearestCosine: number }) : undefined;
+      if (kept && (kept.dim !== dim || kept.queries !== queryCount)) throw new Error(`${work} holds ${kept.queries} queries of ${kept.dim} dimensions: use another --keep directory`);
+      mkdirSync(work, { recursive: true });
+      const count = kept ? kept.count : dataset.build(work);
       // Queries: fresh points from the same distribution (different seed), unless the dataset brought its own.
-      if (!values.emoji) writeClustered(join(work, 'queries.f32'), queryCount, dim, 7, 42, count);
-      const data = readAll(join(work, 'data.f32'));
-      const queries = readAll(join(work, 'queries.f32'));
-      const truth = new Uint32Array(queryCount * 10);
-      let nearestCosine = 0;
-      const started = performance.now();
-      const batch = 8; // exactSearch allocates 16 bytes per (row × query): keep batches small at 1M.
-      for (let q = 0; q < queryCount; q += batch) {
-        const n = Math.min(batch, queryCount - q);
-        const result = exactSearch(data, queries.slice(q * dim, (q + n) * dim), dim, 10, MetricKind.IP, threads);
-        for (let i = 0; i < n; i++) {
-          const matches = n === 1 ? (result as { keys: BigUint64Array; distances: Float32Array }) : (result as unknown as { get(i: number): { keys: BigUint64Array; distances: Float32Array } }).get(i);
-          truth.set(Array.from(matches.keys, Number), (q + i) * 10);
-          nearestCosine += 1 - matches.distances[0]!;
+      let nearestCosine = kept?.nearestCosine ?? 0;
+      let exactQps = Number.NaN;
+      if (!kept) {
+        if (!values.emoji) writeClustered(join(work, 'queries.f32'), queryCount, dim, 7, 42, count);
+        const data = readAll(join(work, 'data.f32'));
+        const queries = readAll(join(work, 'queries.f32'));
+        const truth = new Uint32Array(queryCount * 10);
+        const started = performance.now();
+        const batch = 8; // exactSearch allocates 16 bytes per (row × query): keep batches small at 1M.
+        for (let q = 0; q < queryCount; q += batch) {
+          const n = Math.min(batch, queryCount - q);
+          const result = exactSearch(data, queries.slice(q * dim, (q + n) * dim), dim, 10, MetricKind.IP, threads);
+          for (let i = 0; i < n; i++) {
+            const matches = n === 1 ? (result as { keys: BigUint64Array; distances: Float32Array }) : (result as unknown as { get(i: number): { keys: BigUint64Array; distances: Float32Array } }).get(i);
+            truth.set(Array.from(matches.keys, Number), (q + i) * 10);
+            nearestCosine += 1 - matches.distances[0]!;
+          }
         }
+        nearestCosine /= queryCount;
+        exactQps = queryCount / ((performance.now() - started) / 1000);
+        writeFileSync(join(work, 'truth.u32'), Buffer.from(truth.buffer));
+        writeFileSync(join(work, 'meta.json'), JSON.stringify({ dim, count, queries: queryCount, nearestCosine }));
       }
-      const exactQps = queryCount / ((performance.now() - started) / 1000);
-      writeFileSync(join(work, 'truth.u32'), Buffer.from(truth.buffer));
-      writeFileSync(join(work, 'meta.json'), JSON.stringify({ dim, count, queries: queryCount }));
 
-      console.log(`\n## ${dataset.label} (query → nearest item cosine, mean: ${(nearestCosine / queryCount).toFixed(3)})\n`);
+      console.log(`\n## ${dataset.label} (query → nearest item cosine, mean: ${nearestCosine.toFixed(3)})\n`);
       console.log('| configuration | recall@10 | QPS, 1 query at a time | QPS, batched | build items/s | RSS bytes/item | disk bytes/item |');
       console.log('| --- | --- | --- | --- | --- | --- | --- |');
-      console.log(`| exact float scan (usearch exactSearch, inner product) | 1.000 | — | ${exactQps.toFixed(1)} | — | ${(dim * 4).toFixed(0)} (the floats) | ${(dim * 4).toFixed(0)} |`);
+      console.log(`| exact float scan (usearch exactSearch, inner product) | 1.000 | — | ${Number.isNaN(exactQps) ? '— (reused)' : exactQps.toFixed(1)} | — | ${(dim * 4).toFixed(0)} (the floats) | ${(dim * 4).toFixed(0)} |`);
       const filterRows: FilterRow[] = [];
+      const saveRows: SaveRow[] = [];
       for (const config of values.configs!.split(',')) {
         const result = await runChild(config, work);
         for (const row of result.rows) {
           console.log(
-            `| ${row.config} | ${row.recall.toFixed(3)} | ${row.qps1.toFixed(0)} | ${row.qpsBatch === null || Number.isNaN(row.qpsBatch) ? '—' : row.qpsBatch.toFixed(0)} | ${(count / result.buildSeconds).toFixed(0)} | ${result.rssPerItem.toFixed(0)} | ${result.diskPerItem.toFixed(0)} |`,
+            `| ${row.config} | ${row.recall.toFixed(3)} | ${row.qps1.toFixed(0)} | ${row.qpsBatch === null || Number.isNaN(row.qpsBatch) ? '—' : row.qpsBatch.toFixed(0)} | ${result.buildSeconds === 0 ? '— (reused)' : (count / result.buildSeconds).toFixed(0)} | ${result.rssPerItem.toFixed(0)} | ${result.diskPerItem.toFixed(0)} |`,
           );
         }
         filterRows.push(...(result.filterRows ?? []));
+        saveRows.push(...(result.saveRows ?? []));
       }
       if (filterRows.length > 0) {
         console.log(
-          `\n### Filtered search (b1 HNSW M${values.connectivity} ef64, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items; variants: ${values['filter-variants']})\n`,
+          `\n### Filtered search (b1 HNSW M${values.connectivity}, default expansion, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items; variants: ${values['filter-variants']})\n`,
         );
         console.log('| filter | share of items | variant | recall@10 | filtered ms/query | unfiltered ms/query | filtered ÷ unfiltered | path |');
         console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -610,10 +704,18 @@ async function parent() {
           );
         }
       }
+      if (saveRows.length > 0) {
+        console.log(`\n### Unfiltered searches during a save of the graph (${count.toLocaleString('en')} items; 200 queries/s, each timed from when it was due)\n`);
+        console.log('| save | save ms | queries | p50 ms | p99 ms | max ms |');
+        console.log('| --- | --- | --- | --- | --- | --- |');
+        for (const row of saveRows) {
+          console.log(`| ${row.save} | ${row.saveMs ? row.saveMs.toFixed(0) : '—'} | ${row.queries} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.max.toFixed(2)} |`);
+        }
+      }
       if (values.http) {
         const rows = await httpRows(work, dim, count);
         console.log(
-          `\n### Through HTTP (POST /v1/indexes/{name}/search of the service on 127.0.0.1, raw query vectors, b1 HNSW M${values.connectivity} ef64, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries, each right after the same query unfiltered; client ms = request sent to answer parsed; took_ms = the answer's own)\n`,
+          `\n### Through HTTP (POST /v1/indexes/{name}/search of the service on 127.0.0.1, raw query vectors, b1 HNSW M${values.connectivity}, default expansion, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries, each right after the same query unfiltered; client ms = request sent to answer parsed; took_ms = the answer's own)\n`,
         );
         console.log('| filter | share of items | recall@10 | filtered ms | unfiltered ms | filtered ÷ unfiltered | filtered took_ms | unfiltered took_ms | took_ms ratio | path |');
         console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -624,7 +726,7 @@ async function parent() {
         }
       }
     } finally {
-      rmSync(work, { recursive: true, force: true });
+      if (!values.keep) rmSync(work, { recursive: true, force: true });
     }
   }
 }
