@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, dropPrefix, REDIS_URL, startJobServer, uniquePrefix, waitForJob } from './helpers/jobs.js';
 import { listenLocal } from './helpers/http-server.js';
 import { dataUri, gradientJpeg } from './helpers/images.js';
+import { sha256Hex } from '../src/api/auth.js';
 
 const children = new Set<ChildProcess>();
 
@@ -91,6 +92,25 @@ describe('separate worker processes', () => {
       await owner.close();
     }
   }, 120_000);
+
+  it('check their key with the owner before taking work: a refused key stops the worker at once, a right one starts it', async () => {
+    const owner = await startJobServer({ LOOKBOOK_WORKER_CONCURRENCY: '0', LOOKBOOK_API_KEYS: `reader:read:${sha256Hex('reader-key')};ingest:read,write:${sha256Hex('worker-key')}` });
+    const env = { LOOKBOOK_REDIS_URL: REDIS_URL, LOOKBOOK_QUEUE_PREFIX: owner.prefix, LOOKBOOK_OWNER_URL: owner.url };
+    try {
+      for (const [key, status] of [['reader-key', 403], ['no-such-key', 401]] as const) {
+        const refused = lookbook(['worker', '--api-key', key], env);
+        expect(await refused.exited).toBe(1);
+        expect(refused.output().stderr).toContain(`refused this worker's key (${status} `);
+        expect(refused.output().stdout).not.toContain('"msg":"worker started"');
+      }
+      const accepted = lookbook(['worker', '--api-key', 'worker-key'], env);
+      await logged(accepted.child, 'worker started');
+      accepted.child.kill('SIGTERM');
+      expect(await accepted.exited).toBe(0);
+    } finally {
+      await owner.close();
+    }
+  }, 60_000);
 
   it('ride out a Redis restart mid-job: nothing lost, nothing twice, searches answered meanwhile', async () => {
     const port = await freePort();

@@ -53,6 +53,16 @@ export class HttpOwnerClient implements OwnerClient {
     throw new Error(message);
   }
 
+  /**
+   * Resolves when the owner answers a worker route with this client's key (it is asked for a kept
+   * image no hash can name, so a 404 is the expected answer); throws {@link OwnerRefusedError} when
+   * the key is missing, unknown or lacks the write scope, and the network's error when the owner
+   * cannot be reached.
+   */
+  async checkAccess(): Promise<void> {
+    await this.call(`/v1/worker/blobs/${'0'.repeat(64)}`);
+  }
+
   async fetchChunk(jobId: string, chunk: number): Promise<ChunkWork> {
     const response = await this.call(`/v1/worker/jobs/${encodeURIComponent(jobId)}/chunks/${chunk}`);
     if (response.status === 404) return { status: 'skip', reason: `the owner has no job ${jobId}` };
