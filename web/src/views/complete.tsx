@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, isAbort } from '../api';
+import { call } from '../api';
 import type { Shared } from '../app';
 import { ErrorBox } from '../components/error-box';
 import { ImagePicker } from '../components/image-picker';
@@ -7,6 +7,7 @@ import { IndexPicker } from '../components/index-picker';
 import { ItemImage } from '../components/item-image';
 import { ResultGrid } from '../components/result-grid';
 import type { LookResult } from '../types';
+import { useRequest } from '../use-request';
 
 const PRODUCTS_PER_CATEGORY = 6;
 
@@ -17,9 +18,6 @@ export function CompleteView({ shared, params }: { shared: Shared; params: URLSe
   const { index, indexes, setIndex, keyVersion } = shared;
   const fromItem = params.get('item');
   const [source, setSource] = useState<Source | undefined>(fromItem ? { kind: 'item', id: fromItem } : undefined);
-  const [result, setResult] = useState<LookResult>();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     const wanted = params.get('index');
@@ -30,31 +28,19 @@ export function CompleteView({ shared, params }: { shared: Shared; params: URLSe
   }, [fromItem]);
   useEffect(() => () => source?.kind === 'scene' && URL.revokeObjectURL(source.url), [source]);
 
-  useEffect(() => {
-    if (!source || !index) return;
-    const abort = new AbortController();
-    let request: Promise<LookResult>;
-    if (source.kind === 'item') {
-      request = call('/v1/complete-the-look', { json: { index, item_id: source.id, limit: PRODUCTS_PER_CATEGORY }, signal: abort.signal });
-    } else {
-      const form = new FormData();
-      form.append('file', source.file, source.file.name || 'scene');
-      form.append('index', index);
-      form.append('limit', String(PRODUCTS_PER_CATEGORY));
-      request = call('/v1/complete-the-look', { form, signal: abort.signal });
-    }
-    setBusy(true);
-    setError(undefined);
-    request
-      .then(setResult)
-      .catch((failure) => {
-        if (isAbort(failure)) return;
-        setResult(undefined);
-        setError(failure);
-      })
-      .finally(() => !abort.signal.aborted && setBusy(false));
-    return () => abort.abort();
-  }, [source, index, keyVersion]);
+  const { data: result, error, busy } = useRequest<LookResult>(
+    source && index
+      ? (signal) => {
+          if (source.kind === 'item') return call('/v1/complete-the-look', { json: { index, item_id: source.id, limit: PRODUCTS_PER_CATEGORY }, signal });
+          const form = new FormData();
+          form.append('file', source.file, source.file.name || 'scene');
+          form.append('index', index);
+          form.append('limit', String(PRODUCTS_PER_CATEGORY));
+          return call('/v1/complete-the-look', { form, signal });
+        }
+      : undefined,
+    [source, index, keyVersion],
+  );
 
   return (
     <section class="view">

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { call, isAbort } from '../api';
+import { call } from '../api';
 import type { Shared } from '../app';
 import { navigate } from '../app';
 import { ErrorBox } from '../components/error-box';
@@ -7,6 +7,7 @@ import { ImagePicker } from '../components/image-picker';
 import { IndexPicker } from '../components/index-picker';
 import { ResultGrid } from '../components/result-grid';
 import type { FacetScalar, Facets, SearchResults } from '../types';
+import { useRequest } from '../use-request';
 
 const PAGE_SIZE = 24;
 /** The service's largest `limit`: pages go as far as it. */
@@ -79,10 +80,7 @@ export function SearchView({ shared }: { shared: Shared }) {
   const [query, setQuery] = useState<Query>();
   const [selection, setSelection] = useState<Selection>(NO_SELECTION);
   const [page, setPage] = useState(0);
-  const [results, setResults] = useState<SearchResults>();
   const [facets, setFacets] = useState<Facets>();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
 
   const runQuery = (next: Query) => {
     setPage(0);
@@ -120,38 +118,25 @@ export function SearchView({ shared }: { shared: Shared }) {
 
   const filter = useMemo(() => filterOf(selection), [selection]);
 
-  useEffect(() => {
-    if (!query || !index) return;
-    const abort = new AbortController();
-    const limit = Math.min((page + 1) * PAGE_SIZE, MAX_LIMIT);
-    const path = `/v1/indexes/${encodeURIComponent(index)}/search`;
-    let request: Promise<SearchResults>;
-    if (query.kind === 'image') {
-      const form = new FormData();
-      form.append('file', query.file, query.file.name || 'pasted-image');
-      form.append('limit', String(limit));
-      if (filter) form.append('filter', JSON.stringify(filter));
-      request = call(`${path}/upload`, { form, signal: abort.signal });
-    } else {
-      const q = query.kind === 'text' ? { text: query.text } : { item_id: query.id };
-      request = call(path, { json: { query: q, limit, ...(filter && { filter }) }, signal: abort.signal });
-    }
-    setBusy(true);
-    setError(undefined);
-    request
-      .then((answer) => setResults(answer))
-      .catch((failure) => {
-        if (isAbort(failure)) return;
-        setResults(undefined);
-        setError(failure);
-      })
-      .finally(() => {
-        if (!abort.signal.aborted) setBusy(false);
-      });
-    return () => abort.abort();
-  }, [query, index, filter, page, keyVersion]);
-
   const limit = Math.min((page + 1) * PAGE_SIZE, MAX_LIMIT);
+  // The previous page stays on screen while the next one loads.
+  const { data: results, error, busy } = useRequest<SearchResults>(
+    query && index
+      ? (signal) => {
+          const path = `/v1/indexes/${encodeURIComponent(index)}/search`;
+          if (query.kind === 'image') {
+            const form = new FormData();
+            form.append('file', query.file, query.file.name || 'pasted-image');
+            form.append('limit', String(limit));
+            if (filter) form.append('filter', JSON.stringify(filter));
+            return call(`${path}/upload`, { form, signal });
+          }
+          const q = query.kind === 'text' ? { text: query.text } : { item_id: query.id };
+          return call(path, { json: { query: q, limit, ...(filter && { filter }) }, signal });
+        }
+      : undefined,
+    [query, index, filter, page, keyVersion],
+  );
   const shown = results?.data.slice(page * PAGE_SIZE) ?? [];
   const hasNext = results !== undefined && results.data.length === limit && limit < MAX_LIMIT;
 
