@@ -191,6 +191,18 @@ describe.skipIf(!hasChromium)('the web app in chromium', () => {
       await page.mouse.up();
       await poll(() => page.getByRole('button', { name: 'your box' }).getAttribute('aria-pressed')).toBe('true');
       await poll(() => page.getByRole('list', { name: 'Products for your box' }).locator('.card-id').first().textContent()).toBe('p4');
+      // And one from the keyboard, over product 5 (144..192, 96..144): the box starts as the middle half and moves 8 px a step.
+      await page.getByRole('button', { name: 'Draw your own box' }).click();
+      await poll(() => page.evaluate(() => document.activeElement?.classList.contains('scene'))).toBe(true);
+      for (const key of [...Array(10).fill('Shift+ArrowLeft'), ...Array(10).fill('Shift+ArrowUp'), ...Array(10).fill('ArrowRight'), ...Array(4).fill('ArrowDown')]) await page.keyboard.press(key);
+      expect(await page.locator('.scene [aria-live]').textContent()).toBe('Box 56% to 75% across, 38% to 56% down');
+      await page.keyboard.press('Enter');
+      await poll(() => page.getByRole('list', { name: 'Products for your box' }).locator('.card-id').first().textContent()).toBe('p5');
+      // Escape leaves drawing without a search.
+      await page.getByRole('button', { name: 'Draw your own box' }).click();
+      await poll(() => page.evaluate(() => document.activeElement?.classList.contains('scene'))).toBe(true);
+      await page.keyboard.press('Escape');
+      await poll(() => page.getByRole('button', { name: 'Draw your own box' }).getAttribute('aria-pressed')).toBe('false');
     } finally {
       await closeAll(page);
     }

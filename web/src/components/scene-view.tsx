@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 export type Box = [number, number, number, number];
 
@@ -13,10 +13,33 @@ export const objectLabel = (object: SceneObject) => `${object.label ?? 'your box
 
 const percent = (value: number, of: number) => `${(100 * value) / of}%`;
 
+/** Where a keyboard-drawn box starts: the middle half of the image. */
+const startBox = (size: { width: number; height: number }): Box => [size.width / 4, size.height / 4, (3 * size.width) / 4, (3 * size.height) / 4];
+
+/**
+ * The box after a key press, or undefined for a key that does not draw: arrows move it by 1/32
+ * of the image, Shift + arrows move its right or bottom edge (never below two steps), inside the image.
+ */
+function moveBox(box: Box, key: string, resize: boolean, size: { width: number; height: number }): Box | undefined {
+  const dx = size.width / 32;
+  const dy = size.height / 32;
+  const step = { ArrowLeft: [-dx, 0], ArrowRight: [dx, 0], ArrowUp: [0, -dy], ArrowDown: [0, dy] }[key];
+  if (!step) return undefined;
+  const [x1, y1, x2, y2] = box;
+  if (resize) return [x1, y1, Math.min(size.width, Math.max(x1 + 2 * dx, x2 + step[0]!)), Math.min(size.height, Math.max(y1 + 2 * dy, y2 + step[1]!))];
+  const mx = Math.min(Math.max(step[0]!, -x1), size.width - x2);
+  const my = Math.min(Math.max(step[1]!, -y1), size.height - y2);
+  return [x1 + mx, y1 + my, x2 + mx, y2 + my];
+}
+
+const share = (from: number, to: number, of: number) => `${Math.round((100 * from) / of)}% to ${Math.round((100 * to) / of)}%`;
+
 /**
  * A scene with its objects as hotspots (buttons over their boxes, in the image's own pixels
  * scaled to how it is shown). With `drawing`, a drag on the image draws a box, handed to `onDraw`
- * in the image's pixels.
+ * in the image's pixels; or, from the keyboard (the scene takes the focus), a box starting in the
+ * middle is moved with the arrows, resized with Shift + arrows, searched with Enter; Escape calls
+ * `onCancel`.
  */
 export function SceneView(props: {
   src: string;
@@ -26,10 +49,17 @@ export function SceneView(props: {
   onSelect: (index: number) => void;
   drawing: boolean;
   onDraw: (box: Box) => void;
+  onCancel: () => void;
 }) {
-  const { src, size, objects, selected, onSelect, drawing, onDraw } = props;
+  const { src, size, objects, selected, onSelect, drawing, onDraw, onCancel } = props;
   const frame = useRef<HTMLDivElement>(null);
   const [drag, setDrag] = useState<{ x0: number; y0: number; x1: number; y1: number }>();
+  const [keyBox, setKeyBox] = useState<Box>();
+
+  useEffect(() => {
+    setKeyBox(drawing && size ? startBox(size) : undefined);
+    if (drawing) frame.current?.focus();
+  }, [drawing, size?.width, size?.height]);
 
   /** A pointer position in the image's pixels. */
   const toImage = (event: PointerEvent) => {
@@ -45,7 +75,26 @@ export function SceneView(props: {
     <div
       ref={frame}
       class="scene"
+      tabIndex={drawing ? 0 : undefined}
+      aria-label={drawing ? 'Scene: drag a box, or move the box with the arrow keys, resize it with Shift and the arrow keys, search it with Enter; Escape stops drawing' : undefined}
       style={{ cursor: drawing ? 'crosshair' : 'default' }}
+      onKeyDown={(event) => {
+        if (!drawing || !size || !keyBox) return;
+        if (event.key === 'Escape') {
+          event.preventDefault();
+          onCancel();
+          return;
+        }
+        if (event.key === 'Enter') {
+          event.preventDefault();
+          onDraw(keyBox.map(Math.round) as Box);
+          return;
+        }
+        const moved = moveBox(keyBox, event.key, event.shiftKey, size);
+        if (!moved) return;
+        event.preventDefault();
+        setKeyBox(moved);
+      }}
       onPointerDown={(event) => {
         if (!drawing || !size) return;
         event.preventDefault();
@@ -83,6 +132,17 @@ export function SceneView(props: {
             </button>
           );
         })}
+      {drawing && !drag && keyBox && size && (
+        <>
+          <div
+            class="drawn"
+            style={{ left: percent(keyBox[0], size.width), top: percent(keyBox[1], size.height), width: percent(keyBox[2] - keyBox[0], size.width), height: percent(keyBox[3] - keyBox[1], size.height) }}
+          />
+          <p class="visually-hidden" aria-live="polite">
+            Box {share(keyBox[0], keyBox[2], size.width)} across, {share(keyBox[1], keyBox[3], size.height)} down
+          </p>
+        </>
+      )}
       {drag && size && (
         <div
           class="drawn"

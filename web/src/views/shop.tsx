@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, isAbort } from '../api';
+import { call } from '../api';
 import type { Shared } from '../app';
 import { navigate } from '../app';
 import { ErrorBox } from '../components/error-box';
@@ -8,6 +8,7 @@ import { IndexPicker } from '../components/index-picker';
 import { ResultGrid } from '../components/result-grid';
 import { objectLabel, SceneView, type Box } from '../components/scene-view';
 import type { ShopObject, ShopResult } from '../types';
+import { useRequest } from '../use-request';
 
 const PRODUCTS_PER_OBJECT = 8;
 
@@ -17,12 +18,11 @@ export function ShopView({ shared }: { shared: Shared }) {
   const [scene, setScene] = useState<{ file: File; url: string }>();
   const [confidence, setConfidence] = useState(0.25);
   const [shown, setShown] = useState(0.25);
-  const [result, setResult] = useState<ShopResult>();
   const [own, setOwn] = useState<ShopObject>();
   const [selected, setSelected] = useState<number>();
   const [drawing, setDrawing] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  /** A drawn box's own request (the detection's is `detected`). */
+  const [boxRequest, setBoxRequest] = useState<{ busy: boolean; error?: unknown }>({ busy: false });
 
   useEffect(() => () => scene && URL.revokeObjectURL(scene.url), [scene]);
 
@@ -37,39 +37,29 @@ export function ShopView({ shared }: { shared: Shared }) {
   };
 
   // Detect again when the scene, the index or the confidence changes.
+  const detected = useRequest<ShopResult>(scene && index ? (signal) => request(undefined, signal) : undefined, [scene, index, confidence, keyVersion]);
+  const result = detected.data;
+  // A new detection replaces a drawn box (and its error) and selects its first object.
   useEffect(() => {
-    if (!scene || !index) return;
-    const abort = new AbortController();
-    setBusy(true);
-    setError(undefined);
-    request(undefined, abort.signal)
-      .then((answer) => {
-        setResult(answer);
-        setOwn(undefined);
-        setSelected(answer.objects.length > 0 ? 0 : undefined);
-      })
-      .catch((failure) => {
-        if (isAbort(failure)) return;
-        setResult(undefined);
-        setError(failure);
-      })
-      .finally(() => !abort.signal.aborted && setBusy(false));
-    return () => abort.abort();
-  }, [scene, index, confidence, keyVersion]);
+    setOwn(undefined);
+    setBoxRequest({ busy: false });
+    setSelected(result && result.objects.length > 0 ? 0 : undefined);
+  }, [result]);
+  const busy = detected.busy || boxRequest.busy;
+  const error = boxRequest.error ?? detected.error;
 
   const searchBox = (box: Box) => {
     setDrawing(false);
-    setBusy(true);
-    setError(undefined);
+    setBoxRequest({ busy: true });
     request(box)
       .then((answer) => {
+        setBoxRequest({ busy: false });
         const object = answer.objects[0];
         if (!object) return;
         setOwn(object);
-        setSelected((result?.objects.length ?? 0));
+        setSelected(result?.objects.length ?? 0);
       })
-      .catch(setError)
-      .finally(() => setBusy(false));
+      .catch((failure: unknown) => setBoxRequest({ busy: false, error: failure }));
   };
 
   const objects = [...(result?.objects ?? []), ...(own ? [own] : [])];
@@ -94,7 +84,7 @@ export function ShopView({ shared }: { shared: Shared }) {
         </div>
         {scene && (
           <button type="button" class="secondary" aria-pressed={drawing} onClick={() => setDrawing(!drawing)}>
-            {drawing ? 'Drawing: drag on the scene' : 'Draw your own box'}
+            {drawing ? 'Drawing: drag on the scene, or use the arrow keys' : 'Draw your own box'}
           </button>
         )}
       </div>
@@ -103,7 +93,8 @@ export function ShopView({ shared }: { shared: Shared }) {
         label="Upload a scene"
         busy={busy}
         onImage={(file) => {
-          setResult(undefined);
+          detected.clear();
+          setBoxRequest({ busy: false });
           setOwn(undefined);
           setSelected(undefined);
           setScene({ file, url: URL.createObjectURL(file) });
@@ -114,7 +105,7 @@ export function ShopView({ shared }: { shared: Shared }) {
       {scene && (
         <div class="scene-layout">
           <div>
-            <SceneView src={scene.url} size={result?.image} objects={objects} selected={selected} onSelect={setSelected} drawing={drawing} onDraw={searchBox} />
+            <SceneView src={scene.url} size={result?.image} objects={objects} selected={selected} onSelect={setSelected} drawing={drawing} onDraw={searchBox} onCancel={() => setDrawing(false)} />
             <p class="muted" aria-live="polite">
               {busy ? 'Looking…' : result ? `${result.objects.length} object${result.objects.length === 1 ? '' : 's'} found. Choose one, or draw your own box.` : ''}
             </p>
