@@ -232,6 +232,13 @@ describe.skipIf(!hasChromium)('the web app in chromium', () => {
       page.once('dialog', (dialog) => dialog.accept());
       await page.getByRole('button', { name: 'Delete shirts/p1.png' }).click();
       await poll(() => items.count()).toBe(2);
+      // The index's recent jobs: this one, and one started elsewhere (through the API), listed within the idle refresh (10 s).
+      const recent = page.getByRole('table', { name: 'Recent jobs on photos' }).getByRole('row');
+      await poll(() => recent.filter({ hasText: 'completed' }).filter({ hasText: '3 of 3' }).count()).toBe(1);
+      const elsewhere = await (
+        await fetch(`${queued.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'ingest', index: 'photos', items: [{ id: 'api/p3.png', image: dataUri(products[3]!, 'image/png') }] }) })
+      ).json();
+      await expect.poll(() => recent.filter({ hasText: elsewhere.id }).filter({ hasText: '1 of 1' }).count(), { timeout: 20_000, interval: 100 }).toBe(1);
     } finally {
       await closeAll(page);
     }

@@ -74,7 +74,9 @@ export interface LookResult {
 
 export interface Job {
   id: string;
+  type: 'ingest' | 'reembed' | 'align';
   state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  created_at: string;
   index: string;
   progress: { total: number; done: number; failed: number };
   items_per_second: number;

@@ -6,6 +6,7 @@ import { FolderPicker, isImageFile, type PickedFile } from '../components/folder
 import { ItemImage } from '../components/item-image';
 import { JobProgress } from '../components/job-progress';
 import type { IndexInfo, Item, Job, Model } from '../types';
+import { useRequest } from '../use-request';
 
 const ITEMS_PER_PAGE = 24;
 /** Files per request when appending to a job (the CLI sends 64; smaller keeps progress moving). */
@@ -247,6 +248,68 @@ function ItemBrowser({ index, version, onChanged }: { index: string; version: nu
   );
 }
 
+const RECENT_JOBS = 10;
+/** How often the list is asked again while a job is going, and otherwise (jobs started elsewhere). */
+const REFRESH_MS = { going: 2_000, idle: 10_000 };
+const active = (job: Job) => job.state === 'queued' || job.state === 'running';
+
+/**
+ * The index's latest jobs, from any client (the CLI, the API, this page): kind, state, progress.
+ * Listed again when the catalog changes, and while on screen every 2 s when one of them is still
+ * going, else every 10 s. Nothing is shown without jobs, or when the service runs without a queue.
+ */
+function RecentJobs({ index, version }: { index: string; version: number }) {
+  const [tick, setTick] = useState(0);
+  const { data, error } = useRequest<{ data: Job[] }>(
+    (signal) => call(`/v1/jobs?${new URLSearchParams({ index, limit: String(RECENT_JOBS) })}`, { signal }),
+    [index, version, tick],
+  );
+  const jobs = data?.data ?? [];
+  const going = jobs.some(active);
+  useEffect(() => {
+    const timer = setTimeout(() => setTick((n) => n + 1), going ? REFRESH_MS.going : REFRESH_MS.idle);
+    return () => clearTimeout(timer);
+  }, [going, data, error]);
+  if (error instanceof ApiError && error.code === 'queue_unavailable') return null;
+  if (!error && jobs.length === 0) return null;
+  return (
+    <div class="panel">
+      <h2>Recent jobs on {index}</h2>
+      <ErrorBox error={error} />
+      <div class="table-wrap">
+        <table aria-label={`Recent jobs on ${index}`}>
+          <thead>
+            <tr>
+              <th scope="col">Job</th>
+              <th scope="col">Kind</th>
+              <th scope="col">State</th>
+              <th scope="col">Items</th>
+              <th scope="col">Started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((job) => (
+              <tr key={job.id}>
+                <td>{job.id}</td>
+                <td>{job.type}</td>
+                <td>
+                  {job.state}
+                  {job.error && <span class="error-message"> {job.error.message}</span>}
+                </td>
+                <td>
+                  {job.progress.done} of {job.progress.total}
+                  {job.progress.failed > 0 ? ` (${job.progress.failed} failed)` : ''}
+                </td>
+                <td>{new Date(job.created_at).toLocaleString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
 /** Indexes (with their model and version), a new one, a folder upload as a job, the items. */
 export function CatalogView({ shared }: { shared: Shared }) {
   const { indexes, index, setIndex, reloadIndexes } = shared;
@@ -312,6 +375,7 @@ export function CatalogView({ shared }: { shared: Shared }) {
         )}
       </div>
       {index && <UploadFolder index={index} onAdded={changed} />}
+      {index && <RecentJobs index={index} version={version} />}
       {index && <ItemBrowser index={index} version={version} onChanged={reloadIndexes} />}
       <CreateIndex
         onCreated={(name) => {
