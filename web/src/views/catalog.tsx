@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, isAbort } from '../api';
 import type { Shared } from '../app';
+import { DataTable } from '../components/data-table';
 import { ErrorBox } from '../components/error-box';
 import { FolderPicker, isImageFile, type PickedFile } from '../components/folder-picker';
 import { ItemImage } from '../components/item-image';
@@ -276,19 +277,8 @@ function RecentJobs({ index, version }: { index: string; version: number }) {
     <div class="panel">
       <h2>Recent jobs on {index}</h2>
       <ErrorBox error={error} />
-      <div class="table-wrap">
-        <table aria-label={`Recent jobs on ${index}`}>
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Kind</th>
-              <th scope="col">State</th>
-              <th scope="col">Items</th>
-              <th scope="col">Started</th>
-            </tr>
-          </thead>
-          <tbody>
-            {jobs.map((job) => (
+      <DataTable label={`Recent jobs on ${index}`} columns={['Job', 'Kind', 'State', 'Items', 'Started']}>
+        {jobs.map((job) => (
               <tr key={job.id}>
                 <td>{job.id}</td>
                 <td>{job.type}</td>
@@ -303,9 +293,7 @@ function RecentJobs({ index, version }: { index: string; version: number }) {
                 <td>{new Date(job.created_at).toLocaleString()}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      </div>
+      </DataTable>
     </div>
   );
 }
@@ -338,40 +326,27 @@ export function CatalogView({ shared }: { shared: Shared }) {
         {indexes.length === 0 ? (
           <p class="muted">No index yet.</p>
         ) : (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Model</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Items</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {indexes.map((entry) => (
-                  <tr key={entry.name} aria-selected={entry.name === index}>
-                    <td>{entry.name}</td>
-                    <td>
-                      {entry.model.id}
-                      {!entry.model_loaded && <span class="muted"> (not loaded)</span>}
-                    </td>
-                    <td>{entry.model.version}</td>
-                    <td>{entry.count}</td>
-                    <td>
-                      <button type="button" class="link" onClick={() => setIndex(entry.name)} aria-label={`Open ${entry.name}`} aria-pressed={entry.name === index}>
-                        Open
-                      </button>{' '}
-                      <button type="button" class="link" onClick={() => removeIndex(entry.name)} aria-label={`Delete index ${entry.name}`}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable label="Indexes" columns={['Name', 'Model', 'Version', 'Items', 'Actions']}>
+            {indexes.map((entry) => (
+              <tr key={entry.name} aria-selected={entry.name === index}>
+                <td>{entry.name}</td>
+                <td>
+                  {entry.model.id}
+                  {!entry.model_loaded && <span class="muted"> (not loaded)</span>}
+                </td>
+                <td>{entry.model.version}</td>
+                <td>{entry.count}</td>
+                <td>
+                  <button type="button" class="link" onClick={() => setIndex(entry.name)} aria-label={`Open ${entry.name}`} aria-pressed={entry.name === index}>
+                    Open
+                  </button>{' '}
+                  <button type="button" class="link" onClick={() => removeIndex(entry.name)} aria-label={`Delete index ${entry.name}`}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </div>
       {index && <UploadFolder index={index} onAdded={changed} />}

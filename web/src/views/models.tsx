@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call } from '../api';
 import type { Shared } from '../app';
+import { DataTable } from '../components/data-table';
 import { ErrorBox } from '../components/error-box';
 import type { Health, Model } from '../types';
 
@@ -29,45 +30,31 @@ export function ModelsView({ shared }: { shared: Shared }) {
         </p>
       )}
       {models && (
-        <div class="table-wrap">
-          <table>
-            <caption class="visually-hidden">Loaded models</caption>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Versions</th>
-                <th scope="col">Dimension</th>
-                <th scope="col">Layout</th>
-                <th scope="col">Execution providers</th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.map((model) => (
-                <tr key={model.id}>
-                  <td>
-                    <strong>{model.id}</strong>
-                    {model.default && <span class="tag"> default</span>}
-                    {model.description && <div class="muted">{model.description}</div>}
-                  </td>
-                  <td>
-                    {model.versions.map((version) => (
-                      <div key={version.version}>
-                        {version.version} <span class="muted">{version.kind === 'base' ? 'base' : `alignment head on ${version.base_version}`}</span>
-                      </div>
-                    ))}
-                  </td>
-                  <td>{model.dimension}</td>
-                  <td>{model.layout}</td>
-                  <td>
-                    image: {model.providers.image}
-                    <br />
-                    text: {model.providers.text}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable label="Loaded models" columns={['Model', 'Versions', 'Dimension', 'Layout', 'Execution providers']}>
+          {models.map((model) => (
+            <tr key={model.id}>
+              <td>
+                <strong>{model.id}</strong>
+                {model.default && <span class="tag"> default</span>}
+                {model.description && <div class="muted">{model.description}</div>}
+              </td>
+              <td>
+                {model.versions.map((version) => (
+                  <div key={version.version}>
+                    {version.version} <span class="muted">{version.kind === 'base' ? 'base' : `alignment head on ${version.base_version}`}</span>
+                  </div>
+                ))}
+              </td>
+              <td>{model.dimension}</td>
+              <td>{model.layout}</td>
+              <td>
+                image: {model.providers.image}
+                <br />
+                text: {model.providers.text}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {health && (
         <div class="panel">
