@@ -5,7 +5,7 @@ import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
 export interface HnswSettings {
   /** Graph connectivity M. @defaultValue 16 */
   readonly connectivity: number;
-  /** Candidate list size while inserting (efConstruction). @defaultValue 128 */
+  /** Candidate list size while inserting (efConstruction). @defaultValue 256 (the index's default) */
   readonly expansionAdd: number;
   /**
    * Candidate list size while searching (ef); raised to k when k is larger. 0: USearch's default
