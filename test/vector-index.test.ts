@@ -134,12 +134,12 @@ describe('VectorIndex candidate counts', () => {
     const poolFor = (category: string) => index.search(vectors[0]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: [category] } }).candidates;
     // With the defaults, 2,000 or 800 matching items are far below the growth point: 1.5 × k.
     expect(poolFor('a')).toBe(Math.ceil(k * DEFAULT_FILTERED_SEARCH_TUNING.poolFactor));
-    // One more pool factor per 100 matching items, up to 8.
-    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 100, maxPoolFactor: 8 };
+    // A pool factor per `poolGrowth` matching items, times the share of items the filter leaves out, up to 8.
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 50, maxPoolFactor: 8 };
     expect(poolFor('b')).toBe(8 * k);
     index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 400, maxPoolFactor: 8 };
-    expect(poolFor('a')).toBe(5 * k);
-    expect(poolFor('b')).toBe(2 * k);
+    expect(poolFor('a')).toBe(Math.ceil(k * (2000 / 400) * 0.5));
+    expect(poolFor('b')).toBe(Math.ceil(k * (800 / 400) * 0.8));
     // The larger pool finds the exact filtered top 10.
     const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === 'a');
     const truth = exactTopK(vectors[0]!, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
