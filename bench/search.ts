@@ -612,6 +612,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
+    args.push('--save-seconds', values['save-seconds']!);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],
