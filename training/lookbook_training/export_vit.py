@@ -103,24 +103,24 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
                 attr.i = TensorProto.FLOAT16
     float_inputs = [i for i in graph.input if i.type.tensor_type.elem_type == TensorProto.FLOAT]
     float_outputs = [o for o in graph.output if o.type.tensor_type.elem_type == TensorProto.FLOAT]
+
+    def rename(old: str, new: str) -> None:
+        """Points every node that reads or writes tensor ``old`` at ``new``."""
+        for node in graph.node:
+            for names in (node.input, node.output):
+                for k, name in enumerate(names):
+                    if name == old:
+                        names[k] = new
+
     head = []
     for value in float_inputs:
         inner = value.name + "_fp16"
-        for node in graph.node:
-            for k, name in enumerate(node.input):
-                if name == value.name:
-                    node.input[k] = inner
+        rename(value.name, inner)
         head.append(helper.make_node("Cast", [value.name], [inner], to=TensorProto.FLOAT16, name=inner + "_cast"))
     tail = []
     for value in float_outputs:
         inner = value.name + "_fp16"
-        for node in graph.node:
-            for k, name in enumerate(node.output):
-                if name == value.name:
-                    node.output[k] = inner
-            for k, name in enumerate(node.input):
-                if name == value.name:
-                    node.input[k] = inner
+        rename(value.name, inner)
         tail.append(helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT, name=value.name + "_cast"))
     nodes = head + list(graph.node) + tail
     del graph.node[:]
