@@ -25,6 +25,7 @@ import { letterboxTensor } from '../src/detection/detector.js';
 import { decodeImage, preprocessImage } from '../src/encoders/image-preprocessor.js';
 import { readModelSpec } from '../src/encoders/model-layouts.js';
 import { plannedSize, type ModelSpec } from '../src/encoders/model-spec.js';
+import { percentile } from './percentile.js';
 import { createSession, sessionOptionsFor, type WebGpuOptions } from '../src/encoders/onnx-tower.js';
 import { createLogger } from '../src/logger.js';
 
@@ -134,11 +135,6 @@ const results = {
   profiles: [] as Array<Record<string, unknown>>,
   skipped: [] as string[],
 };
-
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)]!;
-}
 
 function timeLeft(what: string): boolean {
   if (performance.now() < deadline) return true;

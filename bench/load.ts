@@ -26,6 +26,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -65,7 +66,6 @@ function rssMb(pid: number): number {
   return Number(match[1]) / 1024;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function call<T>(origin: string, method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${origin}${path}`, { method, headers: jsonHeaders(), body: body === undefined ? undefined : JSON.stringify(body) });

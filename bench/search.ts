@@ -21,12 +21,14 @@ import { execFileSync, fork } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
 import { VectorIndex, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
+import { percentile } from './percentile.js';
 import { startService, stopService } from './service.js';
 
 const { values } = parseArgs({
@@ -395,8 +397,6 @@ interface SaveRow {
   max: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 /**
  * Unfiltered searches arriving at a fixed rate (an open loop, as requests reach a server), each
@@ -428,7 +428,7 @@ async function savingRows(index: VectorIndex, queries: Float32Array[], ms: numbe
       if (performance.now() - started > ms && (!saving || saveMs > 0)) break;
     }
     latencies.sort((a, b) => a - b);
-    return { save, saveMs, queries: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies.at(-1)! };
+    return { save, saveMs, queries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! };
   };
   const rows = [await run('none')];
   await index.checkpoint();
