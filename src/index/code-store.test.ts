@@ -1,8 +1,8 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hamming, packSignBits } from './binary-codes.js';
+import { hamming, magnitudeBitsSet, packSignBits } from './binary-codes.js';
 import { CodeStore } from './code-store.js';
 import { rng } from '../util/random.js';
 
@@ -85,5 +85,84 @@ describe('CodeStore scans', () => {
       out.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
       store.close();
     }
+  });
+
+  /** The two-bit vector of `vector`, the plain way: its third of largest magnitudes at their mean, the rest at theirs, unit length. */
+  function twoBit(vector: Float32Array): Float32Array {
+    const n = vector.length;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => Math.abs(vector[b]!) - Math.abs(vector[a]!) || a - b);
+    const high = new Set(order.slice(0, magnitudeBitsSet(n)));
+    const mean = (of: number[]) => of.reduce((sum, i) => sum + Math.abs(vector[i]!), 0) / Math.max(1, of.length);
+    const highLevel = mean([...high]);
+    const lowLevel = mean(order.filter((i) => !high.has(i)));
+    const out = Float32Array.from(vector, (x, i) => (x > 0 ? 1 : -1) * (high.has(i) ? highLevel : lowLevel));
+    const norm = Math.hypot(...out);
+    return out.map((x) => x / norm);
+  }
+
+  it('gives each slot the dot product of the query with its two-bit vector, for any dimension, after a reopen too', () => {
+    for (const dimension of [64, 37, 512]) {
+      const path = join(mkdtempSync(join(tmpdir(), 'codes-')), 'codes.b1');
+      const store = new CodeStore(path, dimension);
+      const random = rng(dimension + 1);
+      const vectors = Array.from({ length: 20 }, () => randomVector(random, dimension));
+      vectors.forEach((vector, slot) => store.write(slot, vector));
+      const query = randomVector(random, dimension);
+      const slots = [7, 3, 19, 3, 0];
+      const expected = slots.map((slot) => twoBit(vectors[slot]!).reduce((sum, x, i) => sum + x * query[i]!, 0));
+      const out = new Float64Array(slots.length);
+      store.estimateDots(query, slots, out);
+      out.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
+      store.sync();
+      store.close();
+      expect(statSync(join(path, '..', 'codes.m1')).size).toBe(20 * (Math.ceil(dimension / 8) + 4));
+      const reopened = new CodeStore(path, dimension);
+      expect(reopened.magnitudeSlots).toBe(20);
+      reopened.estimateDots(query, slots, out);
+      out.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
+      // Cut, then written again past the cut.
+      reopened.truncate(10);
+      expect(statSync(join(path, '..', 'codes.m1')).size).toBe(10 * (Math.ceil(dimension / 8) + 4));
+      reopened.close();
+    }
+  });
+
+  it('has no magnitude codes for an index made before them', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'codes-')), 'codes.b1');
+    const store = new CodeStore(path, 16);
+    store.write(0, randomVector(rng(1), 16));
+    store.close();
+    rmSync(join(path, '..', 'codes.m1'));
+    const reopened = new CodeStore(path, 16);
+    expect([reopened.slots, reopened.magnitudeSlots]).toEqual([1, 0]);
+    reopened.close();
+  });
+
+  it('ranks the float neighbours of a query better with the two-bit vectors than with the signs alone', () => {
+    const dimension = 256;
+    const store = new CodeStore(join(mkdtempSync(join(tmpdir(), 'codes-')), 'codes.b1'), dimension);
+    const random = rng(11);
+    const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    const query = Float32Array.from({ length: dimension }, gauss);
+    // Items around the query at various distances, as a graph search's candidates are.
+    const vectors = Array.from({ length: 2000 }, (_, slot) => {
+      const spread = 1 + (slot % 7);
+      return Float32Array.from(query, (x) => x + spread * gauss());
+    });
+    vectors.forEach((vector, slot) => store.write(slot, vector));
+    const slots = vectors.map((_, slot) => slot);
+    const exact = vectors.map((vector) => vector.reduce((sum, x, i) => sum + x * query[i]!, 0) / Math.hypot(...vector));
+    const truth = new Set(slots.sort((a, b) => exact[b]! - exact[a]!).slice(0, 10));
+    const found = (estimate: (query: Float32Array, slots: number[], out: Float64Array) => void) => {
+      const ids = vectors.map((_, slot) => slot);
+      const out = new Float64Array(ids.length);
+      estimate(query, ids, out);
+      return ids.sort((a, b) => out[b]! - out[a]!).slice(0, 20).filter((slot) => truth.has(slot)).length;
+    };
+    const twoBitFound = found((q, s, out) => store.estimateDots(q, s, out));
+    const signFound = found((q, s, out) => store.signedDots(q, s, out));
+    expect(twoBitFound).toBeGreaterThanOrEqual(9);
+    expect(twoBitFound).toBeGreaterThan(signFound);
+    store.close();
   });
 });

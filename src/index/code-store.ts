@@ -1,11 +1,27 @@
-import { closeSync, existsSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { packSignBits } from './binary-codes.js';
+import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
 import { createHammingKernel, type HammingKernel } from './hamming-kernel.js';
 
 const fsyncAsync = promisify(fsync);
 const PAGE = 65_536;
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
+
+/** Calls `each` with every fixed-size record of the first `count` in a file, read a megabyte or so at a time. */
+function readRecords(fd: number, size: number, count: number, each: (record: Buffer, index: number) => void): void {
+  const perRead = Math.max(1, Math.floor(1_048_576 / size));
+  const buffer = Buffer.alloc(perRead * size);
+  for (let first = 0; first < count; first += perRead) {
+    const n = Math.min(perRead, count - first);
+    const bytes = n * size;
+    for (let read = 0; read < bytes; ) {
+      const got = readSync(fd, buffer, read, bytes - read, first * size + read);
+      if (got === 0) throw new Error(`file ended ${bytes - read} bytes short of record ${first + n}`);
+      read += got;
+    }
+    for (let i = 0; i < n; i++) each(buffer.subarray(i * size, (i + 1) * size), first + i);
+  }
+}
 
 /** A slot and its Hamming distance to a query. */
 export interface CodeCandidate {
@@ -23,6 +39,11 @@ export interface CodeCandidate {
  * code is padded to whole 64-bit words. Memory layout, for a capacity of C slots:
  * `[query | histogram]` in the first pages, then codes (C × stride), live flags (C bytes),
  * distances (C u16), a slot list (C u32) and the positions within the cut (C u32) for the kernel.
+ *
+ * Beside each sign code it keeps a magnitude code ({@link packMagnitudeBits}: one more bit per
+ * dimension and the vector's low level, 68 bytes per 512-d item, in `codes.m1`), with which
+ * {@link estimateDots} ranks candidates by a two-bit reading of their vectors: the step between the
+ * Hamming search and the float rescoring, which then needs a third of the candidates.
  */
 export class CodeStore {
   /** Bytes per code in the file. */
@@ -38,25 +59,41 @@ export class CodeStore {
   slots: number;
   /** Per-query sums for {@link signedDots}: for each code byte, the query's values summed over each subset of its 8 bits. */
   private readonly byteSums: Float32Array;
+  /** Bytes of one magnitude plane; a record of the magnitude file is the plane and the low level (f32). */
+  private readonly planeBytes: number;
+  private readonly magnitudeFd: number;
+  /** Magnitude planes (capacity × planeBytes) and low levels, in slot order. */
+  private planes = new Uint8Array(0);
+  private lows = new Float32Array(0);
+  /** Slots the magnitude file holds (the highest written + 1): an index made before it existed has none. */
+  magnitudeSlots: number;
 
+  /** `path` holds the sign codes, `magnitudePath` the magnitude codes (by default `path` with `.m1` for its extension). */
   constructor(
     readonly path: string,
     readonly dimension: number,
+    readonly magnitudePath = path.replace(/(\.[^./]*)?$/, '.m1'),
   ) {
     // Whole 32-bit words per code in the file (the layout it has always had).
     this.bytesPerCode = Math.ceil(dimension / 32) * 4;
     const words = Math.ceil(dimension / 64);
     this.stride = words * 8;
     this.kernel = createHammingKernel(words);
+    this.planeBytes = Math.ceil(dimension / 8);
     this.histogramAt = roundUp(this.stride, 64);
     this.codesAt = roundUp(this.histogramAt + 4 * (dimension + 1), PAGE);
-    const existing = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
-    this.slots = Math.floor(existing.length / this.bytesPerCode);
-    this.refresh();
-    this.reserve(Math.max(1024, Math.ceil(this.slots * 1.25)));
-    if (this.bytesPerCode === this.stride) this.bytes.set(existing.subarray(0, this.slots * this.stride), this.codesAt);
-    else for (let slot = 0; slot < this.slots; slot++) this.bytes.set(existing.subarray(slot * this.bytesPerCode, (slot + 1) * this.bytesPerCode), this.codesAt + slot * this.stride);
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+    this.magnitudeFd = openSync(magnitudePath, existsSync(magnitudePath) ? 'r+' : 'w+');
+    this.slots = Math.floor(fstatSync(this.fd).size / this.bytesPerCode);
+    this.magnitudeSlots = Math.floor(fstatSync(this.magnitudeFd).size / this.bytesPerMagnitude);
+    this.refresh();
+    this.reserve(Math.max(1024, Math.ceil(Math.max(this.slots, this.magnitudeSlots) * 1.25)));
+    // Read through one small buffer: a whole file's buffer would stay in the heap's resident memory after it is freed.
+    readRecords(this.fd, this.bytesPerCode, this.slots, (record, slot) => this.bytes.set(record, this.codesAt + slot * this.stride));
+    readRecords(this.magnitudeFd, this.bytesPerMagnitude, this.magnitudeSlots, (record, slot) => {
+      this.planes.set(record.subarray(0, this.planeBytes), slot * this.planeBytes);
+      this.lows[slot] = record.readFloatLE(this.planeBytes);
+    });
     // Single precision keeps the table (64 × 256 sums for 512-d) within the CPU's L1/L2 caches; ranking needs no more.
     this.byteSums = new Float32Array(Math.ceil(dimension / 8) * 256);
   }
@@ -94,6 +131,22 @@ export class CodeStore {
     this.capacity = capacity;
     this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);
     this.bytes.fill(0, this.liveAt + oldCapacity, this.liveAt + capacity);
+    this.reservePlanes(capacity);
+  }
+
+  private reservePlanes(slots: number): void {
+    if (slots <= this.lows.length) return;
+    const planes = new Uint8Array(slots * this.planeBytes);
+    planes.set(this.planes);
+    this.planes = planes;
+    const lows = new Float32Array(slots);
+    lows.set(this.lows);
+    this.lows = lows;
+  }
+
+  /** Bytes per slot of the magnitude file. */
+  get bytesPerMagnitude(): number {
+    return this.planeBytes + 4;
   }
 
   /** Bytes of memory the codes and scan buffers take (reserved; untouched pages are not resident). */
@@ -110,6 +163,13 @@ export class CodeStore {
     packSignBits(vector, this.bytes, offset);
     writeSync(this.fd, this.bytes, offset, this.bytesPerCode, slot * this.bytesPerCode);
     this.slots = Math.max(this.slots, slot + 1);
+    const record = Buffer.alloc(this.bytesPerMagnitude);
+    const low = packMagnitudeBits(vector, record);
+    record.writeFloatLE(low, this.planeBytes);
+    this.planes.set(record.subarray(0, this.planeBytes), slot * this.planeBytes);
+    this.lows[slot] = record.readFloatLE(this.planeBytes);
+    writeSync(this.magnitudeFd, record, 0, record.length, slot * record.length);
+    this.magnitudeSlots = Math.max(this.magnitudeSlots, slot + 1);
   }
 
   setLive(slot: number, live: boolean): void {
@@ -175,11 +235,62 @@ export class CodeStore {
    * the Hamming scan and the float rescoring.
    */
   signedDots(query: ArrayLike<number>, slots: ArrayLike<number>, out: Float64Array): void {
-    const bytes = Math.ceil(this.dimension / 8);
+    const bytes = this.planeBytes;
+    const sums = this.byteSums;
+    const total = this.fillByteSums(query);
+    const memory = this.bytes;
+    for (let i = 0; i < slots.length; i++) {
+      const offset = this.codesAt + slots[i]! * this.stride;
+      let sum = 0;
+      for (let position = 0; position < bytes; position++) sum += sums[position * 256 + memory[offset + position]!]!;
+      out[i] = 2 * sum - total;
+    }
+  }
+
+  /**
+   * The dot product of the float `query` with each slot's two-bit vector (sign × low or high
+   * level, of unit length; see {@link packMagnitudeBits}), into `out`: an estimate of the cosine
+   * that ranks a query's float neighbours as well as the signed dot product of {@link signedDots}
+   * does with three times the candidates (bench/search at 1M: the top 80 of a 10 % filter's items
+   * held 0.98 of their float top 10 against 0.83). Three table lookups per code byte; every slot
+   * must have a magnitude code.
+   */
+  estimateDots(query: ArrayLike<number>, slots: ArrayLike<number>, out: Float64Array): void {
+    const bytes = this.planeBytes;
+    const sums = this.byteSums;
+    const total = this.fillByteSums(query);
+    const memory = this.bytes;
+    const planes = this.planes;
+    const highCount = magnitudeBitsSet(this.dimension);
+    const lowCount = this.dimension - highCount;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const offset = this.codesAt + slot * this.stride;
+      const plane = slot * bytes;
+      // signs: Σ over set sign bits; both: over set sign and magnitude bits; magnitudes: over set magnitude bits.
+      let signs = 0;
+      let both = 0;
+      let magnitudes = 0;
+      for (let position = 0, base = 0; position < bytes; position++, base += 256) {
+        const sign = memory[offset + position]!;
+        const magnitude = planes[plane + position]!;
+        signs += sums[base + sign]!;
+        both += sums[base + (sign & magnitude)]!;
+        magnitudes += sums[base + magnitude]!;
+      }
+      const lowLevel = this.lows[slot]!;
+      const highLevel = Math.sqrt(Math.max(0, 1 - lowCount * lowLevel * lowLevel) / highCount);
+      // Σ sign·q over every component, and over the high ones.
+      out[i] = lowLevel * (2 * signs - total) + (highLevel - lowLevel) * (2 * both - magnitudes);
+    }
+  }
+
+  /** Fills {@link byteSums} for `query`; returns the sum of its components. */
+  private fillByteSums(query: ArrayLike<number>): number {
     const sums = this.byteSums;
     let total = 0;
     for (let i = 0; i < this.dimension; i++) total += query[i]!;
-    for (let position = 0; position < bytes; position++) {
+    for (let position = 0; position < this.planeBytes; position++) {
       const base = position * 256;
       sums[base] = 0;
       // Subsets of the low bits first, then each with the next bit added; bit b stands for dimension 8·position + (7 − b): most significant bit first.
@@ -189,13 +300,7 @@ export class CodeStore {
         for (let value = 0; value < half; value++) sums[base + half + value] = sums[base + value]! + weight;
       }
     }
-    const memory = this.bytes;
-    for (let i = 0; i < slots.length; i++) {
-      const offset = this.codesAt + slots[i]! * this.stride;
-      let sum = 0;
-      for (let position = 0; position < bytes; position++) sum += sums[position * 256 + memory[offset + position]!]!;
-      out[i] = 2 * sum - total;
-    }
+    return total;
   }
 
   /**
@@ -233,24 +338,29 @@ export class CodeStore {
   /** Cuts the file (and the slot count) to `slots` slots; every slot from there on must be free. */
   truncate(slots: number): void {
     ftruncateSync(this.fd, slots * this.bytesPerCode);
+    ftruncateSync(this.magnitudeFd, Math.min(slots, this.magnitudeSlots) * this.bytesPerMagnitude);
     this.bytes.fill(0, this.liveAt + slots, this.liveAt + this.slots);
     this.slots = Math.min(this.slots, slots);
+    this.magnitudeSlots = Math.min(this.magnitudeSlots, slots);
   }
 
+  /** Bytes of both files. */
   get fileBytes(): number {
-    return this.slots * this.bytesPerCode;
+    return this.slots * this.bytesPerCode + this.magnitudeSlots * this.bytesPerMagnitude;
   }
 
   sync(): void {
     fsyncSync(this.fd);
+    fsyncSync(this.magnitudeFd);
   }
 
   /** fsync on libuv's thread pool: the event loop keeps serving meanwhile. */
-  syncAsync(): Promise<void> {
-    return fsyncAsync(this.fd);
+  async syncAsync(): Promise<void> {
+    await Promise.all([fsyncAsync(this.fd), fsyncAsync(this.magnitudeFd)]);
   }
 
   close(): void {
     closeSync(this.fd);
+    closeSync(this.magnitudeFd);
   }
 }

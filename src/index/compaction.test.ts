@@ -7,6 +7,8 @@ import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
 
 const d = 16;
 const model = { id: 'm', version: '1', dimension: d };
+/** Bytes per slot: the float vector, the sign code (whole 32-bit words), the magnitude code (a bit per dimension and an f32). */
+const perSlot = d * 4 + 4 + (d / 8 + 4);
 
 function unitVector(random: () => number): Float32Array {
   const v = Float32Array.from({ length: d }, () => random() - 0.5);
@@ -49,7 +51,7 @@ describe('VectorIndex compaction', () => {
     expect(index.count).toBe(live.size);
     const report = index.compaction();
     expect(report.reclaimedSlots).toBeGreaterThan(0);
-    expect(report.reclaimedBytes).toBe(report.reclaimedSlots * (d * 4 + 4));
+    expect(report.reclaimedBytes).toBe(report.reclaimedSlots * perSlot);
     // Without reuse every write takes a new slot; with it the files stay near the live items plus a save's worth of writes.
     const slots = statSync(join(dir, 'vectors.f32')).size / (d * 4);
     expect(slots).toBeLessThan(writes / 2);
@@ -76,7 +78,8 @@ describe('VectorIndex compaction', () => {
     await index.checkpoint();
     expect(statSync(join(dir, 'vectors.f32')).size).toBe(10 * d * 4);
     expect(statSync(join(dir, 'codes.b1')).size).toBe(10 * 4);
-    expect(index.compaction()).toMatchObject({ reclaimedSlots: 30, truncatedBytes: 30 * (d * 4 + 4), freeSlots: 0 });
+    expect(statSync(join(dir, 'codes.m1')).size).toBe(10 * (d / 8 + 4));
+    expect(index.compaction()).toMatchObject({ reclaimedSlots: 30, truncatedBytes: 30 * perSlot, freeSlots: 0 });
     // The saved graph reflects the catalog: reopening replays nothing.
     expect(JSON.parse(readFileSync(join(dir, 'graph.json'), 'utf8'))).toMatchObject({ size: 10 });
     index.close();

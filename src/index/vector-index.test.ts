@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,5 +40,28 @@ describe('VectorIndex.searchBase', () => {
     const plain = index.search(query, { limit: 4, oversampling: 4, rescore: true, filter: { category: ['all'] } }).hits.map((hit) => [hit.item.id, hit.score]);
     expect(index.searchBase(query, { limit: 4, filter: { category: ['all'] } }).map((hit) => [hit.item.id, hit.score])).toEqual(plain);
     index.close();
+  });
+});
+
+describe('VectorIndex magnitude codes', () => {
+  it('gives an index made before them its magnitude codes when it opens, and searches it as before', () => {
+    const d = 24;
+    const dir = mkdtempSync(join(tmpdir(), 'vi-'));
+    const index = VectorIndex.create(dir, 'old', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+    const n = 300;
+    index.upsert(Array.from({ length: n }, (_, i) => ({ fields: { id: `p${i}`, category: i % 3 === 0 ? 'three' : 'other' }, vector: unit(d, i + 1) })));
+    const queries = [unit(d, 1001), unit(d, 1002), unit(d, 1003)];
+    const searches = (target: VectorIndex) =>
+      queries.flatMap((query) => [
+        target.search(query, { limit: 8, oversampling: 2, rescore: true }).hits.map((hit) => [hit.item.id, hit.score]),
+        target.search(query, { limit: 8, oversampling: 2, rescore: true, filter: { category: ['three'] } }).hits.map((hit) => [hit.item.id, hit.score]),
+      ]);
+    const before = searches(index);
+    index.close();
+    rmSync(join(dir, 'codes.m1'));
+    const reopened = VectorIndex.open(dir);
+    expect(statSync(join(dir, 'codes.m1')).size).toBe(n * (d / 8 + 4));
+    expect(searches(reopened)).toEqual(before);
+    reopened.close();
   });
 });
