@@ -103,11 +103,11 @@ export interface FilteredSearchTuning {
   /** A filtered graph search fetches this many times the candidates expected to pass (1.2 gave recall@10 0.86–0.95 at 25–50 %). */
   readonly graphOverfetch: number;
   /**
-   * The pool grows with the matching items and shrinks as they approach the whole index:
-   * k × (matches / this) × (1 − matches / items), between `poolFactor` and `maxPoolFactor`. The more
-   * matching items, the more of them crowd the query's neighbourhood and the more the signed dot
-   * products misrank them; a filter that matches nearly everything is nearly an unfiltered search,
-   * whose pool is k.
+   * The candidates wanted from the graph or the scan grow with the matching items and shrink as
+   * they approach the whole index: k × (matches / this) × (1 − matches / items), between
+   * `poolFactor` and `maxPoolFactor`. The more matching items, the more of them crowd the query's
+   * neighbourhood and the further down the graph's list the filtered neighbours lie; a filter that
+   * matches nearly everything is nearly an unfiltered search, whose pool is k.
    */
   readonly poolGrowth: number;
   readonly maxPoolFactor: number;
@@ -118,18 +118,29 @@ export interface FilteredSearchTuning {
    * graph would have to fetch.
    */
   readonly graphStepInCodes: number;
-  /** A filtered search rescores k × this candidates with their float vectors (k = limit × oversampling). */
+  /** A filtered search wants k × this candidates (k = limit × oversampling), and rescores at least as many with their float vectors. */
   readonly poolFactor: number;
   /** … or k × this when the filter matches fewer than `sparseShare` of the items. */
   readonly sparsePoolFactor: number;
   readonly sparseShare: number;
   /**
-   * … chosen by their signed dot products with the query ({@link CodeStore.signedDots}) among the
-   * pool × this best by Hamming distance: the nearest matching items of a sparse filter lie far from
+   * A scan takes the candidates × this best by Hamming distance, and narrows them by their estimated
+   * dot products with the query (see `narrowBy`): the nearest matching items of a sparse filter lie far from
    * the query, where Hamming distance alone ranks float neighbours poorly (its top 40 of a 1 %
    * filter's codes held 64 % of the float top 10).
    */
   readonly shortlistFactor: number;
+  /**
+   * How candidates are ranked before the float rescoring: by their two-bit codes
+   * ({@link CodeStore.estimateDots}, the default) or by their sign codes alone ({@link CodeStore.signedDots},
+   * which needs pools about three times larger for the same recall; bench/search compares them).
+   */
+  readonly narrowBy: 'two-bit' | 'sign';
+  /**
+   * The pool rescored is the candidates wanted from the graph or the scan (the factors above) divided
+   * by this, and at least k × `poolFactor`: what the better ranking of the two-bit codes saves.
+   */
+  readonly narrowGain: number;
 }
 
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
@@ -149,6 +160,10 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   sparseShare: 0.05,
   // A shortlist of 4× the pool kept recall@10 within 0.002 of 8× at every selectivity, at half the signed dot products.
   shortlistFactor: 4,
+  narrowBy: 'two-bit',
+  // bench/search at 1M: at 25 % the pool rescored held recall@10 at 0.945 whether it was the candidates ÷ 1, ÷ 1.5 or ÷ 3 (the graph's
+  // fetch sets it); at 10 % (scan) ÷ 3 gave 0.986, ÷ 4 and ÷ 6 0.967.
+  narrowGain: 3,
 };
 
 /**
@@ -243,9 +258,9 @@ export class VectorIndex {
 
   /** Loads the saved graph and replays later changes; rebuilds from the catalog when that fails. */
   private static restoreGraph(dir: string, catalog: Catalog, vectors: VectorFile, codes: CodeStore, graph: BinaryHnsw, live: readonly number[]) {
-    // Codes are derived data: make sure every live slot has one (a crash may have cut the file short).
+    // Codes are derived data: make sure every live slot has both (a crash may have cut a file short; an index made before magnitude codes has none).
     const scratch = new Float32Array(vectors.dimension);
-    for (const slot of live) if (slot >= codes.slots) codes.write(slot, vectors.read(slot, scratch));
+    for (const slot of live) if (slot >= codes.slots || slot >= codes.magnitudeSlots) codes.write(slot, vectors.read(slot, scratch));
     try {
       const state = readGraphState(dir);
       graph.load(join(dir, GRAPH_FILE));
@@ -426,13 +441,14 @@ export class VectorIndex {
       const plan = this.filters.plan(options.filter);
       const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
-      const { graphOverfetch, graphStepInCodes, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor } = this.tuning;
+      const { graphOverfetch, graphStepInCodes, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain } = this.tuning;
       const scan = () => (plan ? this.codes.scanWritten(query, plan.writeSlots, shortlist) : this.codes.scanSlots(query, allowed!, shortlist));
-      // Float vectors read for rescoring; a scan's Hamming shortlist is narrowed down to them by signed dot products.
-      const pool = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
-      const shortlist = Math.ceil(pool * shortlistFactor);
-      // Graph candidates to fetch so that `pool` of them are expected to pass the filter.
-      const fetch = Math.ceil(((pool * count) / size) * graphOverfetch);
+      // Candidates the Hamming stage (graph or scan) should yield, narrowed by the estimated dot products to the pool rescored with float vectors.
+      const wanted = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
+      const pool = Math.max(Math.ceil(k * poolFactor), Math.ceil(wanted / narrowGain));
+      const shortlist = Math.ceil(wanted * shortlistFactor);
+      // Graph candidates to fetch so that `wanted` of them are expected to pass the filter.
+      const fetch = Math.ceil(((wanted * count) / size) * graphOverfetch);
       const scanCheaper = this.settings.exactThreshold > 0 && (size <= graphStepInCodes * Math.max(fetch, this.expansionFor(k)) || fetch > count / 2);
       if (options.exact || size <= this.settings.exactThreshold || scanCheaper) {
         candidates = scan();
@@ -441,7 +457,7 @@ export class VectorIndex {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
         // Every passing candidate the graph gave goes to the signed narrowing, not only the first `pool`.
         // Enough when half the pool passed (the fetch expects all of it): searching again at twice the ef costs more than the pool's last half adds.
-        candidates = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(pool / 2)), fetch, scan);
+        candidates = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, scan);
         strategy = 'filtered-hnsw';
       }
       if (candidates.length > pool) candidates = this.narrow(query, candidates, pool);
@@ -449,7 +465,7 @@ export class VectorIndex {
       candidates = this.codes.scanAll(query, k);
       strategy = 'exact';
     } else {
-      // The graph's whole candidate list (its ef), narrowed to k by signed dot products: the same graph walk, a better k.
+      // The graph's whole candidate list (its ef), narrowed to k by the estimated dot products: the same graph walk, a better k.
       const found = this.graph.search(query, this.expansionFor(k));
       candidates = found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
       if (candidates.length > k) candidates = this.narrow(query, candidates, k);
@@ -459,13 +475,14 @@ export class VectorIndex {
     return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
   }
 
-  /** The `pool` candidates with the highest signed dot products with the query (ties by Hamming order). */
+  /** The `pool` candidates with the highest estimated dot products with the query (ties by Hamming order). */
   private narrow(query: Float32Array, candidates: readonly CodeCandidate[], pool: number): CodeCandidate[] {
     const n = candidates.length;
     const slots = new Uint32Array(n);
     for (let i = 0; i < n; i++) slots[i] = candidates[i]!.slot;
     const scores = new Float64Array(n);
-    this.codes.signedDots(query, slots, scores);
+    if (this.tuning.narrowBy === 'sign') this.codes.signedDots(query, slots, scores);
+    else this.codes.estimateDots(query, slots, scores);
     // The pool-th highest score by a native sort, then one pass: fewer than `pool` lie above it, ties fill up in Hamming order.
     const cut = scores.slice().sort()[n - pool]!;
     const out: CodeCandidate[] = [];
@@ -648,7 +665,7 @@ export class VectorIndex {
 
   /** Bytes each slot takes in the vector, base and code files. */
   private get bytesPerSlot(): number {
-    return this.vectors.bytesPerSlot * (this.baseVectors ? 2 : 1) + this.codes.bytesPerCode;
+    return this.vectors.bytesPerSlot * (this.baseVectors ? 2 : 1) + this.codes.bytesPerCode + this.codes.bytesPerMagnitude;
   }
 
   private get fileBytes(): number {
@@ -761,7 +778,7 @@ export class VectorIndex {
       graphSize: this.graph.size,
       bytes: {
         vectors: this.vectors.bytes + (this.baseVectors?.bytes ?? 0),
-        codes: size('codes.b1'),
+        codes: size('codes.b1') + size('codes.m1'),
         graph: size(GRAPH_FILE),
         catalog: size('catalog.sqlite') + size('catalog.sqlite-wal'),
       },
