@@ -184,10 +184,11 @@ describe('compaction over HTTP', () => {
     const { status, json } = await call('POST', '/v1/indexes/compacted/compact');
     expect(status).toBe(200);
     expect(json).toMatchObject({ object: 'compaction', index: 'compacted', moved_items: 10, free_slots: 0 });
-    // 40 slots of 512 floats and 64 code bytes before, 10 after.
-    expect(json.file_bytes_before).toBe(40 * (512 * 4 + 64));
-    expect(json.file_bytes_after).toBe(10 * (512 * 4 + 64));
-    expect(json.truncated_bytes).toBe(30 * (512 * 4 + 64));
+    // 40 slots of 512 floats, 64 sign-code bytes and a 68-byte magnitude code before, 10 after.
+    const perSlot = 512 * 4 + 64 + 68;
+    expect(json.file_bytes_before).toBe(40 * perSlot);
+    expect(json.file_bytes_after).toBe(10 * perSlot);
+    expect(json.truncated_bytes).toBe(30 * perSlot);
     const search = await call('POST', '/v1/indexes/compacted/search', { query: { vector: vectorOf(35) }, limit: 3, filter: { category: ['odd'] } });
     expect(search.json.data[0]).toMatchObject({ id: 'v-35', category: 'odd' });
     expect((await call('GET', '/v1/indexes/compacted/items/v-36')).json).toMatchObject({ id: 'v-36', category: 'even' });

@@ -134,12 +134,17 @@ describe('VectorIndex candidate counts', () => {
     const poolFor = (category: string) => index.search(vectors[0]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: [category] } }).candidates;
     // With the defaults, 2,000 or 800 matching items are far below the growth point: 1.5 × k.
     expect(poolFor('a')).toBe(Math.ceil(k * DEFAULT_FILTERED_SEARCH_TUNING.poolFactor));
-    // A pool factor per `poolGrowth` matching items, times the share of items the filter leaves out, up to 8.
+    // Candidates wanted: a factor per `poolGrowth` matching items, times the share of items the filter leaves out, up to 8;
+    // rescored: a third of them (the two-bit narrowing's gain), at least 1.5 × k.
     index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 50, maxPoolFactor: 8 };
+    expect(poolFor('b')).toBe(Math.ceil((8 * k) / 3));
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 50, maxPoolFactor: 8, narrowGain: 1 };
     expect(poolFor('b')).toBe(8 * k);
-    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 400, maxPoolFactor: 8 };
-    expect(poolFor('a')).toBe(Math.ceil(k * (2000 / 400) * 0.5));
-    expect(poolFor('b')).toBe(Math.ceil(k * (800 / 400) * 0.8));
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 200, maxPoolFactor: 8, narrowGain: 1 };
+    expect(poolFor('a')).toBe(Math.ceil(k * (2000 / 200) * 0.5));
+    expect(poolFor('b')).toBe(Math.ceil(k * (800 / 200) * 0.8));
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 200, maxPoolFactor: 8 };
+    expect(poolFor('b')).toBe(Math.max(Math.ceil(k * 1.5), Math.ceil(Math.ceil(k * (800 / 200) * 0.8) / 3)));
     // The larger pool finds the exact filtered top 10.
     const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === 'a');
     const truth = exactTopK(vectors[0]!, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
