@@ -67,6 +67,8 @@ export class CodeStore {
   private lows = new Float32Array(0);
   /** Slots the magnitude file holds (the highest written + 1): an index made before it existed has none. */
   magnitudeSlots: number;
+  /** One magnitude file record, reused by each write. */
+  private readonly record: Buffer;
 
   /** `path` holds the sign codes, `magnitudePath` the magnitude codes (by default `path` with `.m1` for its extension). */
   constructor(
@@ -80,6 +82,7 @@ export class CodeStore {
     this.stride = words * 8;
     this.kernel = createHammingKernel(words);
     this.planeBytes = Math.ceil(dimension / 8);
+    this.record = Buffer.alloc(this.bytesPerMagnitude);
     this.histogramAt = roundUp(this.stride, 64);
     this.codesAt = roundUp(this.histogramAt + 4 * (dimension + 1), PAGE);
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
@@ -163,9 +166,14 @@ export class CodeStore {
     packSignBits(vector, this.bytes, offset);
     writeSync(this.fd, this.bytes, offset, this.bytesPerCode, slot * this.bytesPerCode);
     this.slots = Math.max(this.slots, slot + 1);
-    const record = Buffer.alloc(this.bytesPerMagnitude);
-    const low = packMagnitudeBits(vector, record);
-    record.writeFloatLE(low, this.planeBytes);
+    this.writeMagnitude(slot, vector);
+  }
+
+  /** Writes a slot's magnitude code alone, to memory and (unsynced) to its file: {@link write} does both codes. */
+  writeMagnitude(slot: number, vector: ArrayLike<number>): void {
+    this.reserve(slot + 1);
+    const record = this.record;
+    record.writeFloatLE(packMagnitudeBits(vector, record), this.planeBytes);
     this.planes.set(record.subarray(0, this.planeBytes), slot * this.planeBytes);
     this.lows[slot] = record.readFloatLE(this.planeBytes);
     writeSync(this.magnitudeFd, record, 0, record.length, slot * record.length);

@@ -260,7 +260,15 @@ export class VectorIndex {
   private static restoreGraph(dir: string, catalog: Catalog, vectors: VectorFile, codes: CodeStore, graph: BinaryHnsw, live: readonly number[]) {
     // Codes are derived data: make sure every live slot has both (a crash may have cut a file short; an index made before magnitude codes has none).
     const scratch = new Float32Array(vectors.dimension);
-    for (const slot of live) if (slot >= codes.slots || slot >= codes.magnitudeSlots) codes.write(slot, vectors.read(slot, scratch));
+    let written = 0;
+    for (const slot of live) {
+      if (slot >= codes.slots) codes.write(slot, vectors.read(slot, scratch));
+      else if (slot >= codes.magnitudeSlots) codes.writeMagnitude(slot, vectors.read(slot, scratch));
+      else continue;
+      written++;
+    }
+    // Durable before the index serves: a file cut short is made good on the next open, one holding unwritten zeros would not be.
+    if (written > 0) codes.sync();
     try {
       const state = readGraphState(dir);
       graph.load(join(dir, GRAPH_FILE));
