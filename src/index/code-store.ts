@@ -7,18 +7,22 @@ const fsyncAsync = promisify(fsync);
 const PAGE = 65_536;
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
 
+/** Reads `length` bytes of a file from `position` into `target` at `offset`. */
+function readFully(fd: number, target: Uint8Array, offset: number, length: number, position: number): void {
+  for (let read = 0; read < length; ) {
+    const got = readSync(fd, target, offset + read, length - read, position + read);
+    if (got === 0) throw new Error(`file ended ${length - read} bytes short of byte ${position + length}`);
+    read += got;
+  }
+}
+
 /** Calls `each` with every fixed-size record of the first `count` in a file, read a megabyte or so at a time. */
 function readRecords(fd: number, size: number, count: number, each: (record: Buffer, index: number) => void): void {
   const perRead = Math.max(1, Math.floor(1_048_576 / size));
   const buffer = Buffer.alloc(perRead * size);
   for (let first = 0; first < count; first += perRead) {
     const n = Math.min(perRead, count - first);
-    const bytes = n * size;
-    for (let read = 0; read < bytes; ) {
-      const got = readSync(fd, buffer, read, bytes - read, first * size + read);
-      if (got === 0) throw new Error(`file ended ${bytes - read} bytes short of record ${first + n}`);
-      read += got;
-    }
+    readFully(fd, buffer, 0, n * size, first * size);
     for (let i = 0; i < n; i++) each(buffer.subarray(i * size, (i + 1) * size), first + i);
   }
 }
@@ -91,8 +95,9 @@ export class CodeStore {
     this.magnitudeSlots = Math.floor(fstatSync(this.magnitudeFd).size / this.bytesPerMagnitude);
     this.refresh();
     this.reserve(Math.max(1024, Math.ceil(Math.max(this.slots, this.magnitudeSlots) * 1.25)));
-    // Read through one small buffer: a whole file's buffer would stay in the heap's resident memory after it is freed.
-    readRecords(this.fd, this.bytesPerCode, this.slots, (record, slot) => this.bytes.set(record, this.codesAt + slot * this.stride));
+    // Straight into place where the layouts agree, else through one small buffer: a whole file's buffer would stay in the heap's resident memory after it is freed.
+    if (this.bytesPerCode === this.stride) readFully(this.fd, this.bytes, this.codesAt, this.slots * this.stride, 0);
+    else readRecords(this.fd, this.bytesPerCode, this.slots, (record, slot) => this.bytes.set(record, this.codesAt + slot * this.stride));
     readRecords(this.magnitudeFd, this.bytesPerMagnitude, this.magnitudeSlots, (record, slot) => {
       this.planes.set(record.subarray(0, this.planeBytes), slot * this.planeBytes);
       this.lows[slot] = record.readFloatLE(this.planeBytes);

@@ -158,7 +158,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   poolFactor: 1.5,
   sparsePoolFactor: 4,
   sparseShare: 0.05,
-  // A shortlist of 4× the pool kept recall@10 within 0.002 of 8× at every selectivity, at half the signed dot products.
+  // A shortlist of 4× the candidates wanted kept recall@10 within 0.002 of 8× at every selectivity, at half the signed dot products.
   shortlistFactor: 4,
   narrowBy: 'two-bit',
   // bench/search at 1M: at 25 % the pool rescored held recall@10 at 0.945 whether it was the candidates ÷ 1, ÷ 1.5 or ÷ 3 (the graph's
@@ -463,8 +463,8 @@ export class VectorIndex {
         strategy = 'filtered-exact';
       } else {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
-        // Every passing candidate the graph gave goes to the signed narrowing, not only the first `pool`.
-        // Enough when half the pool passed (the fetch expects all of it): searching again at twice the ef costs more than the pool's last half adds.
+        // Every passing candidate the graph gave goes to the narrowing, not only the first `wanted`.
+        // Enough when half of them passed (the fetch expects all): searching again at twice the ef costs more than the last half adds.
         candidates = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, scan);
         strategy = 'filtered-hnsw';
       }
