@@ -11,6 +11,13 @@ describe('loadConfig', () => {
     expect(config.fetch.allowPrivate).toBe(false);
     expect(config.jobs).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'lookbook', keepSources: true, workerConcurrency: 2, ownerUrl: 'http://127.0.0.1:8080' });
     expect(Object.isFrozen(config.server)).toBe(true);
+    expect(config.server.keepAliveTimeoutMs).toBe(65_000);
+  });
+
+  it('keeps idle connections open for a bounded time', () => {
+    expect(loadConfig({ LOOKBOOK_KEEP_ALIVE_TIMEOUT_MS: '120000' }).server.keepAliveTimeoutMs).toBe(120_000);
+    // 0 would keep idle connections forever in Node; a few ms would close them under the proxies in front.
+    for (const value of ['0', '999', '600001', 'soon']) expect(() => loadConfig({ LOOKBOOK_KEEP_ALIVE_TIMEOUT_MS: value })).toThrow('LOOKBOOK_KEEP_ALIVE_TIMEOUT_MS');
   });
 
   it('parses lists, numbers and booleans', () => {

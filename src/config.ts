@@ -84,6 +84,9 @@ const envSchema = z.object({
   LOOKBOOK_QUEUE_MAX: int(1).default(512),
   LOOKBOOK_REQUEST_TIMEOUT_MS: int(100).default(30_000),
   LOOKBOOK_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
+  // Longer than the 60 s idle timeout of common load balancers and proxies (nginx's upstream keepalive_timeout, AWS ALB): a
+  // server that closes an idle connection first races the next request the proxy sends on it (a 502 or "other side closed").
+  LOOKBOOK_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000).default(65_000),
   LOOKBOOK_MAX_INPUTS: int(1, 100_000).default(256),
   LOOKBOOK_MAX_IMAGE_BYTES: int(1).default(20 * 1024 * 1024),
   LOOKBOOK_MAX_IMAGE_PIXELS: int(1).default(50_000_000),
@@ -162,6 +165,8 @@ export interface Config {
     readonly requestTimeoutMs: number;
     /** How long SIGTERM waits for in-flight requests before exiting anyway. */
     readonly shutdownTimeoutMs: number;
+    /** How long an idle keep-alive connection stays open after its last response. */
+    readonly keepAliveTimeoutMs: number;
     readonly jsonLimitBytes: number;
     /** Check every JSON response against the API contract (a breach becomes a 500); on in the tests. */
     readonly checkResponses: boolean;
@@ -297,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.LOOKBOOK_PORT,
       requestTimeoutMs: e.LOOKBOOK_REQUEST_TIMEOUT_MS,
       shutdownTimeoutMs: e.LOOKBOOK_SHUTDOWN_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.LOOKBOOK_KEEP_ALIVE_TIMEOUT_MS,
       jsonLimitBytes: e.LOOKBOOK_JSON_LIMIT_BYTES,
       checkResponses: e.LOOKBOOK_CHECK_RESPONSES,
     },

@@ -224,6 +224,8 @@ export async function startServer(config: Config, logger: Logger, options: Servi
   }
   // Node's own header/request timeouts guard slow clients; the app's timeout guards slow work.
   server.requestTimeout = config.server.requestTimeoutMs + 5_000;
+  // Node's default (5 s) closes idle connections before the proxies in front do; SIGTERM closes idle ones at once (below).
+  server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
   logger.info({ url, models: services.registry.ids(), default: services.registry.defaultId }, 'listening');
@@ -234,12 +236,18 @@ export async function startServer(config: Config, logger: Logger, options: Servi
       lifecycle.shuttingDown = true;
       for (const close of [...lifecycle.closers]) close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
+      // Idle keep-alive sockets would hold close() open; busy ones finish their request first and
+      // are closed once idle (by the sweep: they would otherwise stay open for the keep-alive timeout).
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.server.shutdownTimeoutMs).unref());
-      if ((await Promise.race([stopped, timeout])) === 'timeout') {
-        logger.warn('shutdown timeout reached; closing remaining connections');
-        server.closeAllConnections();
+      try {
+        if ((await Promise.race([stopped, timeout])) === 'timeout') {
+          logger.warn('shutdown timeout reached; closing remaining connections');
+          server.closeAllConnections();
+        }
+      } finally {
+        clearInterval(sweep);
       }
       await services.close();
       logger.info('stopped');

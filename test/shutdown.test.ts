@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('SIGTERM', () => {
-  it('stops accepting, finishes the request in flight, and exits 0', async () => {
+  it('stops accepting, finishes the request in flight, closes idle keep-alive connections, and exits 0', async () => {
     child = spawn(process.execPath, ['dist/src/main.js'], {
       env: {
         ...process.env,
@@ -57,6 +57,10 @@ describe('SIGTERM', () => {
       child!.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
     });
 
+    // An idle keep-alive connection, announced for the configured time, which SIGTERM must not wait for.
+    const health = await fetch(`${url}/healthz`);
+    await health.text();
+    expect(health.headers.get('keep-alive')).toBe('timeout=65');
     const inFlight = postJson(`${url}/v1/embeddings`, { input: [{ image: `${slowImages.origin}/slow.jpg` }] });
     await fetchStartedPromise;
     child.kill('SIGTERM');
