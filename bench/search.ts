@@ -158,6 +158,8 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   sign: { ...DEFAULT_FILTERED_SEARCH_TUNING, narrowBy: 'sign', narrowGain: 1 },
   /** The defaults, but every filter scanned (no graph path). */
   'scan-only': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: Number.MAX_SAFE_INTEGER },
+  /** The defaults, but the graph for every filter past the exact threshold that half the index does not match: is the planner's scan the better choice on this machine? */
+  'graph-first': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 0 },
 };
 
 interface ChildResult {
