@@ -16,6 +16,7 @@
  *   npm run bench:search -- --emoji models/lookbook-emoji/bench-emoji.f32   (real embeddings, see README)
  *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
  *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
+ *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --ef 256,384,512   (unfiltered rows at other efs than the default)
  */
 import { execFileSync, fork } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     oversampling: { type: 'string', default: '2,4,8,16' },
     'float-ef': { type: 'string', default: '64,128,256' },
+    /** Unfiltered ef of the b1 rows (0: the index's default, which grows with its size). */
+    ef: { type: 'string', default: '0' },
     emoji: { type: 'string' },
     configs: { type: 'string', default: 'f32,f16,b1' },
     /** Queries per filtered row (each needs its own exact filtered ground truth). */
@@ -225,14 +228,19 @@ async function child(config: string, work: string): Promise<ChildResult> {
     // Serving memory: what opening the saved index costs a fresh process.
     const rssPerItem = await serveRss('b1', join(dir, 'idx'), dim, count);
     const index = VectorIndex.open(join(dir, 'idx'));
-    for (const oversampling of values.oversampling!.split(',').map(Number)) {
-      const options = { limit: 10, oversampling, rescore: true };
-      let found: number[][] = [];
-      const qps1 = timeQueries(queryList.length, () => {
-        found = queryList.map((q) => index.search(q, options).hits.map((hit) => Number(hit.item.id)));
-      });
-      const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
-      rows.push({ config: `b1 HNSW M${values.connectivity} ef${index.expansionFor(10 * oversampling)} + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
+    // 0: the index's own ef.
+    const expansions = values.ef!.split(',').map(Number);
+    for (const expansion of expansions) {
+      for (const oversampling of values.oversampling!.split(',').map(Number)) {
+        const options = { limit: 10, oversampling, rescore: true, expansion };
+        let found: number[][] = [];
+        const qps1 = timeQueries(queryList.length, () => {
+          found = queryList.map((q) => index.search(q, options).hits.map((hit) => Number(hit.item.id)));
+        });
+        const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
+        const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
+        rows.push({ config: `b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
+      }
     }
     {
       let found: number[][] = [];
@@ -628,7 +636,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
-    args.push('--save-seconds', values['save-seconds']!);
+    args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],

@@ -107,7 +107,7 @@ describe('VectorIndex candidate counts', () => {
   it('walks the graph with an ef that grows with the index unless one is set, and narrows its candidates to k', () => {
     expect(graphExpansion(20_000)).toBe(64);
     expect(graphExpansion(100_000)).toBe(64);
-    expect(graphExpansion(1_000_000)).toBe(256);
+    expect(graphExpansion(1_000_000)).toBe(384);
     expect(graphExpansion(1e8)).toBe(1024);
     const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 21);
     const auto = build(tempDir(), vectors, { exactThreshold: 0 });
@@ -122,6 +122,12 @@ describe('VectorIndex candidate counts', () => {
     const set = build(tempDir(), vectors.slice(0, 500), { exactThreshold: 0, expansionSearch: 30 });
     expect(set.expansionFor(20)).toBe(30);
     expect(set.expansionFor(40)).toBe(40);
+    // A search's own ef overrides the index's (still at least k); one over every item, rescored, gives the exact top 5.
+    expect(set.expansionFor(20, 200)).toBe(200);
+    expect(set.expansionFor(250, 200)).toBe(250);
+    const wide = set.search(vectors[7]!, { limit: 5, oversampling: 8, rescore: true, expansion: 500 });
+    expect(wide.strategy).toBe('hnsw');
+    expect(wide.hits.map((hit) => hit.item.id)).toEqual(exactTopK(vectors[7]!, vectors.slice(0, 500), 5).map((i) => `item-${i}`));
     set.close();
   });
 
