@@ -167,6 +167,32 @@ describe('search over HTTP', () => {
     expect(wrongSize.json.error.code).toBe('dimension_mismatch');
   });
 
+  it('walks the graph with the ef a search asks for', async () => {
+    // Random unit vectors, walked by the graph (no exact threshold): an ef over every item, rescored, answers as the exact scan does.
+    await call('POST', '/v1/indexes', { name: 'walk', exact_threshold: 0, expansion_search: 8 });
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+    const items = Array.from({ length: 250 }, (_, i) => {
+      const vector = Array.from({ length: 512 }, random);
+      const norm = Math.hypot(...vector);
+      return { id: `v-${i}`, vector: vector.map((x) => x / norm) };
+    });
+    const added = await call('POST', '/v1/indexes/walk/items', { items });
+    expect(added.json).toMatchObject({ failed: 0 });
+    // Every item rescored either way (limit × oversampling = 250).
+    const query = { query: { item_id: 'v-42' }, limit: 5, oversampling: 50 };
+    const exact = await call('POST', '/v1/indexes/walk/search', { ...query, exact: true });
+    const wide = await call('POST', '/v1/indexes/walk/search', { ...query, expansion_search: 250 });
+    expect(wide.status).toBe(200);
+    expect(wide.json.strategy).toBe('hnsw');
+    expect(wide.json.data.map((hit: any) => hit.id)).toEqual(exact.json.data.map((hit: any) => hit.id));
+    for (const expansion_search of [0, 4097, 2.5, '64']) {
+      const bad = await call('POST', '/v1/indexes/walk/search', { ...query, expansion_search });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.param).toBe('expansion_search');
+    }
+  });
+
   it('validates search requests', async () => {
     expect((await call('POST', '/v1/indexes/shop/search', { query: {} })).status).toBe(400);
     expect((await call('POST', '/v1/indexes/shop/search', { query: { text: 'x' }, limit: 0 })).status).toBe(400);

@@ -55,6 +55,8 @@ export interface SearchRequest {
   readonly rescore: boolean;
   readonly filter?: ItemFilter | undefined;
   readonly exact?: boolean | undefined;
+  /** The ef of an unfiltered graph walk, in place of the index's. */
+  readonly expansion?: number | undefined;
 }
 
 /**
@@ -361,6 +363,7 @@ export class IndexService {
       filter: request.filter,
       exact: request.exact,
       excludeIds,
+      expansion: request.expansion,
     });
     return { index, ...outcome, searchMs: performance.now() - started };
   }

@@ -171,7 +171,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
   });
 
   const answer = async (name: string, query: Query, options: z.infer<z.ZodObject<typeof searchOptions>>, signal: AbortSignal) => {
-    const outcome = await indexes.search(name, { ...options, query, filter: toFilter(options.filter) }, signal);
+    const outcome = await indexes.search(name, { ...options, query, filter: toFilter(options.filter), expansion: options.expansion_search }, signal);
     return {
       object: 'list' as const,
       index: name,

@@ -44,6 +44,13 @@ export const searchOptions = {
   oversampling: z.number().min(1).max(100).default(4).describe('Binary candidates = limit × oversampling'),
   rescore: z.boolean().default(true).describe('Rescore the binary candidates with the float vectors'),
   exact: z.boolean().optional().describe('Scan every code instead of walking the graph'),
+  expansion_search: z
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("Graph candidates (ef) of this search when it walks the graph unfiltered, in place of the index's expansion_search (at least limit × oversampling): more finds more of the true neighbours for more time. Filtered searches size their own walk"),
 };
 export const searchRequest = z.strictObject({ query, ...searchOptions });
 
@@ -53,6 +60,7 @@ export const searchUploadFields = z.object({
   oversampling: z.coerce.number().min(1).max(100).default(4),
   rescore: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   exact: z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true')),
+  expansion_search: z.coerce.number().int().min(1).max(4096).optional(),
   filter: jsonField(filterSchema).optional().describe('JSON filter'),
 });
 export const searchUploadForm = searchUploadFields.extend({ file: binaryFile });
