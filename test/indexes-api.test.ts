@@ -191,6 +191,17 @@ describe('search over HTTP', () => {
       expect(bad.status).toBe(400);
       expect(bad.json.error.param).toBe('expansion_search');
     }
+    // The upload form takes it as text.
+    for (const [value, status] of [['250', 200], ['0', 400], ['many', 400]] as const) {
+      const form = new FormData();
+      form.append('file', new Blob([jpegs[0]!], { type: 'image/jpeg' }), 'q.jpg');
+      form.append('expansion_search', value);
+      const response = await fetch(`${server.url}/v1/indexes/walk/search/upload`, { method: 'POST', body: form });
+      const json = await response.json();
+      expect(response.status).toBe(status);
+      if (status === 200) expect(json.strategy).toBe('hnsw');
+      else expect(json.error.param).toBe('expansion_search');
+    }
   });
 
   it('validates search requests', async () => {

@@ -21,13 +21,16 @@ export const filterSchema = z
   })
   .describe('Applied inside the search, before cutting to the limit');
 
+/** A graph's candidate list (ef) while building or searching. */
+const graphExpansion = z.number().int().min(1).max(4096);
+
 export const createIndexRequest = z.strictObject({
   name: z.string().describe('Lower-case letters, digits, "_" and "-", 1 to 63, starting with a letter or digit'),
   model: z.string().min(1).optional().describe('A loaded model id (default: the default model)'),
   vector_storage: z.enum(['f32', 'f16']).optional().describe('Float vectors kept for rescoring (default f32)'),
   connectivity: z.number().int().min(2).max(128).optional().describe('HNSW links per node (default 16)'),
-  expansion_add: z.number().int().min(1).max(4096).optional().describe('Default 256'),
-  expansion_search: z.number().int().min(1).max(4096).optional().describe('Graph candidates (ef) per unfiltered search, at least the limit × oversampling. Default: grows with the index, 64 up to 100k items, 384 at 1M, at most 1024'),
+  expansion_add: graphExpansion.optional().describe('Default 256'),
+  expansion_search: graphExpansion.optional().describe('Graph candidates (ef) per unfiltered search, at least the limit × oversampling. Default: grows with the index, 64 up to 100k items, 384 at 1M, at most 1024'),
   exact_threshold: z.number().int().min(0).optional().describe('Indexes or filtered subsets up to this size are scanned exactly (default 20000)'),
 });
 
@@ -44,11 +47,7 @@ export const searchOptions = {
   oversampling: z.number().min(1).max(100).default(4).describe('Binary candidates = limit × oversampling'),
   rescore: z.boolean().default(true).describe('Rescore the binary candidates with the float vectors'),
   exact: z.boolean().optional().describe('Scan every code instead of walking the graph'),
-  expansion_search: z
-    .number()
-    .int()
-    .min(1)
-    .max(4096)
+  expansion_search: graphExpansion
     .optional()
     .describe("Graph candidates (ef) of this search when it walks the graph unfiltered, in place of the index's expansion_search (at least limit × oversampling): more finds more of the true neighbours for more time. Filtered searches size their own walk"),
 };
@@ -60,7 +59,7 @@ export const searchUploadFields = z.object({
   oversampling: z.coerce.number().min(1).max(100).default(4),
   rescore: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   exact: z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true')),
-  expansion_search: z.coerce.number().int().min(1).max(4096).optional(),
+  expansion_search: z.coerce.number().pipe(graphExpansion).optional(),
   filter: jsonField(filterSchema).optional().describe('JSON filter'),
 });
 export const searchUploadForm = searchUploadFields.extend({ file: binaryFile });
