@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataUri, gradientJpeg } from './helpers/images.js';
 import { postJson, startTestServer, type TestServer } from './helpers/server.js';
+import { rng } from '../src/util/random.js';
 
 let server: TestServer;
 let jpegs: Buffer[];
@@ -170,10 +171,9 @@ describe('search over HTTP', () => {
   it('walks the graph with the ef a search asks for', async () => {
     // Random unit vectors, walked by the graph (no exact threshold): an ef over every item, rescored, answers as the exact scan does.
     await call('POST', '/v1/indexes', { name: 'walk', exact_threshold: 0, expansion_search: 8 });
-    let seed = 11;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+    const random = rng(11);
     const items = Array.from({ length: 250 }, (_, i) => {
-      const vector = Array.from({ length: 512 }, random);
+      const vector = Array.from({ length: 512 }, () => random() - 0.5);
       const norm = Math.hypot(...vector);
       return { id: `v-${i}`, vector: vector.map((x) => x / norm) };
     });
