@@ -43,6 +43,31 @@ describe('CodeStore scans', () => {
     });
   }
 
+  it('scans lists of any length, shorter and longer than its look-ahead, in any order, at any look-ahead', () => {
+    const random = rng(11);
+    const dir = mkdtempSync(join(tmpdir(), 'codes-'));
+    const vectors = new Map(Array.from({ length: 200 }, (_, slot) => [slot, randomVector(random, 512)] as const));
+    const writer = new CodeStore(join(dir, 'codes.b1'), 512);
+    for (const [slot, vector] of vectors) writer.write(slot, vector);
+    writer.sync();
+    writer.close();
+    for (const lookahead of [0, 1, 8, 64]) {
+      const store = new CodeStore(join(dir, 'codes.b1'), 512, undefined, lookahead);
+      for (const slot of vectors.keys()) store.setLive(slot, true);
+      for (let length = 0; length <= 20; length++) {
+        // Unsorted and spread out: slots drawn without repeats.
+        const list = [...vectors.keys()].sort(() => random() - 0.5).slice(0, length);
+        const query = randomVector(random, 512);
+        const subset = new Map(list.map((slot) => [slot, vectors.get(slot)!]));
+        expect(store.scanSlots(query, Uint32Array.from(list), 5)).toEqual(reference(query, subset, 5));
+        // The scan's own word after the histogram leaves the next scan's counts alone.
+        expect(store.scanAll(query, 7)).toEqual(reference(query, vectors, 7));
+      }
+      store.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('keeps the file layout of 32-bit words per code, and reads it back', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'codes-')), 'codes.b1');
     const random = rng(3);

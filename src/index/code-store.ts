@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
-import { createHammingKernel, type HammingKernel } from './hamming-kernel.js';
+import { createHammingKernel, histogramBytes, SCAN_LOOKAHEAD, type HammingKernel } from './hamming-kernel.js';
 
 const fsyncAsync = promisify(fsync);
 const PAGE = 65_536;
@@ -79,16 +79,18 @@ export class CodeStore {
     readonly path: string,
     readonly dimension: number,
     readonly magnitudePath = path.replace(/(\.[^./]*)?$/, '.m1'),
+    /** How far ahead a list scan loads codes (bench/search compares it with none). */
+    scanLookahead = SCAN_LOOKAHEAD,
   ) {
     // Whole 32-bit words per code in the file (the layout it has always had).
     this.bytesPerCode = Math.ceil(dimension / 32) * 4;
     const words = Math.ceil(dimension / 64);
     this.stride = words * 8;
-    this.kernel = createHammingKernel(words);
+    this.kernel = createHammingKernel(words, scanLookahead);
     this.planeBytes = Math.ceil(dimension / 8);
     this.record = Buffer.alloc(this.bytesPerMagnitude);
     this.histogramAt = roundUp(this.stride, 64);
-    this.codesAt = roundUp(this.histogramAt + 4 * (dimension + 1), PAGE);
+    this.codesAt = roundUp(this.histogramAt + histogramBytes(words), PAGE);
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
     this.magnitudeFd = openSync(magnitudePath, existsSync(magnitudePath) ? 'r+' : 'w+');
     this.slots = Math.floor(fstatSync(this.fd).size / this.bytesPerCode);
