@@ -7,7 +7,8 @@
  *   - filtered search (a category, then an attribute, matching 1 %, 10 %, 25 % and 50 % of the
  *     items): recall@10 against the exact filtered answer and latency against unfiltered search
  *     measured query by query in the same loop;
- *   - exact Hamming scans of every code (the WebAssembly kernel), at each --exact-sizes.
+ *   - exact Hamming scans of every code (the WebAssembly kernel), at each --exact-sizes, and of a
+ *     tenth of them by a list, with and without the kernel's look-ahead.
  * Each configuration is built in a child process that streams the vectors from a file, so its
  * resident memory (RSS) growth is the index's own. Reports build rate, RSS and disk per item,
  * single-query and batched QPS, and recall@10 against exact float search.
@@ -574,25 +575,51 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
 
 // ---------- exact Hamming scans ----------
 
-/** Mean time of a full exact scan of `size` random codes by the kernel (top 40), after a warm-up, on this thread. */
-function exactScanMs(size: number, dim: number): number {
+/**
+ * Mean times, on this thread, of a full exact scan of `size` random codes by the kernel (top 40),
+ * and the median times of scans of a posting list (a random tenth of the slots, sorted, top 160) by the kernel as
+ * the service builds it (it loads each code SCAN_LOOKAHEAD entries early) and by one that does not,
+ * the two taking turns query by query so that the machine's drifts fall on both alike.
+ */
+function exactScanMs(size: number, dim: number): { full: number; list: number; listWithout: number } {
   const dir = mkdtempSync(join(tmpdir(), 'lookbook-bench-codes-'));
   try {
-    const store = new CodeStore(join(dir, 'codes.b1'), dim);
+    const path = join(dir, 'codes.b1');
+    const writer = new CodeStore(path, dim);
     const random = rng(9);
     const vector = new Float32Array(dim);
     for (let slot = 0; slot < size; slot++) {
       for (let i = 0; i < dim; i++) vector[i] = random() - 0.5;
-      store.write(slot, vector);
+      writer.write(slot, vector);
+    }
+    writer.sync();
+    writer.close();
+    const [store, without] = [new CodeStore(path, dim), new CodeStore(path, dim, undefined, 0)];
+    for (let slot = 0; slot < size; slot++) {
       store.setLive(slot, true);
+      without.setLive(slot, true);
     }
     const queries = Array.from({ length: 50 }, () => Float32Array.from({ length: dim }, () => random() - 0.5));
     for (const query of queries.slice(0, 10)) store.scanAll(query, 40);
-    const started = performance.now();
+    let started = performance.now();
     for (const query of queries) store.scanAll(query, 40);
-    const ms = (performance.now() - started) / queries.length;
+    const full = (performance.now() - started) / queries.length;
+    const list = Uint32Array.from({ length: size }, (_, slot) => slot).filter(() => random() < 0.1);
+    const times: [number[], number[]] = [[], []];
+    for (let round = 0; round < 4; round++) {
+      queries.forEach((query, q) => {
+        // Each first as often as the other.
+        for (const i of (q + round) % 2 === 0 ? [0, 1] : [1, 0]) {
+          started = performance.now();
+          (i === 0 ? store : without).scanSlots(query, list, 160);
+          times[i]!.push(performance.now() - started);
+        }
+      });
+    }
     store.close();
-    return ms;
+    without.close();
+    const median = (values: number[]) => percentile(values.sort((a, b) => a - b), 50);
+    return { full, list: median(times[0]), listWithout: median(times[1]) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -654,9 +681,12 @@ async function parent() {
   const exactSizes = values['exact-sizes']!.split(',').filter(Boolean).map(Number);
   if (exactSizes.length > 0) {
     console.log(`# bench/search — exact Hamming scan of every code (WebAssembly kernel, one thread, top 40, ${dim}-d codes), ${machine}\n`);
-    console.log('| codes | ms per scan |');
-    console.log('| --- | --- |');
-    for (const size of exactSizes) console.log(`| ${size.toLocaleString('en')} | ${exactScanMs(size, dim).toFixed(2)} |`);
+    console.log('| codes | ms per scan | a tenth of them by a list: ms | without look-ahead: ms | ÷ |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const size of exactSizes) {
+      const { full, list, listWithout } = exactScanMs(size, dim);
+      console.log(`| ${size.toLocaleString('en')} | ${full.toFixed(2)} | ${list.toFixed(2)} | ${listWithout.toFixed(2)} | ${(list / listWithout).toFixed(2)} |`);
+    }
     console.log('');
   }
   const datasets: { label: string; build: (work: string) => number }[] = values.emoji
