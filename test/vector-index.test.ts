@@ -107,7 +107,7 @@ describe('VectorIndex candidate counts', () => {
   it('walks the graph with an ef that grows with the index unless one is set, and narrows its candidates to k', () => {
     expect(graphExpansion(20_000)).toBe(64);
     expect(graphExpansion(100_000)).toBe(64);
-    expect(graphExpansion(1_000_000)).toBe(384);
+    expect(graphExpansion(1_000_000)).toBe(256);
     expect(graphExpansion(1e8)).toBe(1024);
     const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 21);
     const auto = build(tempDir(), vectors, { exactThreshold: 0 });

@@ -187,6 +187,12 @@ export class CodeStore {
     this.magnitudeSlots = Math.max(this.magnitudeSlots, slot + 1);
   }
 
+  /** A slot's sign code as it is held (a view, valid until the next write grows the memory). */
+  codeOf(slot: number): Uint8Array {
+    const offset = this.codesAt + slot * this.stride;
+    return this.bytes.subarray(offset, offset + this.stride);
+  }
+
   setLive(slot: number, live: boolean): void {
     this.reserve(slot + 1);
     this.bytes[this.liveAt + slot] = live ? 1 : 0;

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { BinaryHnsw } from './binary-hnsw.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
+import { rng } from '../util/random.js';
 
 const unit = (dimension: number, seed: number) => {
   const v = Float32Array.from({ length: dimension }, (_, i) => Math.sin(seed * 7 + i * (seed % 5 + 1)));
@@ -63,5 +65,44 @@ describe('VectorIndex magnitude codes', () => {
     expect(statSync(join(dir, 'codes.m1')).size).toBe(n * (d / 8 + 4));
     expect(searches(reopened)).toEqual(before);
     reopened.close();
+  });
+});
+
+describe('VectorIndex graph walks', () => {
+  it('scans every code when the sample of codes holds one nearer to the query than the walk found', () => {
+    const d = 64;
+    const random = rng(17);
+    // Fewer than the 1,024 codes the guard scans at least: every item is in what it scans.
+    const vectors = Array.from({ length: 1000 }, () => {
+      const v = Float32Array.from({ length: d }, () => random() - 0.5);
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+    // The graph for every search, however small the index.
+    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'walks', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+    index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}` }, vector })));
+    const options = { limit: 5, oversampling: 4, rescore: true };
+    // Item p123 out of the graph, as if no walk reached it; still live in the catalog and the codes.
+    (index as unknown as { graph: BinaryHnsw }).graph.remove(123);
+    index.guardWalks = false;
+    const unguarded = index.search(vectors[123]!, options);
+    expect(unguarded.strategy).toBe('hnsw');
+    expect(unguarded.hits.map((hit) => hit.item.id)).not.toContain('p123');
+    index.guardWalks = true;
+    const guarded = index.search(vectors[123]!, options);
+    expect(guarded.strategy).toBe('exact-after-hnsw');
+    expect(guarded.hits[0]!.item.id).toBe('p123');
+    expect(guarded.hits[0]!.score).toBeCloseTo(1, 5);
+    expect(index.searchMany([vectors[123]!], options)[0]![0]!.item.id).toBe('p123');
+    // A walk that reaches the query's neighbourhood is left as it is.
+    const reached = index.search(vectors[7]!, options);
+    expect(reached.strategy).toBe('hnsw');
+    expect(reached.hits[0]!.item.id).toBe('p7');
+    // A deleted item leaves the sample too: its code no longer tells the walk it fell short.
+    index.delete(['p7']);
+    const afterDelete = index.search(vectors[7]!, options);
+    expect(afterDelete.strategy).toBe('hnsw');
+    expect(afterDelete.hits.map((hit) => hit.item.id)).not.toContain('p7');
+    index.close();
   });
 });

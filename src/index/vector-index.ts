@@ -6,6 +6,7 @@ import { CodeStore, type CodeCandidate } from './code-store.js';
 import { FilterIndex } from './filter-index.js';
 import { GRAPH_FILE, readGraphState, runGraphCheckpoint, writeGraphState, type RunningCheckpoint } from './graph-checkpoint.js';
 import { VectorFile, type VectorStorage } from './vector-file.js';
+import { WalkGuard } from './walk-guard.js';
 
 export interface IndexModel {
   readonly id: string;
@@ -41,13 +42,14 @@ export const DEFAULT_INDEX_SETTINGS: IndexSettings = {
 
 /**
  * The ef of an unfiltered graph search on an index of `size` items when its settings leave it to
- * the index: 64 up to 100k items, then ×6 per ×10 items (384 at 1M, at most 1024). bench/search on
- * 1M clustered items (M16, built with ef 256): ef 64 found 0.81 of the float top 10, 128 0.93, 256 0.99;
- * after the float rescoring of the top 40, ef 256 and 320 gave recall@10 0.984, 384 and 512 0.994
- * (three queries of 300 went from none of their top 10 to all of it), for ~1.1–1.3× the time.
+ * the index: 64 up to 100k items, then ×4 per ×10 items (256 at 1M, at most 1024). bench/search on
+ * 1M clustered items (M16, built with ef 256): ef 64 found 0.81 of the float top 10, 128 0.93, 256 0.99.
+ * What a larger ef bought at 1M was the few walks that stop in the wrong part of the graph (ef 384
+ * rescued some, not all): the walk guard ({@link WalkGuard}) catches those, and ef 256 with it gave
+ * recall@10 0.996–0.997 on two builds, against 0.989–0.990 for ef 384 without it, in ~0.8× the time.
  */
 export function graphExpansion(size: number): number {
-  return size <= 100_000 ? 64 : Math.min(1024, Math.round(64 * (size / 100_000) ** Math.log10(6)));
+  return size <= 100_000 ? 64 : Math.min(1024, Math.round(64 * (size / 100_000) ** Math.log10(4)));
 }
 
 export interface UpsertEntry {
@@ -97,7 +99,8 @@ export interface SearchHit {
 
 export interface SearchOutcome {
   readonly hits: SearchHit[];
-  readonly strategy: 'hnsw' | 'exact' | 'filtered-exact' | 'filtered-hnsw';
+  /** `exact-after-hnsw`: the graph walk fell short (see {@link WalkGuard}) and every code was scanned. */
+  readonly strategy: 'hnsw' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw';
   /** Candidates considered by the binary stage. */
   readonly candidates: number;
 }
@@ -192,6 +195,11 @@ export class VectorIndex {
   private compacting = false;
   /** How filtered searches choose their path; bench/search compares variants. */
   tuning: FilteredSearchTuning = DEFAULT_FILTERED_SEARCH_TUNING;
+  /** A sample of the live codes that tells when an unfiltered graph walk fell short (see {@link WalkGuard}); bench/search turns it off to compare. */
+  guardWalks = true;
+  private readonly walkGuard: WalkGuard;
+  /** A slot's sign code, for the walk guard's sample. */
+  private readonly codeOf = (slot: number) => this.codes.codeOf(slot);
 
   private constructor(
     readonly name: string,
@@ -212,6 +220,8 @@ export class VectorIndex {
     liveCount: number,
   ) {
     this.liveCount = liveCount;
+    this.walkGuard = new WalkGuard(model.dimension);
+    for (let slot = 0; slot < codes.slots; slot++) if (codes.isLive(slot)) this.walkGuard.offer(slot, this.codeOf);
     const held = new Uint8Array(this.slotEnd);
     for (const slot of catalog.heldSlots()) held[slot] = 1;
     this.freeSlots = [];
@@ -410,6 +420,7 @@ export class VectorIndex {
     // New slots first, removals after: a batch naming one id twice retires a slot it has just written.
     entries.forEach(({ fields }, i) => {
       this.codes.setLive(slots[i]!, true);
+      this.walkGuard.offer(slots[i]!, this.codeOf);
       // As the catalog keeps them: attributes after a JSON round trip.
       this.filters.add(slots[i]!, fields.category, fields.attributes && (JSON.parse(JSON.stringify(fields.attributes)) as Record<string, unknown>));
     });
@@ -478,10 +489,9 @@ export class VectorIndex {
       strategy = 'exact';
     } else {
       // The graph's whole candidate list (its ef), narrowed to k by the estimated dot products: the same graph walk, a better k.
-      const found = this.graph.search(query, this.expansionFor(k, options.expansion));
-      candidates = found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
+      const expansion = this.expansionFor(k, options.expansion);
+      ({ candidates, strategy } = this.checkWalk(query, this.graph.search(query, expansion), expansion));
       if (candidates.length > k) candidates = this.narrow(query, candidates, k);
-      strategy = 'hnsw';
     }
 
     return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
@@ -534,11 +544,23 @@ export class VectorIndex {
     const k = Math.max(options.limit, Math.ceil(options.limit * options.oversampling));
     const matrix = new Float32Array(queries.length * this.model.dimension);
     queries.forEach((query, i) => matrix.set(query, i * this.model.dimension));
-    const found = this.graph.searchMany(matrix, queries.length, this.expansionFor(k, options.expansion), threads);
-    return found.map(({ slots, distances }, i) => {
-      const candidates = slots.map((slot, j) => ({ slot, hamming: distances[j]! }));
+    const expansion = this.expansionFor(k, options.expansion);
+    const found = this.graph.searchMany(matrix, queries.length, expansion, threads);
+    return found.map((walk, i) => {
+      const { candidates } = this.checkWalk(queries[i]!, walk, expansion);
       return this.rank(queries[i]!, candidates.length > k ? this.narrow(queries[i]!, candidates, k) : candidates, options, new Set());
     });
+  }
+
+  /**
+   * A graph walk's candidates, or, when the sample of codes holds one nearer to the query than the
+   * walk's nearest (the walk stopped short of the query's neighbourhood), as many from a scan of every code.
+   */
+  private checkWalk(query: Float32Array, walk: { slots: number[]; distances: Float32Array }, expansion: number): { candidates: CodeCandidate[]; strategy: 'hnsw' | 'exact-after-hnsw' } {
+    if (this.guardWalks && walk.slots.length > 0 && this.walkGuard.fellShort(query, walk.distances[0]!, this.liveCount)) {
+      return { candidates: this.codes.scanAll(query, expansion), strategy: 'exact-after-hnsw' };
+    }
+    return { candidates: walk.slots.map((slot, i) => ({ slot, hamming: walk.distances[i]! })), strategy: 'hnsw' };
   }
 
   /** The ef of an unfiltered graph search for k candidates: the one asked for, the index's setting, or grown with the index (see {@link graphExpansion}); at least k. */
@@ -575,6 +597,7 @@ export class VectorIndex {
   private retire(slots: Iterable<number>): void {
     for (const slot of slots) {
       this.codes.setLive(slot, false);
+      this.walkGuard.retire(slot);
       this.filters.remove(slot);
       this.graph.remove(slot);
     }
@@ -757,6 +780,7 @@ export class VectorIndex {
     });
     for (const { to, category, attributes } of moved) {
       this.codes.setLive(to, true);
+      this.walkGuard.offer(to, this.codeOf);
       this.filters.add(to, category, attributes);
     }
     this.graph.add(slots, vectors);

@@ -30,7 +30,7 @@ export const createIndexRequest = z.strictObject({
   vector_storage: z.enum(['f32', 'f16']).optional().describe('Float vectors kept for rescoring (default f32)'),
   connectivity: z.number().int().min(2).max(128).optional().describe('HNSW links per node (default 16)'),
   expansion_add: graphExpansion.optional().describe('Default 256'),
-  expansion_search: graphExpansion.optional().describe('Graph candidates (ef) per unfiltered search, at least the limit × oversampling. Default: grows with the index, 64 up to 100k items, 384 at 1M, at most 1024'),
+  expansion_search: graphExpansion.optional().describe('Graph candidates (ef) per unfiltered search, at least the limit × oversampling. Default: grows with the index, 64 up to 100k items, 256 at 1M, at most 1024'),
   exact_threshold: z.number().int().min(0).optional().describe('Indexes or filtered subsets up to this size are scanned exactly (default 20000)'),
 });
 
@@ -91,7 +91,7 @@ export const indexResponse = z.strictObject({
     vector_storage: z.enum(['f32', 'f16']),
     connectivity: z.number().int(),
     expansion_add: z.number().int(),
-    expansion_search: z.number().int().nullable().describe('null: grows with the index (64 up to 100k items, 384 at 1M)'),
+    expansion_search: z.number().int().nullable().describe('null: grows with the index (64 up to 100k items, 256 at 1M)'),
     exact_threshold: z.number().int(),
   }),
   bytes: z.record(z.string(), z.number()).describe('Bytes on disk by part'),
@@ -156,7 +156,7 @@ export const searchResponse = z.strictObject({
   object: z.literal('list'),
   index: z.string(),
   model: indexModel,
-  strategy: z.string().describe('How the candidates were found: hnsw, exact, filtered-exact, filtered-hnsw, …'),
+  strategy: z.string().describe('How the candidates were found: hnsw, exact, exact-after-hnsw (the graph walk fell short of a sample of the codes, so every code was scanned), filtered-exact, filtered-hnsw, …'),
   candidates: z.number().int(),
   took_ms: z.number(),
   data: z.array(hit),

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { hamming, packSignBits } from './binary-codes.js';
+import { WalkGuard } from './walk-guard.js';
+import { rng } from '../util/random.js';
+
+const randomVector = (random: () => number, dimension: number) => Float32Array.from({ length: dimension }, () => random() - 0.5);
+
+describe('WalkGuard', () => {
+  it('gives the exact nearest Hamming distance over the sampled codes, without the retired ones', () => {
+    const random = rng(21);
+    for (const dimension of [100, 512]) {
+      const guard = new WalkGuard(dimension, 5000);
+      const codes = new Map<number, Uint8Array>();
+      // Past the first room (1024 entries), so the live flags move as the memory grows.
+      for (let slot = 0; slot < 3000; slot++) {
+        const code = packSignBits(randomVector(random, dimension));
+        codes.set(slot, code);
+        guard.offer(slot, () => code);
+      }
+      for (let slot = 0; slot < 3000; slot += 3) {
+        guard.retire(slot);
+        codes.delete(slot);
+      }
+      // Offered again with another code: the new one counts, once.
+      const replaced = packSignBits(randomVector(random, dimension));
+      guard.offer(1, () => replaced);
+      codes.set(1, replaced);
+      expect(guard.size).toBe(codes.size);
+      for (let q = 0; q < 5; q++) {
+        const query = randomVector(random, dimension);
+        const code = packSignBits(query);
+        expect(guard.nearest(query)).toBe(Math.min(...[...codes.values()].map((other) => hamming(code, other))));
+      }
+      // A retired item's own code is no longer found at distance 0; a live one's is.
+      const query = Float32Array.from({ length: dimension }, (_, i) => ((codes.get(1)![i >> 3]! >> (7 - (i & 7))) & 1 ? 1 : -1));
+      expect(guard.nearest(query)).toBe(0);
+      guard.retire(1);
+      expect(guard.nearest(query)).toBeGreaterThan(0);
+      expect(guard.fellShort(query, 0, codes.size)).toBe(false);
+    }
+  });
+
+  it('keeps a sample of at most its capacity, drawn from every part of what it was offered', () => {
+    const guard = new WalkGuard(64, 200);
+    const random = rng(4);
+    const code = packSignBits(randomVector(random, 64));
+    for (let slot = 0; slot < 20_000; slot++) guard.offer(slot, () => code);
+    expect(guard.size).toBe(200);
+    const sampled = [...(guard as unknown as { entryOf: Map<number, number> }).entryOf.keys()];
+    // A reservoir: each tenth of the slots holds about a tenth of the sample (binomial, n 200, p 0.1: 20 ± 4.2).
+    for (let tenth = 0; tenth < 10; tenth++) {
+      const inside = sampled.filter((slot) => Math.floor(slot / 2000) === tenth).length;
+      expect(inside).toBeGreaterThan(5);
+      expect(inside).toBeLessThan(40);
+    }
+    // Retired entries are the next arrivals'.
+    for (const slot of sampled.slice(0, 50)) guard.retire(slot);
+    expect(guard.size).toBe(150);
+    for (let slot = 20_000; slot < 20_050; slot++) guard.offer(slot, () => code);
+    expect(guard.size).toBe(200);
+  });
+
+  it('keeps its entries in random order: the first ones are a uniform sample of the items, whatever their order of arrival', () => {
+    const dimension = 64;
+    const guard = new WalkGuard(dimension, 4000);
+    // Items far from a query in arrival order, the near ones last: a sample of the first arrivals would hold none of them.
+    const far = packSignBits(Float32Array.from({ length: dimension }, () => -1));
+    const near = packSignBits(Float32Array.from({ length: dimension }, () => 1));
+    for (let slot = 0; slot < 3000; slot++) guard.offer(slot, () => (slot < 2500 ? far : near));
+    const query = Float32Array.from({ length: dimension }, () => 1);
+    // 1,024 entries of 3,000 items, a sixth of them near: none near would be a chance of (5/6)^1024.
+    expect(guard.nearest(query, 1024)).toBe(0);
+    const sampled = (guard as unknown as { slots: number[] }).slots.slice(0, 1024);
+    const late = sampled.filter((slot) => slot >= 2500).length;
+    // A sixth of 1,024, binomial: 171 ± 12.
+    expect(late).toBeGreaterThan(120);
+    expect(late).toBeLessThan(230);
+    // A walk over 3,000 items that found only far codes fell short; one that found a near one did not.
+    expect(guard.fellShort(query, dimension, 3000)).toBe(true);
+    expect(guard.fellShort(query, 0, 3000)).toBe(false);
+  });
+
+  it('has nothing to compare with when empty', () => {
+    const guard = new WalkGuard(512);
+    const query = randomVector(rng(1), 512);
+    expect(guard.nearest(query)).toBe(Infinity);
+    expect(guard.fellShort(query, 512, 0)).toBe(false);
+  });
+});
