@@ -18,6 +18,7 @@
  *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
  *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --ef 256,384,512   (unfiltered rows at other efs than the default)
+ *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --walk-guard on,off   (with and without the walk guard)
  */
 import { execFileSync, fork } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     oversampling: { type: 'string', default: '2,4,8,16' },
     'float-ef': { type: 'string', default: '64,128,256' },
+    /** Unfiltered b1 rows with the check of each graph walk against a sample of the codes (the service's way) and without it: on, off or both. */
+    'walk-guard': { type: 'string', default: 'on' },
     /** Unfiltered ef of the b1 rows (0: the index's default, which grows with its size). */
     ef: { type: 'string', default: '0' },
     emoji: { type: 'string' },
@@ -231,18 +234,29 @@ async function child(config: string, work: string): Promise<ChildResult> {
     const index = VectorIndex.open(join(dir, 'idx'));
     // 0: the index's own ef.
     const expansions = values.ef!.split(',').map(Number);
-    for (const expansion of expansions) {
-      for (const oversampling of values.oversampling!.split(',').map(Number)) {
-        const options = { limit: 10, oversampling, rescore: true, expansion };
-        let found: number[][] = [];
-        const qps1 = timeQueries(queryList.length, () => {
-          found = queryList.map((q) => index.search(q, options).hits.map((hit) => Number(hit.item.id)));
-        });
-        const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
-        const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
-        rows.push({ config: `b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}`, recall: recallOf(found, truth), qps1, qpsBatch });
+    for (const guard of values['walk-guard']!.split(',')) {
+      index.guardWalks = guard === 'on';
+      for (const expansion of expansions) {
+        for (const oversampling of values.oversampling!.split(',').map(Number)) {
+          const options = { limit: 10, oversampling, rescore: true, expansion };
+          let found: number[][] = [];
+          let scanned = 0;
+          const qps1 = timeQueries(queryList.length, () => {
+            scanned = 0;
+            found = queryList.map((q) => {
+              const outcome = index.search(q, options);
+              if (outcome.strategy === 'exact-after-hnsw') scanned++;
+              return outcome.hits.map((hit) => Number(hit.item.id));
+            });
+          });
+          const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
+          const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
+          const guarded = index.guardWalks ? `, walk guard (${scanned} of ${queryList.length} scanned)` : ', no walk guard';
+          rows.push({ config: `b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsBatch });
+        }
       }
     }
+    index.guardWalks = true;
     {
       let found: number[][] = [];
       const qps1 = timeQueries(queryList.length, () => {
@@ -663,7 +677,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
-    args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!);
+    args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],
