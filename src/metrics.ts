@@ -32,6 +32,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly indexSearches = new Counter({
+    name: 'lookbook_index_searches_total',
+    help: 'Index searches answered through POST /v1/indexes/{name}/search and /search/upload, by how the candidates were found (exact-after-hnsw: the walk guard sent a graph walk that fell short to a scan of every code)',
+    labelNames: ['strategy'] as const,
+    registers: [this.registry],
+  });
+
   constructor(queueDepth?: () => number) {
     collectDefaultMetrics({ register: this.registry, prefix: 'lookbook_' });
     if (queueDepth) {

@@ -159,6 +159,17 @@ describe('search over HTTP', () => {
     expect(json.strategy).toBe('filtered-exact');
   });
 
+  it('counts searches by strategy for Prometheus', async () => {
+    const count = async (strategy: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(new RegExp(`lookbook_index_searches_total\\{strategy="${strategy}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const before = await count('filtered-exact');
+    const { json } = await call('POST', '/v1/indexes/shop/search', { query: { image: dataUri(jpegs[1]!) }, limit: 3, filter: { category: ['shoes'] } });
+    expect(json.strategy).toBe('filtered-exact');
+    expect(await count('filtered-exact')).toBe(before + 1);
+  });
+
   it('refuses vectors from another model or of another size', async () => {
     const wrongModel = await call('POST', '/v1/indexes/shop/search', { query: { vector: new Array(512).fill(0.1), model: 'other-model' } });
     expect(wrongModel.status).toBe(409);

@@ -120,7 +120,7 @@ export function createApp(deps: AppDeps) {
   app.use(healthRouter({ registry: deps.registry, metrics: deps.metrics, lifecycle: deps.lifecycle, version: deps.version, detector: deps.shop.detector?.info }));
   app.use(modelsRouter(deps.registry, deps.versions, deps.startedAt ?? new Date()));
   app.use(embeddingsRouter({ embeddings: deps.embeddings, upload, maxInputs: config.limits.maxInputs }));
-  app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs }));
+  app.use(indexesRouter({ indexes: deps.indexes, upload, maxInputs: config.limits.maxInputs, metrics: deps.metrics }));
   app.use(facetsRouter({ indexes: deps.indexes }));
   app.use(shopTheLookRouter({ shop: deps.shop, upload }));
   app.use(completeTheLookRouter({ looks: deps.looks, upload }));

@@ -9,6 +9,7 @@ import { compactionResponse, createIndexRequest, deleteItemsRequest, filterSchem
 import type { Upload } from '../multipart.js';
 import { sniffImageType } from '../../media/image-type.js';
 import { parseBody } from '../validation.js';
+import type { Metrics } from '../../metrics.js';
 
 function toFilter(filter: z.infer<typeof filterSchema> | undefined) {
   if (!filter) return undefined;
@@ -55,7 +56,7 @@ function describeItem(indexName: string, item: CatalogItem) {
 }
 
 /** Index management, items and search (`/v1/indexes/...`). */
-export function indexesRouter(deps: { indexes: IndexService; upload: Upload; maxInputs: number }) {
+export function indexesRouter(deps: { indexes: IndexService; upload: Upload; maxInputs: number; metrics: Pick<Metrics, 'indexSearches'> }) {
   const router = Router();
   const { indexes } = deps;
   const describe = (index: VectorIndex) => describeIndex(index, indexes.encoderFor(index) !== undefined);
@@ -172,6 +173,7 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
 
   const answer = async (name: string, query: Query, options: z.infer<z.ZodObject<typeof searchOptions>>, signal: AbortSignal) => {
     const outcome = await indexes.search(name, { ...options, query, filter: toFilter(options.filter), expansion: options.expansion_search }, signal);
+    deps.metrics.indexSearches.inc({ strategy: outcome.strategy });
     return {
       object: 'list' as const,
       index: name,
