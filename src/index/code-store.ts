@@ -1,10 +1,9 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
-import { createHammingKernel, histogramBytes, SCAN_LOOKAHEAD, type HammingKernel } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, SCAN_LOOKAHEAD, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
 
 const fsyncAsync = promisify(fsync);
-const PAGE = 65_536;
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
 
 /** Reads `length` bytes of a file from `position` into `target` at `offset`. */
@@ -89,8 +88,7 @@ export class CodeStore {
     this.kernel = createHammingKernel(words, scanLookahead);
     this.planeBytes = Math.ceil(dimension / 8);
     this.record = Buffer.alloc(this.bytesPerMagnitude);
-    this.histogramAt = roundUp(this.stride, 64);
-    this.codesAt = roundUp(this.histogramAt + histogramBytes(words), PAGE);
+    ({ histogramAt: this.histogramAt, codesAt: this.codesAt } = kernelLayout(words));
     this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
     this.magnitudeFd = openSync(magnitudePath, existsSync(magnitudePath) ? 'r+' : 'w+');
     this.slots = Math.floor(fstatSync(this.fd).size / this.bytesPerCode);
@@ -211,9 +209,7 @@ export class CodeStore {
   }
 
   private writeQuery(query: ArrayLike<number>): void {
-    packSignBits(query, this.bytes, 0);
-    this.bytes.fill(0, Math.ceil(query.length / 8), this.stride);
-    this.bytes.fill(0, this.histogramAt, this.histogramAt + 4 * (this.dimension + 1));
+    writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
   }
 
   /** The top `k` live slots by Hamming distance to `query` (ties by slot), scanning every code. */

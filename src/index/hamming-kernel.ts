@@ -1,3 +1,5 @@
+import { packSignBits } from './binary-codes.js';
+
 /**
  * Hamming distances between one packed sign-bit code and many, in WebAssembly: the 64-bit
  * `i64.popcnt` instruction compiles to the CPU's POPCNT, which JavaScript cannot reach (its best
@@ -122,6 +124,26 @@ const sinkOffset = (words: number) => Math.ceil((4 * (words * 64 + 1)) / 8) * 8;
 /** Bytes the kernel writes from `histogram` on: a u32 count per distance 0…bits, then one 8-byte word of its own. */
 export function histogramBytes(words: number): number {
   return sinkOffset(words) + 8;
+}
+
+/** The kernel's memory grows by WebAssembly pages of 64 KiB. */
+export const WASM_PAGE = 65_536;
+
+/**
+ * Where an owner of a kernel's memory keeps what every scan reads: the query's code at 0, the
+ * histogram (and the kernel's own word, {@link histogramBytes}) 64-byte aligned after it, and its
+ * codes from the next page on.
+ */
+export function kernelLayout(words: number): { histogramAt: number; codesAt: number } {
+  const histogramAt = Math.ceil((words * 8) / 64) * 64;
+  return { histogramAt, codesAt: Math.ceil((histogramAt + histogramBytes(words)) / WASM_PAGE) * WASM_PAGE };
+}
+
+/** What a scan starts from: `query`'s sign code at 0 (zero to the end of its words) and a cleared histogram. */
+export function writeScanQuery(memory: Uint8Array, query: ArrayLike<number>, words: number, histogramAt: number): void {
+  packSignBits(query, memory, 0);
+  memory.fill(0, Math.ceil(query.length / 8), words * 8);
+  memory.fill(0, histogramAt, histogramAt + 4 * (words * 64 + 1));
 }
 
 /**

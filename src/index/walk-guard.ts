@@ -1,8 +1,6 @@
-import { packSignBits } from './binary-codes.js';
-import { createHammingKernel, histogramBytes, type HammingKernel } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
 import { rng } from '../util/random.js';
 
-const PAGE = 65536;
 /** Items per sampled code scanned by {@link WalkGuard.fellShort}: 64 gives 15,625 at 1M. */
 const SAMPLE_SHARE = 64;
 
@@ -21,14 +19,14 @@ const SAMPLE_SHARE = 64;
  * 0.972–0.990). The sample's scan takes 60–100 µs at 1M, where a walk takes 1–2 ms.
  *
  * The sample is a reservoir over the items as they arrive, kept in random order (so that its first
- * entries are a sample too); a retired item's entry is the next arrival's. Its memory is the sample's codes (64 bytes an entry for 512 dimensions), about 1 MB at
- * the full 16,384.
+ * entries are a sample too); a retired item's entry is the next arrival's. Its memory is the
+ * sample's codes (64 bytes an entry for 512 dimensions), about 1 MB at the full 16,384.
  */
 export class WalkGuard {
   private readonly kernel: HammingKernel;
   private readonly stride: number;
   private readonly histogramAt: number;
-  private readonly codesAt = PAGE;
+  private readonly codesAt: number;
   /** Entries the memory has room for (grows with the sample, up to `capacity`). */
   private room = 0;
   private bytes!: Uint8Array<ArrayBuffer>;
@@ -47,8 +45,7 @@ export class WalkGuard {
     const words = Math.ceil(dimension / 64);
     this.stride = words * 8;
     this.kernel = createHammingKernel(words);
-    this.histogramAt = roundUp(this.stride, 64);
-    if (this.histogramAt + histogramBytes(words) > this.codesAt) throw new Error(`${dimension} dimensions: codes too wide for the sample's layout`);
+    ({ histogramAt: this.histogramAt, codesAt: this.codesAt } = kernelLayout(words));
     this.grow(Math.min(capacity, 1024));
   }
 
@@ -79,7 +76,7 @@ export class WalkGuard {
 
   /**
    * A live item, sampled or not by the reservoir's draw; `codeOf` gives its sign code (as
-   * {@link packSignBits} packs it), asked for only when the item is sampled.
+   * `packSignBits` packs it), asked for only when the item is sampled.
    */
   offer(slot: number, codeOf: (slot: number) => Uint8Array): void {
     if (this.entryOf.has(slot)) this.retire(slot);
@@ -135,9 +132,7 @@ export class WalkGuard {
   nearest(query: ArrayLike<number>, entries = this.slots.length): number {
     if (this.entryOf.size === 0) return Infinity;
     const bits = this.stride * 8;
-    packSignBits(query, this.bytes, 0);
-    this.bytes.fill(0, Math.ceil(query.length / 8), this.stride);
-    this.bytes.fill(0, this.histogramAt, this.histogramAt + 4 * (bits + 1));
+    writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
     this.kernel.scanRange(0, this.codesAt, 0, Math.min(entries, this.slots.length), this.liveAt, this.distancesAt, this.histogramAt);
     const histogram = new Uint32Array(this.kernel.memory.buffer, this.histogramAt, bits + 1);
     for (let distance = 0; distance <= bits; distance++) if (histogram[distance]! > 0) return distance;
@@ -155,6 +150,3 @@ export class WalkGuard {
   }
 }
 
-function roundUp(value: number, multiple: number): number {
-  return Math.ceil(value / multiple) * multiple;
-}
