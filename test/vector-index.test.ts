@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_FILTERED_SEARCH_TUNING, DEFAULT_INDEX_SETTINGS, VectorIndex, graphExpansion, type IndexSettings } from '../src/index/vector-index.js';
-import { clusteredCorpus, exactTopK } from './helpers/corpus.js';
+import { clusteredCorpus, exactTopK, factoredCorpus } from './helpers/corpus.js';
 
 const MODEL = { id: 'test-model', version: '1', dimension: 128 };
 const dirs: string[] = [];
@@ -100,6 +100,46 @@ describe('VectorIndex search', () => {
       expect(byAttribute.hits.every((hit) => [0, 1].includes(hit.item.attributes.n as number))).toBe(true);
       index.close();
     }
+  });
+});
+
+describe('VectorIndex filters correlated with the vectors', () => {
+  it('scans a filter whose items lie away from the query after one graph walk, instead of widening the walk over the index', () => {
+    // A query of category k filtered to category k + 1 finds none of its graph neighbours passing
+    // (Complete the Look's case; every item of its own category is nearer); filtered to k, all of them.
+    const { vectors, category } = factoredCorpus(12_000, MODEL.dimension, 4, 40, 31);
+    const categoryOf = (i: number) => `k${category[i]!}`;
+    const index = build(tempDir(), vectors, { exactThreshold: 100 }, categoryOf);
+    // The graph for these 25 % filters at this size, as it is for them at 1M.
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5 };
+    const graph = (index as unknown as { graph: { search: (...args: unknown[]) => unknown } }).graph;
+    const walk = graph.search.bind(graph);
+    const walks: number[] = [];
+    graph.search = (query: unknown, k: unknown) => {
+      walks.push(k as number);
+      return walk(query, k);
+    };
+    let found = 0;
+    for (const q of [5, 50, 500]) {
+      const query = vectors[q]!;
+      const own = category[q]!;
+      walks.length = 0;
+      const near = index.search(query, { limit: 10, oversampling: 4, rescore: true, filter: { category: [`k${own}`] } });
+      expect(near.strategy).toBe('filtered-hnsw');
+      expect(walks).toHaveLength(1);
+      walks.length = 0;
+      const other = `k${(own + 1) % 4}`;
+      const far = index.search(query, { limit: 10, oversampling: 4, rescore: true, filter: { category: [other] } });
+      expect(far.strategy).toBe('filtered-exact-after-hnsw');
+      expect(walks).toHaveLength(1);
+      expect(far.hits).toHaveLength(10);
+      expect(far.hits.every((hit) => hit.item.category === other)).toBe(true);
+      const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === other);
+      const truth = exactTopK(query, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
+      found += far.hits.filter((hit) => truth.includes(hit.item.id)).length;
+    }
+    expect(found).toBeGreaterThanOrEqual(27);
+    index.close();
   });
 });
 

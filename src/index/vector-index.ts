@@ -100,7 +100,8 @@ export interface SearchHit {
 export interface SearchOutcome {
   readonly hits: SearchHit[];
   /** `exact-after-hnsw`: the graph walk fell short (see {@link WalkGuard}) and every code was scanned. */
-  readonly strategy: 'hnsw' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw';
+  /** `filtered-exact-after-hnsw`: too few of the graph's candidates passed the filter (its items lie far from the query), so its codes were scanned. */
+  readonly strategy: 'hnsw' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw' | 'filtered-exact-after-hnsw';
   /** Candidates considered by the binary stage. */
   readonly candidates: number;
 }
@@ -483,8 +484,9 @@ export class VectorIndex {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
         // Every passing candidate the graph gave goes to the narrowing, not only the first `wanted`.
         // Enough when half of them passed (the fetch expects all): searching again at twice the ef costs more than the last half adds.
-        candidates = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, scan);
-        strategy = 'filtered-hnsw';
+        const walked = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, size);
+        candidates = walked ?? scan();
+        strategy = walked ? 'filtered-hnsw' : 'filtered-exact-after-hnsw';
       }
       if (candidates.length > pool) candidates = this.narrow(query, candidates, pool);
     } else if (options.exact || count <= this.settings.exactThreshold) {
@@ -609,18 +611,21 @@ export class VectorIndex {
   /**
    * Graph search restricted to the slots `matches` accepts: USearch's JavaScript binding has no
    * filtered search, so fetch `fetch` candidates (enough for the pool to pass), and widen until at
-   * least `need` of them pass (every passing one is returned); past half the index, scan the
-   * matching codes instead.
+   * least `need` of them pass (every passing one is returned). A widened walk fetches what the pass
+   * rate seen asks for, at least twice as many: a filter correlated with the vectors against the
+   * query (a category unlike it, as Complete the Look asks) passes few or none of the query's
+   * neighbours, and doubling walked on to half the index. Undefined when scanning the `matching`
+   * codes costs less than that walk (the planner's rule), or past half the index: scan them instead.
    */
-  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, scan: () => CodeCandidate[]): CodeCandidate[] {
+  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, matching: number): CodeCandidate[] | undefined {
     const size = this.graph.size;
     for (;;) {
       const found = this.graph.search(query, Math.min(fetch, size));
       const passing: CodeCandidate[] = [];
       for (let i = 0; i < found.slots.length; i++) if (matches(found.slots[i]!)) passing.push({ slot: found.slots[i]!, hamming: found.distances[i]! });
       if (passing.length >= need || fetch >= size) return passing;
-      fetch *= 2;
-      if (fetch > size / 2) return scan();
+      fetch = Math.max(2 * fetch, Math.ceil((fetch * need) / Math.max(passing.length, 1)));
+      if (fetch > size / 2 || (this.settings.exactThreshold > 0 && matching <= this.tuning.graphStepInCodes * fetch)) return undefined;
     }
   }
 

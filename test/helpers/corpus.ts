@@ -41,3 +41,28 @@ export function exactTopK(query: Float32Array, vectors: readonly Float32Array[],
   scores.sort((a, b) => b.dot - a.dot);
   return scores.slice(0, k).map((s) => s.i);
 }
+
+/**
+ * Unit vectors made of a category direction, a topic direction shared across the categories (a
+ * style or a colour) and noise: items of another category than the query's lie far from it, and
+ * the nearest of them share its topic — a filter to a category unlike the query's (Complete the
+ * Look's case) has a real answer, ranked by the topic.
+ */
+export function factoredCorpus(count: number, dimension: number, categories: number, topics: number, seed: number, weights = { category: 1, topic: 0.8, noise: 0.6 }) {
+  const random = rng(seed);
+  const direction = () => Float32Array.from({ length: dimension }, () => gaussian(random));
+  const categoryDirections = Array.from({ length: categories }, direction);
+  const topicDirections = Array.from({ length: topics }, direction);
+  const vectors: Float32Array[] = [];
+  const category: number[] = [];
+  const topic: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = Math.floor(random() * categories);
+    const t = Math.floor(random() * topics);
+    const v = Float32Array.from({ length: dimension }, (_, j) => weights.category * categoryDirections[c]![j]! + weights.topic * topicDirections[t]![j]! + weights.noise * gaussian(random));
+    vectors.push(normalize(v));
+    category.push(c);
+    topic.push(t);
+  }
+  return { vectors, category, topic };
+}
