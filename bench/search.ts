@@ -5,8 +5,9 @@
  *     oversampling values (the whole product path: SQLite catalog, vector file, codes);
  *   - exact float scan (USearch exactSearch), which also gives the ground truth;
  *   - filtered search (a category, then an attribute, matching 1 %, 10 %, 25 % and 50 % of the
- *     items): recall@10 against the exact filtered answer and latency against unfiltered search
- *     measured query by query in the same loop;
+ *     items, independent of the vectors; then an attribute that follows the vectors, each query
+ *     filtered to its own quarter of the items and to the opposite one): recall@10 against the
+ *     exact filtered answer and latency against unfiltered search in passes of the same queries;
  *   - exact Hamming scans of every code (the WebAssembly kernel), at each --exact-sizes, and of a
  *     tenth of them by a list, with and without the kernel's look-ahead.
  * Each configuration is built in a child process that streams the vectors from a file, so its
@@ -120,14 +121,18 @@ function writeClustered(path: string, count: number, dim: number, seed: number, 
 
 function* readChunks(path: string, dim: number, chunk = 10_000): Generator<{ start: number; vectors: Float32Array }> {
   const fd = openSync(path, 'r');
-  const total = statSync(path).size / (dim * 4);
-  for (let start = 0; start < total; start += chunk) {
-    const n = Math.min(chunk, total - start);
-    const bytes = Buffer.alloc(n * dim * 4);
-    readSync(fd, bytes, 0, bytes.length, start * dim * 4);
-    yield { start, vectors: new Float32Array(bytes.buffer, bytes.byteOffset, n * dim) };
+  try {
+    const total = statSync(path).size / (dim * 4);
+    for (let start = 0; start < total; start += chunk) {
+      const n = Math.min(chunk, total - start);
+      const bytes = Buffer.alloc(n * dim * 4);
+      readSync(fd, bytes, 0, bytes.length, start * dim * 4);
+      yield { start, vectors: new Float32Array(bytes.buffer, bytes.byteOffset, n * dim) };
+    }
+  } finally {
+    // Also when the caller stops early (quarterModel reads the first chunk only).
+    closeSync(fd);
   }
-  closeSync(fd);
 }
 
 function readAll(path: string): Float32Array {
@@ -215,11 +220,12 @@ async function child(config: string, work: string): Promise<ChildResult> {
       // The graph for unfiltered queries even on a small dataset; past the default, the default (filtered searches choose by cost).
       exactThreshold: count > DEFAULT_INDEX_SETTINGS.exactThreshold ? DEFAULT_INDEX_SETTINGS.exactThreshold : 0,
     });
+    const quarterOf = quarterModel(work, dim);
     for (const { start, vectors } of readChunks(join(work, 'data.f32'), dim)) {
       const n = vectors.length / dim;
       built.upsert(
         Array.from({ length: n }, (_, r) => ({
-          fields: { id: String(start + r), category: bandOf(start + r, 0), attributes: { tier: bandOf(start + r, 1) } },
+          fields: { id: String(start + r), category: bandOf(start + r, 0), attributes: { tier: bandOf(start + r, 1), quarter: quarterOf(vectors.subarray(r * dim, (r + 1) * dim)) } },
           vector: vectors.subarray(r * dim, (r + 1) * dim),
         })),
       );
@@ -328,10 +334,37 @@ function bandOf(i: number, field: number): string {
   return 'rest';
 }
 
-/** The items of a band (of field 0, the category, or 1, the attribute) and each query's exact float top 10 among them. */
-function filteredTruth(data: Float32Array, dim: number, count: number, queries: Float32Array, queryCount: number, field: number, value: string) {
-  const members: number[] = [];
-  for (let i = 0; i < count; i++) if (bandOf(i, field) === value) members.push(i);
+/**
+ * A field that follows the vectors, as real catalogs' categories do: the quarter of the items an
+ * item falls in by its projection on a fixed random direction (cuts at the quartiles of the first
+ * 10,000 items). A query's neighbours mostly share its quarter; the opposite quarter (the bottom
+ * one for a query in the upper half, the top one otherwise) holds few of them, as a category unlike
+ * the query's does (Complete the Look's searches, "red dress" in shoes).
+ */
+function quarterModel(work: string, dim: number): (vector: Float32Array) => string {
+  const random = rng(1234);
+  const direction = Float64Array.from({ length: dim }, () => random() - 0.5);
+  const project = (vector: Float32Array) => {
+    let dot = 0;
+    for (let i = 0; i < dim; i++) dot += vector[i]! * direction[i]!;
+    return dot;
+  };
+  const chunks = readChunks(join(work, 'data.f32'), dim);
+  const first = chunks.next().value!.vectors;
+  chunks.return(undefined);
+  const projections = Float64Array.from({ length: first.length / dim }, (_, r) => project(first.subarray(r * dim, (r + 1) * dim))).sort();
+  const cuts = [0.25, 0.5, 0.75].map((q) => projections[Math.floor(q * projections.length)]!);
+  return (vector) => {
+    const p = project(vector);
+    return `q${cuts.filter((cut) => p >= cut).length}`;
+  };
+}
+
+/** A query's quarter's opposite: q0 for a query in q2 or q3, q3 for one in q0 or q1. */
+const oppositeQuarter = (quarter: string) => (quarter >= 'q2' ? 'q0' : 'q3');
+
+/** Each query's exact float top 10 among `members` (item numbers). */
+function truthAmong(data: Float32Array, dim: number, members: readonly number[], queries: Float32Array, queryCount: number): Uint32Array {
   const subset = new Float32Array(members.length * dim);
   members.forEach((item, j) => subset.set(data.subarray(item * dim, (item + 1) * dim), j * dim));
   const truth = new Uint32Array(queryCount * 10);
@@ -343,20 +376,45 @@ function filteredTruth(data: Float32Array, dim: number, count: number, queries: 
       truth.set(Array.from(matches.keys, (key) => members[Number(key)]!), (q + i) * 10);
     }
   }
-  return { members, truth };
+  return truth;
 }
 
-/** The filtered cases every filtered row runs: a category, then an attribute, at each band's selectivity. */
-function* filterCases(data: Float32Array, dim: number, count: number, queries: Float32Array, queryCount: number) {
+/**
+ * The filtered cases every filtered row runs: a category, then an attribute, at each band's
+ * selectivity (independent of the vectors); then an attribute that follows them (see
+ * {@link quarterModel}): each query filtered to its own quarter, and to the opposite one.
+ * `filters[q]` is query q's filter, `truth` its exact float top 10 within it.
+ */
+function* filterCases(work: string, data: Float32Array, dim: number, count: number, queries: Float32Array, queryCount: number) {
   for (const [field, label] of [
     [0, 'category'],
     [1, 'attribute'],
   ] as const) {
     for (const band of BANDS) {
-      const { members, truth } = filteredTruth(data, dim, count, queries, queryCount, field, band.value);
+      const members: number[] = [];
+      for (let i = 0; i < count; i++) if (bandOf(i, field) === band.value) members.push(i);
       const filter = field === 0 ? { category: [band.value] } : { attributes: { tier: band.value } };
-      yield { name: `${label} = ${band.value}`, members, truth, filter };
+      yield { name: `${label} = ${band.value}`, share: members.length / count, truth: truthAmong(data, dim, members, queries, queryCount), filters: Array.from({ length: queryCount }, () => filter) };
     }
+  }
+  const quarterOf = quarterModel(work, dim);
+  const members = new Map<string, number[]>();
+  for (let i = 0; i < count; i++) {
+    const quarter = quarterOf(data.subarray(i * dim, (i + 1) * dim));
+    if (!members.has(quarter)) members.set(quarter, []);
+    members.get(quarter)!.push(i);
+  }
+  const truths = new Map([...members].map(([quarter, items]) => [quarter, truthAmong(data, dim, items, queries, queryCount)]));
+  const queryQuarters = Array.from({ length: queryCount }, (_, q) => quarterOf(queries.subarray(q * dim, (q + 1) * dim)));
+  for (const [name, quarterFor] of [
+    ['quarter with the query', (quarter: string) => quarter],
+    ['quarter against the query', oppositeQuarter],
+  ] as const) {
+    const chosen = queryQuarters.map(quarterFor);
+    const truth = new Uint32Array(queryCount * 10);
+    chosen.forEach((quarter, q) => truth.set(truths.get(quarter)?.subarray(q * 10, (q + 1) * 10) ?? [], q * 10));
+    const share = chosen.reduce((sum, quarter) => sum + (members.get(quarter)?.length ?? 0), 0) / queryCount / count;
+    yield { name, share, truth, filters: chosen.map((quarter) => ({ attributes: { quarter } })) };
   }
 }
 
@@ -374,7 +432,7 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
   const queryList = Array.from({ length: queryCount }, (_, q) => queries.slice(q * dim, (q + 1) * dim));
   const options = { limit: 10, oversampling: Number(values['filter-oversampling']), rescore: true };
   const rows: FilterRow[] = [];
-  for (const { name, members, truth, filter } of filterCases(data, dim, count, queries, queryCount)) {
+  for (const { name, share, truth, filters } of filterCases(work, data, dim, count, queries, queryCount)) {
     const variants = values['filter-variants']!.split(',').map((name) => {
       const tuning = FILTER_VARIANTS[name];
       if (!tuning) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
@@ -393,7 +451,7 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
         const t1 = performance.now();
         global.gc?.();
         const t2 = performance.now();
-        const outcomes = queryList.map((query) => index.search(query, { ...options, filter }));
+        const outcomes = queryList.map((query, q) => index.search(query, { ...options, filter: filters[q] }));
         const t3 = performance.now();
         if (!timed) continue;
         variant.unfilteredMs = t1 - t0;
@@ -409,7 +467,7 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
       rows.push({
         filter: name,
         variant: variant.name,
-        share: members.length / count,
+        share,
         recall: recallOf(variant.found, truth),
         filteredMs: variant.filteredMs / queryCount,
         unfilteredMs: variant.unfilteredMs / queryCount,
@@ -522,6 +580,7 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
   try {
     await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity) });
     const data = readAll(join(work, 'data.f32'));
+    const quarterOf = quarterModel(work, dim);
     let next = 0;
     const started = performance.now();
     const upload = async () => {
@@ -530,7 +589,7 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
         next = Math.min(count, next + 256);
         const items = Array.from({ length: next - first }, (_, r) => {
           const i = first + r;
-          return { id: String(i), vector: Array.from(data.subarray(i * dim, (i + 1) * dim)), category: bandOf(i, 0), attributes: { tier: bandOf(i, 1) } };
+          return { id: String(i), vector: Array.from(data.subarray(i * dim, (i + 1) * dim)), category: bandOf(i, 0), attributes: { tier: bandOf(i, 1), quarter: quarterOf(data.subarray(i * dim, (i + 1) * dim)) } };
         });
         const result = await post<{ failed: number }>(origin, `/v1/indexes/${HTTP_INDEX}/items`, { items });
         if (result.failed > 0) throw new Error(`${result.failed} items failed to upsert`);
@@ -549,7 +608,7 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
       return { ms: performance.now() - t0, answer };
     };
     const rows: HttpRow[] = [];
-    for (const { name, members, truth, filter } of filterCases(data, dim, count, queries, queryCount)) {
+    for (const { name, share, truth, filters } of filterCases(work, data, dim, count, queries, queryCount)) {
       const sums = { filteredMs: 0, unfilteredMs: 0, filteredTookMs: 0, unfilteredTookMs: 0 };
       const strategies = new Map<string, number>();
       const found: number[][] = [];
@@ -561,8 +620,8 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
           sums.unfilteredMs += unfiltered.ms;
           sums.unfilteredTookMs += unfiltered.answer.took_ms;
         }
-        for (const body of bodies) {
-          const filtered = await search({ ...body, filter });
+        for (const [q, body] of bodies.entries()) {
+          const filtered = await search({ ...body, filter: filters[q] });
           if (!timed) continue;
           sums.filteredMs += filtered.ms;
           sums.filteredTookMs += filtered.answer.took_ms;
@@ -572,7 +631,7 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
       }
       rows.push({
         filter: name,
-        share: members.length / count,
+        share,
         recall: recallOf(found, truth),
         filteredMs: sums.filteredMs / queryCount,
         unfilteredMs: sums.unfilteredMs / queryCount,

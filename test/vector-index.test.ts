@@ -133,6 +133,8 @@ describe('VectorIndex filters correlated with the vectors', () => {
       expect(far.strategy).toBe('filtered-exact-after-hnsw');
       expect(walks).toHaveLength(1);
       expect(far.hits).toHaveLength(10);
+      // Far from the query, a longer shortlist and a larger pool rescored than the 25 % filter's (60).
+      expect(far.candidates).toBe(40 * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
       expect(far.hits.every((hit) => hit.item.category === other)).toBe(true);
       const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === other);
       const truth = exactTopK(query, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);

@@ -126,6 +126,19 @@ export interface FilteredSearchTuning {
    * graph would have to fetch.
    */
   readonly graphStepInCodes: number;
+  /**
+   * A filtered graph walk whose candidates pass the filter at less than this × its share of the
+   * items goes to a scan of the matching codes: the filter is correlated with the vectors against
+   * the query (a category unlike the query's, as Complete the Look asks), its nearest items lie
+   * far down the walk's list, and the few that passed missed most of the float top 10.
+   */
+  readonly graphPassShortfall: number;
+  /**
+   * Such a scan (a filter against the query) shortlists k × this codes by Hamming distance and
+   * rescores at least k × `farPoolFactor`: far from the query both rankings are coarse.
+   */
+  readonly farShortlistFactor: number;
+  readonly farPoolFactor: number;
   /** A filtered search wants k × this candidates (k = limit × oversampling), and rescores at least as many with their float vectors. */
   readonly poolFactor: number;
   /** … or k × this when the filter matches fewer than `sparseShare` of the items. */
@@ -165,6 +178,11 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // (25k scattered codes, 2.8–2.9× unfiltered) and 1.05–1.30 on the graph (1.9–2.0×, recall@10 0.983–0.992 against 1.000):
   // 60 sends it to the graph; the paths at 1M stay as they were (that machine measured 69–99 codes per unit of ef there).
   graphStepInCodes: 60,
+  // bench/search at 100k, each query filtered to the quarter of the items opposite its own (see its quarterModel): scanning that
+  // quarter with the 25 % filter's shortlist (240) and pool (60) gave recall@10 0.876; 640 and 160 0.916, 1,280 and 160 0.948.
+  graphPassShortfall: 0.5,
+  farShortlistFactor: 32,
+  farPoolFactor: 4,
   // bench/search at 100k: pools of 1.5k gave recall@10 0.98 at 25–50 %, 1.0 at 10 %; 1 % gave 0.94 with 3k, 0.97 with 4k.
   poolFactor: 1.5,
   sparsePoolFactor: 4,
@@ -469,10 +487,10 @@ export class VectorIndex {
       const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
       const { graphOverfetch, graphStepInCodes, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain } = this.tuning;
-      const scan = () => (plan ? this.codes.scanWritten(query, plan.writeSlots, shortlist) : this.codes.scanSlots(query, allowed!, shortlist));
+      const scan = (top = shortlist) => (plan ? this.codes.scanWritten(query, plan.writeSlots, top) : this.codes.scanSlots(query, allowed!, top));
       // Candidates the Hamming stage (graph or scan) should yield, narrowed by the estimated dot products to the pool rescored with float vectors.
       const wanted = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
-      const pool = Math.max(Math.ceil(k * poolFactor), Math.ceil(wanted / narrowGain));
+      let pool = Math.max(Math.ceil(k * poolFactor), Math.ceil(wanted / narrowGain));
       const shortlist = Math.ceil(wanted * shortlistFactor);
       // Graph candidates to fetch so that `wanted` of them are expected to pass the filter.
       const fetch = Math.ceil(((wanted * count) / size) * graphOverfetch);
@@ -484,9 +502,16 @@ export class VectorIndex {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
         // Every passing candidate the graph gave goes to the narrowing, not only the first `wanted`.
         // Enough when half of them passed (the fetch expects all): searching again at twice the ef costs more than the last half adds.
-        const walked = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, size);
-        candidates = walked ?? scan();
-        strategy = walked ? 'filtered-hnsw' : 'filtered-exact-after-hnsw';
+        const walked = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, size, size / count);
+        if (walked) {
+          candidates = walked;
+          strategy = 'filtered-hnsw';
+        } else {
+          // The filter's items lie away from the query, where Hamming distance ranks them poorly: a longer shortlist and a larger pool.
+          candidates = scan(Math.max(shortlist, Math.ceil(k * this.tuning.farShortlistFactor)));
+          pool = Math.max(pool, Math.ceil(k * this.tuning.farPoolFactor));
+          strategy = 'filtered-exact-after-hnsw';
+        }
       }
       if (candidates.length > pool) candidates = this.narrow(query, candidates, pool);
     } else if (options.exact || count <= this.settings.exactThreshold) {
@@ -611,21 +636,24 @@ export class VectorIndex {
   /**
    * Graph search restricted to the slots `matches` accepts: USearch's JavaScript binding has no
    * filtered search, so fetch `fetch` candidates (enough for the pool to pass), and widen until at
-   * least `need` of them pass (every passing one is returned). A widened walk fetches what the pass
-   * rate seen asks for, at least twice as many: a filter correlated with the vectors against the
-   * query (a category unlike it, as Complete the Look asks) passes few or none of the query's
-   * neighbours, and doubling walked on to half the index. Undefined when scanning the `matching`
-   * codes costs less than that walk (the planner's rule), or past half the index: scan them instead.
+   * least `need` of them pass (every passing one is returned). Undefined when the `matching` codes
+   * should be scanned instead (unless the index never scans, past half the index only): when far
+   * fewer of the walk's candidates pass than the filter's `share` of the items predicts (see
+   * `graphPassShortfall`), or when the walk a widening needs — what the pass rate seen asks for, at
+   * least twice the fetch — costs more than the scan (the planner's rule); doubling until enough
+   * passed walked a filter against the query on to half the index.
    */
-  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, matching: number): CodeCandidate[] | undefined {
+  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, matching: number, share: number): CodeCandidate[] | undefined {
     const size = this.graph.size;
+    const scans = this.settings.exactThreshold > 0;
     for (;;) {
       const found = this.graph.search(query, Math.min(fetch, size));
       const passing: CodeCandidate[] = [];
       for (let i = 0; i < found.slots.length; i++) if (matches(found.slots[i]!)) passing.push({ slot: found.slots[i]!, hamming: found.distances[i]! });
+      if (scans && passing.length < found.slots.length * share * this.tuning.graphPassShortfall) return undefined;
       if (passing.length >= need || fetch >= size) return passing;
       fetch = Math.max(2 * fetch, Math.ceil((fetch * need) / Math.max(passing.length, 1)));
-      if (fetch > size / 2 || (this.settings.exactThreshold > 0 && matching <= this.tuning.graphStepInCodes * fetch)) return undefined;
+      if (fetch > size / 2 || (scans && matching <= this.tuning.graphStepInCodes * fetch)) return undefined;
     }
   }
 
