@@ -99,8 +99,10 @@ export interface SearchHit {
 
 export interface SearchOutcome {
   readonly hits: SearchHit[];
-  /** `exact-after-hnsw`: the graph walk fell short (see {@link WalkGuard}) and every code was scanned. */
-  /** `filtered-exact-after-hnsw`: too few of the graph's candidates passed the filter (its items lie far from the query), so its codes were scanned. */
+  /**
+   * `exact-after-hnsw`: the graph walk fell short (see {@link WalkGuard}) and every code was scanned;
+   * `filtered-exact-after-hnsw`: too few of the graph's candidates passed the filter (its items lie far from the query), so its codes were scanned.
+   */
   readonly strategy: 'hnsw' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw' | 'filtered-exact-after-hnsw';
   /** Candidates considered by the binary stage. */
   readonly candidates: number;
@@ -486,7 +488,7 @@ export class VectorIndex {
       const plan = this.filters.plan(options.filter);
       const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
-      const { graphOverfetch, graphStepInCodes, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain } = this.tuning;
+      const { graphOverfetch, graphStepInCodes, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain, farShortlistFactor, farPoolFactor } = this.tuning;
       const scan = (top = shortlist) => (plan ? this.codes.scanWritten(query, plan.writeSlots, top) : this.codes.scanSlots(query, allowed!, top));
       // Candidates the Hamming stage (graph or scan) should yield, narrowed by the estimated dot products to the pool rescored with float vectors.
       const wanted = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
@@ -502,14 +504,14 @@ export class VectorIndex {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
         // Every passing candidate the graph gave goes to the narrowing, not only the first `wanted`.
         // Enough when half of them passed (the fetch expects all): searching again at twice the ef costs more than the last half adds.
-        const walked = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, size, size / count);
+        const walked = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, size);
         if (walked) {
           candidates = walked;
           strategy = 'filtered-hnsw';
         } else {
           // The filter's items lie away from the query, where Hamming distance ranks them poorly: a longer shortlist and a larger pool.
-          candidates = scan(Math.max(shortlist, Math.ceil(k * this.tuning.farShortlistFactor)));
-          pool = Math.max(pool, Math.ceil(k * this.tuning.farPoolFactor));
+          candidates = scan(Math.max(shortlist, Math.ceil(k * farShortlistFactor)));
+          pool = Math.max(pool, Math.ceil(k * farPoolFactor));
           strategy = 'filtered-exact-after-hnsw';
         }
       }
@@ -638,13 +640,14 @@ export class VectorIndex {
    * filtered search, so fetch `fetch` candidates (enough for the pool to pass), and widen until at
    * least `need` of them pass (every passing one is returned). Undefined when the `matching` codes
    * should be scanned instead (unless the index never scans, past half the index only): when far
-   * fewer of the walk's candidates pass than the filter's `share` of the items predicts (see
+   * fewer of the walk's candidates pass than the filter's share of the items predicts (see
    * `graphPassShortfall`), or when the walk a widening needs — what the pass rate seen asks for, at
    * least twice the fetch — costs more than the scan (the planner's rule); doubling until enough
    * passed walked a filter against the query on to half the index.
    */
-  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, matching: number, share: number): CodeCandidate[] | undefined {
+  private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, matching: number): CodeCandidate[] | undefined {
     const size = this.graph.size;
+    const share = matching / Math.max(this.liveCount, 1);
     const scans = this.settings.exactThreshold > 0;
     for (;;) {
       const found = this.graph.search(query, Math.min(fetch, size));
