@@ -145,6 +145,57 @@ describe('VectorIndex filters correlated with the vectors', () => {
   });
 });
 
+describe('VectorIndex copies of scanned filters', () => {
+  it("copies a filter's codes side by side on its second scan, answers as before, and drops the copies on a change", () => {
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 41);
+    const index = build(tempDir(), vectors, { exactThreshold: 50_000 }, (i) => `c${i % 4}`);
+    // Room for copies at this size (a copy's kernel memory is two 64 KB pages at least).
+    const tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, copyMinItems: 100, copyQuietMs: 0, copyBytesPerItem: 1_000 };
+    index.tuning = tuning;
+    const options = { limit: 10, oversampling: 4, rescore: true, filter: { category: ['c1'] } };
+    const query = vectors[9]!;
+    const answer = (outcome: ReturnType<VectorIndex['search']>) => outcome.hits.map((hit) => [hit.item.id, hit.score]);
+    const first = index.search(query, options);
+    expect(first.strategy).toBe('filtered-exact');
+    expect(index.postingCopies.filters).toBe(0);
+    expect(answer(index.search(query, options))).toEqual(answer(first));
+    expect(index.postingCopies).toEqual({ filters: 1, bytes: expect.any(Number) });
+    // 750 items: codes of 16 bytes, each with its buffers, in whole pages.
+    expect(index.postingCopies.bytes).toBeGreaterThan(750 * 16);
+    expect(answer(index.search(query, options))).toEqual(answer(first));
+    // Another filter gets its own copy.
+    index.search(query, { ...options, filter: { category: ['c2'] } });
+    index.search(query, { ...options, filter: { category: ['c2'] } });
+    expect(index.postingCopies.filters).toBe(2);
+    // A deletion drops them: the copied codes included the deleted item's.
+    const top = first.hits[0]!.item.id;
+    index.delete([top]);
+    expect(index.postingCopies.filters).toBe(0);
+    const afterDelete = index.search(query, options);
+    index.search(query, options);
+    expect(index.postingCopies.filters).toBe(1);
+    const copied = index.search(query, options);
+    expect(copied.hits.map((hit) => hit.item.id)).not.toContain(top);
+    expect(answer(copied)).toEqual(answer(afterDelete));
+    // So does an upsert; and a copy waits for the index to be quiet, and fits the memory it may take.
+    index.upsert([{ fields: { id: 'new-one', category: 'c1' }, vector: query }]);
+    expect(index.postingCopies.filters).toBe(0);
+    index.tuning = { ...tuning, copyQuietMs: 60_000 };
+    index.search(query, options);
+    const fresh = index.search(query, options);
+    expect(index.postingCopies.filters).toBe(0);
+    expect(fresh.hits[0]!.item.id).toBe('new-one');
+    index.tuning = { ...tuning, copyBytesPerItem: 1 };
+    index.search(query, options);
+    expect(index.postingCopies.filters).toBe(0);
+    index.tuning = tuning;
+    index.search(query, options);
+    expect(index.postingCopies.filters).toBe(1);
+    expect(answer(index.search(query, options))).toEqual(answer(fresh));
+    index.close();
+  });
+});
+
 describe('VectorIndex candidate counts', () => {
   it('walks the graph with an ef that grows with the index unless one is set, and narrows its candidates to k', () => {
     expect(graphExpansion(20_000)).toBe(64);

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
-import { createHammingKernel, kernelLayout, SCAN_LOOKAHEAD, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
 
 const fsyncAsync = promisify(fsync);
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
@@ -320,36 +320,9 @@ export class CodeStore {
     return total;
   }
 
-  /**
-   * Reads the cut from the histogram, then collects the distances within it by a counting sort
-   * (the histogram gives each distance's place), ties by slot: no comparator sort, no object per
-   * scanned code. `list` maps scan positions to slots (a range scan's positions are its slots).
-   */
+  /** The `k` nearest of the codes just scanned (see {@link selectNearest}). */
   private select(k: number, count: number, list?: Uint32Array): CodeCandidate[] {
-    const histogram = new Uint32Array(this.kernel.memory.buffer, this.histogramAt, this.dimension + 1);
-    let cut = 0;
-    for (let seen = 0; cut < this.dimension; cut++) {
-      seen += histogram[cut]!;
-      if (seen >= k) break;
-    }
-    const ends = new Uint32Array(cut + 2);
-    for (let d = 0; d <= cut; d++) ends[d + 1] = ends[d]! + histogram[d]!;
-    const starts = ends.slice(0, cut + 1);
-    const within = this.kernel.collect(this.distancesAt, count, cut, this.foundAt);
-    const positions = new Uint32Array(this.kernel.memory.buffer, this.foundAt, within);
-    const distances = new Uint16Array(this.kernel.memory.buffer, this.distancesAt, count);
-    const found = new Uint32Array(within);
-    for (let j = 0; j < within; j++) {
-      const i = positions[j]!;
-      found[starts[distances[i]!]!++] = list ? list[i]! : i;
-    }
-    const out: CodeCandidate[] = [];
-    for (let d = 0; d <= cut && out.length < k; d++) {
-      const bucket = found.subarray(ends[d]!, ends[d + 1]!);
-      if (list) bucket.sort();
-      for (let i = 0; i < bucket.length && out.length < k; i++) out.push({ slot: bucket[i]!, hamming: d });
-    }
-    return out;
+    return selectNearest(this.kernel, { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt }, this.dimension, k, count, list);
   }
 
   /** Cuts the file (and the slot count) to `slots` slots; every slot from there on must be free. */

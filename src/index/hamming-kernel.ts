@@ -290,3 +290,43 @@ export function createHammingKernel(words: number, lookahead = SCAN_LOOKAHEAD): 
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(hammingModule(words, lookahead)), {});
   return exports as unknown as HammingKernel;
 }
+
+/** Where a kernel's owner keeps a scan's results: the u16 distances and the positions `collect` gathers (see {@link selectNearest}). */
+export interface ScanBuffers {
+  readonly histogramAt: number;
+  readonly distancesAt: number;
+  readonly foundAt: number;
+}
+
+/**
+ * The `k` nearest of the `count` codes a scan just measured: reads the cut from the histogram, then
+ * collects the distances within it by a counting sort (the histogram gives each distance's place),
+ * ties by slot: no comparator sort, no object per scanned code. `list` maps scan positions to slots
+ * (a range scan's positions are its slots); `bits` is the code's width.
+ */
+export function selectNearest(kernel: HammingKernel, at: ScanBuffers, bits: number, k: number, count: number, list?: ArrayLike<number>): { slot: number; hamming: number }[] {
+  const histogram = new Uint32Array(kernel.memory.buffer, at.histogramAt, bits + 1);
+  let cut = 0;
+  for (let seen = 0; cut < bits; cut++) {
+    seen += histogram[cut]!;
+    if (seen >= k) break;
+  }
+  const ends = new Uint32Array(cut + 2);
+  for (let d = 0; d <= cut; d++) ends[d + 1] = ends[d]! + histogram[d]!;
+  const starts = ends.slice(0, cut + 1);
+  const within = kernel.collect(at.distancesAt, count, cut, at.foundAt);
+  const positions = new Uint32Array(kernel.memory.buffer, at.foundAt, within);
+  const distances = new Uint16Array(kernel.memory.buffer, at.distancesAt, count);
+  const found = new Uint32Array(within);
+  for (let j = 0; j < within; j++) {
+    const i = positions[j]!;
+    found[starts[distances[i]!]!++] = list ? list[i]! : i;
+  }
+  const out: { slot: number; hamming: number }[] = [];
+  for (let d = 0; d <= cut && out.length < k; d++) {
+    const bucket = found.subarray(ends[d]!, ends[d + 1]!);
+    if (list) bucket.sort();
+    for (let i = 0; i < bucket.length && out.length < k; i++) out.push({ slot: bucket[i]!, hamming: d });
+  }
+  return out;
+}

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { Catalog, type CatalogItem, type ItemFields, type ItemFilter } from './catalog.js';
 import { CodeStore, type CodeCandidate } from './code-store.js';
-import { FilterIndex } from './filter-index.js';
+import { FilterIndex, type FilterPlan } from './filter-index.js';
+import { PostingCopy } from './posting-copy.js';
 import { GRAPH_FILE, readGraphState, runGraphCheckpoint, writeGraphState, type RunningCheckpoint } from './graph-checkpoint.js';
 import { VectorFile, type VectorStorage } from './vector-file.js';
 import { WalkGuard } from './walk-guard.js';
@@ -141,6 +142,16 @@ export interface FilteredSearchTuning {
    */
   readonly farShortlistFactor: number;
   readonly farPoolFactor: number;
+  /**
+   * A filter with at least this many items whose codes are scanned twice in a row, with no change to
+   * the index for `copyQuietMs`, gets its codes copied side by side ({@link PostingCopy}): its later
+   * scans read them in order instead of through its posting list, until the next change drops the
+   * copies. The copies take at most `copyBytesPerItem` × the live items of memory in all (the first
+   * come keep it): filters scanned most of the time in a read-mostly catalog.
+   */
+  readonly copyMinItems: number;
+  readonly copyQuietMs: number;
+  readonly copyBytesPerItem: number;
   /** A filtered search wants k × this candidates (k = limit × oversampling), and rescores at least as many with their float vectors. */
   readonly poolFactor: number;
   /** … or k × this when the filter matches fewer than `sparseShare` of the items. */
@@ -185,6 +196,11 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   graphPassShortfall: 0.5,
   farShortlistFactor: 32,
   farPoolFactor: 4,
+  // At 1M a copy of a 10 % filter's codes takes ~7.5 MB (75 bytes an item: the code, the kernel's buffers, the slot): 24 bytes an
+  // item hold three such, and keep serving memory under the 600 bytes an item of issue 15 (558–570 without).
+  copyMinItems: 20_000,
+  copyQuietMs: 1_000,
+  copyBytesPerItem: 24,
   // bench/search at 100k: pools of 1.5k gave recall@10 0.98 at 25–50 %, 1.0 at 10 %; 1 % gave 0.94 with 3k, 0.97 with 4k.
   poolFactor: 1.5,
   sparsePoolFactor: 4,
@@ -217,6 +233,10 @@ export class VectorIndex {
   onReclaim: ((reclaimed: { slots: number; bytes: number; truncatedBytes: number }) => void) | undefined;
   /** A compaction is under way (one at a time). */
   private compacting = false;
+  /** Filters' codes copied side by side, by the filter's JSON, and each filter's scans since the last change (see {@link postingCopy}). */
+  private readonly copies = new Map<string, PostingCopy>();
+  private readonly copyScans = new Map<string, number>();
+  private changedAt = performance.now();
   /** How filtered searches choose their path; bench/search compares variants. */
   tuning: FilteredSearchTuning = DEFAULT_FILTERED_SEARCH_TUNING;
   /** A sample of the live codes that tells when an unfiltered graph walk fell short (see {@link WalkGuard}); bench/search turns it off to compare. */
@@ -441,6 +461,7 @@ export class VectorIndex {
       this.model,
     );
     this.liveCount += entries.length - replacedSlots.length;
+    this.changed();
     // New slots first, removals after: a batch naming one id twice retires a slot it has just written.
     entries.forEach(({ fields }, i) => {
       this.codes.setLive(slots[i]!, true);
@@ -489,7 +510,11 @@ export class VectorIndex {
       const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
       const { graphOverfetch, graphStepInCodes, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain, farShortlistFactor, farPoolFactor } = this.tuning;
-      const scan = (top = shortlist) => (plan ? this.codes.scanWritten(query, plan.writeSlots, top) : this.codes.scanSlots(query, allowed!, top));
+      const scan = (top = shortlist) => {
+        const copy = plan && this.postingCopy(options.filter!, plan);
+        if (copy) return copy.scan(query, top);
+        return plan ? this.codes.scanWritten(query, plan.writeSlots, top) : this.codes.scanSlots(query, allowed!, top);
+      };
       // Candidates the Hamming stage (graph or scan) should yield, narrowed by the estimated dot products to the pool rescored with float vectors.
       const wanted = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
       let pool = Math.max(Math.ceil(k * poolFactor), Math.ceil(wanted / narrowGain));
@@ -627,12 +652,48 @@ export class VectorIndex {
 
   /** Takes retired slots (deleted or replaced items) out of the live flags, the filter's lists and the graph. */
   private retire(slots: Iterable<number>): void {
+    this.changed();
     for (const slot of slots) {
       this.codes.setLive(slot, false);
       this.walkGuard.retire(slot);
       this.filters.remove(slot);
       this.graph.remove(slot);
     }
+  }
+
+  /**
+   * The copy of `filter`'s codes to scan, if it has one or should get one now (see
+   * `FilteredSearchTuning.copyMinItems`); undefined to scan through its posting list.
+   */
+  private postingCopy(filter: ItemFilter, plan: FilterPlan): PostingCopy | undefined {
+    const { copyMinItems, copyQuietMs, copyBytesPerItem } = this.tuning;
+    if (plan.estimate < copyMinItems) return undefined;
+    const key = JSON.stringify(filter);
+    const copy = this.copies.get(key);
+    if (copy) return copy;
+    const scans = (this.copyScans.get(key) ?? 0) + 1;
+    this.copyScans.set(key, scans);
+    if (scans < 2 || performance.now() - this.changedAt < copyQuietMs) return undefined;
+    const slots = plan.slots();
+    const held = [...this.copies.values()].reduce((sum, entry) => sum + entry.memoryBytes, 0);
+    // The copy's kernel memory (code, live byte, distance, position an entry, in 64 KB pages) and its slots.
+    const bytes = slots.length * (this.codes.bytesPerCode + 11) + 2 * 65_536;
+    if (slots.length < copyMinItems || held + bytes > copyBytesPerItem * this.liveCount) return undefined;
+    const made = new PostingCopy(this.model.dimension, slots, this.codeOf);
+    this.copies.set(key, made);
+    return made;
+  }
+
+  /** Filters whose codes are copied side by side (see {@link postingCopy}), and the memory the copies take. */
+  get postingCopies(): { filters: number; bytes: number } {
+    return { filters: this.copies.size, bytes: [...this.copies.values()].reduce((sum, copy) => sum + copy.memoryBytes, 0) };
+  }
+
+  /** An item was written, deleted or moved: the copies of codes and the scan counts no longer hold. */
+  private changed(): void {
+    this.changedAt = performance.now();
+    this.copies.clear();
+    this.copyScans.clear();
   }
 
   /**
@@ -817,6 +878,7 @@ export class VectorIndex {
       vectors.set(matrix.subarray(i * dimension, (i + 1) * dimension), slots.length * dimension);
       slots.push(to);
     });
+    this.changed();
     for (const { to, category, attributes } of moved) {
       this.codes.setLive(to, true);
       this.walkGuard.offer(to, this.codeOf);
