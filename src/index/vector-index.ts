@@ -672,6 +672,8 @@ export class VectorIndex {
     const copy = this.copies.get(key);
     if (copy) return copy;
     const scans = (this.copyScans.get(key) ?? 0) + 1;
+    // Bounded however many different filters arrive between two writes.
+    if (this.copyScans.size >= 10_000) this.copyScans.clear();
     this.copyScans.set(key, scans);
     if (scans < 2 || performance.now() - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
