@@ -23,10 +23,12 @@ describe('PostingCopy', () => {
       // Counts of every remainder: the copy's buffers stay aligned whatever the count.
       for (const count of [597, 598, 599, 600, 1, 3]) {
         const slots = Uint32Array.from({ length: 2000 }, (_, slot) => slot)
-          .filter(() => random() < 0.3)
+          .filter(() => random() < 0.5)
           .subarray(0, count);
+        expect(slots).toHaveLength(count);
         const copy = new PostingCopy(dimension, slots, (slot) => store.codeOf(slot));
         expect(copy.memoryBytes).toBeGreaterThanOrEqual(slots.length * (Math.ceil(dimension / 64) * 8 + 4));
+        expect(PostingCopy.memoryFor(dimension, slots.length)).toBe(copy.memoryBytes);
         const query = Float32Array.from({ length: dimension }, () => random() - 0.5);
         expect(copy.scan(query, 10)).toEqual(store.scanSlots(query, slots, 10));
       }

@@ -3,6 +3,16 @@ import type { CodeCandidate } from './code-store.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
 
+/** A copy's memory: the query and histogram, its codes, their live bytes, then the u16 distances and u32 positions on 8-byte boundaries. */
+function layout(dimension: number, count: number): ScanBuffers & { codesAt: number; liveAt: number; end: number } {
+  const words = Math.ceil(dimension / 64);
+  const { histogramAt, codesAt } = kernelLayout(words);
+  const liveAt = codesAt + count * words * 8;
+  const distancesAt = align8(liveAt + count);
+  const foundAt = align8(distancesAt + 2 * count);
+  return { histogramAt, codesAt, liveAt, distancesAt, foundAt, end: foundAt + 4 * count };
+}
+
 /**
  * The sign codes of one filter's items copied side by side, so that scanning them reads memory in
  * order. A posting list's codes lie scattered over the whole code array (at 1M, 64 MB), and a scan
@@ -18,7 +28,7 @@ export class PostingCopy {
   private readonly liveAt: number;
   private readonly buffers: ScanBuffers;
 
-  /** `slots` ascending and live; `codeOf` gives each one's sign code (as `packSignBits` packs it). */
+  /** `slots` live and distinct; `codeOf` gives each one's sign code (as `packSignBits` packs it). */
   constructor(
     readonly dimension: number,
     readonly slots: Uint32Array,
@@ -27,16 +37,10 @@ export class PostingCopy {
     this.words = Math.ceil(dimension / 64);
     const stride = this.words * 8;
     this.kernel = createHammingKernel(this.words);
-    const { histogramAt, codesAt } = kernelLayout(this.words);
     const n = slots.length;
-    this.codesAt = codesAt;
-    this.liveAt = codesAt + n * stride;
-    // The u16 distances and u32 positions on 8-byte boundaries, whatever the count.
-    const distancesAt = align8(this.liveAt + n);
-    const foundAt = align8(distancesAt + 2 * n);
-    this.buffers = { histogramAt, distancesAt, foundAt };
-    const needed = foundAt + 4 * n;
-    const pages = Math.ceil(needed / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
+    let end: number;
+    ({ codesAt: this.codesAt, liveAt: this.liveAt, end, ...this.buffers } = layout(dimension, n));
+    const pages = Math.ceil(end / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
     const bytes = new Uint8Array(this.kernel.memory.buffer);
     for (let i = 0; i < n; i++) {
@@ -44,6 +48,11 @@ export class PostingCopy {
       bytes.set(code.length > stride ? code.subarray(0, stride) : code, this.codesAt + i * stride);
     }
     bytes.fill(1, this.liveAt, this.liveAt + n);
+  }
+
+  /** Bytes of memory a copy of `count` codes of `dimension` bits holds: {@link memoryBytes} before it is made. */
+  static memoryFor(dimension: number, count: number): number {
+    return Math.max(1, Math.ceil(layout(dimension, count).end / PAGE)) * PAGE + 4 * count;
   }
 
   /** Bytes of memory the copy holds (its kernel's memory and its slots). */

@@ -678,9 +678,7 @@ export class VectorIndex {
     if (scans < 2 || performance.now() - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
     const held = [...this.copies.values()].reduce((sum, entry) => sum + entry.memoryBytes, 0);
-    // The copy's kernel memory (code, live byte, distance, position an entry, in 64 KB pages) and its slots.
-    const bytes = slots.length * (this.codes.bytesPerCode + 11) + 2 * 65_536;
-    if (slots.length < copyMinItems || held + bytes > copyBytesPerItem * this.liveCount) return undefined;
+    if (slots.length < copyMinItems || held + PostingCopy.memoryFor(this.model.dimension, slots.length) > copyBytesPerItem * this.liveCount) return undefined;
     const made = new PostingCopy(this.model.dimension, slots, this.codeOf);
     this.copies.set(key, made);
     return made;
