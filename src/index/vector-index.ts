@@ -677,8 +677,7 @@ export class VectorIndex {
     this.copyScans.set(key, scans);
     if (scans < 2 || performance.now() - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
-    const held = [...this.copies.values()].reduce((sum, entry) => sum + entry.memoryBytes, 0);
-    if (slots.length < copyMinItems || held + PostingCopy.memoryFor(this.model.dimension, slots.length) > copyBytesPerItem * this.liveCount) return undefined;
+    if (slots.length < copyMinItems || this.postingCopies.bytes + PostingCopy.memoryFor(this.model.dimension, slots.length) > copyBytesPerItem * this.liveCount) return undefined;
     const made = new PostingCopy(this.model.dimension, slots, this.codeOf);
     this.copies.set(key, made);
     return made;
@@ -878,7 +877,6 @@ export class VectorIndex {
       vectors.set(matrix.subarray(i * dimension, (i + 1) * dimension), slots.length * dimension);
       slots.push(to);
     });
-    this.changed();
     for (const { to, category, attributes } of moved) {
       this.codes.setLive(to, true);
       this.walkGuard.offer(to, this.codeOf);
