@@ -57,6 +57,8 @@ const { values } = parseArgs({
     connectivity: { type: 'string', default: String(DEFAULT_INDEX_SETTINGS.connectivity) },
     /** Filtered-search variants timed side by side in each filtered row (see FILTER_VARIANTS; `two-bit` is the service's path). */
     'filter-variants': { type: 'string', default: 'two-bit,sign' },
+    /** Memory for copies of filters' codes, bytes per item, in every variant but `no-copies` and in the service (--http); empty for the default. */
+    'copy-budget': { type: 'string', default: '' },
     /** Code counts for the exact-scan rows; empty for none. */
     'exact-sizes': { type: 'string', default: '100000,1000000' },
     /** Search latency while the graph is saved: on the event loop's thread, and by the checkpoint worker (seconds of queries each; 0 for none). */
@@ -172,6 +174,8 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   'scan-only': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: Number.MAX_SAFE_INTEGER },
   /** The defaults, but the graph for every filter past the exact threshold that half the index does not match: is the planner's scan the better choice on this machine? */
   'graph-first': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 0 },
+  /** The defaults without copies of filters' codes (see PostingCopy): scans through the posting lists, and the graph for the filters it answers without a copy. */
+  'no-copies': { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem: 0 },
 };
 
 interface ChildResult {
@@ -434,8 +438,9 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
   const rows: FilterRow[] = [];
   for (const { name, share, truth, filters } of filterCases(work, data, dim, count, queries, queryCount)) {
     const variants = values['filter-variants']!.split(',').map((name) => {
-      const tuning = FILTER_VARIANTS[name];
-      if (!tuning) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
+      const named = FILTER_VARIANTS[name];
+      if (!named) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
+      const tuning = values['copy-budget'] && name !== 'no-copies' ? { ...named, copyBytesPerItem: Number(values['copy-budget']) } : named;
       return { name, tuning, strategies: new Map<string, number>(), found: [] as number[][], filteredMs: 0, unfilteredMs: 0 };
     });
     // A warm-up round, then the timed one; in each, per variant, a pass of every query unfiltered, then
@@ -463,6 +468,8 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
       }
     }
     index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
+    const copies = index.postingCopies;
+    process.stderr.write(`filtered ${name}: copies of filters held ${copies.filters}, ${(copies.bytes / count).toFixed(1)} bytes/item\n`);
     for (const variant of variants) {
       rows.push({
         filter: name,
@@ -575,6 +582,7 @@ async function post<T>(origin: string, path: string, body: unknown): Promise<T> 
  * query unfiltered: client time per request and the answer's `took_ms`.
  */
 async function httpRows(work: string, dim: number, count: number): Promise<HttpRow[]> {
+  if (values['copy-budget']) process.env.LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM = values['copy-budget'];
   const service = await startService({ model: values.model!, logLevel: 'warn', name: 'search-http' });
   const origin = service.origin;
   try {
@@ -737,6 +745,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
     args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!);
+    if (values['copy-budget']) args.push('--copy-budget', values['copy-budget']);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--expose-gc', '--max-old-space-size=16384'],

@@ -196,6 +196,67 @@ describe('VectorIndex copies of scanned filters', () => {
   });
 });
 
+describe('VectorIndex copies of filters the graph would answer', () => {
+  it("scans a copied filter instead of walking the graph when the copy is cheaper, and takes the far pool when its nearest code is farther than the guard's sample's", () => {
+    const { vectors, category } = factoredCorpus(12_000, MODEL.dimension, 4, 40, 31);
+    const categoryOf = (i: number) => `k${category[i]!}`;
+    const index = build(tempDir(), vectors, { exactThreshold: 100 }, categoryOf);
+    // The graph for these 25 % filters through their posting lists, their copies cheaper: the paths of a 25 % filter at 1M.
+    const tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5, copiedStepInCodes: 1_000, copyMinItems: 100, copyQuietMs: 0, copyBytesPerItem: 1_000 };
+    index.tuning = tuning;
+    const k = 40;
+    const ids = (outcome: ReturnType<VectorIndex['search']>) => outcome.hits.map((hit) => hit.item.id);
+    const truthFor = (query: Float32Array, value: string) => {
+      const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === value);
+      return exactTopK(query, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
+    };
+    const found = { near: 0, far: 0 };
+    const asked = new Set<string>();
+    for (const q of [7, 70, 700]) {
+      const query = vectors[q]!;
+      const own = `k${category[q]!}`;
+      const other = `k${(category[q]! + 1) % 4}`;
+      const options = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
+      // A category's first search: the graph (no copy yet); the second makes the copy and scans it.
+      const firstOf = (value: string, path: string) => {
+        if (asked.has(value)) return;
+        asked.add(value);
+        expect(index.search(query, options(value)).strategy).toBe(path);
+      };
+      firstOf(own, 'filtered-hnsw');
+      const near = index.search(query, options(own));
+      expect(near.strategy).toBe('filtered-exact');
+      // Every own-category item lies nearer than the sample's other items: the 25 % filter's own pool, max(1.5k, wanted / 3).
+      expect(near.candidates).toBeLessThan(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
+      firstOf(other, 'filtered-exact-after-hnsw');
+      const far = index.search(query, options(other));
+      expect(far.strategy).toBe('filtered-exact');
+      expect(far.candidates).toBe(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
+      expect(far.hits.every((hit) => hit.item.category === other)).toBe(true);
+      found.near += ids(near).filter((id) => truthFor(query, own).includes(id)).length;
+      found.far += ids(far).filter((id) => truthFor(query, other).includes(id)).length;
+    }
+    // A copy for each category asked for.
+    expect(index.postingCopies.filters).toBe(asked.size);
+    expect(asked.size).toBeGreaterThanOrEqual(2);
+    expect(found.near).toBeGreaterThanOrEqual(28);
+    expect(found.far).toBeGreaterThanOrEqual(27);
+    // Without the guard's sample there is nothing to tell a far filter by: its copy is scanned with the filter's own pool.
+    index.guardWalks = false;
+    const query = vectors[7]!;
+    const far = index.search(query, { limit: 10, oversampling: 4, rescore: true, filter: { category: [`k${(category[7]! + 1) % 4}`] } });
+    expect(far.strategy).toBe('filtered-exact');
+    expect(far.candidates).toBeLessThan(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
+    index.guardWalks = true;
+    // A filter whose copy would not pay stays on the graph, and is not copied.
+    index.tuning = { ...tuning, copiedStepInCodes: 0 };
+    const before = index.postingCopies.filters;
+    for (let i = 0; i < 3; i++) expect(index.search(vectors[8]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: ['k0', 'k1'] } }).strategy).toBe('filtered-hnsw');
+    expect(index.postingCopies.filters).toBe(before);
+    index.close();
+  });
+});
+
 describe('VectorIndex candidate counts', () => {
   it('walks the graph with an ef that grows with the index unless one is set, and narrows its candidates to k', () => {
     expect(graphExpansion(20_000)).toBe(64);
