@@ -12,6 +12,13 @@ describe('loadConfig', () => {
     expect(config.jobs).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'lookbook', keepSources: true, workerConcurrency: 2, ownerUrl: 'http://127.0.0.1:8080' });
     expect(Object.isFrozen(config.server)).toBe(true);
     expect(config.server.keepAliveTimeoutMs).toBe(65_000);
+    expect(config.filterCopyBytesPerItem).toBe(24);
+  });
+
+  it('takes a budget for copies of filters, 0 for none', () => {
+    expect(loadConfig({ LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: '0' }).filterCopyBytesPerItem).toBe(0);
+    expect(loadConfig({ LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: '48' }).filterCopyBytesPerItem).toBe(48);
+    for (const value of ['-1', '2.5', 'lots']) expect(() => loadConfig({ LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: value })).toThrow('LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM');
   });
 
   it('keeps idle connections open for a bounded time', () => {

@@ -70,6 +70,7 @@ const envSchema = z.object({
   LOOKBOOK_HOST: z.string().min(1).default('127.0.0.1'),
   LOOKBOOK_PORT: int(0, 65535).default(8080),
   LOOKBOOK_DATA_DIR: z.string().min(1).default('data'),
+  LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: int(0, 10_000).default(24),
   LOOKBOOK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOOKBOOK_MODELS: z.string().default('models/lookbook-emoji').transform(csv).pipe(z.array(z.string()).min(1)),
   LOOKBOOK_DEFAULT_MODEL: z.string().min(1).optional(),
@@ -172,6 +173,8 @@ export interface Config {
     readonly checkResponses: boolean;
   };
   readonly dataDir: string;
+  /** Memory for copies of filters' codes laid side by side, per live item of an index (see `FilteredSearchTuning.copyBytesPerItem`); 0 makes none. */
+  readonly filterCopyBytesPerItem: number;
   readonly logLevel: string;
   readonly models: {
     /** Model directories to load, in order. */
@@ -307,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkResponses: e.LOOKBOOK_CHECK_RESPONSES,
     },
     dataDir: e.LOOKBOOK_DATA_DIR,
+    filterCopyBytesPerItem: e.LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM,
     logLevel: e.LOOKBOOK_LOG_LEVEL,
     models: {
       dirs: e.LOOKBOOK_MODELS,

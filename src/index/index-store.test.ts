@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { IndexStore } from './index-store.js';
-import { DEFAULT_INDEX_SETTINGS } from './vector-index.js';
+import { DEFAULT_FILTERED_SEARCH_TUNING, DEFAULT_INDEX_SETTINGS } from './vector-index.js';
 
 const logger = pino({ level: 'silent' });
 const small = { id: 'm', version: '1', dimension: 8 };
@@ -79,6 +79,23 @@ describe('IndexStore versions', () => {
     expect(readdirSync(join(dataDir, 'indexes'))).toEqual(['hats']);
     expect(untouched.get('hats').model).toEqual(small);
     untouched.close();
+  });
+
+  it("gives every index it opens, creates or rebuilds the budget for copies of filters' codes", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'store-'));
+    const budget = { filterCopyBytesPerItem: 0 };
+    const store = new IndexStore(dataDir, logger, budget);
+    expect(store.create('bags', small, DEFAULT_INDEX_SETTINGS).tuning.copyBytesPerItem).toBe(0);
+    expect(store.createBuild('bags', small, DEFAULT_INDEX_SETTINGS).index.tuning.copyBytesPerItem).toBe(0);
+    store.promote('bags');
+    expect(store.get('bags').tuning.copyBytesPerItem).toBe(0);
+    store.close();
+    const reopened = new IndexStore(dataDir, logger, { filterCopyBytesPerItem: 48 });
+    expect(reopened.get('bags').tuning.copyBytesPerItem).toBe(48);
+    reopened.close();
+    const unset = new IndexStore(dataDir, logger);
+    expect(unset.get('bags').tuning).toBe(DEFAULT_FILTERED_SEARCH_TUNING);
+    unset.close();
   });
 
   it('holds writes back while a switch is under way', async () => {

@@ -42,6 +42,8 @@ export class IndexStore {
   constructor(
     dataDir: string,
     private readonly logger: Logger,
+    /** `filterCopyBytesPerItem`: each index's budget for copies of its filters' codes (see `FilteredSearchTuning.copyBytesPerItem`); the default's when unset. */
+    private readonly options: { filterCopyBytesPerItem?: number } = {},
   ) {
     this.root = join(dataDir, 'indexes');
     mkdirSync(this.root, { recursive: true });
@@ -195,6 +197,8 @@ export class IndexStore {
 
   /** Logs each time an index's save releases slots for reuse or cuts its files. */
   private watch(name: string, index: VectorIndex): VectorIndex {
+    const copyBytesPerItem = this.options.filterCopyBytesPerItem;
+    if (copyBytesPerItem !== undefined) index.tuning = { ...index.tuning, copyBytesPerItem };
     index.onReclaim = (reclaimed) => this.logger.info({ index: name, releasedSlots: reclaimed.slots, reclaimedBytes: reclaimed.bytes, truncatedBytes: reclaimed.truncatedBytes }, 'index space reclaimed');
     return index;
   }
@@ -245,7 +249,7 @@ export class IndexStore {
     this.held(name);
     if (this.builds.has(name)) throw new ConflictError('rebuild_in_progress', `index ${name} is already being rebuilt`, { param: 'index' });
     const dirName = `${name}.${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-    const index = VectorIndex.create(join(this.root, dirName), name, model, settings);
+    const index = this.watch(name, VectorIndex.create(join(this.root, dirName), name, model, settings));
     this.builds.set(name, { index, dirName, leases: 0, retired: false });
     return { index, dirName };
   }
