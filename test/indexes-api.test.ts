@@ -45,6 +45,7 @@ describe('index management', () => {
       model_loaded: true,
       count: 0,
       settings: { vector_storage: 'f16' },
+      filter_copies: { filters: 0, bytes: 0, budget_bytes: 0 },
     });
     expect((await call('POST', '/v1/indexes', { name: 'catalog-a' })).json.error.code).toBe('index_exists');
     expect((await call('POST', '/v1/indexes', { name: '../etc' })).status).toBe(400);
@@ -88,6 +89,8 @@ describe('items', () => {
     const ids = [...first.json.data, ...second.json.data, ...third.json.data].map((item: any) => item.id);
     expect(new Set(ids).size).toBe(12);
     expect(third.json.next_after).toBeNull();
+    // Far below the size a filter needs for a copy of its codes; the budget is the default's 24 bytes an item.
+    expect((await call('GET', '/v1/indexes/paging')).json.filter_copies).toEqual({ filters: 0, bytes: 0, budget_bytes: 24 * 12 });
 
     const before = (await call('GET', '/v1/indexes/paging/items/sku-4')).json;
     await call('POST', '/v1/indexes/paging/items', { items: [{ id: 'sku-4', text: 'now a text item', category: 'hats', metadata: { title: 'Changed' } }] });

@@ -35,6 +35,7 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
       exact_threshold: index.settings.exactThreshold,
     },
     bytes: stats.bytes,
+    filter_copies: { ...index.postingCopies, budget_bytes: index.tuning.copyBytesPerItem * stats.count },
     created_at: index.createdAt,
   };
 }

@@ -95,6 +95,13 @@ export const indexResponse = z.strictObject({
     exact_threshold: z.number().int(),
   }),
   bytes: z.record(z.string(), z.number()).describe('Bytes on disk by part'),
+  filter_copies: z
+    .strictObject({
+      filters: z.number().int().describe('Filters whose codes are copied now'),
+      bytes: z.number().int().describe('Memory the copies take'),
+      budget_bytes: z.number().int().describe('The most they may take: LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM × the items'),
+    })
+    .describe("Copies of large filters' codes laid side by side in memory, made for filters searched again while the index is quiet and dropped by its next write"),
   created_at: z.string(),
 });
 export const indexListResponse = listOf(indexResponse);
