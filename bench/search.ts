@@ -63,6 +63,8 @@ const { values } = parseArgs({
     'exact-sizes': { type: 'string', default: '100000,1000000' },
     /** Search latency while the graph is saved: on the event loop's thread, and by the checkpoint worker (seconds of queries each; 0 for none). */
     'save-seconds': { type: 'string', default: '3' },
+    /** Search latency while a copied filter's codes are dropped (by a write) and copied again every second, with and without copies (seconds each; 0 for none). */
+    'copy-churn-seconds': { type: 'string', default: '0' },
     /** Also time filtered and unfiltered searches through POST /v1/indexes/{name}/search of the service, started as a child process. */
     http: { type: 'boolean', default: false },
     /** The model the service loads for --http (its dimension must be --dim). */
@@ -182,6 +184,7 @@ interface ChildResult {
   rows: { config: string; recall: number; qps1: number; qpsBatch: number | null }[];
   filterRows?: FilterRow[];
   saveRows?: SaveRow[];
+  churnRows?: ChurnRow[];
   buildSeconds: number;
   rssPerItem: number;
   diskPerItem: number;
@@ -274,12 +277,13 @@ async function child(config: string, work: string): Promise<ChildResult> {
       });
       rows.push({ config: `b1 HNSW M${values.connectivity} ef${index.expansionFor(10)}, no float rescoring`, recall: recallOf(found, truth), qps1, qpsBatch: NaN });
     }
-    const filterRows = filteredRows(index, work, dim, count, queries);
+    const filterRows = await filteredRows(index, work, dim, count, queries);
     const saveRows = Number(values['save-seconds']) > 0 ? await savingRows(index, queryList, Number(values['save-seconds']) * 1000) : [];
+    const churnRows = Number(values['copy-churn-seconds']) > 0 ? await copyChurnRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
     const disk = dirBytes(dir);
     index.close();
     if (!kept) rmSync(dir, { recursive: true, force: true });
-    return { rows, filterRows, saveRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+    return { rows, filterRows, saveRows, churnRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
   }
 
   const quantization = config === 'f16' ? ScalarKind.F16 : ScalarKind.F32;
@@ -430,7 +434,7 @@ const strategyList = (strategies: Map<string, number>) => [...strategies].map(([
  * search over the matching items, and the mean latency of the filtered search against the same
  * queries unfiltered, timed in alternate passes so both see the same machine.
  */
-function filteredRows(index: VectorIndex, work: string, dim: number, count: number, queries: Float32Array): FilterRow[] {
+async function filteredRows(index: VectorIndex, work: string, dim: number, count: number, queries: Float32Array): Promise<FilterRow[]> {
   const data = readAll(join(work, 'data.f32'));
   const queryCount = Math.min(Number(values['filter-queries']), queries.length / dim);
   const queryList = Array.from({ length: queryCount }, (_, q) => queries.slice(q * dim, (q + 1) * dim));
@@ -466,6 +470,8 @@ function filteredRows(index: VectorIndex, work: string, dim: number, count: numb
           variant.strategies.set(outcome.strategy, (variant.strategies.get(outcome.strategy) ?? 0) + 1);
         }
       }
+      // Copies of filters' codes that the warm-up's searches asked for are filled between turns of the event loop, as between a service's requests.
+      await index.copiesBuilt();
     }
     index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
     const copies = index.postingCopies;
@@ -548,6 +554,77 @@ async function savingRows(index: VectorIndex, queries: Float32Array[], ms: numbe
       return performance.now() - t0;
     }),
   );
+  return rows;
+}
+
+// ---------- copies of filters' codes made again and again ----------
+
+interface ChurnRow {
+  copies: string;
+  queries: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** The slowest of the writes that dropped the copies (an upsert fsyncs before it returns). */
+  writeMaxMs: number;
+  /** The slowest of the filtered searches that asked for a copy. */
+  askMaxMs: number;
+  /** Copies of the 25 % category's codes found made before the next write, of the writes. */
+  made: number;
+  cycles: number;
+}
+
+/**
+ * Unfiltered searches arriving at 100/s, each timed from when it was due, while every second one
+ * item is re-upserted (which drops the copies of filters' codes) and the 25 % category is searched
+ * twice (the second search asks for its copy, made again since the write dropped it): with copies
+ * (the budget of --copy-budget, 64 by default here: a 25 % copy at 1M needs ~19 bytes an item) and
+ * without (budget 0). What making copies in a write-heavy index costs the other searches. A search
+ * due during the write is timed from the write's end: the write's fsync (5–250 ms on these
+ * machines) would otherwise set the p99 of every row.
+ */
+async function copyChurnRows(index: VectorIndex, queries: Float32Array[], seconds: number): Promise<ChurnRow[]> {
+  const rate = 100;
+  const options = { limit: 10, oversampling: 4, rescore: true };
+  const filter = { category: ['s25'] };
+  const run = async (copies: string, copyBytesPerItem: number): Promise<ChurnRow> => {
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem, copyQuietMs: 0 };
+    const latencies: number[] = [];
+    let writeMaxMs = 0;
+    let askMaxMs = 0;
+    let made = 0;
+    let cycles = 0;
+    let writeEnd = 0;
+    const started = performance.now();
+    for (let i = 0; i < seconds * rate; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      await (wait > 1 ? sleep(wait) : new Promise((resolve) => setImmediate(resolve)));
+      if (i % rate === 0) {
+        if (i > 0) made += index.postingCopies.filters;
+        cycles++;
+        const item = index.liveItems(-1, 1)[0]!;
+        const t0 = performance.now();
+        index.upsert([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+        const t1 = performance.now();
+        writeEnd = t1;
+        index.search(queries[i % queries.length]!, { ...options, filter });
+        const t2 = performance.now();
+        index.search(queries[(i + 1) % queries.length]!, { ...options, filter });
+        writeMaxMs = Math.max(writeMaxMs, t1 - t0);
+        askMaxMs = Math.max(askMaxMs, performance.now() - t2);
+      }
+      index.search(queries[i % queries.length]!, options);
+      latencies.push(performance.now() - Math.max(due, writeEnd));
+    }
+    made += index.postingCopies.filters;
+    await index.copiesBuilt();
+    latencies.sort((a, b) => a - b);
+    return { copies, queries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)!, writeMaxMs, askMaxMs, made, cycles };
+  };
+  const budget = Number(values['copy-budget'] || 64);
+  const rows = [await run('none (budget 0)', 0), await run(`made in slices (budget ${budget})`, budget), await run('none (budget 0), again', 0)];
+  index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
   return rows;
 }
 
@@ -744,7 +821,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
-    args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!);
+    args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
     if (values['copy-budget']) args.push('--copy-budget', values['copy-budget']);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
@@ -819,6 +896,7 @@ async function parent() {
       console.log(`| exact float scan (usearch exactSearch, inner product) | 1.000 | — | ${Number.isNaN(exactQps) ? '— (reused)' : exactQps.toFixed(1)} | — | ${(dim * 4).toFixed(0)} (the floats) | ${(dim * 4).toFixed(0)} |`);
       const filterRows: FilterRow[] = [];
       const saveRows: SaveRow[] = [];
+      const churnRows: ChurnRow[] = [];
       for (const config of values.configs!.split(',')) {
         const result = await runChild(config, work);
         for (const row of result.rows) {
@@ -828,6 +906,7 @@ async function parent() {
         }
         filterRows.push(...(result.filterRows ?? []));
         saveRows.push(...(result.saveRows ?? []));
+        churnRows.push(...(result.churnRows ?? []));
       }
       if (filterRows.length > 0) {
         console.log(
@@ -847,6 +926,18 @@ async function parent() {
         console.log('| --- | --- | --- | --- | --- | --- |');
         for (const row of saveRows) {
           console.log(`| ${row.save} | ${row.saveMs ? row.saveMs.toFixed(0) : '—'} | ${row.queries} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.max.toFixed(2)} |`);
+        }
+      }
+      if (churnRows.length > 0) {
+        console.log(
+          `\n### Unfiltered searches while a 25 % filter's copy is dropped and made again every second (${count.toLocaleString('en')} items; 100 queries/s, each timed from when it was due)\n`,
+        );
+        console.log('| copies | queries | p50 ms | p99 ms | max ms | slowest write ms | slowest search asking for a copy ms | copies made before the next write |');
+        console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+        for (const row of churnRows) {
+          console.log(
+            `| ${row.copies} | ${row.queries} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.max.toFixed(2)} | ${row.writeMaxMs.toFixed(1)} | ${row.askMaxMs.toFixed(1)} | ${row.made} of ${row.cycles} |`,
+          );
         }
       }
       if (values.http) {

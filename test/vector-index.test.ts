@@ -146,7 +146,7 @@ describe('VectorIndex filters correlated with the vectors', () => {
 });
 
 describe('VectorIndex copies of scanned filters', () => {
-  it("copies a filter's codes side by side on its second scan, answers as before, and drops the copies on a change", () => {
+  it("copies a filter's codes side by side after its second scan, answers as before, and drops the copies on a change", async () => {
     const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 41);
     const index = build(tempDir(), vectors, { exactThreshold: 50_000 }, (i) => `c${i % 4}`);
     // Room for copies at this size (a copy's kernel memory is two 64 KB pages at least).
@@ -158,7 +158,10 @@ describe('VectorIndex copies of scanned filters', () => {
     const first = index.search(query, options);
     expect(first.strategy).toBe('filtered-exact');
     expect(index.postingCopies.filters).toBe(0);
+    // The second scan starts the copy, filled over turns of the event loop; the searches meanwhile go through the list.
     expect(answer(index.search(query, options))).toEqual(answer(first));
+    expect(index.postingCopies.filters).toBe(0);
+    await index.copiesBuilt();
     expect(index.postingCopies).toEqual({ filters: 1, bytes: expect.any(Number) });
     // 750 items: codes of 16 bytes, each with its buffers, in whole pages.
     expect(index.postingCopies.bytes).toBeGreaterThan(750 * 16);
@@ -166,6 +169,7 @@ describe('VectorIndex copies of scanned filters', () => {
     // Another filter gets its own copy.
     index.search(query, { ...options, filter: { category: ['c2'] } });
     index.search(query, { ...options, filter: { category: ['c2'] } });
+    await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(2);
     // A deletion drops them: the copied codes included the deleted item's.
     const top = first.hits[0]!.item.id;
@@ -173,6 +177,7 @@ describe('VectorIndex copies of scanned filters', () => {
     expect(index.postingCopies.filters).toBe(0);
     const afterDelete = index.search(query, options);
     index.search(query, options);
+    await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(1);
     const copied = index.search(query, options);
     expect(copied.hits.map((hit) => hit.item.id)).not.toContain(top);
@@ -183,21 +188,30 @@ describe('VectorIndex copies of scanned filters', () => {
     index.tuning = { ...tuning, copyQuietMs: 60_000 };
     index.search(query, options);
     const fresh = index.search(query, options);
+    await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(0);
     expect(fresh.hits[0]!.item.id).toBe('new-one');
     index.tuning = { ...tuning, copyBytesPerItem: 1 };
     index.search(query, options);
+    await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(0);
+    // A write while a copy is being filled drops it: its codes would be the old ones.
     index.tuning = tuning;
     index.search(query, options);
+    index.upsert([{ fields: { id: 'newer-one', category: 'c1' }, vector: query }]);
+    await index.copiesBuilt();
+    expect(index.postingCopies.filters).toBe(0);
+    const newer = index.search(query, options);
+    index.search(query, options);
+    await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(1);
-    expect(answer(index.search(query, options))).toEqual(answer(fresh));
+    expect(answer(index.search(query, options))).toEqual(answer(newer));
     index.close();
   });
 });
 
 describe('VectorIndex copies of filters the graph would answer', () => {
-  it("scans a copied filter instead of walking the graph when the copy is cheaper, and takes the far pool when its nearest code is farther than the guard's sample's", () => {
+  it("scans a copied filter instead of walking the graph when the copy is cheaper, and takes the far pool when its nearest code is farther than the guard's sample's", async () => {
     const { vectors, category } = factoredCorpus(12_000, MODEL.dimension, 4, 40, 31);
     const categoryOf = (i: number) => `k${category[i]!}`;
     const index = build(tempDir(), vectors, { exactThreshold: 100 }, categoryOf);
@@ -217,18 +231,19 @@ describe('VectorIndex copies of filters the graph would answer', () => {
       const own = `k${category[q]!}`;
       const other = `k${(category[q]! + 1) % 4}`;
       const options = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
-      // A category's first search: the graph (no copy yet); the second makes the copy and scans it.
-      const firstOf = (value: string, path: string) => {
+      // A category's first two searches walk the graph (the second starts its copy); the third scans the copy.
+      const firstOf = async (value: string, path: string) => {
         if (asked.has(value)) return;
         asked.add(value);
-        expect(index.search(query, options(value)).strategy).toBe(path);
+        for (let i = 0; i < 2; i++) expect(index.search(query, options(value)).strategy).toBe(path);
+        await index.copiesBuilt();
       };
-      firstOf(own, 'filtered-hnsw');
+      await firstOf(own, 'filtered-hnsw');
       const near = index.search(query, options(own));
       expect(near.strategy).toBe('filtered-exact');
       // Every own-category item lies nearer than the sample's other items: the 25 % filter's own pool, max(1.5k, wanted / 3).
       expect(near.candidates).toBeLessThan(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
-      firstOf(other, 'filtered-exact-after-hnsw');
+      await firstOf(other, 'filtered-exact-after-hnsw');
       const far = index.search(query, options(other));
       expect(far.strategy).toBe('filtered-exact');
       expect(far.candidates).toBe(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
@@ -252,6 +267,7 @@ describe('VectorIndex copies of filters the graph would answer', () => {
     index.tuning = { ...tuning, copiedStepInCodes: 0 };
     const before = index.postingCopies.filters;
     for (let i = 0; i < 3; i++) expect(index.search(vectors[8]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: ['k0', 'k1'] } }).strategy).toBe('filtered-hnsw');
+    await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(before);
     index.close();
   });
