@@ -503,6 +503,19 @@ interface SaveRow {
   max: number;
 }
 
+/** Re-upserts the first live item as it is: a write that changes nothing but the index's own state (a save is due, copies drop). */
+function touch(index: VectorIndex): void {
+  const item = index.liveItems(-1, 1)[0]!;
+  index.upsert([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+}
+
+/** Waits until request `i` of an open loop at `rate` a second from `started` is due (at once if it is late); when it was due. */
+async function dueAt(started: number, i: number, rate: number): Promise<number> {
+  const due = started + (i * 1000) / rate;
+  const wait = due - performance.now();
+  await (wait > 1 ? sleep(wait) : new Promise((resolve) => setImmediate(resolve)));
+  return due;
+}
 
 /**
  * Unfiltered searches arriving at a fixed rate (an open loop, as requests reach a server), each
@@ -515,19 +528,13 @@ interface SaveRow {
 async function savingRows(index: VectorIndex, queries: Float32Array[], ms: number): Promise<SaveRow[]> {
   const rate = 200;
   const options = { limit: 10, oversampling: 4, rescore: true };
-  const touch = () => {
-    const item = index.liveItems(-1, 1)[0]!;
-    index.upsert([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
-  };
   const run = async (save: string, during?: () => Promise<number>): Promise<SaveRow> => {
     const latencies: number[] = [];
     let saveMs = 0;
     let saving: Promise<void> | undefined;
     const started = performance.now();
     for (let i = 0; ; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      await (wait > 1 ? sleep(wait) : new Promise((resolve) => setImmediate(resolve)));
+      const due = await dueAt(started, i, rate);
       if (during && !saving && performance.now() - started > ms / 4) saving = during().then((took) => void (saveMs = took));
       index.search(queries[i % queries.length]!, options);
       latencies.push(performance.now() - due);
@@ -538,7 +545,7 @@ async function savingRows(index: VectorIndex, queries: Float32Array[], ms: numbe
   };
   const rows = [await run('none')];
   await index.checkpoint();
-  touch();
+  touch(index);
   rows.push(
     await run('graph saved on the event loop thread (before)', () => {
       const t0 = performance.now();
@@ -546,7 +553,7 @@ async function savingRows(index: VectorIndex, queries: Float32Array[], ms: numbe
       return Promise.resolve(performance.now() - t0);
     }),
   );
-  touch();
+  touch(index);
   rows.push(
     await run('checkpoint in the worker thread (now)', async () => {
       const t0 = performance.now();
@@ -580,7 +587,7 @@ interface ChurnRow {
  * twice (the second search asks for its copy, made again since the write dropped it): with copies
  * (the budget of --copy-budget, 64 by default here: a 25 % copy at 1M needs ~19 bytes an item) and
  * without (budget 0). What making copies in a write-heavy index costs the other searches. A search
- * due during the write is timed from the write's end: the write's fsync (5–250 ms on these
+ * due during the write is timed from the write's end: the write's fsync (5–305 ms on these
  * machines) would otherwise set the p99 of every row.
  */
 async function copyChurnRows(index: VectorIndex, queries: Float32Array[], seconds: number): Promise<ChurnRow[]> {
@@ -597,15 +604,12 @@ async function copyChurnRows(index: VectorIndex, queries: Float32Array[], second
     let writeEnd = 0;
     const started = performance.now();
     for (let i = 0; i < seconds * rate; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      await (wait > 1 ? sleep(wait) : new Promise((resolve) => setImmediate(resolve)));
+      const due = await dueAt(started, i, rate);
       if (i % rate === 0) {
         if (i > 0) made += index.postingCopies.filters;
         cycles++;
-        const item = index.liveItems(-1, 1)[0]!;
         const t0 = performance.now();
-        index.upsert([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+        touch(index);
         const t1 = performance.now();
         writeEnd = t1;
         index.search(queries[i % queries.length]!, { ...options, filter });

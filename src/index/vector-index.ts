@@ -159,8 +159,9 @@ export interface FilteredSearchTuning {
    * A filter with at least this many items whose codes are scanned twice in a row (or that two
    * searches would have scanned from a copy, see `copiedStepInCodes`), with no change to the index
    * for `copyQuietMs`, gets its codes copied side by side ({@link PostingCopy}): its later scans read
-   * them in order instead of through its posting list, until the next change drops the copies. The copies take at most `copyBytesPerItem` × the live items of memory in all (the first
-   * come keep it): filters scanned most of the time in a read-mostly catalog.
+   * them in order instead of through its posting list, until the next change drops the copies. The
+   * copies take at most `copyBytesPerItem` × the live items of memory in all (the first come keep
+   * it): filters scanned most of the time in a read-mostly catalog.
    */
   readonly copyMinItems: number;
   readonly copyQuietMs: number;
