@@ -206,7 +206,13 @@ describe('VectorIndex copies of scanned filters', () => {
     await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(1);
     expect(answer(index.search(query, options))).toEqual(answer(newer));
+    // Closing stops a copy being made: who waits for it is answered.
+    index.search(query, { ...options, filter: { category: ['c3'] } });
+    index.search(query, { ...options, filter: { category: ['c3'] } });
+    const waiting = index.copiesBuilt();
     index.close();
+    await waiting;
+    expect(index.postingCopies.filters).toBe(1);
   });
 });
 
