@@ -27,6 +27,12 @@ function build(dir: string, vectors: Float32Array[], settings: Partial<IndexSett
   return index;
 }
 
+/** The exact top 10 by dot product with `query` among the items `keep` accepts, as item ids. */
+function exactTop10Where(query: Float32Array, vectors: readonly Float32Array[], keep: (i: number) => boolean): string[] {
+  const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => keep(i));
+  return exactTopK(query, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
+}
+
 function recallAt10(index: VectorIndex, corpus: Float32Array[], queries: Float32Array[], oversampling: number, extra: { exact?: boolean } = {}) {
   let hits = 0;
   for (const query of queries) {
@@ -136,8 +142,7 @@ describe('VectorIndex filters correlated with the vectors', () => {
       // Far from the query, a longer shortlist and a larger pool rescored than the 25 % filter's (60).
       expect(far.candidates).toBe(40 * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
       expect(far.hits.every((hit) => hit.item.category === other)).toBe(true);
-      const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === other);
-      const truth = exactTopK(query, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
+      const truth = exactTop10Where(query, vectors, (i) => categoryOf(i) === other);
       found += far.hits.filter((hit) => truth.includes(hit.item.id)).length;
     }
     expect(found).toBeGreaterThanOrEqual(27);
@@ -226,10 +231,7 @@ describe('VectorIndex copies of filters the graph would answer', () => {
     index.tuning = tuning;
     const k = 40;
     const ids = (outcome: ReturnType<VectorIndex['search']>) => outcome.hits.map((hit) => hit.item.id);
-    const truthFor = (query: Float32Array, value: string) => {
-      const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === value);
-      return exactTopK(query, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
-    };
+    const truthFor = (query: Float32Array, value: string) => exactTop10Where(query, vectors, (i) => categoryOf(i) === value);
     const found = { near: 0, far: 0 };
     const asked = new Set<string>();
     for (const q of [7, 70, 700]) {
@@ -339,8 +341,7 @@ describe('VectorIndex candidate counts', () => {
     index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, poolGrowth: 200, maxPoolFactor: 8 };
     expect(poolFor('b')).toBe(Math.max(Math.ceil(k * 1.5), Math.ceil(Math.ceil(k * (800 / 200) * 0.8) / 3)));
     // The larger pool finds the exact filtered top 10.
-    const members = vectors.map((v, i) => ({ v, i })).filter(({ i }) => categoryOf(i) === 'a');
-    const truth = exactTopK(vectors[0]!, members.map((m) => m.v), 10).map((j) => `item-${members[j]!.i}`);
+    const truth = exactTop10Where(vectors[0]!, vectors, (i) => categoryOf(i) === 'a');
     const found = index.search(vectors[0]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: ['a'] } });
     expect(found.hits.map((hit) => hit.item.id)).toEqual(truth);
     index.close();
