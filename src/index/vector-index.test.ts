@@ -13,7 +13,7 @@ const unit = (dimension: number, seed: number) => {
 };
 
 describe('VectorIndex.searchBase', () => {
-  it('ranks an alignment-head index by the base embeddings, within the filter, exactly', () => {
+  it('ranks an alignment-head index by the base embeddings, within the filter (a small one exactly)', () => {
     const d = 8;
     const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'aligned', { id: 'm', version: '1+align.1', dimension: d, base: '1' }, DEFAULT_INDEX_SETTINGS);
     // Projected vectors that disagree with the base ones: item i's projected vector is item (n-1-i)'s base.
@@ -32,6 +32,59 @@ describe('VectorIndex.searchBase', () => {
     const projected = index.search(query, { limit: 5, oversampling: 4, rescore: true, exact: true, filter: { category: ['odd'] } }).hits.map((hit) => hit.item.id);
     expect(projected).not.toEqual(expected.slice(0, 5).map((entry) => entry.id));
     index.close();
+  });
+
+  it('shortlists a large filter of an alignment-head index by its base codes, through compaction and a reopen that rebuilds them', async () => {
+    const d = 64;
+    const random = rng(29);
+    const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    const normalize = (v: Float32Array) => {
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    };
+    // Clusters of 20, each item its cluster's centre plus noise; the projected vectors are unrelated noise, so only the base codes can find the neighbours.
+    const centres = Array.from({ length: 150 }, () => Float32Array.from({ length: d }, gauss));
+    const near = (c: number) => normalize(Float32Array.from({ length: d }, (_, i) => centres[c]![i]! + 0.6 * gauss()));
+    const n = 3000;
+    const bases = Array.from({ length: n }, (_, i) => near(i % centres.length));
+    const dir = mkdtempSync(join(tmpdir(), 'vi-'));
+    const index = VectorIndex.create(dir, 'aligned', { id: 'm', version: '1+align.1', dimension: d, base: '1' }, DEFAULT_INDEX_SETTINGS);
+    index.upsert(bases.map((base, i) => ({ fields: { id: `p${i}`, category: i % 2 === 0 ? 'even' : 'odd' }, vector: normalize(Float32Array.from({ length: d }, gauss)), base })));
+    // Half the odd items deleted, then compacted: the live ones move down with their base codes.
+    await index.deleteAsync(Array.from({ length: n / 4 }, (_, i) => `p${4 * i + 1}`));
+    const report = await index.compact();
+    expect(report.movedItems).toBeGreaterThan(0);
+    const live = (i: number) => i % 2 === 1 && i % 4 !== 1;
+    const queries = Array.from({ length: 20 }, (_, q) => near((q * 7) % centres.length));
+    const exactTop = (query: Float32Array) =>
+      bases
+        .map((base, i) => ({ id: `p${i}`, i, score: base.reduce((sum, x, j) => sum + x * query[j]!, 0) }))
+        .filter((entry) => live(entry.i))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10)
+        .map((entry) => entry.id);
+    // 750 odd items: more than the shortlist for 10 (320), so the Hamming scan, the two-bit narrowing and the rescoring all act.
+    const recall = (target: VectorIndex) => {
+      let found = 0;
+      for (const query of queries) {
+        const hits = target.searchBase(query, { limit: 10, filter: { category: ['odd'] } }).map((hit) => hit.item.id);
+        expect(hits).toHaveLength(10);
+        const truth = new Set(exactTop(query));
+        found += hits.filter((id) => truth.has(id)).length;
+      }
+      return found / (10 * queries.length);
+    };
+    const before = recall(index);
+    expect(before).toBeGreaterThanOrEqual(0.95);
+    const answers = queries.map((query) => index.searchBase(query, { limit: 10, filter: { category: ['odd'] } }).map((hit) => [hit.item.id, hit.score]));
+    index.close();
+    // An index from before base codes were kept: they are made from the base embeddings when it opens.
+    rmSync(join(dir, 'base.b1'));
+    rmSync(join(dir, 'base.m1'));
+    const reopened = VectorIndex.open(dir);
+    expect(statSync(join(dir, 'base.b1')).size).toBeGreaterThanOrEqual((n - n / 4) * (d / 8));
+    expect(queries.map((query) => reopened.searchBase(query, { limit: 10, filter: { category: ['odd'] } }).map((hit) => [hit.item.id, hit.score]))).toEqual(answers);
+    reopened.close();
   });
 
   it('searches a base-version index as search does', () => {

@@ -198,6 +198,13 @@ export interface FilteredSearchTuning {
  * third of the thread while it lasts (a quarter of 1M codes: ~0.4 s).
  */
 const COPY_SLICE = 2_048;
+
+/**
+ * How {@link VectorIndex.searchBase} shortlists an alignment-head index's items by their base codes:
+ * the Hamming top `shortlist` × the items wanted, narrowed by the two-bit estimate to `pool` × wanted
+ * for the float rescoring (the far filters' factors of {@link FilteredSearchTuning}).
+ */
+export const BASE_SEARCH = { shortlist: 32, pool: 4 } as const;
 const COPY_PAUSE_MS = 2;
 
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
@@ -287,6 +294,8 @@ export class VectorIndex {
     private readonly vectors: VectorFile,
     /** The items' base embeddings, kept when the model is a head version. */
     private readonly baseVectors: VectorFile | undefined,
+    /** Their sign and magnitude codes (`base.b1`, `base.m1`), for {@link searchBase}'s shortlist. */
+    private readonly baseCodes: CodeStore | undefined,
     private readonly codes: CodeStore,
     private readonly graph: BinaryHnsw,
     /** How the graph was obtained when the index was opened. */
@@ -306,7 +315,7 @@ export class VectorIndex {
 
   /** One past the highest slot any file or row has. */
   private get slotEnd(): number {
-    return Math.max(this.catalog.nextSlot, this.vectors.slots, this.baseVectors?.slots ?? 0, this.codes.slots);
+    return Math.max(this.catalog.nextSlot, this.vectors.slots, this.baseVectors?.slots ?? 0, this.baseCodes?.slots ?? 0, this.codes.slots);
   }
 
   static create(dir: string, name: string, model: IndexModel, settings: IndexSettings): VectorIndex {
@@ -334,6 +343,7 @@ export class VectorIndex {
     const vectors = new VectorFile(join(dir, `vectors.${settings.storage}`), meta.model.dimension, settings.storage);
     const baseVectors = meta.model.base ? new VectorFile(join(dir, `base.${settings.storage}`), meta.model.dimension, settings.storage) : undefined;
     const codes = new CodeStore(join(dir, 'codes.b1'), meta.model.dimension);
+    const baseCodes = baseVectors ? new CodeStore(join(dir, 'base.b1'), meta.model.dimension) : undefined;
     const graph = new BinaryHnsw(meta.model.dimension, settings);
     const filters = new FilterIndex();
     const live: number[] = [];
@@ -341,24 +351,17 @@ export class VectorIndex {
       live.push(slot);
       filters.add(slot, category, attributes);
     }
+    // An index on a head version made before base codes were kept gets them here, once.
+    if (baseVectors && baseCodes) VectorIndex.completeCodes(baseCodes, baseVectors, live);
     const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph, live);
     for (const slot of live) codes.setLive(slot, true);
-    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, codes, graph, recovery, filters, live.length);
+    return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, baseCodes, codes, graph, recovery, filters, live.length);
   }
 
   /** Loads the saved graph and replays later changes; rebuilds from the catalog when that fails. */
   private static restoreGraph(dir: string, catalog: Catalog, vectors: VectorFile, codes: CodeStore, graph: BinaryHnsw, live: readonly number[]) {
-    // Codes are derived data: make sure every live slot has both (a crash may have cut a file short; an index made before magnitude codes has none).
+    VectorIndex.completeCodes(codes, vectors, live);
     const scratch = new Float32Array(vectors.dimension);
-    let written = 0;
-    for (const slot of live) {
-      if (slot >= codes.slots) codes.write(slot, vectors.read(slot, scratch));
-      else if (slot >= codes.magnitudeSlots) codes.writeMagnitude(slot, vectors.read(slot, scratch));
-      else continue;
-      written++;
-    }
-    // Durable before the index serves: a file cut short is made good on the next open, one holding unwritten zeros would not be.
-    if (written > 0) codes.sync();
     try {
       const state = readGraphState(dir);
       graph.load(join(dir, GRAPH_FILE));
@@ -384,6 +387,20 @@ export class VectorIndex {
       }
       return 'rebuilt' as const;
     }
+  }
+
+  /** Codes are derived data: makes sure every live slot has both (a crash may have cut a file short; an index made before magnitude or base codes has none). */
+  private static completeCodes(codes: CodeStore, vectors: VectorFile, live: readonly number[]): void {
+    const scratch = new Float32Array(vectors.dimension);
+    let written = 0;
+    for (const slot of live) {
+      if (slot >= codes.slots) codes.write(slot, vectors.read(slot, scratch));
+      else if (slot >= codes.magnitudeSlots) codes.writeMagnitude(slot, vectors.read(slot, scratch));
+      else continue;
+      written++;
+    }
+    // Durable before the index serves: a file cut short is made good on the next open, one holding unwritten zeros would not be.
+    if (written > 0) codes.sync();
   }
 
   get count(): number {
@@ -451,6 +468,7 @@ export class VectorIndex {
     if (!slots) return;
     this.vectors.sync();
     this.baseVectors?.sync();
+    this.baseCodes?.sync();
     this.codes.sync();
     this.commit(entries, slots);
     this.catalog.sync();
@@ -464,7 +482,7 @@ export class VectorIndex {
   async upsertAsync(entries: readonly UpsertEntry[]): Promise<void> {
     const slots = this.writeVectors(entries);
     if (!slots) return;
-    await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.codes.syncAsync()]);
+    await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.baseCodes?.syncAsync(), this.codes.syncAsync()]);
     this.commit(entries, slots);
     await this.catalog.syncAsync();
   }
@@ -481,6 +499,7 @@ export class VectorIndex {
     entries.forEach(({ vector, base }, i) => {
       this.vectors.write(slots[i]!, vector);
       if (this.baseVectors) this.baseVectors.write(slots[i]!, base!);
+      this.baseCodes?.write(slots[i]!, base!);
       this.codes.write(slots[i]!, vector);
     });
     return slots;
@@ -607,13 +626,13 @@ export class VectorIndex {
   }
 
   /** The `pool` candidates with the highest estimated dot products with the query (ties by Hamming order). */
-  private narrow(query: Float32Array, candidates: readonly CodeCandidate[], pool: number): CodeCandidate[] {
+  private narrow(query: Float32Array, candidates: readonly CodeCandidate[], pool: number, codes = this.codes): CodeCandidate[] {
     const n = candidates.length;
     const slots = new Uint32Array(n);
     for (let i = 0; i < n; i++) slots[i] = candidates[i]!.slot;
     const scores = new Float64Array(n);
-    if (this.tuning.narrowBy === 'sign') this.codes.signedDots(query, slots, scores);
-    else this.codes.estimateDots(query, slots, scores);
+    if (this.tuning.narrowBy === 'sign') codes.signedDots(query, slots, scores);
+    else codes.estimateDots(query, slots, scores);
     // The pool-th highest score by a native sort, then one pass: fewer than `pool` lie above it, ties fill up in Hamming order.
     const cut = scores.slice().sort()[n - pool]!;
     const out: CodeCandidate[] = [];
@@ -624,23 +643,43 @@ export class VectorIndex {
 
   /**
    * The top items by the dot product of their base embeddings with `query` (not necessarily unit
-   * length). An index on a base version searches as usual (codes, then float rescoring); an index on
-   * an alignment head, whose codes and graph hold projected vectors, scans the base embeddings of
-   * the filter's items exactly.
+   * length). An index on a base version searches as usual (codes, then float rescoring). An index on
+   * an alignment head, whose codes and graph hold projected vectors, ranks the filter's items by
+   * their base codes: the Hamming top {@link BASE_SEARCH}`.shortlist` × the items wanted, narrowed by
+   * the two-bit estimate to `pool` × wanted, rescored with the base embeddings (a filter of at most
+   * that pool is rescored whole). Its queries are Complete the Look's, for categories other than the
+   * scene's — far from the query, where both code rankings are coarse, hence the far filters' factors.
    */
   searchBase(query: Float32Array, options: Pick<SearchOptions, 'limit' | 'filter' | 'excludeIds'>): SearchHit[] {
-    if (!this.baseVectors) return this.search(query, { ...options, oversampling: 4, rescore: true }).hits;
     const base = this.baseVectors;
+    const codes = this.baseCodes;
+    if (!base || !codes) return this.search(query, { ...options, oversampling: 4, rescore: true }).hits;
     const exclude = new Set(options.excludeIds ?? []);
-    const slots = options.filter ? (this.filters.plan(options.filter)?.slots() ?? this.catalog.filteredSlots(options.filter)) : this.codes.liveSlots();
-    const scored = Array.from(slots, (slot) => ({ slot, score: base.dot(slot, query) }));
-    scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
-    const top = scored.slice(0, options.limit + exclude.size);
-    const items = this.catalog.bySlots(top.map((entry) => entry.slot));
+    const wanted = options.limit + exclude.size;
+    const slots = options.filter ? (this.filters.plan(options.filter)?.slots() ?? Uint32Array.from(this.catalog.filteredSlots(options.filter))) : Uint32Array.from(this.codes.liveSlots());
+    const pool = Math.ceil(wanted * BASE_SEARCH.pool);
+    const shortlist = Math.ceil(wanted * BASE_SEARCH.shortlist);
+    let candidates: CodeCandidate[];
+    if (slots.length <= pool) candidates = Array.from(slots, (slot) => ({ slot, hamming: 0 }));
+    else {
+      candidates = slots.length <= shortlist ? Array.from(slots, (slot) => ({ slot, hamming: 0 })) : codes.scanSlots(query, slots, shortlist);
+      if (candidates.length > pool) candidates = this.narrow(query, candidates, pool, codes);
+    }
+    const n = candidates.length;
+    const scores = new Float64Array(n);
+    base.dotMany(
+      Uint32Array.from(candidates, (candidate) => candidate.slot),
+      query,
+      scores,
+    );
+    const top = Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot)
+      .slice(0, wanted);
+    const items = this.catalog.bySlots(top.map((i) => candidates[i]!.slot));
     const hits: SearchHit[] = [];
-    for (const { slot, score } of top) {
-      const item = items.get(slot);
-      if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score, hamming: undefined });
+    for (const i of top) {
+      const item = items.get(candidates[i]!.slot);
+      if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score: scores[i]!, hamming: undefined });
     }
     return hits;
   }
@@ -891,6 +930,7 @@ export class VectorIndex {
     if (end < oldEnd) {
       this.vectors.truncate(end);
       this.baseVectors?.truncate(end);
+      this.baseCodes?.truncate(end);
       this.codes.truncate(end);
       this.reclaimed.truncatedBytes += (oldEnd - end) * perSlot;
     }
@@ -900,11 +940,11 @@ export class VectorIndex {
 
   /** Bytes each slot takes in the vector, base and code files. */
   private get bytesPerSlot(): number {
-    return this.vectors.bytesPerSlot * (this.baseVectors ? 2 : 1) + this.codes.bytesPerCode + this.codes.bytesPerMagnitude;
+    return (this.vectors.bytesPerSlot + this.codes.bytesPerCode + this.codes.bytesPerMagnitude) * (this.baseVectors ? 2 : 1);
   }
 
   private get fileBytes(): number {
-    return this.vectors.bytes + (this.baseVectors?.bytes ?? 0) + this.codes.fileBytes;
+    return this.vectors.bytes + (this.baseVectors?.bytes ?? 0) + this.codes.fileBytes + (this.baseCodes?.fileBytes ?? 0);
   }
 
   /**
@@ -967,8 +1007,9 @@ export class VectorIndex {
       this.vectors.write(to, vector);
       this.codes.write(to, vector);
       if (this.baseVectors) this.baseVectors.write(to, this.baseVectors.read(from, base));
+      this.baseCodes?.write(to, base);
     });
-    await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.codes.syncAsync()]);
+    await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.baseCodes?.syncAsync(), this.codes.syncAsync()]);
     const moved = this.catalog.moveRows(moves, seq);
     const done = new Set(moved.map(({ to }) => to));
     const slots: number[] = [];
@@ -1014,7 +1055,7 @@ export class VectorIndex {
       graphSize: this.graph.size,
       bytes: {
         vectors: this.vectors.bytes + (this.baseVectors?.bytes ?? 0),
-        codes: size('codes.b1') + size('codes.m1'),
+        codes: size('codes.b1') + size('codes.m1') + size('base.b1') + size('base.m1'),
         graph: size(GRAPH_FILE),
         catalog: size('catalog.sqlite') + size('catalog.sqlite-wal'),
       },
@@ -1029,6 +1070,7 @@ export class VectorIndex {
     this.catalog.close();
     this.vectors.close();
     this.baseVectors?.close();
+    this.baseCodes?.close();
     this.codes.close();
   }
 
