@@ -350,7 +350,7 @@ export class Catalog {
         `SELECT attribute.key AS name, attribute.value AS value, attribute.type AS type, COUNT(*) AS count
          FROM items, json_each(items.attributes) AS attribute
          WHERE items.deleted = 0 AND attribute.type IN ('text', 'integer', 'real', 'true', 'false')
-         GROUP BY attribute.key, attribute.type, attribute.value ORDER BY name, count DESC, value`,
+         GROUP BY attribute.key, attribute.type, attribute.value ORDER BY name, count DESC, value, type`,
       )
       .all() as { name: string; value: string | number; type: string; count: number }[];
     // SQLite's json_each gives booleans as 1 and 0; their type says which they were.

@@ -10,13 +10,14 @@ const model = { id: 'm', version: '1' };
 const pick = <T>(random: () => number, values: readonly T[]) => values[Math.floor(random() * values.length)]!;
 
 describe('FilterIndex', () => {
-  it('answers every filter exactly as the catalog’s SQL does, across writes and deletes', () => {
+  it('answers every filter, and counts every value, exactly as the catalog’s SQL does, across writes and deletes', () => {
     const random = rng(11);
     const catalog = new Catalog(join(mkdtempSync(join(tmpdir(), 'filters-')), 'catalog.sqlite'));
     const filters = new FilterIndex();
     // Values whose SQL comparison has corners: numbers vs numeric strings, booleans as 1/0, arrays, null.
-    const values = ['red', 'blue', '1', 1, 0, 2.5, true, false, null, ['a', 'b'], 'x'.repeat(300)];
-    const categories = ['shoes', 'bags', 'hats', null];
+    const values = ['red', 'blue', '1', 1, 0, 2.5, 1e21, true, false, null, ['a', 'b'], { a: 1 }, 'x'.repeat(300), 'Z', 'é', '\u{1f600}', '\uffe0'];
+    // Names that JavaScript's < and SQLite's BINARY order differently (U+FFE0 against an astral code point), and one too long to index.
+    const categories = ['shoes', 'bags', 'hats', '\u{1f45f}', '\uff5e', 'c'.repeat(300), null];
     let slot = 0;
     const live = new Map<string, number>();
     for (let round = 0; round < 40; round++) {
@@ -50,6 +51,8 @@ describe('FilterIndex', () => {
       { attributes: { colour: [false, 'blue'] } },
       { attributes: { colour: 2.5, size: [1, 2] } },
       { attributes: { size: '2' } },
+      { attributes: { colour: '["a","b"]' } },
+      { attributes: { colour: [0, 1e21] } },
       { attributes: { missing: 'x' } },
       { category: ['bags'], attributes: { colour: ['red', 'blue'], size: 3 } },
     ];
@@ -60,6 +63,9 @@ describe('FilterIndex', () => {
       for (const candidate of expected) expect(plan.matches(candidate)).toBe(true);
       if (Object.keys(filter.attributes ?? {}).length + (filter.category ? 1 : 0) === 1) expect(plan.estimate).toBe(expected.length);
     }
+    expect(filters.categoryCounts()).toEqual(catalog.categoryCounts());
+    expect(filters.attributeCounts()).toEqual(catalog.attributeCounts());
+    expect(filters.attributeCounts().some(({ value }) => value === true)).toBe(true);
     // A value longer than what is indexed, on a field that holds such values: the catalog answers.
     expect(filters.plan({ attributes: { colour: 'x'.repeat(300) } })).toBeUndefined();
     expect(filters.plan({ attributes: { colour: 'x'.repeat(10) } })!.slots()).toHaveLength(0);

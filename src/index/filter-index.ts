@@ -4,21 +4,45 @@ import type { ItemFilter } from './catalog.js';
 const MAX_INDEXED_LENGTH = 256;
 
 /**
- * A field value as SQLite's `json_extract(attributes, '$."name"') IN (?)` compares it, so this
- * index answers exactly what {@link filterSql} does: strings and numbers are distinct types,
- * booleans are the integers 1 and 0, arrays and objects extract as their JSON text, and null
- * matches nothing.
+ * A stored field value by its JSON type: `s` a string, `n` a number, `b` a boolean, `j` an array or
+ * object (its JSON text); null has none. Facets list values by type, as the catalog's SQL does.
  */
 function attributeKey(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'string') return `s${value}`;
   if (typeof value === 'number') return `n${value}`;
-  if (typeof value === 'boolean') return value ? 'n1' : 'n0';
-  return `s${JSON.stringify(value)}`;
+  if (typeof value === 'boolean') return value ? 'b1' : 'b0';
+  return `j${JSON.stringify(value)}`;
+}
+
+/**
+ * The keys of the stored values a filter value matches, as SQLite's `json_extract(attributes,
+ * '$."name"') IN (?)` compares them, so this index answers exactly what {@link filterSql} does:
+ * strings and numbers are distinct types, booleans are the integers 1 and 0, arrays and objects
+ * extract as their JSON text, and null matches nothing.
+ */
+function matchingKeys(value: unknown): string[] {
+  if (typeof value === 'string') return [`s${value}`, `j${value}`];
+  if (typeof value === 'number') return value === 0 || value === 1 ? [`n${value}`, `b${value}`] : [`n${value}`];
+  if (typeof value === 'boolean') return value ? ['n1', 'b1'] : ['n0', 'b0'];
+  return [];
+}
+
+/** SQLite's BINARY collation: UTF-8 byte order, which is code point order (JavaScript's `<` compares UTF-16 units). */
+export function compareBinary(a: string, b: string): number {
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(j)!;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 const CATEGORY = 'category';
-const fieldOf = (attribute: string) => `attribute:${attribute}`;
+const ATTRIBUTE = 'attribute:';
+const fieldOf = (attribute: string) => `${ATTRIBUTE}${attribute}`;
 
 /** One field's values: a posting list of slots per value, and each slot's value and place in it. */
 class FieldPostings {
@@ -29,10 +53,15 @@ class FieldPostings {
   private positionOf = new Uint32Array(0);
   /** Some value of this field was too long to index. */
   partial = false;
+  /** The live slots of values too long to index, by slot, and how many each such value has: for {@link counts}. */
+  private readonly longOf = new Map<number, string>();
+  private readonly longCounts = new Map<string, number>();
 
   add(slot: number, key: string): void {
     if (key.length > MAX_INDEXED_LENGTH) {
       this.partial = true;
+      this.longOf.set(slot, key);
+      this.longCounts.set(key, (this.longCounts.get(key) ?? 0) + 1);
       return;
     }
     let id = this.ids.get(key);
@@ -64,13 +93,27 @@ class FieldPostings {
   /** Takes a slot out of its value's list (swapping the last one into its place). */
   remove(slot: number): void {
     const id = slot < this.valueOf.length ? this.valueOf[slot]! : 0;
-    if (id === 0) return;
+    if (id === 0) {
+      const key = this.longOf.get(slot);
+      if (key === undefined) return;
+      this.longOf.delete(slot);
+      const left = this.longCounts.get(key)! - 1;
+      if (left === 0) this.longCounts.delete(key);
+      else this.longCounts.set(key, left);
+      return;
+    }
     const list = this.lists[id]!;
     const position = this.positionOf[slot]!;
     const last = list.slots[--list.length]!;
     list.slots[position] = last;
     this.positionOf[last] = position;
     this.valueOf[slot] = 0;
+  }
+
+  /** Each value key with live items and their count. */
+  *counts(): Generator<[string, number]> {
+    for (const [key, id] of this.ids) if (this.lists[id]!.length > 0) yield [key, this.lists[id]!.length];
+    yield* this.longCounts;
   }
 
   idOf(key: string): number | undefined {
@@ -139,6 +182,47 @@ export class FilterIndex {
     return field;
   }
 
+  /** Each category of the live items with its item count, largest first, then by name: what the catalog's SQL gives, without reading every row. */
+  categoryCounts(): { category: string; count: number }[] {
+    const field = this.fields.get(CATEGORY);
+    const counts = field ? [...field.counts()].map(([category, count]) => ({ category, count })) : [];
+    return counts.sort((a, b) => b.count - a.count || compareBinary(a.category, b.category));
+  }
+
+  /**
+   * Each scalar attribute value of the live items with its item count, by attribute name, then
+   * count (largest first), then value (numbers and booleans, as 1 and 0, before strings) and type:
+   * what the catalog's SQL gives, without reading every row. Arrays and objects are left out.
+   */
+  attributeCounts(): { name: string; value: string | number | boolean; count: number }[] {
+    const rows: { name: string; value: string | number | boolean; count: number; type: string }[] = [];
+    for (const [field, postings] of this.fields) {
+      if (!field.startsWith(ATTRIBUTE)) continue;
+      const name = field.slice(ATTRIBUTE.length);
+      for (const [key, count] of postings.counts()) {
+        const text = key.slice(1);
+        if (key[0] === 's') rows.push({ name, value: text, count, type: 'text' });
+        else if (key[0] === 'b') rows.push({ name, value: text === '1', count, type: text === '1' ? 'true' : 'false' });
+        else if (key[0] === 'n') {
+          const value = Number(text);
+          // As SQLite's JSON types them: integers, and reals (a fraction or an exponent in the JSON text).
+          rows.push({ name, value, count, type: /[.eE]/.test(JSON.stringify(value)) ? 'real' : 'integer' });
+        }
+      }
+    }
+    const numeric = (value: string | number | boolean) => (typeof value === 'boolean' ? Number(value) : value);
+    const compareValues = (a: string | number | boolean, b: string | number | boolean) => {
+      const x = numeric(a);
+      const y = numeric(b);
+      if (typeof x === 'number' && typeof y === 'number') return x - y;
+      if (typeof x === 'number') return -1;
+      if (typeof y === 'number') return 1;
+      return compareBinary(x, y);
+    };
+    rows.sort((a, b) => compareBinary(a.name, b.name) || b.count - a.count || compareValues(a.value, b.value) || compareBinary(a.type, b.type));
+    return rows.map(({ name, value, count }) => ({ name, value, count }));
+  }
+
   /** Memory the posting lists take. */
   get bytes(): number {
     let sum = 0;
@@ -173,7 +257,7 @@ export class FilterIndex {
     }
     for (const [name, expected] of Object.entries(filter.attributes ?? {})) {
       const values = (Array.isArray(expected) ? expected : [expected]) as unknown[];
-      const found = resolve(fieldOf(name), values.map(attributeKey));
+      const found = resolve(fieldOf(name), values.flatMap(matchingKeys));
       if (found !== true) return found === false ? none : undefined;
     }
     if (conditions.length === 0) return undefined;

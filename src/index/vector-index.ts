@@ -434,13 +434,14 @@ export class VectorIndex {
     return this.catalog.liveBySlot(afterSlot, limit);
   }
 
+  /** From the posting lists in memory: the catalog's GROUP BY read every row (52 ms at 1M items, its attributes' 2.4 s). */
   categoryCounts(): { category: string; count: number }[] {
-    return this.catalog.categoryCounts();
+    return this.filters.categoryCounts();
   }
 
   /** Each scalar attribute value of the live items with its item count. */
   attributeCounts(): { name: string; value: string | number | boolean; count: number }[] {
-    return this.catalog.attributeCounts();
+    return this.filters.attributeCounts();
   }
 
   /** The kept images (hashes) of up to `limit` items of a category, spread over it. */
