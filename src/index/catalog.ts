@@ -305,8 +305,8 @@ export class Catalog {
    * was written after `seq` (a concurrent write took the slot), is left alone. Returns the moves made,
    * with the moved items' filter fields.
    */
-  moveRows(moves: readonly { from: number; to: number }[], seq: number): { from: number; to: number; category: string | null; attributes: Record<string, unknown> }[] {
-    const find = this.db.prepare('SELECT category, attributes FROM items WHERE slot = ? AND deleted = 0 AND seq <= ?');
+  moveRows(moves: readonly { from: number; to: number }[], seq: number): { from: number; to: number; category: string | null; attributes: Record<string, unknown>; image: boolean }[] {
+    const find = this.db.prepare('SELECT category, attributes, source_blob IS NOT NULL AS image FROM items WHERE slot = ? AND deleted = 0 AND seq <= ?');
     const retire = this.db.prepare('UPDATE items SET deleted = 1, seq = ? WHERE slot = ?');
     const copy = this.db.prepare(`INSERT INTO items
       (slot, id, category, attributes, source_url, text, metadata, model_id, model_version, created_at, updated_at, seq, source_kind, source_blob)
@@ -314,14 +314,14 @@ export class Catalog {
     // The tombstone first: one live row per id.
     return this.db.transaction(() => {
       let next = this.seq;
-      const moved: { from: number; to: number; category: string | null; attributes: Record<string, unknown> }[] = [];
+      const moved: { from: number; to: number; category: string | null; attributes: Record<string, unknown>; image: boolean }[] = [];
       for (const { from, to } of moves) {
-        const row = find.get(from, seq) as { category: string | null; attributes: string } | undefined;
+        const row = find.get(from, seq) as { category: string | null; attributes: string; image: number } | undefined;
         if (!row) continue;
         retire.run(next + 1, from);
         copy.run(to, next + 2, from);
         next += 2;
-        moved.push({ from, to, category: row.category, attributes: JSON.parse(row.attributes) as Record<string, unknown> });
+        moved.push({ from, to, category: row.category, attributes: JSON.parse(row.attributes) as Record<string, unknown>, image: row.image === 1 });
       }
       return moved;
     })();
@@ -385,12 +385,12 @@ export class Catalog {
   }
 
   /**
-   * Every live item's slot, category and attributes in slot order, for the in-memory structures
-   * built at open (the live flags and the filter's posting lists).
+   * Every live item's slot, category, attributes and whether it has a kept image, in slot order, for
+   * the in-memory structures built at open (the live flags and the filter's posting lists).
    */
-  *liveFields(): Generator<{ slot: number; category: string | null; attributes: Record<string, unknown> }> {
-    const rows = this.db.prepare('SELECT slot, category, attributes FROM items WHERE deleted = 0 ORDER BY slot').raw().iterate() as Iterable<[number, string | null, string]>;
-    for (const [slot, category, attributes] of rows) yield { slot, category, attributes: attributes === '{}' ? {} : (JSON.parse(attributes) as Record<string, unknown>) };
+  *liveFields(): Generator<{ slot: number; category: string | null; attributes: Record<string, unknown>; image: boolean }> {
+    const rows = this.db.prepare('SELECT slot, category, attributes, source_blob IS NOT NULL FROM items WHERE deleted = 0 ORDER BY slot').raw().iterate() as Iterable<[number, string | null, string, number]>;
+    for (const [slot, category, attributes, image] of rows) yield { slot, category, attributes: attributes === '{}' ? {} : (JSON.parse(attributes) as Record<string, unknown>), image: image === 1 };
   }
 
   /** Live slots whose items pass the filter. */

@@ -28,6 +28,15 @@ function matchingKeys(value: unknown): string[] {
   return [];
 }
 
+/**
+ * `(slot × 2654435761) mod 4294967291` exactly, as SQLite's 64-bit integers compute it: the product
+ * (up to 2^64) is out of a double's exact range, so the multiplier is split into 16-bit halves.
+ */
+export function sampleKey(slot: number): number {
+  const prime = 4_294_967_291;
+  return (((slot * 40_503) % prime) * 65_536 + slot * 31_153) % prime;
+}
+
 /** SQLite's BINARY collation: UTF-8 byte order, which is code point order (JavaScript's `<` compares UTF-16 units). */
 export function compareBinary(a: string, b: string): number {
   for (let i = 0, j = 0; i < a.length && j < b.length; ) {
@@ -160,10 +169,20 @@ export interface FilterPlan {
 export class FilterIndex {
   private readonly fields = new Map<string, FieldPostings>();
   private live = 0;
+  /** One bit a slot: the live item there has a kept image (for {@link categoryImageSlots}). */
+  private images = new Uint8Array(0);
 
-  /** Indexes a live item's fields (as the catalog stores them: attributes after a JSON round trip). */
-  add(slot: number, category: string | null | undefined, attributes: Record<string, unknown> | undefined): void {
+  /** Indexes a live item's fields (as the catalog stores them: attributes after a JSON round trip), and whether it has a kept image. */
+  add(slot: number, category: string | null | undefined, attributes: Record<string, unknown> | undefined, image = false): void {
     this.live += 1;
+    if (image) {
+      if (slot >> 3 >= this.images.length) {
+        const grown = new Uint8Array(Math.max((slot >> 3) + 1, Math.ceil(this.images.length * 1.5), 128));
+        grown.set(this.images);
+        this.images = grown;
+      }
+      this.images[slot >> 3]! |= 1 << (slot & 7);
+    }
     if (category !== null && category !== undefined) this.field(CATEGORY).add(slot, category);
     for (const [name, value] of Object.entries(attributes ?? {})) {
       const key = attributeKey(value);
@@ -173,7 +192,40 @@ export class FilterIndex {
 
   remove(slot: number): void {
     this.live -= 1;
+    if (slot >> 3 < this.images.length) this.images[slot >> 3]! &= ~(1 << (slot & 7));
     for (const field of this.fields.values()) field.remove(slot);
+  }
+
+  private hasImage(slot: number): boolean {
+    return slot >> 3 < this.images.length && (this.images[slot >> 3]! & (1 << (slot & 7))) !== 0;
+  }
+
+  /**
+   * The live slots of a category's items that have a kept image, the first `limit` in the catalog's
+   * pseudo-random order ({@link Catalog.categoryImages}: `(slot × 2654435761) mod 4294967291`, so a
+   * sample spreads over the category rather than taking its first items); undefined when the
+   * category is not indexed (a name longer than this index keeps) and the catalog must answer.
+   */
+  categoryImageSlots(category: string, limit: number): number[] | undefined {
+    const plan = this.plan({ category: [category] });
+    if (!plan) return undefined;
+    // The `limit` smallest keys in one pass (a sorted list of at most `limit`: samples are a few dozen).
+    const keys: number[] = [];
+    const slots: number[] = [];
+    for (const slot of plan.slots()) {
+      if (!this.hasImage(slot)) continue;
+      const key = sampleKey(slot);
+      if (keys.length === limit && key >= keys[limit - 1]!) continue;
+      let at = keys.length === limit ? limit - 1 : keys.length;
+      while (at > 0 && keys[at - 1]! > key) {
+        keys[at] = keys[at - 1]!;
+        slots[at] = slots[at - 1]!;
+        at--;
+      }
+      keys[at] = key;
+      slots[at] = slot;
+    }
+    return slots;
   }
 
   private field(name: string): FieldPostings {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BinaryHnsw } from './binary-hnsw.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
+import { sampleKey } from './filter-index.js';
 import { rng } from '../util/random.js';
 
 const unit = (dimension: number, seed: number) => {
@@ -95,6 +96,52 @@ describe('VectorIndex.searchBase', () => {
     const plain = index.search(query, { limit: 4, oversampling: 4, rescore: true, filter: { category: ['all'] } }).hits.map((hit) => [hit.item.id, hit.score]);
     expect(index.searchBase(query, { limit: 4, filter: { category: ['all'] } }).map((hit) => [hit.item.id, hit.score])).toEqual(plain);
     index.close();
+  });
+});
+
+describe('VectorIndex.categoryImages', () => {
+  it('samples a category’s kept images from memory exactly as the catalog’s SQL does, through writes, deletes, compaction and a reopen', async () => {
+    const d = 16;
+    const random = rng(5);
+    const dir = mkdtempSync(join(tmpdir(), 'vi-'));
+    const index = VectorIndex.create(dir, 'images', { id: 'm', version: '1', dimension: d }, DEFAULT_INDEX_SETTINGS);
+    const categories = ['shoes', 'bags', 'hats', 'c'.repeat(300)];
+    const write = (from: number, to: number) =>
+      index.upsertAsync(
+        Array.from({ length: to - from }, (_, j) => ({
+          fields: { id: `p${(from + j) % 700}`, category: categories[Math.floor(random() * categories.length)]!, sourceBlob: random() < 0.6 ? `blob-${from + j}` : null },
+          vector: unit(d, from + j + 1),
+        })),
+      );
+    const catalog = (target: VectorIndex) => (target as unknown as { catalog: { categoryImages(category: string, limit: number): { blob: string }[] } }).catalog;
+    const agree = (target: VectorIndex) => {
+      for (const category of [...categories, 'none']) {
+        for (const limit of [1, 6, 32, 1000]) {
+          const expected = catalog(target).categoryImages(category, limit).map(({ blob }) => blob);
+          expect(target.categoryImages(category, limit).map(({ blob }) => blob), `${category.slice(0, 8)} ${limit}`).toEqual(expected);
+        }
+      }
+    };
+    await write(0, 500);
+    // Replacements (ids repeat past 700), with and without an image now.
+    await write(500, 1000);
+    await index.deleteAsync(Array.from({ length: 150 }, (_, i) => `p${4 * i}`));
+    agree(index);
+    expect(index.categoryImages('shoes', 32)).toHaveLength(32);
+    expect((await index.compact()).movedItems).toBeGreaterThan(0);
+    agree(index);
+    index.close();
+    const reopened = VectorIndex.open(dir);
+    agree(reopened);
+    reopened.close();
+  });
+
+  it('orders slots by the catalog’s key computed exactly past a double’s range', () => {
+    const random = rng(3);
+    for (let i = 0; i < 2000; i++) {
+      const slot = i < 1000 ? i : Math.floor(random() * 2 ** 31);
+      expect(sampleKey(slot)).toBe(Number((BigInt(slot) * 2654435761n) % 4294967291n));
+    }
   });
 });
 
