@@ -334,7 +334,7 @@ export class Catalog {
     );
   }
 
-  /** Each category of the live items with its item count, largest first. */
+  /** Each category of the live items with its item count, largest first (the index answers from its posting lists, `FilterIndex.categoryCounts`; this is their reference). */
   categoryCounts(): { category: string; count: number }[] {
     return this.db.prepare('SELECT category, COUNT(*) AS count FROM items WHERE deleted = 0 AND category IS NOT NULL GROUP BY category ORDER BY count DESC, category').all() as { category: string; count: number }[];
   }
@@ -342,7 +342,8 @@ export class Catalog {
   /**
    * Each attribute value of the live items with its item count, by attribute name then count
    * (largest first). Values are scalars as stored in the JSON; arrays and objects are left out,
-   * since a filter matches scalars only.
+   * since a filter matches scalars only. The reference of `FilterIndex.attributeCounts`, which
+   * the index answers from.
    */
   attributeCounts(): { name: string; value: string | number | boolean; count: number }[] {
     const rows = this.db
