@@ -198,13 +198,6 @@ export interface FilteredSearchTuning {
  * third of the thread while it lasts (a quarter of 1M codes: ~0.4 s).
  */
 const COPY_SLICE = 2_048;
-
-/**
- * How {@link VectorIndex.searchBase} shortlists an alignment-head index's items by their base codes:
- * the Hamming top `shortlist` × the items wanted, narrowed by the two-bit estimate to `pool` × wanted
- * for the float rescoring (the far filters' factors of {@link FilteredSearchTuning}).
- */
-export const BASE_SEARCH = { shortlist: 32, pool: 4 } as const;
 const COPY_PAUSE_MS = 2;
 
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
@@ -229,8 +222,10 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   copiedShortlistFactor: 2,
   // bench/search at 100k, each query filtered to the quarter of the items opposite its own (see its quarterModel): scanning that
   // quarter with the 25 % filter's shortlist (240) and pool (60) gave recall@10 0.876; 640 and 160 0.916, 1,280 and 160 0.948.
+  // The whole row (a third of its queries stay on the graph), × 32, 48 and 64: 100k 0.939, 0.949, 0.957 in 4.41, 4.69, 5.04 ms;
+  // 1M 0.946, 0.953, 0.960 in 20.0, 20.8, 22.3 ms (one run of each, side by side).
   graphPassShortfall: 0.5,
-  farShortlistFactor: 32,
+  farShortlistFactor: 64,
   farPoolFactor: 4,
   // At 1M a copy of a 10 % filter's codes takes ~7.5 MB (75 bytes an item: the code, the kernel's buffers, the slot): 24 bytes an
   // item hold three such, and keep serving memory under the 600 bytes an item of issue 15 (558–570 without).
@@ -656,10 +651,10 @@ export class VectorIndex {
    * The top items by the dot product of their base embeddings with `query` (not necessarily unit
    * length). An index on a base version searches as usual (codes, then float rescoring). An index on
    * an alignment head, whose codes and graph hold projected vectors, ranks the filter's items by
-   * their base codes: the Hamming top {@link BASE_SEARCH}`.shortlist` × the items wanted, narrowed by
-   * the two-bit estimate to `pool` × wanted, rescored with the base embeddings (a filter of at most
-   * that pool is rescored whole). Its queries are Complete the Look's, for categories other than the
-   * scene's — far from the query, where both code rankings are coarse, hence the far filters' factors.
+   * their base codes: the Hamming top `farShortlistFactor` × the items wanted, narrowed by the
+   * two-bit estimate to `farPoolFactor` × wanted, rescored with the base embeddings (a filter of at
+   * most that pool is rescored whole). Its queries are Complete the Look's, for categories other than
+   * the scene's: far from the query, where both code rankings are coarse, hence the far filters' factors.
    */
   searchBase(query: Float32Array, options: Pick<SearchOptions, 'limit' | 'filter' | 'excludeIds'>): SearchHit[] {
     const base = this.baseVectors;
@@ -668,8 +663,8 @@ export class VectorIndex {
     const exclude = new Set(options.excludeIds ?? []);
     const wanted = options.limit + exclude.size;
     const slots = options.filter ? (this.filters.plan(options.filter)?.slots() ?? Uint32Array.from(this.catalog.filteredSlots(options.filter))) : Uint32Array.from(this.codes.liveSlots());
-    const pool = Math.ceil(wanted * BASE_SEARCH.pool);
-    const shortlist = Math.ceil(wanted * BASE_SEARCH.shortlist);
+    const pool = Math.ceil(wanted * this.tuning.farPoolFactor);
+    const shortlist = Math.ceil(wanted * this.tuning.farShortlistFactor);
     let candidates: CodeCandidate[];
     if (slots.length <= pool) candidates = Array.from(slots, (slot) => ({ slot, hamming: 0 }));
     else {
