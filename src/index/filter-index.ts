@@ -38,7 +38,7 @@ export function sampleKey(slot: number): number {
 }
 
 /** SQLite's BINARY collation: UTF-8 byte order, which is code point order (JavaScript's `<` compares UTF-16 units). */
-export function compareBinary(a: string, b: string): number {
+function compareBinary(a: string, b: string): number {
   for (let i = 0, j = 0; i < a.length && j < b.length; ) {
     const x = a.codePointAt(i)!;
     const y = b.codePointAt(j)!;

@@ -665,29 +665,10 @@ export class VectorIndex {
     const slots = options.filter ? (this.filters.plan(options.filter)?.slots() ?? Uint32Array.from(this.catalog.filteredSlots(options.filter))) : Uint32Array.from(this.codes.liveSlots());
     const pool = Math.ceil(wanted * this.tuning.farPoolFactor);
     const shortlist = Math.ceil(wanted * this.tuning.farShortlistFactor);
-    let candidates: CodeCandidate[];
-    if (slots.length <= pool) candidates = Array.from(slots, (slot) => ({ slot, hamming: 0 }));
-    else {
-      candidates = slots.length <= shortlist ? Array.from(slots, (slot) => ({ slot, hamming: 0 })) : codes.scanSlots(query, slots, shortlist);
-      if (candidates.length > pool) candidates = this.narrow(query, candidates, pool, codes);
-    }
-    const n = candidates.length;
-    const scores = new Float64Array(n);
-    base.dotMany(
-      Uint32Array.from(candidates, (candidate) => candidate.slot),
-      query,
-      scores,
-    );
-    const top = Array.from({ length: n }, (_, i) => i)
-      .sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot)
-      .slice(0, wanted);
-    const items = this.catalog.bySlots(top.map((i) => candidates[i]!.slot));
-    const hits: SearchHit[] = [];
-    for (const i of top) {
-      const item = items.get(candidates[i]!.slot);
-      if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score: scores[i]!, hamming: undefined });
-    }
-    return hits;
+    // A filter within the shortlist is narrowed whole (its Hamming distances unread: 0), within the pool rescored whole.
+    let candidates = slots.length <= shortlist ? Array.from(slots, (slot) => ({ slot, hamming: 0 })) : codes.scanSlots(query, slots, shortlist);
+    if (candidates.length > pool) candidates = this.narrow(query, candidates, pool, codes);
+    return this.rank(query, candidates, { limit: options.limit, rescore: true }, exclude, base);
   }
 
   /**
@@ -722,12 +703,13 @@ export class VectorIndex {
     return Math.max(k, requested || this.settings.expansionSearch || graphExpansion(this.graph.size));
   }
 
-  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>): SearchHit[] {
+  /** The top `limit` candidates by their dot products with `query`: rescored with the float vectors of `vectors`, or estimated from their Hamming distances. */
+  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>, vectors = this.vectors): SearchHit[] {
     // Rescore first (the pool's vectors in one pass over the file), look items up only for the winners.
     const n = candidates.length;
     const scores = new Float64Array(n);
     if (options.rescore) {
-      this.vectors.dotMany(
+      vectors.dotMany(
         Uint32Array.from(candidates, (candidate) => candidate.slot),
         query,
         scores,
