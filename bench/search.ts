@@ -176,6 +176,8 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   'scan-only': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: Number.MAX_SAFE_INTEGER },
   /** The defaults, but the graph for every filter past the exact threshold that half the index does not match: is the planner's scan the better choice on this machine? */
   'graph-first': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 0 },
+  /** The defaults, but the graph's overfetch the same at every share (it was before it fell past 25 %). */
+  'flat-overfetch': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphOverfetchEndShare: Number.POSITIVE_INFINITY },
   /** The defaults without copies of filters' codes (see PostingCopy): scans through the posting lists, and the graph for the filters it answers without a copy. */
   'no-copies': { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem: 0 },
 };
@@ -442,8 +444,10 @@ async function filteredRows(index: VectorIndex, work: string, dim: number, count
   const rows: FilterRow[] = [];
   for (const { name, share, truth, filters } of filterCases(work, data, dim, count, queries, queryCount)) {
     const variants = values['filter-variants']!.split(',').map((name) => {
-      const named = FILTER_VARIANTS[name];
-      if (!named) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}`);
+      // `overfetch=X`: the service's path with a graph overfetch of X.
+      const overfetch = /^overfetch=([\d.]+)$/.exec(name);
+      const named = overfetch ? { ...DEFAULT_FILTERED_SEARCH_TUNING, graphOverfetch: Number(overfetch[1]) } : FILTER_VARIANTS[name];
+      if (!named) throw new Error(`unknown filter variant ${name}: ${Object.keys(FILTER_VARIANTS).join(', ')}, overfetch=X`);
       const tuning = values['copy-budget'] && name !== 'no-copies' ? { ...named, copyBytesPerItem: Number(values['copy-budget']) } : named;
       return { name, tuning, strategies: new Map<string, number>(), found: [] as number[][], filteredMs: 0, unfilteredMs: 0 };
     });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BinaryHnsw } from './binary-hnsw.js';
-import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
+import { DEFAULT_INDEX_SETTINGS, VectorIndex, overfetchAt } from './vector-index.js';
 import { sampleKey } from './filter-index.js';
 import { rng } from '../util/random.js';
 
@@ -204,5 +204,18 @@ describe('VectorIndex graph walks', () => {
     expect(afterDelete.strategy).toBe('hnsw');
     expect(afterDelete.hits.map((hit) => hit.item.id)).not.toContain('p7');
     index.close();
+  });
+});
+
+describe('overfetchAt', () => {
+  it('keeps the overfetch up to a quarter of the items, then lowers it to 1 at the end share', () => {
+    expect(overfetchAt(1.5, 0.75, 0.01)).toBe(1.5);
+    expect(overfetchAt(1.5, 0.75, 0.25)).toBe(1.5);
+    expect(overfetchAt(1.5, 0.75, 0.5)).toBeCloseTo(1.25, 12);
+    expect(overfetchAt(1.5, 0.75, 0.75)).toBe(1);
+    expect(overfetchAt(1.5, 0.75, 0.95)).toBe(1);
+    // No end share (or one at or below a quarter): the same overfetch at every share.
+    expect(overfetchAt(1.5, Number.POSITIVE_INFINITY, 0.6)).toBe(1.5);
+    expect(overfetchAt(2, 0.2, 0.6)).toBe(2);
   });
 });

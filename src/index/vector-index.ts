@@ -111,8 +111,14 @@ export interface SearchOutcome {
 
 /** How filtered searches choose their path and how many candidates they rescore (measured in bench/search). */
 export interface FilteredSearchTuning {
-  /** A filtered graph search fetches this many times the candidates expected to pass (1.2 gave recall@10 0.86–0.95 at 25–50 %). */
+  /**
+   * A filtered graph search fetches this many times the candidates expected to pass (1.2 gave recall@10 0.86–0.95 at 25–50 %),
+   * for filters of up to a quarter of the items; from there the factor falls linearly to 1 at `graphOverfetchEndShare` of
+   * them. The larger the filter, the nearer its search is to the unfiltered one, which fetches only its ef: the filter's
+   * nearest items lie higher in the walk's list, where Hamming distance ranks them better.
+   */
   readonly graphOverfetch: number;
+  readonly graphOverfetchEndShare: number;
   /**
    * The candidates wanted from the graph or the scan grow with the matching items and shrink as
    * they approach the whole index: k × (matches / this) × (1 − matches / items), between
@@ -191,6 +197,13 @@ export interface FilteredSearchTuning {
   readonly narrowGain: number;
 }
 
+/** The graph overfetch of a filter matching `share` of the items (see {@link FilteredSearchTuning.graphOverfetch}). */
+export function overfetchAt(overfetch: number, endShare: number, share: number): number {
+  const from = 0.25;
+  if (share <= from || endShare <= from || !Number.isFinite(endShare)) return overfetch;
+  return 1 + (overfetch - 1) * Math.max(0, (endShare - share) / (endShare - from));
+}
+
 /**
  * Slots a copy of a filter's codes is filled with at a time, and the pause after each: ~0.7 ms of
  * work on the slower machine (the scattered reads and the new memory's page faults, ~320 ns a slot
@@ -203,6 +216,9 @@ const COPY_PAUSE_MS = 2;
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M, 25 % and 50 %: 1.5 gave recall@10 0.962 and 0.970 in 3.7 and 2.7 ms, 2 gave 0.968 and 0.977 in 4.2 and 3.2 ms.
   graphOverfetch: 1.5,
+  // bench/search at 1M, 50 % (category and attribute, 100 queries, one run): 1.5 gave recall@10 0.971/0.974 in 1.97/1.95× the
+  // unfiltered time, 1.25 0.965/0.970 in 1.74/1.73×, 1.0 0.962/0.963 in 1.57/1.53×; at 25 % 1.25 gave 0.948–0.953 (1.5: 0.964–0.969).
+  graphOverfetchEndShare: 0.75,
   // bench/search at 1M, pools for k = 40: 10 % (100k matching) needed 240 for recall@10 0.99 (120: 0.91), 25 % 240 for 0.95, 50 % 120 for 0.956 and 240 for 0.98.
   // At 100k, 50 % (50k matching): 63 gave 0.978 in 1.44× the unfiltered time, 125 (without the share's discount) 0.992 in 2.58×.
   poolGrowth: 16_000,
@@ -566,7 +582,7 @@ export class VectorIndex {
       const plan = this.filters.plan(options.filter);
       const allowed = plan ? undefined : this.catalog.filteredSlots(options.filter);
       const size = Math.max(plan ? plan.estimate : allowed!.length, 1);
-      const { graphOverfetch, graphStepInCodes, copiedStepInCodes, copiedShortlistFactor, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain, farShortlistFactor, farPoolFactor } = this.tuning;
+      const { graphOverfetch, graphOverfetchEndShare, graphStepInCodes, copiedStepInCodes, copiedShortlistFactor, poolFactor, poolGrowth, maxPoolFactor, sparsePoolFactor, sparseShare, shortlistFactor, narrowGain, farShortlistFactor, farPoolFactor } = this.tuning;
       // The filter's copy, asked for once (each ask counts towards making one) and only by a search that scans or might.
       let asked = false;
       let copied: PostingCopy | undefined;
@@ -585,7 +601,7 @@ export class VectorIndex {
       let pool = Math.max(Math.ceil(k * poolFactor), Math.ceil(wanted / narrowGain));
       const shortlist = Math.ceil(wanted * shortlistFactor);
       // Graph candidates to fetch so that `wanted` of them are expected to pass the filter.
-      const fetch = Math.ceil(((wanted * count) / size) * graphOverfetch);
+      const fetch = Math.ceil(((wanted * count) / size) * overfetchAt(graphOverfetch, graphOverfetchEndShare, size / count));
       const walk = Math.max(fetch, this.expansionFor(k));
       const scans = this.settings.exactThreshold > 0;
       const scanCheaper = scans && (size <= graphStepInCodes * walk || fetch > count / 2);
