@@ -205,6 +205,50 @@ describe('VectorIndex graph walks', () => {
     expect(afterDelete.hits.map((hit) => hit.item.id)).not.toContain('p7');
     index.close();
   });
+
+  it('walks again at four times the ef when a walk falls short, and scans only when that one falls short too', () => {
+    const d = 64;
+    const random = rng(29);
+    const vectors = Array.from({ length: 1000 }, () => {
+      const v = Float32Array.from({ length: d }, () => random() - 0.5);
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'rewalks', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+    index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}` }, vector })));
+    const options = { limit: 5, oversampling: 4, rescore: true };
+    const ef = index.expansionFor(20);
+    // The graph's walks at the search's own ef end among the items farthest from the query (those
+    // nearest to its opposite), as a walk stuck in the wrong part of the graph does; wider ones, and
+    // then (second case) every walk, as they are.
+    const graph = (index as unknown as { graph: BinaryHnsw }).graph;
+    const walk = graph.search.bind(graph);
+    const asked: number[] = [];
+    let stuckUpTo = ef;
+    graph.search = (query: Float32Array, k: number) => {
+      asked.push(k);
+      return k <= stuckUpTo ? walk(query.map((x) => -x), k) : walk(query, k);
+    };
+    const widened = index.search(vectors[42]!, options);
+    expect(widened.strategy).toBe('hnsw-widened');
+    expect(asked).toEqual([ef, 4 * ef]);
+    expect(widened.hits[0]!.item.id).toBe('p42');
+    expect(widened.hits[0]!.score).toBeCloseTo(1, 5);
+    // Batched searches check their walks the same way.
+    const walkMany = graph.searchMany.bind(graph);
+    graph.searchMany = (queries: Float32Array, count: number, k: number, threads: number) => walkMany(queries.map((x) => -x), count, k, threads);
+    asked.length = 0;
+    expect(index.searchMany([vectors[42]!], options)[0]![0]!.item.id).toBe('p42');
+    expect(asked).toEqual([4 * ef]);
+    // Stuck at four times the ef too: every code is scanned.
+    stuckUpTo = 4 * ef;
+    asked.length = 0;
+    const scanned = index.search(vectors[42]!, options);
+    expect(scanned.strategy).toBe('exact-after-hnsw');
+    expect(asked).toEqual([ef, 4 * ef]);
+    expect(scanned.hits[0]!.item.id).toBe('p42');
+    index.close();
+  });
 });
 
 describe('overfetchAt', () => {

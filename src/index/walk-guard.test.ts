@@ -86,4 +86,33 @@ describe('WalkGuard', () => {
     expect(guard.nearest(query)).toBe(Infinity);
     expect(guard.fellShort(query, 512, 0)).toBe(false);
   });
+
+  it('looks at the rest of its sample only when the first look comes within its margin of the walk', () => {
+    const dimension = 64;
+    const guard = new WalkGuard(dimension, 20_000);
+    const far = packSignBits(Float32Array.from({ length: dimension }, () => -1));
+    const near = packSignBits(Float32Array.from({ length: dimension }, () => 1));
+    for (let slot = 0; slot < 20_000; slot++) guard.offer(slot, () => far);
+    const query = Float32Array.from({ length: dimension }, () => 1);
+    // For 1,280,000 items the first look takes 2,500 entries, the whole look 20,000.
+    const items = 1_280_000;
+    const entryOf = (guard as unknown as { entryOf: Map<number, number> }).entryOf;
+    const late = [...entryOf].find(([, entry]) => entry >= 2_500)![0];
+    const early = [...entryOf].find(([, entry]) => entry < 2_500)![0];
+    // Only far codes (64 bits from the query): a walk that found one at 50 did not fall short.
+    expect(guard.fellShort(query, 50, items)).toBe(false);
+    // A near code past the first look (offered again, it keeps its entry).
+    guard.offer(late, () => near);
+    expect(entryOf.get(late)).toBeGreaterThanOrEqual(2_500);
+    expect(guard.nearest(query)).toBe(0);
+    // The first look's nearest (64) within 16 bits of the walk's (50): the rest is scanned and finds it.
+    expect(guard.fellShort(query, 50, items)).toBe(true);
+    // Not within them (a walk that found a code at 40): the rest is left unread.
+    expect(guard.fellShort(query, 40, items)).toBe(false);
+    // Up to 65,536 items the first look is the whole look, 1,024 entries, which the near code is not among.
+    expect(guard.fellShort(query, 50, 60_000)).toBe(false);
+    // A near code inside the first look is found there, whatever the walk's distance.
+    guard.offer(early, () => near);
+    expect(guard.fellShort(query, 1, items)).toBe(true);
+  });
 });

@@ -163,7 +163,7 @@ export const searchResponse = z.strictObject({
   object: z.literal('list'),
   index: z.string(),
   model: indexModel,
-  strategy: z.string().describe('How the candidates were found: hnsw, exact, exact-after-hnsw (the graph walk fell short of a sample of the codes, so every code was scanned), filtered-exact, filtered-hnsw, filtered-exact-after-hnsw (too few of the graph\'s candidates passed the filter, so its items were scanned)'),
+  strategy: z.string().describe('How the candidates were found: hnsw, hnsw-widened (the graph walk fell short of a sample of the codes, and a walk at four times its ef did not), exact, exact-after-hnsw (both walks fell short, so every code was scanned), filtered-exact, filtered-hnsw, filtered-exact-after-hnsw (too few of the graph\'s candidates passed the filter, so its items were scanned)'),
   candidates: z.number().int(),
   took_ms: z.number(),
   data: z.array(hit),
