@@ -256,17 +256,20 @@ async function child(config: string, work: string): Promise<ChildResult> {
           const options = { limit: 10, oversampling, rescore: true, expansion };
           let found: number[][] = [];
           let scanned = 0;
+          let widened = 0;
           const qps1 = timeQueries(queryList.length, () => {
             scanned = 0;
+            widened = 0;
             found = queryList.map((q) => {
               const outcome = index.search(q, options);
               if (outcome.strategy === 'exact-after-hnsw') scanned++;
+              if (outcome.strategy === 'hnsw-widened') widened++;
               return outcome.hits.map((hit) => Number(hit.item.id));
             });
           });
           const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
           const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
-          const guarded = index.guardWalks ? `, walk guard (${scanned} of ${queryList.length} scanned)` : ', no walk guard';
+          const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${widened} walked again, ${scanned} scanned)` : ', no walk guard';
           rows.push({ config: `b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsBatch });
         }
       }
