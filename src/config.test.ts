@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(config.jobs).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'lookbook', keepSources: true, workerConcurrency: 2, ownerUrl: 'http://127.0.0.1:8080' });
     expect(Object.isFrozen(config.server)).toBe(true);
     expect(config.server.keepAliveTimeoutMs).toBe(65_000);
-    expect(config.filterCopyBytesPerItem).toBe(24);
+    expect(config.filterCopyBytesPerItem).toBe(26);
   });
 
   it('takes a budget for copies of filters, 0 for none', () => {

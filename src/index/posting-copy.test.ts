@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hamming, packSignBits } from './binary-codes.js';
 import { CodeStore } from './code-store.js';
-import { PostingCopy } from './posting-copy.js';
+import { PostingCopy, prefixWords } from './posting-copy.js';
 import { rng } from '../util/random.js';
 
 describe('PostingCopy', () => {
@@ -68,6 +68,66 @@ describe('PostingCopy', () => {
       expect(fills + 1).toBe(Math.ceil(slots.length / step));
       expect(copy.scan(query, 50)).toEqual(store.scanSlots(query, slots, 50));
     }
+  });
+
+  it('holds three eighths of a code, at least two words, and whole codes of two words or fewer', () => {
+    expect([8, 64, 100, 128, 192, 256, 512, 768, 1024].map(prefixWords)).toEqual([1, 1, 2, 2, 2, 2, 3, 5, 6]);
+  });
+
+  it('re-ranks the shortlist of its code prefixes by the whole codes', () => {
+    const random = rng(5);
+    const dimension = 512;
+    const store = new CodeStore(join(mkdtempSync(join(tmpdir(), 'copy-')), 'codes.b1'), dimension);
+    // Items around 20 centres, each at its own distance from it, so that a query near a centre has neighbours nearer than the rest.
+    const centres = Array.from({ length: 20 }, () => Float32Array.from({ length: dimension }, () => random() - 0.5));
+    const vectors: Float32Array[] = [];
+    for (let slot = 0; slot < 4000; slot++) {
+      const centre = centres[slot % 20]!;
+      const spread = 0.05 + random();
+      const vector = centre.map((x) => x + spread * (random() - 0.5));
+      store.write(slot, vector);
+      store.setLive(slot, true);
+      vectors.push(vector);
+    }
+    const slots = Uint32Array.from({ length: 4000 }, (_, slot) => slot).filter(() => random() < 0.5);
+    const gather = (list: Uint32Array, target: Uint8Array, at: number, words: number) => store.copyCodes(list, target, at, words);
+    const rerank = (query: ArrayLike<number>, list: Uint32Array, k: number) => store.scanSlots(query, list, k);
+    const copy = PostingCopy.of(dimension, slots, gather, rerank);
+    expect(copy.prefixed).toBe(true);
+    const whole = PostingCopy.of(dimension, slots, gather);
+    expect(whole.prefixed).toBe(false);
+    // 24 of 64 bytes a code: the copy is about half the whole copy's memory.
+    expect(PostingCopy.memoryFor(dimension, slots.length, true)).toBe(copy.memoryBytes);
+    expect(copy.memoryBytes).toBeLessThan(0.65 * whole.memoryBytes);
+    const codes = vectors.map((vector) => packSignBits(vector));
+    let overlap = 0;
+    for (let q = 0; q < 20; q++) {
+      const query = centres[q]!.map((x) => x + 0.05 * (random() - 0.5));
+      const code = packSignBits(query);
+      const k = 10;
+      // The prefix shortlist (the first 24 bytes, 192 bits), ties by slot, then the whole codes' top k of it.
+      const prefixOf = (slot: number) => hamming(code.subarray(0, 24), codes[slot]!.subarray(0, 24));
+      const shortlist = [...slots].sort((a, b) => prefixOf(a) - prefixOf(b) || a - b).slice(0, 2 * k);
+      const expected = store.scanSlots(query, Uint32Array.from(shortlist), k);
+      const found = copy.scan(query, k);
+      expect(found).toEqual(expected);
+      for (const { slot, hamming: distance } of found) expect(distance).toBe(hamming(code, codes[slot]!));
+      const exact = new Set(whole.scan(query, k).map((candidate) => candidate.slot));
+      overlap += found.filter((candidate) => exact.has(candidate.slot)).length / k;
+    }
+    // Near the exact top 10 by the whole codes.
+    expect(overlap / 20).toBeGreaterThan(0.9);
+    // A code of two words is copied whole, re-ranking or not: it answers exactly.
+    const small = new CodeStore(join(mkdtempSync(join(tmpdir(), 'copy-')), 'codes.b1'), 100);
+    for (let slot = 0; slot < 500; slot++) {
+      small.write(slot, Float32Array.from({ length: 100 }, () => random() - 0.5));
+      small.setLive(slot, true);
+    }
+    const list = Uint32Array.from({ length: 500 }, (_, slot) => slot).filter(() => random() < 0.5);
+    const copied = PostingCopy.of(100, list, (l, t, at, w) => small.copyCodes(l, t, at, w), (query, l, k) => small.scanSlots(query, l, k));
+    expect(copied.prefixed).toBe(false);
+    const query = Float32Array.from({ length: 100 }, () => random() - 0.5);
+    expect(copied.scan(query, 25)).toEqual(small.scanSlots(query, list, 25));
   });
 
   it('scans an empty list', () => {

@@ -3,12 +3,30 @@ import type { CodeCandidate } from './code-store.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
 
-/** Writes the sign codes of `slots` side by side (whole 64-bit words each) into `target` from byte `at`. */
-type Gather = (slots: Uint32Array, target: Uint8Array, at: number) => void;
+/** Writes the first `words` 64-bit words of the sign codes of `slots` side by side into `target` from byte `at`. */
+type Gather = (slots: Uint32Array, target: Uint8Array, at: number, words: number) => void;
+
+/** The top `k` of `slots` by the Hamming distance of their whole codes to `query` (ties by slot): {@link CodeStore.scanSlots}. */
+type Rerank = (query: ArrayLike<number>, slots: Uint32Array, k: number) => CodeCandidate[];
+
+/**
+ * The 64-bit words of a code a copy that is re-ranked holds: three eighths of the code's, at least
+ * two (192 of 512 bits; a code of two words or fewer is copied whole). Measured on bench/search's
+ * 1M index, a 25 % filter's copy (100 queries, the service's narrowing and rescoring after it):
+ * recall@10 0.980 from whole codes; from the first 256 bits with a shortlist of 2× the candidates
+ * re-ranked by the whole codes 0.980, 192 bits 0.979, 128 bits 0.966 (4×: 0.975), in about the
+ * time of the whole copy's scan (the re-ranking reads its shortlist's codes where they lie).
+ */
+export function prefixWords(dimension: number): number {
+  const words = Math.ceil(dimension / 64);
+  return Math.min(words, Math.max(2, Math.ceil((words * 3) / 8)));
+}
+
+/** A prefix copy's scan shortlists this many times the candidates asked for, re-ranked by the whole codes. */
+const PREFIX_SHORTLIST = 2;
 
 /** A copy's memory: the query and histogram, its codes, their live bytes, then the u16 distances and u32 positions on 8-byte boundaries. */
-function layout(dimension: number, count: number): ScanBuffers & { codesAt: number; liveAt: number; end: number } {
-  const words = Math.ceil(dimension / 64);
+function layout(words: number, count: number): ScanBuffers & { codesAt: number; liveAt: number; end: number } {
   const { histogramAt, codesAt } = kernelLayout(words);
   const liveAt = codesAt + count * words * 8;
   const distancesAt = align8(liveAt + count);
@@ -21,7 +39,10 @@ function layout(dimension: number, count: number): ScanBuffers & { codesAt: numb
  * order. A posting list's codes lie scattered over the whole code array (at 1M, 64 MB), and a scan
  * through the list waits on memory for each (a tenth of 1M codes by their list took 4.8–7.4 ms on
  * the slower machine, all 1M in a row 4.1–4.5): the copy's scan is a range scan of its own codes.
- * It answers exactly what {@link CodeStore.scanSlots} answers for the same slots, and holds their
+ * A whole copy answers exactly what {@link CodeStore.scanSlots} answers for the same slots. A copy
+ * given a re-ranking holds the first {@link prefixWords} of each code (43 bytes a copied item for
+ * 512 dimensions, against 75 for whole codes): its scan takes the top {@link PREFIX_SHORTLIST} ×
+ * k by those bits, and answers the re-ranking's top k of them by the whole codes. Either holds the
  * codes as they were when it was made: its owner drops it when any item changes.
  *
  * It is filled a range of slots at a time ({@link fill}): at 1M a quarter of the codes took 80 ms
@@ -31,32 +52,46 @@ function layout(dimension: number, count: number): ScanBuffers & { codesAt: numb
  */
 export class PostingCopy {
   private readonly kernel: HammingKernel;
+  /** Words of each code held: all of them, or the prefix a re-ranked copy holds. */
   private readonly words: number;
   private readonly codesAt: number;
   private readonly liveAt: number;
   private readonly buffers: ScanBuffers;
+  /** Re-ranks a prefix copy's shortlist by the whole codes; undefined for a copy of whole codes. */
+  private readonly rerank: Rerank | undefined;
   /** Slots filled so far (from the first). */
   private filled = 0;
 
-  /** Memory for the codes of `slots` (live and distinct), to be filled by {@link fill}. */
+  /**
+   * Memory for the codes of `slots` (live and distinct), to be filled by {@link fill}: whole codes,
+   * or with `rerank`, their first {@link prefixWords} (whole codes where that is all of them).
+   */
   constructor(
     readonly dimension: number,
     readonly slots: Uint32Array,
+    rerank?: Rerank,
   ) {
-    this.words = Math.ceil(dimension / 64);
+    const whole = Math.ceil(dimension / 64);
+    this.words = rerank ? prefixWords(dimension) : whole;
+    this.rerank = this.words < whole ? rerank : undefined;
     this.kernel = createHammingKernel(this.words);
     const n = slots.length;
     let end: number;
-    ({ codesAt: this.codesAt, liveAt: this.liveAt, end, ...this.buffers } = layout(dimension, n));
+    ({ codesAt: this.codesAt, liveAt: this.liveAt, end, ...this.buffers } = layout(this.words, n));
     const pages = Math.ceil(end / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
   }
 
   /** A copy of `slots`' codes made at once (see {@link fill}). */
-  static of(dimension: number, slots: Uint32Array, gather: Gather): PostingCopy {
-    const copy = new PostingCopy(dimension, slots);
+  static of(dimension: number, slots: Uint32Array, gather: Gather, rerank?: Rerank): PostingCopy {
+    const copy = new PostingCopy(dimension, slots, rerank);
     copy.fill(gather, slots.length);
     return copy;
+  }
+
+  /** Whether the copy holds the codes' prefixes (its scan re-ranks). */
+  get prefixed(): boolean {
+    return this.rerank !== undefined;
   }
 
   /**
@@ -68,7 +103,7 @@ export class PostingCopy {
     const from = this.filled;
     const to = Math.min(this.slots.length, from + count);
     const bytes = new Uint8Array(this.kernel.memory.buffer);
-    gather(this.slots.subarray(from, to), bytes, this.codesAt + from * this.words * 8);
+    gather(this.slots.subarray(from, to), bytes, this.codesAt + from * this.words * 8, this.words);
     bytes.fill(1, this.liveAt + from, this.liveAt + to);
     // The distances every scan writes: their page faults here, not in the first scan.
     bytes.fill(0, this.buffers.distancesAt + 2 * from, this.buffers.distancesAt + 2 * to);
@@ -80,9 +115,10 @@ export class PostingCopy {
     return this.filled === this.slots.length;
   }
 
-  /** Bytes of memory a copy of `count` codes of `dimension` bits holds: {@link memoryBytes} before it is made. */
-  static memoryFor(dimension: number, count: number): number {
-    return Math.max(1, Math.ceil(layout(dimension, count).end / PAGE)) * PAGE + 4 * count;
+  /** Bytes of memory a copy of `count` codes of `dimension` bits holds (`prefixed`: one made with a re-ranking): {@link memoryBytes} before it is made. */
+  static memoryFor(dimension: number, count: number, prefixed = false): number {
+    const words = prefixed ? prefixWords(dimension) : Math.ceil(dimension / 64);
+    return Math.max(1, Math.ceil(layout(words, count).end / PAGE)) * PAGE + 4 * count;
   }
 
   /** Bytes of memory the copy holds (its kernel's memory and its slots). */
@@ -90,12 +126,20 @@ export class PostingCopy {
     return this.kernel.memory.buffer.byteLength + this.slots.byteLength;
   }
 
-  /** The top `k` of the copied slots by Hamming distance to `query` (ties by slot); once {@link complete}. */
+  /**
+   * The top `k` of the copied slots by Hamming distance to `query` (ties by slot), once {@link complete};
+   * for a prefix copy, the top `k` by the whole codes of its top {@link PREFIX_SHORTLIST} × `k` by the prefixes.
+   */
   scan(query: ArrayLike<number>, k: number): CodeCandidate[] {
     if (!this.complete) throw new Error(`scan of a copy filled ${this.filled} of ${this.slots.length}`);
     const { histogramAt, distancesAt } = this.buffers;
-    writeScanQuery(new Uint8Array(this.kernel.memory.buffer), query, this.words, histogramAt);
+    const bits = this.words * 64;
+    // A prefix copy's query is the query's first dimensions, as many as its codes hold.
+    const head = this.rerank ? Float32Array.from({ length: Math.min(bits, query.length) }, (_, i) => query[i]!) : query;
+    writeScanQuery(new Uint8Array(this.kernel.memory.buffer), head, this.words, histogramAt);
     this.kernel.scanRange(0, this.codesAt, 0, this.slots.length, this.liveAt, distancesAt, histogramAt);
-    return selectNearest(this.kernel, this.buffers, this.dimension, k, this.slots.length, this.slots);
+    if (!this.rerank) return selectNearest(this.kernel, this.buffers, this.dimension, k, this.slots.length, this.slots);
+    const shortlist = selectNearest(this.kernel, this.buffers, bits, Math.min(this.slots.length, PREFIX_SHORTLIST * k), this.slots.length, this.slots);
+    return this.rerank(query, Uint32Array.from(shortlist, (candidate) => candidate.slot), k);
   }
 }

@@ -253,6 +253,8 @@ describe('VectorIndex graph walks', () => {
 
 describe('overfetchAt', () => {
   it('keeps the overfetch up to a quarter of the items, then lowers it to 1 at the end share', () => {
+    expect(overfetchAt(1.5, 0.5, 0.375)).toBeCloseTo(1.25, 12);
+    expect(overfetchAt(1.5, 0.5, 0.5)).toBe(1);
     expect(overfetchAt(1.5, 0.75, 0.01)).toBe(1.5);
     expect(overfetchAt(1.5, 0.75, 0.25)).toBe(1.5);
     expect(overfetchAt(1.5, 0.75, 0.5)).toBeCloseTo(1.25, 12);

@@ -226,9 +226,11 @@ const COPY_PAUSE_MS = 2;
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M, 25 % and 50 %: 1.5 gave recall@10 0.962 and 0.970 in 3.7 and 2.7 ms, 2 gave 0.968 and 0.977 in 4.2 and 3.2 ms.
   graphOverfetch: 1.5,
-  // bench/search at 1M, 50 % (category and attribute, 100 queries, one run): 1.5 gave recall@10 0.971/0.974 in 1.97/1.95× the
-  // unfiltered time, 1.25 0.965/0.970 in 1.74/1.73×, 1.0 0.962/0.963 in 1.57/1.53×; at 25 % 1.25 gave 0.948–0.953 (1.5: 0.964–0.969).
-  graphOverfetchEndShare: 0.75,
+  // bench/search at 1M, 50 % (category and attribute, 100 queries): 1.5 gave recall@10 0.971/0.974 in 1.95–1.98× the unfiltered
+  // time, 1.25 0.965/0.970 in 1.73–2.04× over five runs, 1.0 0.962/0.963 in 1.53–1.77× over two; at 100k 1.0 gave 0.962–0.966 in
+  // 1.22–1.30× (1.25: 0.973–0.974, 1.44–1.50×). The walk guard's cheaper unfiltered searches took 1.25 to the edge of 2×: 1.0 at
+  // half the items. At 25 % 1.25 gave 0.948–0.953 (1.5: 0.964–0.969).
+  graphOverfetchEndShare: 0.5,
   // bench/search at 1M, pools for k = 40: 10 % (100k matching) needed 240 for recall@10 0.99 (120: 0.91), 25 % 240 for 0.95, 50 % 120 for 0.956 and 240 for 0.98.
   // At 100k, 50 % (50k matching): 63 gave 0.978 in 1.44× the unfiltered time, 125 (without the share's discount) 0.992 in 2.58×.
   poolGrowth: 16_000,
@@ -253,11 +255,12 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   graphPassShortfall: 0.5,
   farShortlistFactor: 64,
   farPoolFactor: 4,
-  // At 1M a copy of a 10 % filter's codes takes ~7.5 MB (75 bytes an item: the code, the kernel's buffers, the slot): 24 bytes an
-  // item hold three such, and keep serving memory under the 600 bytes an item of issue 15 (558–570 without).
+  // At 1M a copy of a 10 % filter's codes takes ~3.6 MB (35 bytes an item for 512 dimensions: the codes' first 192 bits, the
+  // kernel's buffers, the slot; see prefixWords), a 25 % one ~8.8: 26 bytes an item hold two of each, and keep serving memory
+  // under the 600 bytes an item of issue 15 (551–572 without copies; 573 with those four, measured by VmRSS).
   copyMinItems: 20_000,
   copyQuietMs: 1_000,
-  copyBytesPerItem: 24,
+  copyBytesPerItem: 26,
   // bench/search at 100k: pools of 1.5k gave recall@10 0.98 at 25–50 %, 1.0 at 10 %; 1 % gave 0.94 with 3k, 0.97 with 4k.
   poolFactor: 1.5,
   sparsePoolFactor: 4,
@@ -791,7 +794,7 @@ export class VectorIndex {
     this.copyScans.set(key, scans);
     if (scans < 2 || this.copyBuilds.has(key) || performance.now() - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
-    const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length);
+    const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length, true);
     const building = [...this.copyBuilds.values()].reduce((sum, build) => sum + build.bytes, 0);
     if (slots.length < copyMinItems || this.postingCopies.bytes + building + bytes > copyBytesPerItem * this.liveCount) return undefined;
     this.buildCopy(key, slots, bytes);
@@ -805,11 +808,13 @@ export class VectorIndex {
    * that asked). A write before the last slice drops it ({@link changed}).
    */
   private buildCopy(key: string, slots: Uint32Array, bytes: number): void {
-    const gather = (list: Uint32Array, target: Uint8Array, at: number) => this.codes.copyCodes(list, target, at);
+    const gather = (list: Uint32Array, target: Uint8Array, at: number, words: number) => this.codes.copyCodes(list, target, at, words);
+    // The codes' first words, re-ranked by the whole codes where they lie (see prefixWords): a copy takes about half the memory.
+    const rerank = (query: ArrayLike<number>, list: Uint32Array, k: number) => this.codes.scanSlots(query, list, k);
     let copy: PostingCopy | undefined;
     const step = () => {
       if (this.copyBuilds.get(key) !== build) return;
-      copy ??= new PostingCopy(this.model.dimension, slots);
+      copy ??= new PostingCopy(this.model.dimension, slots, rerank);
       if (!copy.fill(gather, COPY_SLICE)) {
         build.timer = setTimeout(step, COPY_PAUSE_MS);
         return;
