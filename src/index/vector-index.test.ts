@@ -168,19 +168,24 @@ describe('VectorIndex magnitude codes', () => {
   });
 });
 
+/** An index of 1,000 random unit vectors of 64 dimensions, walked by the graph whatever its size (no exact threshold). */
+function walkedIndex(name: string, seed: number): { index: VectorIndex; vectors: Float32Array[] } {
+  const d = 64;
+  const random = rng(seed);
+  const vectors = Array.from({ length: 1000 }, () => {
+    const v = Float32Array.from({ length: d }, () => random() - 0.5);
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  });
+  const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), name, { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+  index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}` }, vector })));
+  return { index, vectors };
+}
+
 describe('VectorIndex graph walks', () => {
   it('scans every code when the sample of codes holds one nearer to the query than the walk found', () => {
-    const d = 64;
-    const random = rng(17);
     // Fewer than the 1,024 codes the guard scans at least: every item is in what it scans.
-    const vectors = Array.from({ length: 1000 }, () => {
-      const v = Float32Array.from({ length: d }, () => random() - 0.5);
-      const norm = Math.hypot(...v);
-      return v.map((x) => x / norm);
-    });
-    // The graph for every search, however small the index.
-    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'walks', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
-    index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}` }, vector })));
+    const { index, vectors } = walkedIndex('walks', 17);
     const options = { limit: 5, oversampling: 4, rescore: true };
     // Item p123 out of the graph, as if no walk reached it; still live in the catalog and the codes.
     (index as unknown as { graph: BinaryHnsw }).graph.remove(123);
@@ -207,15 +212,7 @@ describe('VectorIndex graph walks', () => {
   });
 
   it('walks again at four times the ef when a walk falls short, and scans only when that one falls short too', () => {
-    const d = 64;
-    const random = rng(29);
-    const vectors = Array.from({ length: 1000 }, () => {
-      const v = Float32Array.from({ length: d }, () => random() - 0.5);
-      const norm = Math.hypot(...v);
-      return v.map((x) => x / norm);
-    });
-    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'rewalks', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
-    index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}` }, vector })));
+    const { index, vectors } = walkedIndex('rewalks', 29);
     const options = { limit: 5, oversampling: 4, rescore: true };
     const ef = index.expansionFor(20);
     // The graph's walks at the search's own ef end among the items farthest from the query (those
