@@ -40,8 +40,8 @@ function layout(words: number, count: number): ScanBuffers & { codesAt: number; 
  * through the list waits on memory for each (a tenth of 1M codes by their list took 4.8–7.4 ms on
  * the slower machine, all 1M in a row 4.1–4.5): the copy's scan is a range scan of its own codes.
  * A whole copy answers exactly what {@link CodeStore.scanSlots} answers for the same slots. A copy
- * given a re-ranking holds the first {@link prefixWords} of each code (43 bytes a copied item for
- * 512 dimensions, against 75 for whole codes): its scan takes the top {@link PREFIX_SHORTLIST} ×
+ * given a re-ranking holds the first {@link prefixWords} of each code (35 bytes a copied item for
+ * 512 dimensions with its buffers and slot, against 75 for whole codes): its scan takes the top {@link PREFIX_SHORTLIST} ×
  * k by those bits, and answers the re-ranking's top k of them by the whole codes. Either holds the
  * codes as they were when it was made: its owner drops it when any item changes.
  *
@@ -96,7 +96,7 @@ export class PostingCopy {
 
   /**
    * Copies the codes of the next `count` slots not yet filled, through `gather` (which writes the
-   * codes of a list of slots side by side, whole 64-bit words each, into its target from byte `at`:
+   * codes of a list of slots side by side, the words the copy holds of each, into its target from byte `at`:
    * {@link CodeStore.copyCodes}), and touches the scan's buffers for them; whether every slot is filled now.
    */
   fill(gather: Gather, count: number): boolean {

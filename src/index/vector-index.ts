@@ -227,7 +227,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M, 25 % and 50 %: 1.5 gave recall@10 0.962 and 0.970 in 3.7 and 2.7 ms, 2 gave 0.968 and 0.977 in 4.2 and 3.2 ms.
   graphOverfetch: 1.5,
   // bench/search at 1M, 50 % (category and attribute, 100 queries): 1.5 gave recall@10 0.971/0.974 in 1.95–1.98× the unfiltered
-  // time, 1.25 0.965/0.970 in 1.73–2.04× over five runs, 1.0 0.962/0.963 in 1.53–1.77× over two; at 100k 1.0 gave 0.962–0.966 in
+  // time, 1.25 0.965/0.970 in 1.72–2.04× over seven runs, 1.0 0.962/0.963 in 1.53–1.81× over three; at 100k 1.0 gave 0.962–0.966 in
   // 1.22–1.30× (1.25: 0.973–0.974, 1.44–1.50×). The walk guard's cheaper unfiltered searches took 1.25 to the edge of 2×: 1.0 at
   // half the items. At 25 % 1.25 gave 0.948–0.953 (1.5: 0.964–0.969).
   graphOverfetchEndShare: 0.5,
