@@ -104,16 +104,18 @@ describe('PostingCopy', () => {
     for (let q = 0; q < 20; q++) {
       const query = centres[q]!.map((x) => x + 0.05 * (random() - 0.5));
       const code = packSignBits(query);
-      const k = 10;
-      // The prefix shortlist (the first 24 bytes, 192 bits), ties by slot, then the whole codes' top k of it.
+      // The prefix shortlist (the first 24 bytes, 192 bits; 2k, at least 256), ties by slot, then the whole codes' top k of it.
       const prefixOf = (slot: number) => hamming(code.subarray(0, 24), codes[slot]!.subarray(0, 24));
-      const shortlist = [...slots].sort((a, b) => prefixOf(a) - prefixOf(b) || a - b).slice(0, 2 * k);
-      const expected = store.scanSlots(query, Uint32Array.from(shortlist), k);
-      const found = copy.scan(query, k);
-      expect(found).toEqual(expected);
-      for (const { slot, hamming: distance } of found) expect(distance).toBe(hamming(code, codes[slot]!));
-      const exact = new Set(whole.scan(query, k).map((candidate) => candidate.slot));
-      overlap += found.filter((candidate) => exact.has(candidate.slot)).length / k;
+      const byPrefix = [...slots].sort((a, b) => prefixOf(a) - prefixOf(b) || a - b);
+      for (const k of [10, 200]) {
+        const expected = store.scanSlots(query, Uint32Array.from(byPrefix.slice(0, Math.max(2 * k, 256))), k);
+        const found = copy.scan(query, k);
+        expect(found).toEqual(expected);
+        for (const { slot, hamming: distance } of found) expect(distance).toBe(hamming(code, codes[slot]!));
+        if (k > 10) continue;
+        const exact = new Set(whole.scan(query, k).map((candidate) => candidate.slot));
+        overlap += found.filter((candidate) => exact.has(candidate.slot)).length / k;
+      }
     }
     // Near the exact top 10 by the whole codes.
     expect(overlap / 20).toBeGreaterThan(0.9);

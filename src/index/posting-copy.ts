@@ -22,8 +22,12 @@ export function prefixWords(dimension: number): number {
   return Math.min(words, Math.max(2, Math.ceil((words * 3) / 8)));
 }
 
-/** A prefix copy's scan shortlists this many times the candidates asked for, re-ranked by the whole codes. */
+/**
+ * A prefix copy's scan shortlists this many times the candidates asked for, and at least
+ * {@link PREFIX_SHORTLIST_MIN} (a search for one item asks a copy for a dozen), re-ranked by the whole codes.
+ */
 const PREFIX_SHORTLIST = 2;
+const PREFIX_SHORTLIST_MIN = 256;
 
 /** A copy's memory: the query and histogram, its codes, their live bytes, then the u16 distances and u32 positions on 8-byte boundaries. */
 function layout(words: number, count: number): ScanBuffers & { codesAt: number; liveAt: number; end: number } {
@@ -128,7 +132,7 @@ export class PostingCopy {
 
   /**
    * The top `k` of the copied slots by Hamming distance to `query` (ties by slot), once {@link complete};
-   * for a prefix copy, the top `k` by the whole codes of its top {@link PREFIX_SHORTLIST} × `k` by the prefixes.
+   * for a prefix copy, the top `k` by the whole codes of its top {@link PREFIX_SHORTLIST} × `k` (at least {@link PREFIX_SHORTLIST_MIN}) by the prefixes.
    */
   scan(query: ArrayLike<number>, k: number): CodeCandidate[] {
     if (!this.complete) throw new Error(`scan of a copy filled ${this.filled} of ${this.slots.length}`);
@@ -139,7 +143,7 @@ export class PostingCopy {
     writeScanQuery(new Uint8Array(this.kernel.memory.buffer), head, this.words, histogramAt);
     this.kernel.scanRange(0, this.codesAt, 0, this.slots.length, this.liveAt, distancesAt, histogramAt);
     if (!this.rerank) return selectNearest(this.kernel, this.buffers, this.dimension, k, this.slots.length, this.slots);
-    const shortlist = selectNearest(this.kernel, this.buffers, bits, Math.min(this.slots.length, PREFIX_SHORTLIST * k), this.slots.length, this.slots);
+    const shortlist = selectNearest(this.kernel, this.buffers, bits, Math.min(this.slots.length, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN)), this.slots.length, this.slots);
     return this.rerank(query, Uint32Array.from(shortlist, (candidate) => candidate.slot), k);
   }
 }
