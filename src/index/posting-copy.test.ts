@@ -132,6 +132,54 @@ describe('PostingCopy', () => {
     expect(copied.scan(query, 25)).toEqual(small.scanSlots(query, list, 25));
   });
 
+  it('takes items that join and leave the filter after it is made, up to its spare entries', () => {
+    const random = rng(11);
+    const dimension = 100;
+    const store = new CodeStore(join(mkdtempSync(join(tmpdir(), 'copy-')), 'codes.b1'), dimension);
+    const write = (slot: number) => {
+      store.write(slot, Float32Array.from({ length: dimension }, () => random() - 0.5));
+      store.setLive(slot, true);
+    };
+    for (let slot = 0; slot < 1000; slot++) write(slot);
+    const gather = (list: Uint32Array, target: Uint8Array, at: number, words: number) => store.copyCodes(list, target, at, words);
+    // Slots in no particular order, as a posting list holds them after removals.
+    const held = new Set([...Uint32Array.from({ length: 1000 }, (_, slot) => slot).filter(() => random() < 0.4)].sort(() => random() - 0.5));
+    const copy = PostingCopy.of(dimension, Uint32Array.from(held), gather, undefined, 5);
+    expect(PostingCopy.memoryFor(dimension, held.size, false, 5)).toBe(copy.memoryBytes);
+    const query = Float32Array.from({ length: dimension }, () => random() - 0.5);
+    const check = () => {
+      expect(copy.size).toBe(held.size);
+      for (const k of [1, 10, held.size]) expect(copy.scan(query, k)).toEqual(store.scanSlots(query, Uint32Array.from(held), k));
+    };
+    check();
+    // Leaving: the nearest few, and one the copy never held.
+    const leaving = copy.scan(query, 3).map((candidate) => candidate.slot);
+    for (const slot of leaving) {
+      expect(copy.remove(slot)).toBe(true);
+      expect(copy.remove(slot)).toBe(false);
+      held.delete(slot);
+    }
+    const outside = [...Array(1000).keys()].find((slot) => !held.has(slot) && !leaving.includes(slot))!;
+    expect(copy.remove(outside)).toBe(false);
+    expect(copy.dead).toBe(3);
+    check();
+    // Joining: a slot freed and written again (its new code), and others, up to the five spare entries.
+    write(leaving[0]!);
+    for (const slot of [leaving[0]!, outside, 1000, 1001, 1002]) {
+      if (slot >= 1000) write(slot);
+      expect(copy.append(slot, gather)).toBe(true);
+      held.add(slot);
+    }
+    check();
+    write(1003);
+    expect(copy.append(1003, gather)).toBe(false);
+    // The slot used again leaves once more: its live entry goes, not the dead one.
+    expect(copy.remove(leaving[0]!)).toBe(true);
+    held.delete(leaving[0]!);
+    expect(copy.dead).toBe(4);
+    check();
+  });
+
   it('scans an empty list', () => {
     const copy = PostingCopy.of(64, new Uint32Array(0), () => {});
     expect(copy.scan(new Float32Array(64).fill(1), 10)).toEqual([]);

@@ -63,34 +63,87 @@ export class PostingCopy {
   private readonly buffers: ScanBuffers;
   /** Re-ranks a prefix copy's shortlist by the whole codes; undefined for a copy of whole codes. */
   private readonly rerank: Rerank | undefined;
-  /** Slots filled so far (from the first). */
+  /** The slot of each entry: the copied ones in ascending order, then those {@link append}ed. */
+  private readonly slots: Uint32Array;
+  /** Entries copied at first (ascending slots), and entries in all (with the appended ones). */
+  private readonly copied: number;
+  private count: number;
+  /** Entries filled so far (from the first). */
   private filled = 0;
+  /** Entries whose item has left the filter since the copy was made ({@link remove}). */
+  dead = 0;
 
   /**
-   * Memory for the codes of `slots` (live and distinct), to be filled by {@link fill}: whole codes,
-   * or with `rerank`, their first {@link prefixWords} (whole codes where that is all of them).
+   * Memory for the codes of `slots` (live and distinct; any order) and `spare` more to be
+   * {@link append}ed, to be filled by {@link fill}: whole codes, or with `rerank`, their first
+   * {@link prefixWords} (whole codes where that is all of them).
    */
   constructor(
     readonly dimension: number,
-    readonly slots: Uint32Array,
+    slots: Uint32Array,
     rerank?: Rerank,
+    readonly spare = 0,
   ) {
     const whole = Math.ceil(dimension / 64);
     this.words = rerank ? prefixWords(dimension) : whole;
     this.rerank = this.words < whole ? rerank : undefined;
     this.kernel = createHammingKernel(this.words);
-    const n = slots.length;
+    this.copied = this.count = slots.length;
+    this.slots = new Uint32Array(slots.length + spare);
+    this.slots.set(slots);
+    this.slots.subarray(0, slots.length).sort();
     let end: number;
-    ({ codesAt: this.codesAt, liveAt: this.liveAt, end, ...this.buffers } = layout(this.words, n));
+    ({ codesAt: this.codesAt, liveAt: this.liveAt, end, ...this.buffers } = layout(this.words, this.slots.length));
     const pages = Math.ceil(end / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
   }
 
   /** A copy of `slots`' codes made at once (see {@link fill}). */
-  static of(dimension: number, slots: Uint32Array, gather: Gather, rerank?: Rerank): PostingCopy {
-    const copy = new PostingCopy(dimension, slots, rerank);
+  static of(dimension: number, slots: Uint32Array, gather: Gather, rerank?: Rerank, spare = 0): PostingCopy {
+    const copy = new PostingCopy(dimension, slots, rerank, spare);
     copy.fill(gather, slots.length);
     return copy;
+  }
+
+  /** Items the copy holds (its entries less the dead ones). */
+  get size(): number {
+    return this.count - this.dead;
+  }
+
+  /**
+   * Takes an item that joined the filter after the copy was made: its code into the next spare
+   * entry, through `gather`. False when the copy has no spare entry left (its owner drops it).
+   */
+  append(slot: number, gather: Gather): boolean {
+    if (!this.complete) throw new Error(`append to a copy filled ${this.filled} of ${this.copied}`);
+    if (this.count === this.slots.length) return false;
+    const at = this.count;
+    const bytes = new Uint8Array(this.kernel.memory.buffer);
+    gather(Uint32Array.of(slot), bytes, this.codesAt + at * this.words * 8, this.words);
+    bytes[this.liveAt + at] = 1;
+    this.slots[at] = slot;
+    this.count++;
+    return true;
+  }
+
+  /** Takes an item that left the filter (deleted, replaced, moved) out of the copy's scans; whether the copy held it. */
+  remove(slot: number): boolean {
+    const bytes = new Uint8Array(this.kernel.memory.buffer);
+    const live = (entry: number) => bytes[this.liveAt + entry] === 1;
+    // The copied entries are in slot order; an appended one (a slot freed and used again, say) is found after them.
+    let low = 0;
+    let high = this.copied;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.slots[middle]! < slot) low = middle + 1;
+      else high = middle;
+    }
+    let entry = low < this.copied && this.slots[low] === slot && live(low) ? low : -1;
+    for (let i = this.copied; entry < 0 && i < this.count; i++) if (this.slots[i] === slot && live(i)) entry = i;
+    if (entry < 0) return false;
+    bytes[this.liveAt + entry] = 0;
+    this.dead++;
+    return true;
   }
 
   /** Whether the copy holds the codes' prefixes (its scan re-ranks). */
@@ -105,7 +158,7 @@ export class PostingCopy {
    */
   fill(gather: Gather, count: number): boolean {
     const from = this.filled;
-    const to = Math.min(this.slots.length, from + count);
+    const to = Math.min(this.copied, from + count);
     const bytes = new Uint8Array(this.kernel.memory.buffer);
     gather(this.slots.subarray(from, to), bytes, this.codesAt + from * this.words * 8, this.words);
     bytes.fill(1, this.liveAt + from, this.liveAt + to);
@@ -116,13 +169,13 @@ export class PostingCopy {
   }
 
   get complete(): boolean {
-    return this.filled === this.slots.length;
+    return this.filled === this.copied;
   }
 
-  /** Bytes of memory a copy of `count` codes of `dimension` bits holds (`prefixed`: one made with a re-ranking): {@link memoryBytes} before it is made. */
-  static memoryFor(dimension: number, count: number, prefixed = false): number {
+  /** Bytes of memory a copy of `count` codes of `dimension` bits and `spare` more holds (`prefixed`: one made with a re-ranking): {@link memoryBytes} before it is made. */
+  static memoryFor(dimension: number, count: number, prefixed = false, spare = 0): number {
     const words = prefixed ? prefixWords(dimension) : Math.ceil(dimension / 64);
-    return Math.max(1, Math.ceil(layout(words, count).end / PAGE)) * PAGE + 4 * count;
+    return Math.max(1, Math.ceil(layout(words, count + spare).end / PAGE)) * PAGE + 4 * (count + spare);
   }
 
   /** Bytes of memory the copy holds (its kernel's memory and its slots). */
@@ -135,15 +188,16 @@ export class PostingCopy {
    * for a prefix copy, the top `k` by the whole codes of its top {@link PREFIX_SHORTLIST} × `k` (at least {@link PREFIX_SHORTLIST_MIN}) by the prefixes.
    */
   scan(query: ArrayLike<number>, k: number): CodeCandidate[] {
-    if (!this.complete) throw new Error(`scan of a copy filled ${this.filled} of ${this.slots.length}`);
+    if (!this.complete) throw new Error(`scan of a copy filled ${this.filled} of ${this.copied}`);
+    const count = this.count;
     const { histogramAt, distancesAt } = this.buffers;
     const bits = this.words * 64;
     // A prefix copy's query is the query's first dimensions, as many as its codes hold.
     const head = this.rerank ? Float32Array.from({ length: Math.min(bits, query.length) }, (_, i) => query[i]!) : query;
     writeScanQuery(new Uint8Array(this.kernel.memory.buffer), head, this.words, histogramAt);
-    this.kernel.scanRange(0, this.codesAt, 0, this.slots.length, this.liveAt, distancesAt, histogramAt);
-    if (!this.rerank) return selectNearest(this.kernel, this.buffers, this.dimension, k, this.slots.length, this.slots);
-    const shortlist = selectNearest(this.kernel, this.buffers, bits, Math.min(this.slots.length, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN)), this.slots.length, this.slots);
+    this.kernel.scanRange(0, this.codesAt, 0, count, this.liveAt, distancesAt, histogramAt);
+    if (!this.rerank) return selectNearest(this.kernel, this.buffers, this.dimension, k, count, this.slots);
+    const shortlist = selectNearest(this.kernel, this.buffers, bits, Math.min(this.size, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN)), count, this.slots);
     return this.rerank(query, Uint32Array.from(shortlist, (candidate) => candidate.slot), k);
   }
 }

@@ -223,6 +223,15 @@ export function overfetchAt(overfetch: number, endShare: number, share: number):
 const COPY_SLICE = 2_048;
 const COPY_PAUSE_MS = 2;
 
+/**
+ * Entries a copy of a filter's codes keeps free for items that join the filter after it is made
+ * (~72 KB for 512 dimensions), and the share of its entries that may be items since gone: a copy
+ * that fills up, or whose dead entries pass that share, is dropped, and made again once the index
+ * is quiet (the scan still reads a dead entry's code).
+ */
+export const COPY_SPARE = 2_048;
+const COPY_DEAD_SHARE = 1 / 8;
+
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M, 25 % and 50 %: 1.5 gave recall@10 0.962 and 0.970 in 3.7 and 2.7 ms, 2 gave 0.968 and 0.977 in 4.2 and 3.2 ms.
   graphOverfetch: 1.5,
@@ -555,6 +564,7 @@ export class VectorIndex {
       // As the catalog keeps them: attributes after a JSON round trip.
       this.filters.add(slots[i]!, fields.category, fields.attributes && (JSON.parse(JSON.stringify(fields.attributes)) as Record<string, unknown>), fields.sourceBlob !== undefined && fields.sourceBlob !== null);
     });
+    this.addToCopies(slots);
     const matrix = new Float32Array(entries.length * this.model.dimension);
     entries.forEach(({ vector }, i) => matrix.set(vector, i * this.model.dimension));
     this.graph.add(slots, matrix);
@@ -773,7 +783,9 @@ export class VectorIndex {
       this.walkGuard.retire(slot);
       this.filters.remove(slot);
       this.graph.remove(slot);
+      for (const copy of this.copies.values()) copy.remove(slot);
     }
+    for (const [key, copy] of this.copies) if (copy.dead > copy.size * COPY_DEAD_SHARE) this.copies.delete(key);
   }
 
   /**
@@ -794,7 +806,7 @@ export class VectorIndex {
     this.copyScans.set(key, scans);
     if (scans < 2 || this.copyBuilds.has(key) || performance.now() - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
-    const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length, true);
+    const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length, true, COPY_SPARE);
     const building = [...this.copyBuilds.values()].reduce((sum, build) => sum + build.bytes, 0);
     if (slots.length < copyMinItems || this.postingCopies.bytes + building + bytes > copyBytesPerItem * this.liveCount) return undefined;
     this.buildCopy(key, slots, bytes);
@@ -808,14 +820,13 @@ export class VectorIndex {
    * that asked). A write before the last slice drops it ({@link changed}).
    */
   private buildCopy(key: string, slots: Uint32Array, bytes: number): void {
-    const gather = (list: Uint32Array, target: Uint8Array, at: number, words: number) => this.codes.copyCodes(list, target, at, words);
     // The codes' first words, re-ranked by the whole codes where they lie (see prefixWords): a copy takes about half the memory.
     const rerank = (query: ArrayLike<number>, list: Uint32Array, k: number) => this.codes.scanSlots(query, list, k);
     let copy: PostingCopy | undefined;
     const step = () => {
       if (this.copyBuilds.get(key) !== build) return;
-      copy ??= new PostingCopy(this.model.dimension, slots, rerank);
-      if (!copy.fill(gather, COPY_SLICE)) {
+      copy ??= new PostingCopy(this.model.dimension, slots, rerank, COPY_SPARE);
+      if (!copy.fill(this.gatherCodes, COPY_SLICE)) {
         build.timer = setTimeout(step, COPY_PAUSE_MS);
         return;
       }
@@ -826,6 +837,22 @@ export class VectorIndex {
     // Referenced (a copy being made keeps the process up for its ~0.4 s; close() stops it): who awaits copiesBuilt() gets an answer.
     const build = { bytes, timer: setTimeout(step, COPY_PAUSE_MS) };
     this.copyBuilds.set(key, build);
+  }
+
+  /** Writes the first `words` 64-bit words of the codes of `slots` side by side (a copy's {@link PostingCopy.fill} and {@link PostingCopy.append}). */
+  private readonly gatherCodes = (list: Uint32Array, target: Uint8Array, at: number, words: number) => this.codes.copyCodes(list, target, at, words);
+
+  /**
+   * Items just added to the filter lists (new, replacing, or moved by compaction) join the copies
+   * of the filters they match; a copy with no spare entry left, or whose filter no longer resolves
+   * to posting lists, is dropped.
+   */
+  private addToCopies(slots: readonly number[]): void {
+    if (this.copies.size === 0 || slots.length === 0) return;
+    for (const [key, copy] of this.copies) {
+      const plan = this.filters.plan(JSON.parse(key) as ItemFilter);
+      if (!plan || slots.some((slot) => plan.matches(slot) && !copy.append(slot, this.gatherCodes))) this.copies.delete(key);
+    }
   }
 
   /** Stops the copies being built (a write, or closing). */
@@ -853,10 +880,12 @@ export class VectorIndex {
     return { filters: this.copies.size, bytes: [...this.copies.values()].reduce((sum, copy) => sum + copy.memoryBytes, 0) };
   }
 
-  /** An item was written, deleted or moved: the copies of codes (made or being built) and the scan counts no longer hold. */
+  /**
+   * An item was written, deleted or moved: the copies being built and the scan counts no longer
+   * hold (the copies made are kept up to date: {@link addToCopies}, {@link retire}).
+   */
   private changed(): void {
     this.changedAt = performance.now();
-    this.copies.clear();
     this.copyScans.clear();
     this.stopCopyBuilds();
   }
@@ -1050,6 +1079,7 @@ export class VectorIndex {
       this.walkGuard.offer(to, this.codeOf);
       this.filters.add(to, category, attributes, image);
     }
+    this.addToCopies(moved.map(({ to }) => to));
     this.graph.add(slots, vectors);
     this.retire(moved.map(({ from }) => from));
     // Slots of dropped moves go back (highest first, as the list is kept).
