@@ -166,9 +166,10 @@ export interface FilteredSearchTuning {
    * A filter with at least this many items whose codes are scanned twice in a row (or that two
    * searches would have scanned from a copy, see `copiedStepInCodes`), with no change to the index
    * for `copyQuietMs`, gets its codes copied side by side ({@link PostingCopy}): its later scans read
-   * them in order instead of through its posting list, until the next change drops the copies. The
-   * copies take at most `copyBytesPerItem` × the live items of memory in all (the first come keep
-   * it): filters scanned most of the time in a read-mostly catalog.
+   * them in order instead of through its posting list. Writes keep a copy up to date (an item that
+   * leaves the filter is marked dead in it, one that joins takes a spare entry) until it runs out of
+   * spare entries or holds too many dead ones. The copies take at most `copyBytesPerItem` × the live
+   * items of memory in all (the first come keep it): the filters scanned most.
    */
   readonly copyMinItems: number;
   readonly copyQuietMs: number;
