@@ -72,6 +72,8 @@ export class PostingCopy {
   private filled = 0;
   /** Entries whose item has left the filter since the copy was made ({@link remove}). */
   dead = 0;
+  /** The live appended entries by slot (a slot freed and used again may have a dead entry among the copied ones too). */
+  private readonly appended = new Map<number, number>();
 
   /**
    * Memory for the codes of `slots` (live and distinct; any order) and `spare` more to be
@@ -122,6 +124,7 @@ export class PostingCopy {
     gather(Uint32Array.of(slot), bytes, this.codesAt + at * this.words * 8, this.words);
     bytes[this.liveAt + at] = 1;
     this.slots[at] = slot;
+    this.appended.set(slot, at);
     this.count++;
     return true;
   }
@@ -129,8 +132,7 @@ export class PostingCopy {
   /** Takes an item that left the filter (deleted, replaced, moved) out of the copy's scans; whether the copy held it. */
   remove(slot: number): boolean {
     const bytes = new Uint8Array(this.kernel.memory.buffer);
-    const live = (entry: number) => bytes[this.liveAt + entry] === 1;
-    // The copied entries are in slot order; an appended one (a slot freed and used again, say) is found after them.
+    // The copied entries are in slot order; an appended one (a slot freed and used again, say) is found by the map.
     let low = 0;
     let high = this.copied;
     while (low < high) {
@@ -138,9 +140,12 @@ export class PostingCopy {
       if (this.slots[middle]! < slot) low = middle + 1;
       else high = middle;
     }
-    let entry = low < this.copied && this.slots[low] === slot && live(low) ? low : -1;
-    for (let i = this.copied; entry < 0 && i < this.count; i++) if (this.slots[i] === slot && live(i)) entry = i;
-    if (entry < 0) return false;
+    let entry = low < this.copied && this.slots[low] === slot && bytes[this.liveAt + low] === 1 ? low : undefined;
+    if (entry === undefined) {
+      entry = this.appended.get(slot);
+      if (entry === undefined) return false;
+      this.appended.delete(slot);
+    }
     bytes[this.liveAt + entry] = 0;
     this.dead++;
     return true;
