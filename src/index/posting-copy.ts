@@ -46,8 +46,8 @@ function layout(words: number, count: number): ScanBuffers & { codesAt: number; 
  * A whole copy answers exactly what {@link CodeStore.scanSlots} answers for the same slots. A copy
  * given a re-ranking holds the first {@link prefixWords} of each code (35 bytes a copied item for
  * 512 dimensions with its buffers and slot, against 75 for whole codes): its scan takes the top {@link PREFIX_SHORTLIST} ×
- * k by those bits, and answers the re-ranking's top k of them by the whole codes. Either holds the
- * codes as they were when it was made: its owner drops it when any item changes.
+ * k by those bits, and answers the re-ranking's top k of them by the whole codes. Its owner keeps it
+ * up to date as items join and leave the filter ({@link append}, {@link remove}).
  *
  * It is filled a range of slots at a time ({@link fill}): at 1M a quarter of the codes took 80 ms
  * to copy on the slower machine (30 gathering them from the scattered slots, 50 in the page faults

@@ -735,8 +735,10 @@ export class VectorIndex {
    */
   private checkWalk(query: Float32Array, walk: { slots: number[]; distances: Float32Array }, expansion: number): { candidates: CodeCandidate[]; strategy: 'hnsw' | 'hnsw-widened' | 'exact-after-hnsw' } {
     const fellShort = (found: { slots: number[]; distances: Float32Array }) => found.slots.length > 0 && this.walkGuard.fellShort(query, found.distances[0]!, this.liveCount);
-    const candidatesOf = (found: { slots: number[]; distances: Float32Array }, n: number) => found.slots.slice(0, n).map((slot, i) => ({ slot, hamming: found.distances[i]! }));
-    if (!this.guardWalks || !fellShort(walk)) return { candidates: candidatesOf(walk, walk.slots.length), strategy: 'hnsw' };
+    // The first n of a walk's candidates (all of them unless it is wider than the search's ef).
+    const candidatesOf = (found: { slots: number[]; distances: Float32Array }, n = found.slots.length) =>
+      (n < found.slots.length ? found.slots.slice(0, n) : found.slots).map((slot, i) => ({ slot, hamming: found.distances[i]! }));
+    if (!this.guardWalks || !fellShort(walk)) return { candidates: candidatesOf(walk), strategy: 'hnsw' };
     const wider = Math.min(expansion * REWALK_FACTOR, this.graph.size);
     if (wider > expansion) {
       const again = this.graph.search(query, wider);
