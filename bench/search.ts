@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
+import type { ItemFilter } from '../src/index/catalog.js';
 import { VectorIndex, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
 import { percentile } from './percentile.js';
@@ -63,7 +64,10 @@ const { values } = parseArgs({
     'exact-sizes': { type: 'string', default: '100000,1000000' },
     /** Search latency while the graph is saved: on the event loop's thread, and by the checkpoint worker (seconds of queries each; 0 for none). */
     'save-seconds': { type: 'string', default: '3' },
-    /** Search latency while a copied filter's codes are dropped (by a write) and copied again every second, with and without copies (seconds each; 0 for none). */
+    /**
+     * Search latency while an item is re-upserted every second and a 25 % filter searched after each write, with and without copies; then a
+     * filter not copied yet searched under a write every 100 ms, under the old and the new rule for making copies (seconds each; 0 for none).
+     */
     'copy-churn-seconds': { type: 'string', default: '0' },
     /** Also time filtered and unfiltered searches through POST /v1/indexes/{name}/search of the service, started as a child process. */
     http: { type: 'boolean', default: false },
@@ -187,6 +191,7 @@ interface ChildResult {
   filterRows?: FilterRow[];
   saveRows?: SaveRow[];
   churnRows?: ChurnRow[];
+  steadyRows?: SteadyRow[];
   buildSeconds: number;
   rssPerItem: number;
   diskPerItem: number;
@@ -285,10 +290,11 @@ async function child(config: string, work: string): Promise<ChildResult> {
     const filterRows = await filteredRows(index, work, dim, count, queries);
     const saveRows = Number(values['save-seconds']) > 0 ? await savingRows(index, queryList, Number(values['save-seconds']) * 1000) : [];
     const churnRows = Number(values['copy-churn-seconds']) > 0 ? await copyChurnRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
+    const steadyRows = Number(values['copy-churn-seconds']) > 0 ? await steadyWriteRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
     const disk = dirBytes(dir);
     index.close();
     if (!kept) rmSync(dir, { recursive: true, force: true });
-    return { rows, filterRows, saveRows, churnRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+    return { rows, filterRows, saveRows, churnRows, steadyRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
   }
 
   const quantization = config === 'f16' ? ScalarKind.F16 : ScalarKind.F32;
@@ -644,6 +650,72 @@ async function copyChurnRows(index: VectorIndex, queries: Float32Array[], second
   return rows;
 }
 
+interface SteadyRow {
+  rule: string;
+  filter: string;
+  share: number;
+  searches: number;
+  writes: number;
+  /** Searches answered with the copy ready, and when it was (ms after the first search; null: never). */
+  copied: number;
+  readyAfterMs: number | null;
+  /** Mean ms of the searches before the copy was ready, and of those after (null: none; NaN would not survive the message to the parent). */
+  listedMs: number | null;
+  copiedMs: number | null;
+}
+
+/**
+ * A filter of 11 % not copied yet, searched 20 times a second for `seconds` while one item is
+ * re-upserted every 100 ms (its fsync off the event loop, as the service writes): under the rule
+ * until 2026-12-02 (a copy waited for a second without writes, and a write dropped one being made:
+ * `copyQuietMs` 1,000) and today's (made through the writes, which reach it: 0). A budget of 64
+ * bytes an item, since the filtered rows' copies hold most of the default's. Each rule searches
+ * its own filter (two values of a field), so that both start without a copy.
+ */
+async function steadyWriteRows(index: VectorIndex, queries: Float32Array[], seconds: number): Promise<SteadyRow[]> {
+  const options = { limit: 10, oversampling: 4, rescore: true };
+  const rate = 20;
+  const run = async (rule: string, copyQuietMs: number, label: string, filter: ItemFilter): Promise<SteadyRow> => {
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem: 64, copyQuietMs };
+    const before = index.postingCopies.filters;
+    let stop = false;
+    let writes = 0;
+    const writer = (async () => {
+      while (!stop) {
+        const item = index.liveItems(-1, 1)[0]!;
+        await index.upsertAsync([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+        writes++;
+        await sleep(100);
+      }
+    })();
+    const listed: number[] = [];
+    const copied: number[] = [];
+    let readyAfterMs: number | null = null;
+    const started = performance.now();
+    for (let i = 0; i < seconds * rate; i++) {
+      await dueAt(started, i, rate);
+      const ready = index.postingCopies.filters > before;
+      const t0 = performance.now();
+      index.search(queries[i % queries.length]!, { ...options, filter });
+      (ready ? copied : listed).push(performance.now() - t0);
+      if (ready && readyAfterMs === null) readyAfterMs = t0 - started;
+    }
+    stop = true;
+    await writer;
+    await index.copiesBuilt();
+    const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((sum, value) => sum + value, 0) / values.length);
+    // The two bands' shares, as bandOf draws them.
+    const share = BANDS.filter((band) => band.value === 's10' || band.value === 's01').reduce((sum, band) => sum + band.share, 0);
+    return { rule, filter: label, share, searches: listed.length + copied.length, writes, copied: copied.length, readyAfterMs, listedMs: mean(listed), copiedMs: mean(copied) };
+  };
+  const rows = [
+    await run('a second without writes (copyQuietMs 1000, until 2026-12-02)', 1_000, 'category = s10 or s01', { category: ['s10', 's01'] }),
+    await run('through the writes (copyQuietMs 0, the default)', 0, 'attribute = s10 or s01', { attributes: { tier: ['s10', 's01'] } }),
+  ];
+  index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
+  return rows;
+}
+
 // ---------- through HTTP ----------
 
 interface HttpRow {
@@ -913,6 +985,7 @@ async function parent() {
       const filterRows: FilterRow[] = [];
       const saveRows: SaveRow[] = [];
       const churnRows: ChurnRow[] = [];
+      const steadyRows: SteadyRow[] = [];
       for (const config of values.configs!.split(',')) {
         const result = await runChild(config, work);
         for (const row of result.rows) {
@@ -923,6 +996,7 @@ async function parent() {
         filterRows.push(...(result.filterRows ?? []));
         saveRows.push(...(result.saveRows ?? []));
         churnRows.push(...(result.churnRows ?? []));
+        steadyRows.push(...(result.steadyRows ?? []));
       }
       if (filterRows.length > 0) {
         console.log(
@@ -953,6 +1027,18 @@ async function parent() {
         for (const row of churnRows) {
           console.log(
             `| ${row.copies} | ${row.queries} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.max.toFixed(2)} | ${row.writeMaxMs.toFixed(1)} | ${row.filteredMs.toFixed(2)} | ${row.askMaxMs.toFixed(1)} | ${row.made} of ${2 * row.cycles} |`,
+          );
+        }
+      }
+      if (steadyRows.length > 0) {
+        console.log(
+          `\n### A filter not copied yet, searched 20 times a second while an item is re-upserted every 100 ms (${count.toLocaleString('en')} items, ${values['copy-churn-seconds']} s a rule, copy budget 64 bytes an item)\n`,
+        );
+        console.log('| copies made | filter | share | searches | writes | copy ready after ms | searches answered with it | mean ms before | mean ms with it |');
+        console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+        for (const row of steadyRows) {
+          console.log(
+            `| ${row.rule} | ${row.filter} | ${(row.share * 100).toFixed(0)} % | ${row.searches} | ${row.writes} | ${row.readyAfterMs === null ? 'never' : row.readyAfterMs.toFixed(0)} | ${row.copied} | ${row.listedMs === null ? '—' : row.listedMs.toFixed(2)} | ${row.copiedMs === null ? '—' : row.copiedMs.toFixed(2)} |`,
           );
         }
       }

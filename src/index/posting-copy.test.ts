@@ -70,6 +70,45 @@ describe('PostingCopy', () => {
     }
   });
 
+  it('takes items that join and leave while it is being filled, as the list it copies would', () => {
+    const random = rng(11);
+    const dimension = 100;
+    const store = new CodeStore(join(mkdtempSync(join(tmpdir(), 'copy-')), 'codes.b1'), dimension);
+    for (let slot = 0; slot < 3000; slot++) {
+      store.write(slot, Float32Array.from({ length: dimension }, () => random() - 0.5));
+      store.setLive(slot, true);
+    }
+    const slots = Uint32Array.from({ length: 2000 }, (_, slot) => slot).filter(() => random() < 0.5);
+    const gather = (list: Uint32Array, target: Uint8Array, at: number) => store.copyCodes(list, target, at);
+    const copy = new PostingCopy(dimension, slots, undefined, 100);
+    const members = new Set(slots);
+    const step = 97;
+    let turn = 0;
+    do {
+      // Between two fills: an item not filled yet leaves, one filled leaves, a new one joins, one joins and leaves.
+      const listed = [...members].filter((slot) => slot < 2000);
+      const unfilled = listed[listed.length - 1 - turn]!;
+      const filled = listed[turn]!;
+      for (const slot of [unfilled, filled]) {
+        expect(copy.remove(slot)).toBe(true);
+        members.delete(slot);
+      }
+      expect(copy.remove(unfilled)).toBe(false);
+      expect(copy.append(2000 + 2 * turn, gather)).toBe(true);
+      members.add(2000 + 2 * turn);
+      expect(copy.append(2001 + 2 * turn, gather)).toBe(true);
+      expect(copy.remove(2001 + 2 * turn)).toBe(true);
+      turn++;
+    } while (!copy.fill(gather, step));
+    expect(turn).toBe(Math.ceil(slots.length / step));
+    expect(copy.size).toBe(members.size);
+    const live = Uint32Array.from(members);
+    for (let q = 0; q < 5; q++) {
+      const query = Float32Array.from({ length: dimension }, () => random() - 0.5);
+      for (const k of [10, live.length]) expect(copy.scan(query, k)).toEqual(store.scanSlots(query, live, k));
+    }
+  });
+
   it('holds three eighths of a code, at least two words, and whole codes of two words or fewer', () => {
     expect([8, 64, 100, 128, 192, 256, 512, 768, 1024].map(prefixWords)).toEqual([1, 1, 2, 2, 2, 2, 3, 5, 6]);
   });

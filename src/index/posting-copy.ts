@@ -52,7 +52,8 @@ function layout(words: number, count: number): ScanBuffers & { codesAt: number; 
  * It is filled a range of slots at a time ({@link fill}): at 1M a quarter of the codes took 80 ms
  * to copy on the slower machine (30 gathering them from the scattered slots, 50 in the page faults
  * of the new memory), which its owner spreads over turns of the event loop rather than stall a
- * search. It may be scanned once every slot is filled.
+ * search. Items may join and leave it meanwhile (a slot's code never changes while its item is
+ * live: a replaced item takes a new slot). It may be scanned once every slot is filled.
  */
 export class PostingCopy {
   private readonly kernel: HammingKernel;
@@ -98,6 +99,8 @@ export class PostingCopy {
     ({ codesAt: this.codesAt, liveAt: this.liveAt, end, ...this.buffers } = layout(this.words, this.slots.length));
     const pages = Math.ceil(end / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
+    // Every copied entry is live from the start, so that an item leaving the filter before its code is filled stays out.
+    new Uint8Array(this.kernel.memory.buffer).fill(1, this.liveAt, this.liveAt + this.copied);
   }
 
   /** A copy of `slots`' codes made at once (see {@link fill}). */
@@ -113,11 +116,11 @@ export class PostingCopy {
   }
 
   /**
-   * Takes an item that joined the filter after the copy was made: its code into the next spare
-   * entry, through `gather`. False when the copy has no spare entry left (its owner drops it).
+   * Takes an item that joined the filter after the copy's slots were chosen (before or after it is
+   * filled): its code into the next spare entry, through `gather`. False when the copy has no spare
+   * entry left (its owner drops it).
    */
   append(slot: number, gather: Gather): boolean {
-    if (!this.complete) throw new Error(`append to a copy filled ${this.filled} of ${this.copied}`);
     if (this.count === this.slots.length) return false;
     const at = this.count;
     const bytes = new Uint8Array(this.kernel.memory.buffer);
@@ -129,7 +132,7 @@ export class PostingCopy {
     return true;
   }
 
-  /** Takes an item that left the filter (deleted, replaced, moved) out of the copy's scans; whether the copy held it. */
+  /** Takes an item that left the filter (deleted, replaced, moved) out of the copy's scans, filled or not yet; whether the copy held it. */
   remove(slot: number): boolean {
     const bytes = new Uint8Array(this.kernel.memory.buffer);
     // The copied entries are in slot order; an appended one (a slot freed and used again, say) is found by the map.
@@ -166,7 +169,6 @@ export class PostingCopy {
     const to = Math.min(this.copied, from + count);
     const bytes = new Uint8Array(this.kernel.memory.buffer);
     gather(this.slots.subarray(from, to), bytes, this.codesAt + from * this.words * 8, this.words);
-    bytes.fill(1, this.liveAt + from, this.liveAt + to);
     // The distances every scan writes: their page faults here, not in the first scan.
     bytes.fill(0, this.buffers.distancesAt + 2 * from, this.buffers.distancesAt + 2 * to);
     this.filled = to;

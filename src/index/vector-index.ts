@@ -163,12 +163,13 @@ export interface FilteredSearchTuning {
   readonly farShortlistFactor: number;
   readonly farPoolFactor: number;
   /**
-   * A filter with at least this many items whose codes are scanned twice in a row (or that two
+   * A filter with at least this many items whose codes are scanned a second time within a minute (or that two
    * searches would have scanned from a copy, see `copiedStepInCodes`), with no change to the index
-   * for `copyQuietMs`, gets its codes copied side by side ({@link PostingCopy}): its later scans read
-   * them in order instead of through its posting list. Writes keep a copy up to date (an item that
-   * leaves the filter is marked dead in it, one that joins takes a spare entry) until it runs out of
-   * spare entries or holds too many dead ones. The copies take at most `copyBytesPerItem` × the live
+   * for the last `copyQuietMs` (0, the default: whether or not writes go on), gets its codes copied
+   * side by side ({@link PostingCopy}): its later scans read them in order instead of through its
+   * posting list. Writes keep a copy up to date, while it is made and after (an item that leaves
+   * the filter is marked dead in it, one that joins takes a spare entry) until it runs out of spare
+   * entries or holds too many dead ones. The copies take at most `copyBytesPerItem` × the live
    * items of memory in all (the first come keep it): the filters scanned most.
    */
   readonly copyMinItems: number;
@@ -227,11 +228,14 @@ const COPY_PAUSE_MS = 2;
 /**
  * Entries a copy of a filter's codes keeps free for items that join the filter after it is made
  * (~72 KB for 512 dimensions), and the share of its entries that may be items since gone: a copy
- * that fills up, or whose dead entries pass that share, is dropped, and made again once the index
- * is quiet (the scan still reads a dead entry's code).
+ * that fills up, or whose dead entries pass that share, is dropped, and made again when its filter
+ * is next scanned twice (the scan still reads a dead entry's code).
  */
 export const COPY_SPARE = 2_048;
 const COPY_DEAD_SHARE = 1 / 8;
+
+/** A filter's scan asks for a copy of its codes when another came within this long before it (see {@link FilteredSearchTuning.copyMinItems}). */
+const COPY_ASK_WINDOW_MS = 60_000;
 
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M, 25 % and 50 %: 1.5 gave recall@10 0.962 and 0.970 in 3.7 and 2.7 ms, 2 gave 0.968 and 0.977 in 4.2 and 3.2 ms.
@@ -269,7 +273,8 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // kernel's buffers, the slot; see prefixWords), a 25 % one ~8.8: 26 bytes an item hold two of each, and keep serving memory
   // under the 600 bytes an item of issue 15 (551–572 without copies; 573 with those four, measured by VmRSS).
   copyMinItems: 20_000,
-  copyQuietMs: 1_000,
+  // Until 2026-12-02 a second (a write dropped a copy being made): under steady writes no copy was ever made.
+  copyQuietMs: 0,
   copyBytesPerItem: 26,
   // bench/search at 100k: pools of 1.5k gave recall@10 0.98 at 25–50 %, 1.0 at 10 %; 1 % gave 0.94 with 3k, 0.97 with 4k.
   poolFactor: 1.5,
@@ -303,11 +308,11 @@ export class VectorIndex {
   onReclaim: ((reclaimed: { slots: number; bytes: number; truncatedBytes: number }) => void) | undefined;
   /** A compaction is under way (one at a time). */
   private compacting = false;
-  /** Filters' codes copied side by side, by the filter's JSON, and each filter's scans since the last change (see {@link postingCopy}). */
+  /** Filters' codes copied side by side, by the filter's JSON, and when each filter without one was first scanned (see {@link postingCopy}). */
   private readonly copies = new Map<string, PostingCopy>();
   private readonly copyScans = new Map<string, number>();
   /** Copies being filled a slice at a time (see {@link buildCopy}), by the filter's JSON, and who waits for them all. */
-  private readonly copyBuilds = new Map<string, { bytes: number; timer: NodeJS.Timeout }>();
+  private readonly copyBuilds = new Map<string, { bytes: number; timer: NodeJS.Timeout; copy: PostingCopy }>();
   private copyWaiters: (() => void)[] = [];
   private changedAt = performance.now();
   /** How filtered searches choose their path; bench/search compares variants. */
@@ -787,8 +792,10 @@ export class VectorIndex {
       this.filters.remove(slot);
       this.graph.remove(slot);
       for (const copy of this.copies.values()) copy.remove(slot);
+      for (const { copy } of this.copyBuilds.values()) copy.remove(slot);
     }
     for (const [key, copy] of this.copies) if (copy.dead > copy.size * COPY_DEAD_SHARE) this.copies.delete(key);
+    for (const [key, { copy }] of this.copyBuilds) if (copy.dead > copy.size * COPY_DEAD_SHARE) this.stopCopyBuild(key);
   }
 
   /**
@@ -803,11 +810,17 @@ export class VectorIndex {
     const copy = this.copies.get(key);
     // Within the budget as it is now (a lower one, 0 among them, leaves the copies made under a higher one unused).
     if (copy) return this.postingCopies.bytes <= copyBytesPerItem * this.liveCount ? copy : undefined;
-    const scans = (this.copyScans.get(key) ?? 0) + 1;
-    // Bounded however many different filters arrive between two writes.
-    if (this.copyScans.size >= 10_000) this.copyScans.clear();
-    this.copyScans.set(key, scans);
-    if (scans < 2 || this.copyBuilds.has(key) || performance.now() - this.changedAt < copyQuietMs) return undefined;
+    if (this.copyBuilds.has(key)) return undefined;
+    // A second scan within COPY_ASK_WINDOW_MS of the first asks for a copy: a filter in use, not one met now and then.
+    const now = performance.now();
+    const first = this.copyScans.get(key);
+    if (first === undefined || now - first > COPY_ASK_WINDOW_MS) {
+      // Bounded however many different filters arrive.
+      if (this.copyScans.size >= 10_000) this.copyScans.clear();
+      this.copyScans.set(key, now);
+      return undefined;
+    }
+    if (copyQuietMs > 0 && now - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
     const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length, true, COPY_SPARE);
     const building = [...this.copyBuilds.values()].reduce((sum, build) => sum + build.bytes, 0);
@@ -820,25 +833,27 @@ export class VectorIndex {
    * Makes a copy of the codes of `slots` (`bytes` of memory), {@link COPY_SLICE} slots at a time with
    * a pause after each, then serves it: the searches between go on as they would without it (a
    * quarter of 1M codes took 80 ms to copy at once, which stalled every request behind the search
-   * that asked). A write before the last slice drops it ({@link changed}).
+   * that asked). Writes meanwhile reach it as they reach the copies made ({@link addToCopies},
+   * {@link retire}): until 2026-12-02 a write dropped it, and under steady writes none was made.
    */
   private buildCopy(key: string, slots: Uint32Array, bytes: number): void {
     // The codes' first words, re-ranked by the whole codes where they lie (see prefixWords): a copy takes about half the memory.
     const rerank = (query: ArrayLike<number>, list: Uint32Array, k: number) => this.codes.scanSlots(query, list, k);
-    let copy: PostingCopy | undefined;
+    // Made now, with the slots of this moment, so that every write from here on reaches it.
+    const copy = new PostingCopy(this.model.dimension, slots, rerank, COPY_SPARE);
     const step = () => {
       if (this.copyBuilds.get(key) !== build) return;
-      copy ??= new PostingCopy(this.model.dimension, slots, rerank, COPY_SPARE);
       if (!copy.fill(this.gatherCodes, COPY_SLICE)) {
         build.timer = setTimeout(step, COPY_PAUSE_MS);
         return;
       }
       this.copyBuilds.delete(key);
+      this.copyScans.delete(key);
       this.copies.set(key, copy);
       this.settleCopyBuilds();
     };
     // Referenced (a copy being made keeps the process up for its ~0.4 s; close() stops it): who awaits copiesBuilt() gets an answer.
-    const build = { bytes, timer: setTimeout(step, COPY_PAUSE_MS) };
+    const build = { bytes, timer: setTimeout(step, COPY_PAUSE_MS), copy };
     this.copyBuilds.set(key, build);
   }
 
@@ -847,18 +862,29 @@ export class VectorIndex {
 
   /**
    * Items just added to the filter lists (new, replacing, or moved by compaction) join the copies
-   * of the filters they match; a copy with no spare entry left, or whose filter no longer resolves
-   * to posting lists, is dropped.
+   * of the filters they match, made or being made; a copy with no spare entry left, or whose filter
+   * no longer resolves to posting lists, is dropped.
    */
   private addToCopies(slots: readonly number[]): void {
-    if (this.copies.size === 0 || slots.length === 0) return;
-    for (const [key, copy] of this.copies) {
+    if ((this.copies.size === 0 && this.copyBuilds.size === 0) || slots.length === 0) return;
+    const keeps = (key: string, copy: PostingCopy) => {
       const plan = this.filters.plan(JSON.parse(key) as ItemFilter);
-      if (!plan || slots.some((slot) => plan.matches(slot) && !copy.append(slot, this.gatherCodes))) this.copies.delete(key);
-    }
+      return plan !== undefined && slots.every((slot) => !plan.matches(slot) || copy.append(slot, this.gatherCodes));
+    };
+    for (const [key, copy] of this.copies) if (!keeps(key, copy)) this.copies.delete(key);
+    for (const [key, { copy }] of this.copyBuilds) if (!keeps(key, copy)) this.stopCopyBuild(key);
   }
 
-  /** Stops the copies being built (a write, or closing). */
+  /** Stops making the copy of one filter (out of spare entries, or too many dead ones, before it was done). */
+  private stopCopyBuild(key: string): void {
+    const build = this.copyBuilds.get(key);
+    if (!build) return;
+    clearTimeout(build.timer);
+    this.copyBuilds.delete(key);
+    this.settleCopyBuilds();
+  }
+
+  /** Stops the copies being built (closing). */
   private stopCopyBuilds(): void {
     for (const build of this.copyBuilds.values()) clearTimeout(build.timer);
     this.copyBuilds.clear();
@@ -884,13 +910,11 @@ export class VectorIndex {
   }
 
   /**
-   * An item was written, deleted or moved: the copies being built and the scan counts no longer
-   * hold (the copies made are kept up to date: {@link addToCopies}, {@link retire}).
+   * An item was written, deleted or moved: the time a `copyQuietMs` counts from (the copies, made
+   * and being made, are kept up to date: {@link addToCopies}, {@link retire}).
    */
   private changed(): void {
     this.changedAt = performance.now();
-    this.copyScans.clear();
-    this.stopCopyBuilds();
   }
 
   /**

@@ -101,7 +101,7 @@ export const indexResponse = z.strictObject({
       bytes: z.number().int().describe('Memory the copies take'),
       budget_bytes: z.number().int().describe('The most they may take: LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM × the items'),
     })
-    .describe("Copies of large filters' codes laid side by side in memory, made for filters searched again while the index is quiet and dropped by its next write"),
+    .describe("Copies of large filters' codes laid side by side in memory, made for filters searched a second time within a minute and kept up to date through writes"),
   created_at: z.string(),
 });
 export const indexListResponse = listOf(indexResponse);
