@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
 import type { ItemFilter } from '../src/index/catalog.js';
-import { VectorIndex, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning } from '../src/index/vector-index.js';
+import { VectorIndex, CHECKPOINT_SPACING, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
 import { percentile } from './percentile.js';
 import { startService, stopService } from './service.js';
@@ -69,6 +69,8 @@ const { values } = parseArgs({
      * filter not copied yet searched under a write every 100 ms, under the old and the new rule for making copies (seconds each; 0 for none).
      */
     'copy-churn-seconds': { type: 'string', default: '0' },
+    /** Unfiltered search latency while an item is re-upserted every 100 ms, with the graph's saves back to back and spaced (seconds a row, four rows; 0 for none). */
+    'write-seconds': { type: 'string', default: '0' },
     /** Also time filtered and unfiltered searches through POST /v1/indexes/{name}/search of the service, started as a child process. */
     http: { type: 'boolean', default: false },
     /** The model the service loads for --http (its dimension must be --dim). */
@@ -192,6 +194,7 @@ interface ChildResult {
   saveRows?: SaveRow[];
   churnRows?: ChurnRow[];
   steadyRows?: SteadyRow[];
+  checkpointRows?: CheckpointRow[];
   buildSeconds: number;
   rssPerItem: number;
   diskPerItem: number;
@@ -291,10 +294,11 @@ async function child(config: string, work: string): Promise<ChildResult> {
     const saveRows = Number(values['save-seconds']) > 0 ? await savingRows(index, queryList, Number(values['save-seconds']) * 1000) : [];
     const churnRows = Number(values['copy-churn-seconds']) > 0 ? await copyChurnRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
     const steadyRows = Number(values['copy-churn-seconds']) > 0 ? await steadyWriteRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
+    const checkpointRowsFound = Number(values['write-seconds']) > 0 ? await checkpointRows(index, queryList, Number(values['write-seconds'])) : [];
     const disk = dirBytes(dir);
     index.close();
     if (!kept) rmSync(dir, { recursive: true, force: true });
-    return { rows, filterRows, saveRows, churnRows, steadyRows, buildSeconds, rssPerItem, diskPerItem: disk / count };
+    return { rows, filterRows, saveRows, churnRows, steadyRows, checkpointRows: checkpointRowsFound, buildSeconds, rssPerItem, diskPerItem: disk / count };
   }
 
   const quantization = config === 'f16' ? ScalarKind.F16 : ScalarKind.F32;
@@ -650,6 +654,59 @@ async function copyChurnRows(index: VectorIndex, queries: Float32Array[], second
   return rows;
 }
 
+interface CheckpointRow {
+  spacing: number;
+  queries: number;
+  writes: number;
+  checkpoints: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Unfiltered searches at 100/s, each timed from when it was due, while one item is re-upserted
+ * every 100 ms through `upsertAsync` (the service's writes) for `seconds`: the graph's background
+ * saves (checkpoints) follow the writes, back to back (spacing 0, the service until 2026-12-02) or
+ * spaced by 4 times the last one's length (the default), in turns, twice each.
+ */
+async function checkpointRows(index: VectorIndex, queries: Float32Array[], seconds: number): Promise<CheckpointRow[]> {
+  const rate = 100;
+  const options = { limit: 10, oversampling: 4, rescore: true };
+  const run = async (spacing: number): Promise<CheckpointRow> => {
+    await index.checkpoint();
+    index.checkpointSpacing = spacing;
+    const before = index.checkpoints;
+    let stop = false;
+    let writes = 0;
+    const writer = (async () => {
+      while (!stop) {
+        const item = index.liveItems(-1, 1)[0]!;
+        await index.upsertAsync([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+        writes++;
+        await sleep(100);
+      }
+    })();
+    const latencies: number[] = [];
+    const started = performance.now();
+    for (let i = 0; i < seconds * rate; i++) {
+      const due = await dueAt(started, i, rate);
+      index.search(queries[i % queries.length]!, options);
+      latencies.push(performance.now() - due);
+    }
+    stop = true;
+    await writer;
+    const checkpoints = index.checkpoints - before;
+    latencies.sort((a, b) => a - b);
+    return { spacing, queries: latencies.length, writes, checkpoints, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! };
+  };
+  const rows: CheckpointRow[] = [];
+  for (let round = 0; round < 2; round++) for (const spacing of [0, CHECKPOINT_SPACING]) rows.push(await run(spacing));
+  index.checkpointSpacing = CHECKPOINT_SPACING;
+  await index.checkpoint();
+  return rows;
+}
+
 interface SteadyRow {
   rule: string;
   filter: string;
@@ -909,7 +966,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
-    args.push('--save-seconds', values['save-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
+    args.push('--save-seconds', values['save-seconds']!, '--write-seconds', values['write-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
     if (values['copy-budget']) args.push('--copy-budget', values['copy-budget']);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
@@ -986,6 +1043,7 @@ async function parent() {
       const saveRows: SaveRow[] = [];
       const churnRows: ChurnRow[] = [];
       const steadyRows: SteadyRow[] = [];
+      const checkpointRowsFound: CheckpointRow[] = [];
       for (const config of values.configs!.split(',')) {
         const result = await runChild(config, work);
         for (const row of result.rows) {
@@ -997,6 +1055,7 @@ async function parent() {
         saveRows.push(...(result.saveRows ?? []));
         churnRows.push(...(result.churnRows ?? []));
         steadyRows.push(...(result.steadyRows ?? []));
+        checkpointRowsFound.push(...(result.checkpointRows ?? []));
       }
       if (filterRows.length > 0) {
         console.log(
@@ -1040,6 +1099,16 @@ async function parent() {
           console.log(
             `| ${row.rule} | ${row.filter} | ${(row.share * 100).toFixed(0)} % | ${row.searches} | ${row.writes} | ${row.readyAfterMs === null ? 'never' : row.readyAfterMs.toFixed(0)} | ${row.copied} | ${row.listedMs === null ? '—' : row.listedMs.toFixed(2)} | ${row.copiedMs === null ? '—' : row.copiedMs.toFixed(2)} |`,
           );
+        }
+      }
+      if (checkpointRowsFound.length > 0) {
+        console.log(
+          `\n### Unfiltered searches while an item is re-upserted every 100 ms and the graph's saves follow (${count.toLocaleString('en')} items; 100 queries/s, each timed from when it was due; ${values['write-seconds']} s a row)\n`,
+        );
+        console.log('| save spacing (× the last save) | queries | writes | saves | p50 ms | p99 ms | max ms |');
+        console.log('| --- | --- | --- | --- | --- | --- | --- |');
+        for (const row of checkpointRowsFound) {
+          console.log(`| ${row.spacing === 0 ? '0 (back to back)' : row.spacing} | ${row.queries} | ${row.writes} | ${row.checkpoints} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.max.toFixed(2)} |`);
         }
       }
       if (values.http) {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { COPY_SPARE, DEFAULT_FILTERED_SEARCH_TUNING, DEFAULT_INDEX_SETTINGS, VectorIndex, graphExpansion, type IndexSettings } from '../src/index/vector-index.js';
+import { CHECKPOINT_SPACING, COPY_SPARE, DEFAULT_FILTERED_SEARCH_TUNING, DEFAULT_INDEX_SETTINGS, VectorIndex, checkpointDelay, graphExpansion, type IndexSettings } from '../src/index/vector-index.js';
 import { PostingCopy } from '../src/index/posting-copy.js';
 import { clusteredCorpus, exactTopK, factoredCorpus } from './helpers/corpus.js';
 
@@ -328,6 +328,32 @@ describe('VectorIndex copies of filters the graph would answer', () => {
     for (let i = 0; i < 3; i++) expect(index.search(vectors[8]!, { limit: 10, oversampling: 4, rescore: true, filter: { category: ['k0', 'k1'] } }).strategy).toBe('filtered-hnsw');
     await index.copiesBuilt();
     expect(index.postingCopies.filters).toBe(before);
+    index.close();
+  });
+});
+
+describe('VectorIndex background saves', () => {
+  it('starts a save 2 s after a write, and no sooner than 4 times the last save after it ended', () => {
+    expect(CHECKPOINT_SPACING).toBe(4);
+    expect(checkpointDelay(10_000, undefined, 4)).toBe(2_000);
+    // A save of 100 ms that ended 5 s ago: 2 s.
+    expect(checkpointDelay(10_000, { endedAt: 5_000, ms: 100 }, 4)).toBe(2_000);
+    // One of 1.9 s (1M items) that has just ended: 7.6 s; 3 s after it: 4.6 s; back to back with a spacing of 0.
+    expect(checkpointDelay(10_000, { endedAt: 10_000, ms: 1_900 }, 4)).toBe(7_600);
+    expect(checkpointDelay(13_000, { endedAt: 10_000, ms: 1_900 }, 4)).toBe(4_600);
+    expect(checkpointDelay(10_000, { endedAt: 10_000, ms: 1_900 }, 0)).toBe(2_000);
+  });
+
+  it('counts the saves made off the event loop', async () => {
+    const { vectors } = clusteredCorpus(200, MODEL.dimension, 5, 3);
+    const index = build(tempDir(), vectors, {});
+    const before = index.checkpoints;
+    index.upsert([{ fields: { id: 'one-more' }, vector: vectors[0]! }]);
+    await index.checkpoint();
+    expect(index.checkpoints).toBe(before + 1);
+    // Nothing written since: no save, none counted.
+    await index.checkpoint();
+    expect(index.checkpoints).toBe(before + 1);
     index.close();
   });
 });
