@@ -243,6 +243,43 @@ describe('VectorIndex copies of scanned filters', () => {
   });
 });
 
+describe('VectorIndex copies when their budget is full', () => {
+  it('gives the room of copies idle for copyIdleMs to a filter that asks, the longest idle first, and never takes a busy one', async () => {
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 47);
+    const index = build(tempDir(), vectors, { exactThreshold: 50_000 }, (i) => `c${i % 4}`);
+    // Room for two copies of a 750-item category, not three.
+    const one = PostingCopy.memoryFor(MODEL.dimension, 750, true, COPY_SPARE);
+    const tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, copyMinItems: 100, copyQuietMs: 0, copyBytesPerItem: (2.5 * one) / 3_000, copyIdleMs: 60_000 };
+    index.tuning = tuning;
+    const query = vectors[5]!;
+    const options = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
+    const ask = async (value: string) => {
+      index.search(query, options(value));
+      index.search(query, options(value));
+      await index.copiesBuilt();
+    };
+    const held = () => index.copiedFilters().map((filter) => filter.category![0]);
+    await ask('c1');
+    await ask('c2');
+    expect(held()).toEqual(['c1', 'c2']);
+    // Full, and both searched within the minute: the third filter is answered through its list, as before.
+    const listed = index.search(query, options('c3'));
+    await ask('c3');
+    expect(held()).toEqual(['c1', 'c2']);
+    expect(index.postingCopies.bytes).toBeLessThanOrEqual(tuning.copyBytesPerItem * 3_000);
+    // c1 searched again: c2 is now the longest idle, and gives its room once copies may be idle that short a time.
+    index.search(query, options('c1'));
+    expect(held()).toEqual(['c2', 'c1']);
+    index.tuning = { ...tuning, copyIdleMs: 0 };
+    await ask('c3');
+    expect(held()).toEqual(['c1', 'c3']);
+    expect(index.postingCopies.bytes).toBeLessThanOrEqual(tuning.copyBytesPerItem * 3_000);
+    const copied = index.search(query, options('c3'));
+    expect(copied.hits.map((hit) => [hit.item.id, hit.score])).toEqual(listed.hits.map((hit) => [hit.item.id, hit.score]));
+    index.close();
+  });
+});
+
 describe('VectorIndex copies of 512-dimension codes', () => {
   it("copies the codes' first 192 bits and re-ranks by the whole codes: half the memory, answers as good", async () => {
     const dimension = 512;

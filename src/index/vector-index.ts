@@ -170,11 +170,14 @@ export interface FilteredSearchTuning {
    * posting list. Writes keep a copy up to date, while it is made and after (an item that leaves
    * the filter is marked dead in it, one that joins takes a spare entry) until it runs out of spare
    * entries or holds too many dead ones. The copies take at most `copyBytesPerItem` × the live
-   * items of memory in all (the first come keep it): the filters scanned most.
+   * items of memory in all; a filter that asks for one when they hold it all takes the room of
+   * copies not searched for `copyIdleMs`, the longest idle first (until 2026-12-02 the first
+   * filters to ask kept it for good): the copies follow the filters in use.
    */
   readonly copyMinItems: number;
   readonly copyQuietMs: number;
   readonly copyBytesPerItem: number;
+  readonly copyIdleMs: number;
   /** A filtered search wants k × this candidates (k = limit × oversampling), and rescores at least as many with their float vectors. */
   readonly poolFactor: number;
   /** … or k × this when the filter matches fewer than `sparseShare` of the items. */
@@ -290,6 +293,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // Until 2026-12-02 a second (a write dropped a copy being made): under steady writes no copy was ever made.
   copyQuietMs: 0,
   copyBytesPerItem: 26,
+  copyIdleMs: 60_000,
   // bench/search at 100k: pools of 1.5k gave recall@10 0.98 at 25–50 %, 1.0 at 10 %; 1 % gave 0.94 with 3k, 0.97 with 4k.
   poolFactor: 1.5,
   sparsePoolFactor: 4,
@@ -330,6 +334,8 @@ export class VectorIndex {
   private compacting = false;
   /** Filters' codes copied side by side, by the filter's JSON, and when each filter without one was first scanned (see {@link postingCopy}). */
   private readonly copies = new Map<string, PostingCopy>();
+  /** When each copy was last searched (or made). */
+  private readonly copyUsedAt = new Map<string, number>();
   private readonly copyScans = new Map<string, number>();
   /** Copies being filled a slice at a time (see {@link buildCopy}), by the filter's JSON, and who waits for them all. */
   private readonly copyBuilds = new Map<string, { bytes: number; timer: NodeJS.Timeout; copy: PostingCopy }>();
@@ -814,7 +820,7 @@ export class VectorIndex {
       for (const copy of this.copies.values()) copy.remove(slot);
       for (const { copy } of this.copyBuilds.values()) copy.remove(slot);
     }
-    for (const [key, copy] of this.copies) if (copy.dead > copy.size * COPY_DEAD_SHARE) this.copies.delete(key);
+    for (const [key, copy] of this.copies) if (copy.dead > copy.size * COPY_DEAD_SHARE) this.dropCopy(key);
     for (const [key, { copy }] of this.copyBuilds) if (copy.dead > copy.size * COPY_DEAD_SHARE) this.stopCopyBuild(key);
   }
 
@@ -824,12 +830,16 @@ export class VectorIndex {
    * filter only its copy would send to a scan, to walk the graph). Each call counts as a scan.
    */
   private postingCopy(filter: ItemFilter, plan: FilterPlan): PostingCopy | undefined {
-    const { copyMinItems, copyQuietMs, copyBytesPerItem } = this.tuning;
+    const { copyMinItems, copyQuietMs, copyBytesPerItem, copyIdleMs } = this.tuning;
     if (plan.estimate < copyMinItems) return undefined;
     const key = JSON.stringify(filter);
     const copy = this.copies.get(key);
     // Within the budget as it is now (a lower one, 0 among them, leaves the copies made under a higher one unused).
-    if (copy) return this.postingCopies.bytes <= copyBytesPerItem * this.liveCount ? copy : undefined;
+    if (copy) {
+      if (this.postingCopies.bytes > copyBytesPerItem * this.liveCount) return undefined;
+      this.copyUsedAt.set(key, performance.now());
+      return copy;
+    }
     if (this.copyBuilds.has(key)) return undefined;
     // A second scan within COPY_ASK_WINDOW_MS of the first asks for a copy: a filter in use, not one met now and then.
     const now = performance.now();
@@ -844,9 +854,33 @@ export class VectorIndex {
     const slots = plan.slots();
     const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length, true, COPY_SPARE);
     const building = [...this.copyBuilds.values()].reduce((sum, build) => sum + build.bytes, 0);
-    if (slots.length < copyMinItems || this.postingCopies.bytes + building + bytes > copyBytesPerItem * this.liveCount) return undefined;
+    if (slots.length < copyMinItems || !this.makeRoomForCopy(bytes + building, copyBytesPerItem * this.liveCount, now - copyIdleMs)) return undefined;
     this.buildCopy(key, slots, bytes);
     return undefined;
+  }
+
+  /**
+   * Whether `bytes` more fit beside the copies within `budget`, once the copies last searched
+   * before `idleSince` are dropped as needed, the longest idle first (none is dropped unless that
+   * makes the room).
+   */
+  private makeRoomForCopy(bytes: number, budget: number, idleSince: number): boolean {
+    let room = budget - this.postingCopies.bytes;
+    if (bytes <= room) return true;
+    const usedAt = (key: string) => this.copyUsedAt.get(key) ?? 0;
+    const idle = [...this.copies.keys()].filter((key) => usedAt(key) <= idleSince).sort((a, b) => usedAt(a) - usedAt(b));
+    if (bytes > room + idle.reduce((sum, key) => sum + this.copies.get(key)!.memoryBytes, 0)) return false;
+    for (const key of idle) {
+      if (bytes <= room) break;
+      room += this.copies.get(key)!.memoryBytes;
+      this.dropCopy(key);
+    }
+    return true;
+  }
+
+  private dropCopy(key: string): void {
+    this.copies.delete(key);
+    this.copyUsedAt.delete(key);
   }
 
   /**
@@ -870,6 +904,7 @@ export class VectorIndex {
       this.copyBuilds.delete(key);
       this.copyScans.delete(key);
       this.copies.set(key, copy);
+      this.copyUsedAt.set(key, performance.now());
       this.settleCopyBuilds();
     };
     // Referenced (a copy being made keeps the process up for its ~0.4 s; close() stops it): who awaits copiesBuilt() gets an answer.
@@ -891,7 +926,7 @@ export class VectorIndex {
       const plan = this.filters.plan(JSON.parse(key) as ItemFilter);
       return plan !== undefined && slots.every((slot) => !plan.matches(slot) || copy.append(slot, this.gatherCodes));
     };
-    for (const [key, copy] of this.copies) if (!keeps(key, copy)) this.copies.delete(key);
+    for (const [key, copy] of this.copies) if (!keeps(key, copy)) this.dropCopy(key);
     for (const [key, { copy }] of this.copyBuilds) if (!keeps(key, copy)) this.stopCopyBuild(key);
   }
 
@@ -922,6 +957,12 @@ export class VectorIndex {
   copiesBuilt(): Promise<void> {
     if (this.copyBuilds.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.copyWaiters.push(resolve));
+  }
+
+  /** The filters whose codes are copied now, the longest idle first (for tests and bench/search). */
+  copiedFilters(): ItemFilter[] {
+    const usedAt = (key: string) => this.copyUsedAt.get(key) ?? 0;
+    return [...this.copies.keys()].sort((a, b) => usedAt(a) - usedAt(b)).map((key) => JSON.parse(key) as ItemFilter);
   }
 
   /** Filters whose codes are copied side by side (see {@link postingCopy}), and the memory the copies take (not those being built). */
