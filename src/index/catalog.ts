@@ -89,6 +89,15 @@ function toItem(row: ItemRow): CatalogItem {
 export const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
+ * Whether `name` may name an attribute: {@link ATTRIBUTE_NAME}, and not `__proto__` or
+ * `constructor`, which a JavaScript object takes for its own machinery (`__proto__` was dropped
+ * from an item's attributes without a word, and a filter on it matched every item).
+ */
+export function isAttributeName(name: string): boolean {
+  return ATTRIBUTE_NAME.test(name) && name !== '__proto__' && name !== 'constructor';
+}
+
+/**
  * The source of truth for one index, in SQLite: every item's caller id, metadata and vector
  * slot, plus a sequence number per change so the HNSW graph saved to disk can be brought up to
  * date by replaying what changed after it was saved. Upserts and deletes keep the old row as
@@ -429,7 +438,7 @@ export function filterSql(filter: ItemFilter): { sql: string; params: unknown[] 
     params.push(...filter.category);
   }
   for (const [name, expected] of Object.entries(filter.attributes ?? {})) {
-    if (!ATTRIBUTE_NAME.test(name)) throw new ValidationError(`invalid attribute name ${JSON.stringify(name)}: letters, digits, "_", "." and "-", 1 to 64`, { param: 'filter.attributes', code: 'invalid_filter' });
+    if (!isAttributeName(name)) throw new ValidationError(`invalid attribute name ${JSON.stringify(name)}: letters, digits, "_", "." and "-", 1 to 64`, { param: 'filter.attributes', code: 'invalid_filter' });
     const values = (Array.isArray(expected) ? expected : [expected]) as (string | number | boolean)[];
     if (values.length === 0) return { sql: ' AND 0', params: [] };
     sql += ` AND json_extract(attributes, '$."${name}"') IN (${values.map(() => '?').join(', ')})`;

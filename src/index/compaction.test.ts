@@ -144,4 +144,27 @@ describe('VectorIndex compaction', () => {
     expect(reopened.search(query, { limit: 10, oversampling: 100, rescore: true }).hits.map((hit) => hit.item.id)).toEqual(truth(query, live, 10));
     reopened.close();
   });
+
+  it('refuses a second compaction while one runs (409), and gives the slots of a batch the catalog refused to the next writes', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'compact-')), 'idx');
+    const index = VectorIndex.create(dir, 'c', model, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+    const random = rng(5);
+    index.upsert(Array.from({ length: 40 }, (_, i) => ({ fields: { id: `item-${i}` }, vector: unitVector(random) })));
+    index.delete(Array.from({ length: 20 }, (_, i) => `item-${i}`));
+    const first = index.compact();
+    await expect(index.compact()).rejects.toMatchObject({ status: 409, code: 'compaction_running' });
+    expect((await first).movedItems).toBeGreaterThan(0);
+    const bytes = index.stats().bytes.vectors;
+    // Metadata that cannot be written (a cycle): the batch fails whole, and its slots are not lost.
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => index.upsert([{ fields: { id: 'ok' }, vector: unitVector(random) }, { fields: { id: 'cyclic', metadata: cyclic }, vector: unitVector(random) }])).toThrow(/circular/i);
+    expect(index.count).toBe(20);
+    expect(index.compaction().freeSlots).toBe(2);
+    index.upsert([{ fields: { id: 'a' }, vector: unitVector(random) }, { fields: { id: 'b' }, vector: unitVector(random) }]);
+    expect(index.compaction().freeSlots).toBe(0);
+    expect(index.stats().bytes.vectors).toBe(bytes + 2 * d * 4);
+    expect(index.count).toBe(22);
+    index.close();
+  });
 });

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConflictError } from '../errors.js';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { Catalog, type CatalogItem, type ItemFields, type ItemFilter } from './catalog.js';
 import { CodeStore, type CodeCandidate } from './code-store.js';
@@ -546,7 +547,7 @@ export class VectorIndex {
     this.baseVectors?.sync();
     this.baseCodes?.sync();
     this.codes.sync();
-    this.commit(entries, slots);
+    this.commitOrRelease(entries, slots);
     this.catalog.sync();
   }
 
@@ -559,8 +560,20 @@ export class VectorIndex {
     const slots = this.writeVectors(entries);
     if (!slots) return;
     await Promise.all([this.vectors.syncAsync(), this.baseVectors?.syncAsync(), this.baseCodes?.syncAsync(), this.codes.syncAsync()]);
-    this.commit(entries, slots);
+    this.commitOrRelease(entries, slots);
     await this.catalog.syncAsync();
+  }
+
+  /** {@link commit}, or, when the catalog refuses the rows (its transaction rolled back), the slots back to the free list for the next writes. */
+  private commitOrRelease(entries: readonly UpsertEntry[], slots: number[]): void {
+    try {
+      this.commit(entries, slots);
+    } catch (error) {
+      // Highest first, as the list keeps them (pop gives the lowest).
+      this.freeSlots.push(...slots);
+      this.freeSlots.sort((a, b) => b - a);
+      throw error;
+    }
   }
 
   /** Checks the entries and writes their vectors and codes (unsynced) to fresh slots. */
@@ -1118,7 +1131,7 @@ export class VectorIndex {
    * come meanwhile are safe (a move whose item changed is dropped).
    */
   async compact(batch = 256): Promise<CompactionReport> {
-    if (this.compacting) throw new Error(`index ${this.name} is already being compacted`);
+    if (this.compacting) throw new ConflictError('compaction_running', `index ${this.name} is already being compacted: try again when it is done`);
     this.compacting = true;
     try {
       const fileBytesBefore = this.fileBytes;

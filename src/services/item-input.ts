@@ -1,7 +1,48 @@
 import { z } from 'zod';
+import { isAttributeName } from '../index/catalog.js';
 import type { EmbeddingSource, NewItem } from './index.service.js';
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** The largest float32: a larger value becomes Infinity when the vector is stored, and NaN once it is normalized. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** A raw embedding, as an item's or a query's: float32 values, not all zero (it has no direction to compare). */
+export const vectorSchema = z
+  .array(z.number().refine((x) => Math.abs(x) <= FLOAT32_MAX, { message: 'is beyond the float32 range (±3.4e38)' }))
+  .min(1)
+  .refine((vector) => vector.some((x) => x !== 0), { message: 'the vector is all zeros: it has no direction to compare' });
+
+/** Text that SQLite stores as it is given: no lone UTF-16 surrogate (it would store U+FFFD in its place, and filters would differ after a restart). */
+const storedText = () => z.string().regex(/^[^\uD800-\uDFFF]*$/u, { message: 'holds a lone UTF-16 surrogate (not valid Unicode)' });
+
+/**
+ * A record schema that refuses a `__proto__` key instead of dropping it: zod's records leave it
+ * out of what they return, so an attribute, a filter or a metadata field of that name vanished
+ * without a word (a filter on it matched every item).
+ */
+export function withoutProtoKey<T extends z.ZodType>(record: T, params?: Record<string, unknown>) {
+  // The check comes before the record, whose JSON Schema the pipe's input side would lose: it is carried over.
+  const { $schema: _, ...shape } = z.toJSONSchema(record, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
+  return z
+    .unknown()
+    .refine((raw) => raw === null || typeof raw !== 'object' || !Object.hasOwn(raw, '__proto__'), { message: '"__proto__" may not be a key', ...(params ? { params } : {}) })
+    .pipe(record)
+    .meta(shape);
+}
+
+/** How deep an item's metadata may nest: JSON.stringify, which stores it, runs out of stack at a few thousand levels. */
+export const MAX_METADATA_DEPTH = 64;
+
+/** Whether `value` nests no deeper than `limit` objects and arrays (walked without recursion, whatever its depth). */
+function nestsWithin(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [next, depth] = pending.pop()!;
+    if (next === null || typeof next !== 'object') continue;
+    if (depth >= limit) return false;
+    for (const child of Object.values(next)) pending.push([child, depth + 1]);
+  }
+  return true;
+}
 
 /**
  * One catalog item as clients send it — in `POST /v1/indexes/{name}/items`, inline in a job, or
@@ -9,16 +50,23 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
  */
 export const itemSchema = z
   .strictObject({
-    id: z.string().min(1).max(256),
+    id: storedText().min(1).max(256),
     image: z.string().min(1).optional(),
-    text: z.string().optional(),
-    vector: z.array(z.number()).min(1).optional(),
+    text: storedText().optional(),
+    vector: vectorSchema.optional(),
     model: z.string().optional(),
     model_version: z.string().optional(),
-    category: z.string().max(256).nullable().optional(),
-    attributes: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), scalar).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    source_url: z.string().max(4096).nullable().optional(),
+    category: storedText().max(256).nullable().optional(),
+    attributes: withoutProtoKey(
+      z.record(
+        z.string().refine((name) => isAttributeName(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)' }),
+        z.union([storedText(), z.number(), z.boolean()]),
+      ),
+    ).optional(),
+    metadata: withoutProtoKey(
+      z.record(z.string(), z.unknown()).refine((metadata) => nestsWithin(metadata, MAX_METADATA_DEPTH), { message: `nests deeper than ${MAX_METADATA_DEPTH} levels` }),
+    ).optional(),
+    source_url: storedText().max(4096).nullable().optional(),
   })
   .refine((item) => item.image !== undefined || item.vector !== undefined || (item.text !== undefined && item.text.trim() !== ''), {
     message: 'an item needs an image, a vector or a text to embed',

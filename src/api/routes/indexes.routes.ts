@@ -92,6 +92,8 @@ export function indexesRouter(deps: { indexes: IndexService; upload: Upload; max
     if (items.length > deps.maxInputs) {
       throw new ValidationError(`at most ${deps.maxInputs} items per request, got ${items.length}`, { param: 'items', code: 'too_many_inputs' });
     }
+    // An unknown index is a 404 whatever the items (not a 200 of invalid items when none is valid).
+    indexes.get(req.params.name);
     // Each item is validated on its own, so one bad item does not sink the batch.
     const parsed = items.map((raw, i) => parseItem(raw, `#${i}`));
     const valid = parsed.flatMap((entry) => (entry.ok ? [toNewItem(entry.item)] : []));

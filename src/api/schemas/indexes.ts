@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ATTRIBUTE_NAME } from '../../index/catalog.js';
+import { isAttributeName } from '../../index/catalog.js';
 import { graphSchema } from '../../services/graph.service.js';
-import { itemSchema } from '../../services/item-input.js';
+import { itemSchema, vectorSchema, withoutProtoKey } from '../../services/item-input.js';
 import { binaryFile, binaryFiles, indexModel, jsonField, jsonObject, listOf } from './common.js';
 
 /** Indexes, items, search, category mappings and item graphs (`/v1/indexes/...`). */
@@ -11,11 +11,13 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
 export const filterSchema = z
   .strictObject({
     category: z.union([z.string(), z.array(z.string())]).optional().describe('One category or any of several'),
-    attributes: z
-      .record(
-        z.string().refine((name) => ATTRIBUTE_NAME.test(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64', params: { code: 'invalid_filter' } }),
+    attributes: withoutProtoKey(
+      z.record(
+        z.string().refine((name) => isAttributeName(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)', params: { code: 'invalid_filter' } }),
         z.union([scalar, z.array(scalar)]),
-      )
+      ),
+      { code: 'invalid_filter' },
+    )
       .optional()
       .describe('Each attribute equal to the value (or to any of the values)'),
   })
@@ -38,7 +40,7 @@ const query = z.union([
   z.strictObject({ text: z.string().min(1) }),
   z.strictObject({ image: z.string().min(1).describe('URL, data URI or base64') }),
   z.strictObject({ item_id: z.string().min(1).describe('More like this item') }),
-  z.strictObject({ vector: z.array(z.number()).min(1), model: z.string().optional(), model_version: z.string().optional() }),
+  z.strictObject({ vector: vectorSchema, model: z.string().optional(), model_version: z.string().optional() }),
 ]);
 
 export const searchOptions = {
