@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { NotFoundError } from '../errors.js';
 import type { JobState, JobType } from './job-types.js';
 
 /** A job as the owner keeps it: what it is, where it stands, its counts. */
@@ -226,7 +227,7 @@ export class JobStore {
   resolve(jobId: string, n: number, done: readonly number[], failures: readonly ItemFailure[]): number {
     return this.db.transaction(() => {
       const row = this.db.prepare('SELECT size, resolved FROM chunks WHERE job_id = ? AND n = ?').get(jobId, n) as { size: number; resolved: string } | undefined;
-      if (!row) throw new Error(`job ${jobId} has no chunk ${n}`);
+      if (!row) throw new NotFoundError('chunk_not_found', `job ${jobId} has no chunk ${n}`, { param: 'chunk' });
       const resolved = new Set(JSON.parse(row.resolved) as number[]);
       let newlyDone = 0;
       let newlyFailed = 0;

@@ -1,3 +1,4 @@
+import { ValidationError } from '../errors.js';
 import type { ApplyOutcome, ChunkResults, ChunkWork } from './job-types.js';
 
 /**
@@ -96,10 +97,22 @@ export class HttpOwnerClient implements OwnerClient {
   }
 }
 
-/** Decodes the vectors of results that came over HTTP. */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes a vector of results that came over HTTP (base64 of little-endian float32, as
+ * {@link HttpOwnerClient} sends it); throws a {@link ValidationError} for text that is not base64,
+ * bytes that are not whole float32 values, or a value that is not finite.
+ */
 export function vectorFromBase64(encoded: string): Float32Array {
+  // Buffer.from skips characters outside the alphabet without a word: refuse them instead.
+  if (!BASE64.test(encoded)) throw new ValidationError('the vector is not base64 (of little-endian float32 values)', { code: 'invalid_vector' });
   const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.length % 4 !== 0) {
+    throw new ValidationError(`the vector decodes to ${bytes.length} bytes, not a whole number of float32 values (4 bytes each)`, { code: 'invalid_vector' });
+  }
   const vector = new Float32Array(bytes.length / 4);
   new Uint8Array(vector.buffer).set(bytes);
+  if (!vector.every(Number.isFinite)) throw new ValidationError('the vector holds a value that is not a finite number', { code: 'invalid_vector' });
   return vector;
 }

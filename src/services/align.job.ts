@@ -56,6 +56,10 @@ export class AlignJob implements JobHandler {
     return (job.params as unknown as AlignParams).model;
   }
 
+  workDimension(job: JobRecord): number {
+    return this.indexes.get(job.index).model.dimension;
+  }
+
   async apply(): Promise<never> {
     throw new Error('an align job has no chunks');
   }

@@ -32,11 +32,18 @@ function toPair(value: z.infer<typeof pairSchema>): Pair {
   return [value[0], value[1], value[2] ?? 1];
 }
 
+/** A JSONL board line may name its board `board` instead of `id`: `{"board": "b2", "items": [...]}`. A line with both is left as it is (and refused). */
+function boardAlias(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !('board' in value) || 'id' in value) return value;
+  const { board, ...rest } = value as { board: unknown };
+  return { ...rest, id: board };
+}
+
 /**
  * The item graph of an index (boards, weighted pairs) that neighbor alignment learns from:
- * uploaded as JSON or as a JSONL file (a line per board — `{"id", "items": [...]}` — or per pair —
- * `["a", "b", weight?]`), replacing the previous one; ids the index does not hold are reported,
- * not refused.
+ * uploaded as JSON or as a JSONL file (a line per board — `{"id", "items": [...]}`, or
+ * `{"board", "items": [...]}` — or per pair — `["a", "b", weight?]`, or `{"pair": [...]}`),
+ * replacing the previous one; ids the index does not hold are reported, not refused.
  */
 export class GraphService {
   constructor(private readonly deps: { graphs: GraphStore; indexes: IndexService }) {
@@ -69,10 +76,12 @@ export class GraphService {
         pairs.push(toPair(asPair.data));
         continue;
       }
-      const raw = value as { board?: unknown } | null;
-      const asBoard = boardSchema.safeParse(raw && typeof raw === 'object' && 'board' in raw ? { ...raw, board: undefined, id: raw.board } : value);
+      const asBoard = boardSchema.safeParse(boardAlias(value));
       if (!asBoard.success) {
-        throw new ValidationError(`graph line ${lineNumber} is neither a board ({"id", "items": [...]}) nor a pair (["a", "b", weight?])`, { code: 'invalid_graph', param: `line:${lineNumber}` });
+        throw new ValidationError(`graph line ${lineNumber} is neither a board ({"id" or "board", "items": [...]}) nor a pair (["a", "b", weight?] or {"pair": [...]})`, {
+          code: 'invalid_graph',
+          param: `line:${lineNumber}`,
+        });
       }
       boards.push({ id: asBoard.data.id, items: asBoard.data.items });
     }

@@ -169,6 +169,10 @@ export class IngestJob implements JobHandler {
     return IndexService.workModel(this.jobs.deps.indexes.get(job.index));
   }
 
+  workDimension(job: JobRecord): number {
+    return this.jobs.deps.indexes.get(job.index).model.dimension;
+  }
+
   intake(job: JobRecord): ItemIntake {
     return new ItemIntake(this.jobs, job, this.jobs.deps.indexes.get(job.index));
   }

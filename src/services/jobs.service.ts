@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { WaitingChildrenError, type Job } from 'bullmq';
 import type { ModelRegistry } from '../encoders/model-registry.js';
-import { AppError, ConflictError, NotFoundError, QueueUnavailableError } from '../errors.js';
+import { AppError, ConflictError, NotFoundError, QueueUnavailableError, ValidationError } from '../errors.js';
 import type { BlobStore } from '../index/blob-store.js';
 import type { Logger } from '../logger.js';
 import type { ImageSourceOptions } from '../media/image-source.js';
@@ -61,6 +61,8 @@ export interface JobHandler {
   readonly type: JobType;
   /** The model a chunk of this job is embedded with. */
   workModel(job: JobRecord): ModelRef;
+  /** How many dimensions the vectors of {@link workModel} have (what a chunk's results must carry). */
+  workDimension(job: JobRecord): number;
   /**
    * Applies the vectors a worker computed for a chunk, given the items that failed for good;
    * returns the positions done and the failures that stand. May throw a retryable error (the
@@ -268,23 +270,46 @@ export class JobService implements OwnerClient {
   /**
    * Applies a chunk's results: vectors are upserted by item id (so a retried chunk never adds an
    * item twice), final failures recorded; each position counts once. Results for a job that has
-   * ended are ignored.
+   * ended are ignored; results for a chunk the job does not have, or with vectors of another
+   * dimension than its model's, are refused before anything is written.
    */
   async submitResults(jobId: string, chunk: number, results: ChunkResults): Promise<ApplyOutcome> {
     const job = this.deps.store.get(jobId);
     if (!job || isTerminal(job.state)) return { pending: 0 };
-    const entries = new Map(((await this.deps.files.read(jobId, chunk)) ?? []).map((entry) => [entry.pos, entry]));
-    const resolved = this.deps.store.resolved(jobId, chunk) ?? new Set<number>();
+    const stored = await this.deps.files.read(jobId, chunk);
+    const resolved = this.deps.store.resolved(jobId, chunk);
+    if (!stored || !resolved) throw new NotFoundError('chunk_not_found', `job ${jobId} has no chunk ${chunk}`, { param: 'chunk' });
+    const handler = this.handler(job.type);
+    this.checkDimensions(job, handler, results);
+    const entries = new Map(stored.map((entry) => [entry.pos, entry]));
     const fresh = { ...results, vectors: results.vectors.filter((entry) => entries.has(entry.pos) && !resolved.has(entry.pos)) };
     const final = results.failures
       .filter((failure) => entries.has(failure.pos) && !resolved.has(failure.pos) && (!failure.retryable || results.final))
       .map((failure) => ({ pos: failure.pos, id: entries.get(failure.pos)!.id, code: failure.code, message: failure.message }));
-    const applied = await this.handler(job.type).apply(job, entries, fresh, final);
+    const applied = await handler.apply(job, entries, fresh, final);
     // The job may have ended while its vectors were being written (cancelled, its index deleted).
     if (isTerminal(this.deps.store.get(jobId)?.state ?? 'cancelled')) return { pending: 0 };
     const pending = this.deps.store.resolve(jobId, chunk, applied.done, applied.failures);
     this.announce(jobId);
     return { pending };
+  }
+
+  /**
+   * Refuses vectors whose length is not the dimension of the job's model. Results from another
+   * model are left to the handler, which refuses them as a conflict (the index may have switched
+   * models since the chunk was fetched: the worker fetches it again).
+   */
+  private checkDimensions(job: JobRecord, handler: JobHandler, results: ChunkResults): void {
+    const model = handler.workModel(job);
+    if (results.model.id !== model.id || results.model.version !== model.version) return;
+    const dimension = handler.workDimension(job);
+    results.vectors.forEach((entry, i) => {
+      if (entry.vector.length !== dimension) {
+        throw new ValidationError(`the vector has ${entry.vector.length} dimensions; ${model.id}@${model.version}, which job ${job.id} embeds with, gives ${dimension}`, {
+          code: 'dimension_mismatch',
+        }).about(`vectors[${i}].vector`);
+      }
+    });
   }
 
   // ---- finishing (the flow's parent, owner only) --------------------------------------------

@@ -178,6 +178,10 @@ export class ReembedJob implements JobHandler {
     return { id: target.id, version: target.base ?? target.version };
   }
 
+  workDimension(job: JobRecord): number {
+    return params(job).target.dimension;
+  }
+
   /**
    * Writes into the new version the vectors of items still as they were read. Items changed or
    * deleted since (their vector, or their failure: a replaced image is no longer kept) are done

@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises';
 import { Router, type Request } from 'express';
 import { ValidationError } from '../../errors.js';
 import { graphSchema, type GraphService, type GraphView } from '../../services/graph.service.js';
 import type { Upload } from '../multipart.js';
+import { removeStaged, stagedDocument } from '../staged-documents.js';
 import { parseBody } from '../validation.js';
 
 export function describeGraph(index: string, graph: GraphView) {
@@ -25,16 +25,16 @@ export function graphRouter(deps: { graphs: GraphService; upload: Upload }) {
   const router = Router();
   router.post('/v1/indexes/:name/graph', deps.upload.any(), async (req: Request, res) => {
     const name = req.params.name as string;
-    const file = ((req.files ?? []) as Express.Multer.File[]).find((entry) => entry.fieldname === 'graph');
     try {
       if (req.is('multipart/form-data')) {
-        if (!file?.path) throw new ValidationError('send the JSONL graph in a multipart file field named "graph"', { param: 'graph', code: 'missing_file' });
-        res.json(describeGraph(name, await deps.graphs.replaceFromFile(name, file.path)));
+        const path = stagedDocument(req, 'graph');
+        if (!path) throw new ValidationError('send the JSONL graph in a multipart file field named "graph"', { param: 'graph', code: 'missing_file' });
+        res.json(describeGraph(name, await deps.graphs.replaceFromFile(name, path)));
         return;
       }
       res.json(describeGraph(name, deps.graphs.replace(name, parseBody(graphSchema, req.body))));
     } finally {
-      if (file?.path) await rm(file.path, { force: true });
+      await removeStaged(req);
     }
   });
   router.get('/v1/indexes/:name/graph', (req, res) => {

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
@@ -7,6 +6,7 @@ import { isTerminal, JOB_TYPES } from '../../queue/job-types.js';
 import type { UploadedImage } from '../../services/ingest.job.js';
 import type { JobRequests } from '../../services/job-requests.js';
 import type { Upload } from '../multipart.js';
+import { removeStaged, stagedDocument } from '../staged-documents.js';
 import { parseBody } from '../validation.js';
 import { alignRequest, appendRequest, failuresQuery, ingestRequest, jobResponse, listQuery, multipartJobFields, reembedRequest } from '../schemas/jobs.js';
 
@@ -56,19 +56,6 @@ function uploadedImages(req: Request): UploadedImage[] | undefined {
     throw new ValidationError(`items describes ${entries.length} files, ${files.length} were sent`, { param: 'items', code: 'invalid_request' });
   }
   return files.map((file, i) => ({ bytes: file.buffer, filename: file.originalname, fields: entries[i] ?? {} }));
-}
-
-function manifestOf(req: Request): string | undefined {
-  return ((req.files ?? []) as Express.Multer.File[]).find((file) => file.fieldname === 'manifest')?.path;
-}
-
-async function removingOnError(path: string | undefined, work: () => Promise<void>): Promise<void> {
-  try {
-    await work();
-  } catch (error) {
-    if (path) await rm(path, { force: true });
-    throw error;
-  }
 }
 
 /** Sends Server-Sent Events of one job until it ends or the client leaves. */
@@ -129,9 +116,15 @@ export function jobsRouter(deps: { jobs: JobRequests; upload: Upload; closers: S
   };
 
   router.post('/v1/jobs', deps.upload.any(), async (req, res) => {
-    const manifestPath = manifestOf(req);
-    // A manifest staged for a request that fails before the job takes it is deleted here.
-    await removingOnError(manifestPath, () => createJob(req, res, manifestPath));
+    let taken: string | undefined;
+    try {
+      const manifestPath = stagedDocument(req, 'manifest');
+      await createJob(req, res, manifestPath);
+      // The job took the manifest and deletes it once read; whatever else was staged goes now.
+      taken = manifestPath;
+    } finally {
+      await removeStaged(req, taken);
+    }
   });
 
   const createJob = async (req: Request, res: Response, manifestPath: string | undefined) => {
@@ -200,9 +193,9 @@ export function jobsRouter(deps: { jobs: JobRequests; upload: Upload; closers: S
 
   router.post('/v1/jobs/:id/items', deps.upload.any(), async (req: Request, res) => {
     const id = req.params.id as string;
-    const manifestPath = manifestOf(req);
-    await removingOnError(manifestPath, async () => {
+    try {
       if (req.is('multipart/form-data')) {
+        const manifestPath = stagedDocument(req, 'manifest');
         const files = uploadedImages(req);
         if (!files && !manifestPath) throw new ValidationError('send image "file" fields or a JSONL "manifest"', { param: 'file', code: 'missing_file' });
         res.json(describeJob(await jobs.append(id, { files, manifestPath })));
@@ -210,7 +203,10 @@ export function jobsRouter(deps: { jobs: JobRequests; upload: Upload; closers: S
       }
       const body = parseBody(appendRequest, req.body);
       res.json(describeJob(await jobs.append(id, { items: body.items })));
-    });
+    } finally {
+      // Appended items are taken in before the answer: nothing staged outlives the request.
+      await removeStaged(req);
+    }
   });
 
   router.post('/v1/jobs/:id/close', async (req, res) => {

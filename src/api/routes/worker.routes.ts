@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import { NotFoundError, ValidationError } from '../../errors.js';
+import { AppError, NotFoundError, ValidationError } from '../../errors.js';
 import { isBlobHash } from '../../index/blob-store.js';
 import { vectorFromBase64 } from '../../queue/owner-client.js';
 import type { JobService } from '../../services/jobs.service.js';
@@ -28,7 +28,13 @@ export function workerRouter(deps: { jobs: JobService; maxImageBytes: number; js
   router.post('/v1/worker/jobs/:id/chunks/:chunk/results', async (req, res) => {
     jobs.get(req.params.id);
     const body = parseBody(chunkResultsRequest, req.body);
-    const vectors = body.vectors.map((entry) => ({ pos: entry.pos, vector: vectorFromBase64(entry.vector), blob: entry.blob }));
+    const vectors = body.vectors.map((entry, i) => {
+      try {
+        return { pos: entry.pos, vector: vectorFromBase64(entry.vector), blob: entry.blob };
+      } catch (error) {
+        throw error instanceof AppError ? error.about(`vectors[${i}].vector`) : error;
+      }
+    });
     res.json(await jobs.submitResults(req.params.id, chunkOf(req.params.chunk), { ...body, vectors }));
   });
 
