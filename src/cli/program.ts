@@ -219,7 +219,7 @@ export function program(): Command {
   serverOption(
     graph
       .command('upload')
-      .argument('<file>', 'JSON ({"boards": [{"id", "items"}], "pairs": [["a", "b", weight?]]}) or JSONL (a board or a pair per line)')
+      .argument('<file>', 'JSON ({"boards": [{"id", "items"}], "pairs": [["a", "b", weight?]]}) or JSONL (a board {"id" or "board", "items"} or a pair per line)')
       .requiredOption('--index <name>', 'the index')
       .description("replace the index's graph"),
   ).action(async (file: string, options) => {

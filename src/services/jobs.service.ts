@@ -278,7 +278,11 @@ export class JobService implements OwnerClient {
     if (!job || isTerminal(job.state)) return { pending: 0 };
     const stored = await this.deps.files.read(jobId, chunk);
     const resolved = this.deps.store.resolved(jobId, chunk);
-    if (!stored || !resolved) throw new NotFoundError('chunk_not_found', `job ${jobId} has no chunk ${chunk}`, { param: 'chunk' });
+    if (!stored || !resolved) {
+      // The job may have ended (and its chunk files gone) since it was looked up: ignored as above.
+      if (isTerminal(this.deps.store.get(jobId)?.state ?? 'cancelled')) return { pending: 0 };
+      throw new NotFoundError('chunk_not_found', `job ${jobId} has no chunk ${chunk}`, { param: 'chunk' });
+    }
     const handler = this.handler(job.type);
     this.checkDimensions(job, handler, results);
     const entries = new Map(stored.map((entry) => [entry.pos, entry]));

@@ -190,7 +190,7 @@ export const categoryMappingResponse = z.strictObject({
 });
 
 export { graphSchema as graphRequest };
-export const graphForm = z.object({ graph: binaryFile.describe('JSONL: a board {"id", "items": [...]} or a pair ["a", "b", weight?] per line') });
+export const graphForm = z.object({ graph: binaryFile.describe('JSONL: a board {"id" (or "board"), "items": [...]} or a pair ["a", "b", weight?] (or {"pair": [...]}) per line') });
 
 export const graphResponse = z.strictObject({
   object: z.literal('graph'),
