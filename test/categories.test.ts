@@ -95,5 +95,9 @@ describe('detector labels and a catalog’s own categories', () => {
     expect((await (await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'DELETE' })).json()).labels.find((label: any) => label.label === 'shoes').source).not.toBe('index');
     const bad = await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ labels: { shoes: 'footwear' } }) });
     expect(bad.status).toBe(400);
+    // A label named __proto__ is refused, not dropped without a word.
+    const proto = await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"labels": {"__proto__": ["footwear"]}}' });
+    expect(proto.status).toBe(400);
+    expect((await proto.json()).error.message).toMatch(/__proto__/);
   });
 });

@@ -172,7 +172,7 @@ export const searchResponse = z.strictObject({
 });
 
 export const categoryOverridesRequest = z.strictObject({
-  labels: z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(1000)).describe('Detector label → catalog categories'),
+  labels: withoutProtoKey(z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(1000)).describe('Detector label → catalog categories')),
 });
 
 export const categoryMappingResponse = z.strictObject({
