@@ -654,6 +654,27 @@ async function copyChurnRows(index: VectorIndex, queries: Float32Array[], second
   return rows;
 }
 
+/** Re-upserts one item (the last) every `everyMs` through `upsertAsync`, as the service writes, until stopped; `stop` answers the writes made. */
+function steadyWriter(index: VectorIndex, everyMs: number): { stop: () => Promise<number> } {
+  let stopped = false;
+  let writes = 0;
+  const done = (async () => {
+    while (!stopped) {
+      const item = index.liveItems(-1, 1)[0]!;
+      await index.upsertAsync([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
+      writes++;
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return writes;
+    },
+  };
+}
+
 interface CheckpointRow {
   spacing: number;
   queries: number;
@@ -677,16 +698,7 @@ async function checkpointRows(index: VectorIndex, queries: Float32Array[], secon
     await index.checkpoint();
     index.checkpointSpacing = spacing;
     const before = index.checkpoints;
-    let stop = false;
-    let writes = 0;
-    const writer = (async () => {
-      while (!stop) {
-        const item = index.liveItems(-1, 1)[0]!;
-        await index.upsertAsync([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
-        writes++;
-        await sleep(100);
-      }
-    })();
+    const writer = steadyWriter(index, 100);
     const latencies: number[] = [];
     const started = performance.now();
     for (let i = 0; i < seconds * rate; i++) {
@@ -694,8 +706,7 @@ async function checkpointRows(index: VectorIndex, queries: Float32Array[], secon
       index.search(queries[i % queries.length]!, options);
       latencies.push(performance.now() - due);
     }
-    stop = true;
-    await writer;
+    const writes = await writer.stop();
     const checkpoints = index.checkpoints - before;
     latencies.sort((a, b) => a - b);
     return { spacing, queries: latencies.length, writes, checkpoints, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! };
@@ -735,16 +746,7 @@ async function steadyWriteRows(index: VectorIndex, queries: Float32Array[], seco
   const run = async (rule: string, copyQuietMs: number, label: string, filter: ItemFilter): Promise<SteadyRow> => {
     index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem: 64, copyQuietMs };
     const before = index.postingCopies.filters;
-    let stop = false;
-    let writes = 0;
-    const writer = (async () => {
-      while (!stop) {
-        const item = index.liveItems(-1, 1)[0]!;
-        await index.upsertAsync([{ fields: { id: item.id, category: item.category, attributes: item.attributes }, vector: index.vectorOf(item) }]);
-        writes++;
-        await sleep(100);
-      }
-    })();
+    const writer = steadyWriter(index, 100);
     const listed: number[] = [];
     const copied: number[] = [];
     let readyAfterMs: number | null = null;
@@ -757,8 +759,7 @@ async function steadyWriteRows(index: VectorIndex, queries: Float32Array[], seco
       (ready ? copied : listed).push(performance.now() - t0);
       if (ready && readyAfterMs === null) readyAfterMs = t0 - started;
     }
-    stop = true;
-    await writer;
+    const writes = await writer.stop();
     await index.copiesBuilt();
     const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((sum, value) => sum + value, 0) / values.length);
     // The two bands' shares, as bandOf draws them.
