@@ -252,41 +252,50 @@ describe('items the catalog could not keep as sent', () => {
     await call('POST', '/v1/indexes', { name: 'odd-items' });
     const vector = Array.from({ length: 512 }, (_, j) => Math.cos(j * 0.21));
     const items = [
-      { id: 'fine', vector, category: 'shoes', attributes: { colour: 'red' }, metadata: { title: 'ok', nested: { a: { b: [1, 2] } } } },
+      // A metadata key "constructor" is a field like any other (zod's records refused it).
+      { id: 'fine', vector, category: 'shoes', attributes: { colour: 'red' }, metadata: { title: 'ok', constructor: 'Acme', nested: { a: { b: [1, 2] } } } },
       { id: 'huge', vector: vector.map(() => 1e308) },
       { id: 'zero', vector: vector.map(() => 0) },
       { id: 'lone', vector, category: '\ud800zz' },
       { id: 'proto', vector, attributes: JSON.parse('{"__proto__": "x"}') },
+      { id: 'ctor', vector, attributes: { constructor: 'x' } },
     ];
     // JSON.stringify itself cannot write 5,000 levels: the body is written by hand.
     const body = `{"items":[${items.map((item) => JSON.stringify(item)).join(',')},{"id":"deep","vector":${JSON.stringify(vector)},"metadata":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}]}`;
     const response = await fetch(`${server.url}/v1/indexes/odd-items/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(response.status).toBe(200);
     const json = await response.json();
-    expect(json).toMatchObject({ succeeded: 1, failed: 5 });
+    expect(json).toMatchObject({ succeeded: 1, failed: 6 });
     expect(json.results.map((result: any) => [result.id, result.status, result.error?.code])).toEqual([
       ['fine', 'ok', undefined],
       ['huge', 'error', 'invalid_item'],
       ['zero', 'error', 'invalid_item'],
       ['lone', 'error', 'invalid_item'],
       ['proto', 'error', 'invalid_item'],
+      ['ctor', 'error', 'invalid_item'],
       ['deep', 'error', 'invalid_item'],
     ]);
     expect(json.results[1].error.message).toMatch(/float32/);
     expect(json.results[2].error.message).toMatch(/all zeros/);
     expect(json.results[3].error.message).toMatch(/surrogate/);
-    expect(json.results[5].error.message).toMatch(/deeper than 64/);
+    expect(json.results[4].error.message).toMatch(/__proto__/);
+    expect(json.results[5].error.message).toMatch(/attributes\.constructor: an attribute name/);
+    expect(json.results[6].error.message).toMatch(/deeper than 64/);
     // One item, one slot: the refused ones took none.
     const described = await call('GET', '/v1/indexes/odd-items');
     expect(described.json.count).toBe(1);
     expect(described.json.bytes.vectors).toBe(512 * 4);
-    expect((await call('GET', '/v1/indexes/odd-items/items/fine')).json).toMatchObject({ category: 'shoes', metadata: { nested: { a: { b: [1, 2] } } } });
+    expect((await call('GET', '/v1/indexes/odd-items/items/fine')).json).toMatchObject({ category: 'shoes', metadata: { constructor: 'Acme', nested: { a: { b: [1, 2] } } } });
     // Queries alike, and filters on a reserved name.
     const search = (body: unknown) => call('POST', '/v1/indexes/odd-items/search', body);
     expect((await search({ query: { vector: vector.map(() => 1e308) } })).status).toBe(400);
     expect((await search({ query: { vector: vector.map(() => 0) } })).status).toBe(400);
     expect((await search({ query: { vector }, filter: { attributes: JSON.parse('{"__proto__": "x"}') } })).status).toBe(400);
-    expect((await search({ query: { vector } })).json.data.map((hit: any) => hit.id)).toEqual(['fine']);
+    const constructorFilter = await search({ query: { vector }, filter: { attributes: { constructor: 'x' } } });
+    expect(constructorFilter.status).toBe(400);
+    expect(constructorFilter.json.error.message).toMatch(/not __proto__ or constructor/);
+    const found = await search({ query: { vector } });
+    expect(found.json.data.map((hit: any) => [hit.id, hit.metadata.constructor])).toEqual([['fine', 'Acme']]);
   });
 
   it('answers 404 for an unknown index whatever its items', async () => {

@@ -29,6 +29,24 @@ export function withoutProtoKey<T extends z.ZodType>(record: T, params?: Record<
     .meta(shape);
 }
 
+/**
+ * Attributes: names as {@link isAttributeName} allows, each with a value `value` accepts. An object
+ * with any keys checked one by one, not a record: zod's records refuse an object with its own
+ * "constructor" key with a message that names neither the key nor the rule.
+ */
+export function attributesSchema<T extends z.ZodType>(value: T, params?: Record<string, unknown>) {
+  return z
+    .object({})
+    .catchall(value)
+    .superRefine((attributes, context) => {
+      for (const name of Object.keys(attributes)) {
+        if (!isAttributeName(name)) {
+          context.addIssue({ code: 'custom', path: [name], message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)', ...(params ? { params } : {}) });
+        }
+      }
+    });
+}
+
 /** How deep an item's metadata may nest: JSON.stringify, which stores it, runs out of stack at a few thousand levels. */
 export const MAX_METADATA_DEPTH = 64;
 
@@ -57,14 +75,13 @@ export const itemSchema = z
     model: z.string().optional(),
     model_version: z.string().optional(),
     category: storedText().max(256).nullable().optional(),
-    attributes: withoutProtoKey(
-      z.record(
-        z.string().refine((name) => isAttributeName(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)' }),
-        z.union([storedText(), z.number(), z.boolean()]),
-      ),
-    ).optional(),
+    attributes: withoutProtoKey(attributesSchema(z.union([storedText(), z.number(), z.boolean()]))).optional(),
     metadata: withoutProtoKey(
-      z.record(z.string(), z.unknown()).refine((metadata) => nestsWithin(metadata, MAX_METADATA_DEPTH), { message: `nests deeper than ${MAX_METADATA_DEPTH} levels` }),
+      // An object with any keys, not a record: zod's records refuse an object with its own "constructor" key (metadata of a car maker, say).
+      z
+        .object({})
+        .catchall(z.unknown())
+        .refine((metadata) => nestsWithin(metadata, MAX_METADATA_DEPTH), { message: `nests deeper than ${MAX_METADATA_DEPTH} levels` }),
     ).optional(),
     source_url: storedText().max(4096).nullable().optional(),
   })

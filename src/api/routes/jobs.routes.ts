@@ -7,6 +7,7 @@ import type { UploadedImage } from '../../services/ingest.job.js';
 import type { JobRequests } from '../../services/job-requests.js';
 import type { Upload } from '../multipart.js';
 import { removeStaged, stagedDocument } from '../staged-documents.js';
+import { jsonObject } from '../schemas/common.js';
 import { parseBody } from '../validation.js';
 import { alignRequest, appendRequest, failuresQuery, ingestRequest, jobResponse, listQuery, multipartJobFields, reembedRequest } from '../schemas/jobs.js';
 
@@ -51,7 +52,7 @@ function uploadedImages(req: Request): UploadedImage[] | undefined {
       throw new ValidationError('items must be JSON: an array of item fields, one per file', { param: 'items', code: 'invalid_json' });
     }
   }
-  const entries = parseBody(z.array(z.record(z.string(), z.unknown())), described);
+  const entries = parseBody(z.array(jsonObject), described);
   if (entries.length > 0 && entries.length !== files.length) {
     throw new ValidationError(`items describes ${entries.length} files, ${files.length} were sent`, { param: 'items', code: 'invalid_request' });
   }

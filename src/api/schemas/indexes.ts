@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { isAttributeName } from '../../index/catalog.js';
 import { graphSchema } from '../../services/graph.service.js';
-import { itemSchema, vectorSchema, withoutProtoKey } from '../../services/item-input.js';
+import { attributesSchema, itemSchema, vectorSchema, withoutProtoKey } from '../../services/item-input.js';
 import { binaryFile, binaryFiles, indexModel, jsonField, jsonObject, listOf } from './common.js';
 
 /** Indexes, items, search, category mappings and item graphs (`/v1/indexes/...`). */
@@ -11,13 +10,7 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
 export const filterSchema = z
   .strictObject({
     category: z.union([z.string(), z.array(z.string())]).optional().describe('One category or any of several'),
-    attributes: withoutProtoKey(
-      z.record(
-        z.string().refine((name) => isAttributeName(name), { message: 'an attribute name has letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)', params: { code: 'invalid_filter' } }),
-        z.union([scalar, z.array(scalar)]),
-      ),
-      { code: 'invalid_filter' },
-    )
+    attributes: withoutProtoKey(attributesSchema(z.union([scalar, z.array(scalar)]), { code: 'invalid_filter' }), { code: 'invalid_filter' })
       .optional()
       .describe('Each attribute equal to the value (or to any of the values)'),
   })
