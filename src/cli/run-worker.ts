@@ -18,7 +18,7 @@ export interface RunningWorker {
  */
 export async function runWorker(config: Config, logger: Logger, options: { ownerUrl: string; concurrency: number; headers?: Record<string, string> }): Promise<RunningWorker> {
   const settings = queueSettings(config);
-  if (!settings) throw new Error('a worker needs Redis: set LOOKBOOK_REDIS_URL');
+  if (!settings) throw new StartupError('a worker needs Redis: set LOOKBOOK_REDIS_URL');
   const owner = new HttpOwnerClient(options.ownerUrl, options.headers);
   // Before the models load: a refused key ends the worker in a second.
   await waitForOwner(owner, options.ownerUrl, logger);
