@@ -438,7 +438,7 @@ export function filterSql(filter: ItemFilter): { sql: string; params: unknown[] 
     params.push(...filter.category);
   }
   for (const [name, expected] of Object.entries(filter.attributes ?? {})) {
-    if (!isAttributeName(name)) throw new ValidationError(`invalid attribute name ${JSON.stringify(name)}: letters, digits, "_", "." and "-", 1 to 64`, { param: 'filter.attributes', code: 'invalid_filter' });
+    if (!isAttributeName(name)) throw new ValidationError(`invalid attribute name ${JSON.stringify(name)}: letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)`, { param: 'filter.attributes', code: 'invalid_filter' });
     const values = (Array.isArray(expected) ? expected : [expected]) as (string | number | boolean)[];
     if (values.length === 0) return { sql: ' AND 0', params: [] };
     sql += ` AND json_extract(attributes, '$."${name}"') IN (${values.map(() => '?').join(', ')})`;

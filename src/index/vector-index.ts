@@ -880,8 +880,7 @@ export class VectorIndex {
   private makeRoomForCopy(bytes: number, budget: number, idleSince: number): boolean {
     let room = budget - this.postingCopies.bytes;
     if (bytes <= room) return true;
-    const usedAt = (key: string) => this.copyUsedAt.get(key) ?? 0;
-    const idle = [...this.copies.keys()].filter((key) => usedAt(key) <= idleSince).sort((a, b) => usedAt(a) - usedAt(b));
+    const idle = this.copiesByIdle().filter((key) => (this.copyUsedAt.get(key) ?? 0) <= idleSince);
     if (bytes > room + idle.reduce((sum, key) => sum + this.copies.get(key)!.memoryBytes, 0)) return false;
     for (const key of idle) {
       if (bytes <= room) break;
@@ -889,6 +888,12 @@ export class VectorIndex {
       this.dropCopy(key);
     }
     return true;
+  }
+
+  /** The copied filters' keys, the longest idle first. */
+  private copiesByIdle(): string[] {
+    const usedAt = (key: string) => this.copyUsedAt.get(key) ?? 0;
+    return [...this.copies.keys()].sort((a, b) => usedAt(a) - usedAt(b));
   }
 
   private dropCopy(key: string): void {
@@ -974,8 +979,7 @@ export class VectorIndex {
 
   /** The filters whose codes are copied now, the longest idle first (for tests and bench/search). */
   copiedFilters(): ItemFilter[] {
-    const usedAt = (key: string) => this.copyUsedAt.get(key) ?? 0;
-    return [...this.copies.keys()].sort((a, b) => usedAt(a) - usedAt(b)).map((key) => JSON.parse(key) as ItemFilter);
+    return this.copiesByIdle().map((key) => JSON.parse(key) as ItemFilter);
   }
 
   /** Filters whose codes are copied side by side (see {@link postingCopy}), and the memory the copies take (not those being built). */

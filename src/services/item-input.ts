@@ -15,12 +15,12 @@ export const vectorSchema = z
 const storedText = () => z.string().regex(/^[^\uD800-\uDFFF]*$/u, { message: 'holds a lone UTF-16 surrogate (not valid Unicode)' });
 
 /**
- * A record schema that refuses a `__proto__` key instead of dropping it: zod's records leave it
- * out of what they return, so an attribute, a filter or a metadata field of that name vanished
- * without a word (a filter on it matched every item).
+ * An object schema that refuses a `__proto__` key instead of dropping it: zod leaves it out of
+ * what it returns, so an attribute, a filter or a metadata field of that name vanished without a
+ * word (a filter on it matched every item).
  */
 export function withoutProtoKey<T extends z.ZodType>(record: T, params?: Record<string, unknown>) {
-  // The check comes before the record, whose JSON Schema the pipe's input side would lose: it is carried over.
+  // The check comes before the object schema, whose JSON Schema the pipe's input side would lose: it is carried over.
   const { $schema: _, ...shape } = z.toJSONSchema(record, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
   return z
     .unknown()
@@ -46,6 +46,13 @@ export function attributesSchema<T extends z.ZodType>(value: T, params?: Record<
       }
     });
 }
+
+/**
+ * A JSON object with any keys (metadata, and the API's free-form objects). An object, not a
+ * record: zod's records refuse an object with its own "constructor" key ("expected record,
+ * received object"), metadata of a car maker, say.
+ */
+export const jsonObject = z.object({}).catchall(z.unknown());
 
 /** How deep an item's metadata may nest: JSON.stringify, which stores it, runs out of stack at a few thousand levels. */
 export const MAX_METADATA_DEPTH = 64;
@@ -76,13 +83,7 @@ export const itemSchema = z
     model_version: z.string().optional(),
     category: storedText().max(256).nullable().optional(),
     attributes: withoutProtoKey(attributesSchema(z.union([storedText(), z.number(), z.boolean()]))).optional(),
-    metadata: withoutProtoKey(
-      // An object with any keys, not a record: zod's records refuse an object with its own "constructor" key (metadata of a car maker, say).
-      z
-        .object({})
-        .catchall(z.unknown())
-        .refine((metadata) => nestsWithin(metadata, MAX_METADATA_DEPTH), { message: `nests deeper than ${MAX_METADATA_DEPTH} levels` }),
-    ).optional(),
+    metadata: withoutProtoKey(jsonObject.refine((metadata) => nestsWithin(metadata, MAX_METADATA_DEPTH), { message: `nests deeper than ${MAX_METADATA_DEPTH} levels` })).optional(),
     source_url: storedText().max(4096).nullable().optional(),
   })
   .refine((item) => item.image !== undefined || item.vector !== undefined || (item.text !== undefined && item.text.trim() !== ''), {

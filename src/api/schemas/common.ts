@@ -36,8 +36,7 @@ export const indexModel = z.strictObject({
   base: z.string().optional().describe('For an alignment head: the base version it projects'),
 });
 
-// An object, not a record: zod's records refuse an object with its own "constructor" key ("expected record, received object").
-export const jsonObject = z.object({}).catchall(z.unknown());
+export { jsonObject } from '../../services/item-input.js';
 
 /** A detected (or given) object's box, `[x1, y1, x2, y2]` in pixels of the EXIF-rotated image. */
 export const bbox = z.array(z.number()).length(4).describe('[x1, y1, x2, y2] in pixels of the original, EXIF-rotated image');
