@@ -15,7 +15,7 @@
 // and DIR/<dataset>/queries.f32). Each row's time is also given against the unfiltered walk at the
 // service's ef (256 at 1M), timed just before the filter's rows.
 //
-// Built by scripts/usearch-filtered.sh with g++ against node_modules/usearch/include (no install step).
+// Built by bench/usearch-cpp.sh with g++ against node_modules/usearch/include (no install step).
 #include <usearch/index_dense.hpp>
 
 #include <algorithm>
