@@ -186,6 +186,8 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   'flat-overfetch': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphOverfetchEndShare: Number.POSITIVE_INFINITY },
   /** The defaults without copies of filters' codes (see PostingCopy): scans through the posting lists, and the graph for the filters it answers without a copy. */
   'no-copies': { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem: 0 },
+  /** The defaults without the look at the filter's share near the query before a graph walk (as until 2026-12-02). */
+  'no-near': { ...DEFAULT_FILTERED_SEARCH_TUNING, nearSample: 0 },
 };
 
 interface ChildResult {

@@ -111,14 +111,15 @@ describe('VectorIndex search', () => {
 });
 
 describe('VectorIndex filters correlated with the vectors', () => {
-  it('scans a filter whose items lie away from the query after one graph walk, instead of widening the walk over the index', () => {
+  it("scans a filter whose items lie away from the query without a walk when the walk guard's sample near the query holds none of them (after one walk when not looked at), and walks less for one that holds the query's neighbourhood", () => {
     // A query of category k filtered to category k + 1 finds none of its graph neighbours passing
     // (Complete the Look's case; every item of its own category is nearer); filtered to k, all of them.
     const { vectors, category } = factoredCorpus(12_000, MODEL.dimension, 4, 40, 31);
     const categoryOf = (i: number) => `k${category[i]!}`;
     const index = build(tempDir(), vectors, { exactThreshold: 100 }, categoryOf);
     // The graph for these 25 % filters at this size, as it is for them at 1M.
-    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5 };
+    const looking = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5 };
+    const notLooking = { ...looking, nearSample: 0 };
     const graph = (index as unknown as { graph: { search: (...args: unknown[]) => unknown } }).graph;
     const walk = graph.search.bind(graph);
     const walks: number[] = [];
@@ -126,19 +127,39 @@ describe('VectorIndex filters correlated with the vectors', () => {
       walks.push(k as number);
       return walk(query, k);
     };
+    const options = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
     let found = 0;
     for (const q of [5, 50, 500]) {
       const query = vectors[q]!;
-      const own = category[q]!;
+      const own = `k${category[q]!}`;
+      const other = `k${(category[q]! + 1) % 4}`;
+      // Its own category: one walk either way, a shorter one when the sample shows every near item passes.
+      index.tuning = notLooking;
       walks.length = 0;
-      const near = index.search(query, { limit: 10, oversampling: 4, rescore: true, filter: { category: [`k${own}`] } });
+      const nearUnlooked = index.search(query, options(own));
+      expect(nearUnlooked.strategy).toBe('filtered-hnsw');
+      expect(walks).toHaveLength(1);
+      const fetch = walks[0]!;
+      index.tuning = looking;
+      walks.length = 0;
+      const near = index.search(query, options(own));
       expect(near.strategy).toBe('filtered-hnsw');
       expect(walks).toHaveLength(1);
+      expect(walks[0]!).toBeLessThan(fetch / 2);
+      const ownTruth = exactTop10Where(query, vectors, (i) => categoryOf(i) === own);
+      expect(near.hits.filter((hit) => ownTruth.includes(hit.item.id)).length).toBeGreaterThanOrEqual(9);
+      // The other category: scanned at once, or after a walk whose candidates did not pass.
+      index.tuning = notLooking;
       walks.length = 0;
-      const other = `k${(own + 1) % 4}`;
-      const far = index.search(query, { limit: 10, oversampling: 4, rescore: true, filter: { category: [other] } });
-      expect(far.strategy).toBe('filtered-exact-after-hnsw');
+      const farUnlooked = index.search(query, options(other));
+      expect(farUnlooked.strategy).toBe('filtered-exact-after-hnsw');
       expect(walks).toHaveLength(1);
+      index.tuning = looking;
+      walks.length = 0;
+      const far = index.search(query, options(other));
+      expect(far.strategy).toBe('filtered-exact-far');
+      expect(walks).toHaveLength(0);
+      expect(far.hits.map((hit) => hit.item.id)).toEqual(farUnlooked.hits.map((hit) => hit.item.id));
       expect(far.hits).toHaveLength(10);
       // Far from the query, a longer shortlist and a larger pool rescored than the 25 % filter's (60).
       expect(far.candidates).toBe(40 * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
@@ -339,7 +360,8 @@ describe('VectorIndex copies of filters the graph would answer', () => {
       expect(near.strategy).toBe('filtered-exact');
       // Every own-category item lies nearer than the sample's other items: the 25 % filter's own pool, max(1.5k, wanted / 3).
       expect(near.candidates).toBeLessThan(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);
-      await firstOf(other, 'filtered-exact-after-hnsw');
+      // Scanned without a walk: the guard's sample near the query holds none of the other category.
+      await firstOf(other, 'filtered-exact-far');
       const far = index.search(query, options(other));
       expect(far.strategy).toBe('filtered-exact');
       expect(far.candidates).toBe(k * DEFAULT_FILTERED_SEARCH_TUNING.farPoolFactor);

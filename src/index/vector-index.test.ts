@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BinaryHnsw } from './binary-hnsw.js';
-import { DEFAULT_INDEX_SETTINGS, VectorIndex, overfetchAt } from './vector-index.js';
+import { DEFAULT_INDEX_SETTINGS, VectorIndex, overfetchAt, shareBounds } from './vector-index.js';
 import { sampleKey } from './filter-index.js';
 import { rng } from '../util/random.js';
 
@@ -12,6 +12,32 @@ const unit = (dimension: number, seed: number) => {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 };
+
+describe('shareBounds', () => {
+  it("gives Wilson's interval (z = 2) for a share seen in a few draws, inside 0…1", () => {
+    const close = (actual: { low: number; high: number }, low: number, high: number) => {
+      expect(actual.low).toBeCloseTo(low, 3);
+      expect(actual.high).toBeCloseTo(high, 3);
+    };
+    close(shareBounds(8, 32), 0.1308, 0.4248);
+    close(shareBounds(0, 32), 0, 1 / 9);
+    close(shareBounds(32, 32), 8 / 9, 1);
+    close(shareBounds(16, 32), 1 / 3, 2 / 3);
+    close(shareBounds(0, 0), 0, 1);
+    // Every interval holds its share, and narrows with more draws.
+    for (const [passing, of] of [
+      [1, 3],
+      [7, 10],
+      [30, 32],
+    ]) {
+      const { low, high } = shareBounds(passing!, of!);
+      expect(low).toBeLessThan(passing! / of!);
+      expect(high).toBeGreaterThan(passing! / of!);
+      const more = shareBounds(passing! * 10, of! * 10);
+      expect(more.high - more.low).toBeLessThan(high - low);
+    }
+  });
+});
 
 describe('VectorIndex.searchBase', () => {
   it('ranks an alignment-head index by the base embeddings, within the filter (a small one exactly)', () => {

@@ -104,9 +104,10 @@ export interface SearchOutcome {
   /**
    * `hnsw-widened`: the graph walk fell short (see {@link WalkGuard}) and one at four times its ef did not;
    * `exact-after-hnsw`: both fell short and every code was scanned;
-   * `filtered-exact-after-hnsw`: too few of the graph's candidates passed the filter (its items lie far from the query), so its codes were scanned.
+   * `filtered-exact-after-hnsw`: too few of the graph's candidates passed the filter (its items lie far from the query), so its codes were scanned;
+   * `filtered-exact-far`: the walk guard's sample codes nearest to the query held too few of the filter's items for a walk to find them, so its codes were scanned without one.
    */
-  readonly strategy: 'hnsw' | 'hnsw-widened' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw' | 'filtered-exact-after-hnsw';
+  readonly strategy: 'hnsw' | 'hnsw-widened' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw' | 'filtered-exact-after-hnsw' | 'filtered-exact-far';
   /** Candidates considered by the binary stage. */
   readonly candidates: number;
 }
@@ -202,6 +203,14 @@ export interface FilteredSearchTuning {
    * by this, and at least k × `poolFactor`: what the better ranking of the two-bit codes saves.
    */
   readonly narrowGain: number;
+  /**
+   * Before a filtered graph walk, the filter's share among this many of the walk guard's sampled
+   * codes nearest to the query ({@link WalkGuard.nearPassing}): where even its upper bound is under
+   * `graphPassShortfall` × the filter's share of the items, the walk would fall short, and the search
+   * scans at once; where its lower bound is above the share, the walk fetches that much less.
+   * 0: no look.
+   */
+  readonly nearSample: number;
 }
 
 /**
@@ -228,6 +237,21 @@ const CHECKPOINT_DELAY_MS = 2_000;
 export const CHECKPOINT_SPACING = 4;
 
 /** The graph overfetch of a filter matching `share` of the items (see {@link FilteredSearchTuning.graphOverfetch}). */
+/**
+ * Wilson's score interval (z = 2, ~95 %) for a share seen `passing` times in `of` draws: tight
+ * enough at 32 draws to tell a filter that holds nearly all or none of a query's neighbourhood from
+ * one that holds its usual share (a 25 % filter's bounds from 8 of 32: 0.13–0.42).
+ */
+export function shareBounds(passing: number, of: number, z = 2): { low: number; high: number } {
+  if (of <= 0) return { low: 0, high: 1 };
+  const p = passing / of;
+  const z2 = z * z;
+  const centre = p + z2 / (2 * of);
+  const spread = z * Math.sqrt((p * (1 - p)) / of + z2 / (4 * of * of));
+  const denominator = 1 + z2 / of;
+  return { low: Math.max(0, (centre - spread) / denominator), high: Math.min(1, (centre + spread) / denominator) };
+}
+
 export function overfetchAt(overfetch: number, endShare: number, share: number): number {
   const from = 0.25;
   if (share <= from || endShare <= from || !Number.isFinite(endShare)) return overfetch;
@@ -305,6 +329,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M: at 25 % the pool rescored held recall@10 at 0.945 whether it was the candidates ÷ 1, ÷ 1.5 or ÷ 3 (the graph's
   // fetch sets it); at 10 % (scan) ÷ 3 gave 0.986, ÷ 4 and ÷ 6 0.967.
   narrowGain: 3,
+  nearSample: 32,
 };
 
 /**
@@ -688,9 +713,14 @@ export class VectorIndex {
         strategy = 'filtered-exact';
       } else {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
+        const need = Math.max(k, Math.ceil(wanted / 2));
+        const near = this.nearShare(query, matches, scans);
+        const far = near !== undefined && near.high < (size / count) * this.tuning.graphPassShortfall;
+        // A filter that holds more of the query's neighbourhood than of the items passes more of the walk's candidates: fewer to fetch.
+        const nearFetch = near !== undefined && near.low > size / count ? Math.max(need, this.expansionFor(k), Math.ceil((fetch * size) / count / near.low)) : fetch;
         // Every passing candidate the graph gave goes to the narrowing, not only the first `wanted`.
         // Enough when half of them passed (the fetch expects all): searching again at twice the ef costs more than the last half adds.
-        const walked = this.graphSearchWithin(query, matches, Math.max(k, Math.ceil(wanted / 2)), fetch, size);
+        const walked = far ? undefined : this.graphSearchWithin(query, matches, need, Math.min(fetch, nearFetch), size);
         if (walked) {
           candidates = walked;
           strategy = 'filtered-hnsw';
@@ -698,7 +728,7 @@ export class VectorIndex {
           // The filter's items lie away from the query, where Hamming distance ranks them poorly: a longer shortlist and a larger pool.
           candidates = scan(Math.max(shortlist, Math.ceil(k * farShortlistFactor)));
           pool = Math.max(pool, Math.ceil(k * farPoolFactor));
-          strategy = 'filtered-exact-after-hnsw';
+          strategy = far ? 'filtered-exact-far' : 'filtered-exact-after-hnsw';
         }
       }
       if (candidates.length > pool) candidates = this.narrow(query, candidates, pool);
@@ -713,6 +743,18 @@ export class VectorIndex {
     }
 
     return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
+  }
+
+  /**
+   * Bounds on the share of the query's neighbourhood that `matches` passes, from the walk guard's
+   * sampled codes nearest to it (see `nearSample`); undefined when not looked at (no scans, the
+   * guard off, or too small a sample).
+   */
+  private nearShare(query: Float32Array, matches: (slot: number) => boolean, scans: boolean): { low: number; high: number } | undefined {
+    const wanted = this.tuning.nearSample;
+    if (!scans || !this.guardWalks || wanted <= 0) return undefined;
+    const { passing, of } = this.walkGuard.nearPassing(query, this.liveCount, wanted, matches);
+    return of < wanted / 2 ? undefined : shareBounds(passing, of);
   }
 
   /** The `pool` candidates with the highest estimated dot products with the query (ties by Hamming order). */

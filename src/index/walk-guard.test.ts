@@ -6,6 +6,47 @@ import { rng } from '../util/random.js';
 const randomVector = (random: () => number, dimension: number) => Float32Array.from({ length: dimension }, () => random() - 0.5);
 
 describe('WalkGuard', () => {
+  it("counts how many of the sampled codes nearest to the query a filter passes: its share of the query's neighbourhood", () => {
+    const random = rng(8);
+    // Odd capacities: the scratch buffers stay aligned whatever the room.
+    for (const [dimension, capacity] of [
+      [512, 16_384],
+      [100, 3001],
+    ] as const) {
+      const guard = new WalkGuard(dimension, capacity);
+      const centres = [randomVector(random, dimension), randomVector(random, dimension)];
+      const codes: Uint8Array[] = [];
+      // Two clusters, the even slots around the first centre; a third of the sample retired.
+      for (let slot = 0; slot < 6000; slot++) {
+        const centre = centres[slot % 2]!;
+        const code = packSignBits(centre.map((x) => x + (random() - 0.5) * 0.3));
+        codes[slot] = code;
+        guard.offer(slot, () => code);
+      }
+      for (let slot = 0; slot < 6000; slot += 3) guard.retire(slot);
+      const even = (slot: number) => slot % 2 === 0;
+      // Checked against the exact nearest 32 live sampled codes (by distance, then order does not matter at the cut).
+      const sampled = [...(guard as unknown as { entryOf: Map<number, number> }).entryOf.keys()];
+      for (const centre of centres) {
+        const code = packSignBits(centre);
+        const distances = sampled.map((slot) => hamming(code, codes[slot]!)).sort((a, b) => a - b);
+        const cut = distances[31]!;
+        const within = sampled.filter((slot) => hamming(code, codes[slot]!) < cut);
+        const { passing, of } = guard.nearPassing(centre, 6000, 32, even);
+        expect(of).toBe(32);
+        expect(passing).toBeGreaterThanOrEqual(within.filter(even).length);
+        expect(passing).toBeLessThanOrEqual(within.filter(even).length + (32 - within.length));
+        expect(passing).toBe(centre === centres[0] ? 32 : 0);
+      }
+      expect(guard.nearPassing(centres[0]!, 6000, 32, () => true)).toEqual({ passing: 32, of: 32 });
+      // A sample smaller than asked for: all of it.
+      const small = new WalkGuard(dimension, 10);
+      for (let slot = 0; slot < 5; slot++) small.offer(slot, () => codes[slot]!);
+      expect(small.nearPassing(centres[0]!, 5, 32, even)).toEqual({ passing: 3, of: 5 });
+      expect(new WalkGuard(dimension).nearPassing(centres[0]!, 0, 32, even)).toEqual({ passing: 0, of: 0 });
+    }
+  });
+
   it('gives the exact nearest Hamming distance over the sampled codes, without the retired ones', () => {
     const random = rng(21);
     for (const dimension of [100, 512]) {
