@@ -18,12 +18,13 @@
 // Built by bench/usearch-cpp.sh with g++ against node_modules/usearch/include (no install step).
 #include <usearch/index_dense.hpp>
 
+#include "usearch-kept.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -60,23 +61,13 @@ int main(int argc, char** argv) {
     std::string shares = argc > 4 ? argv[4] : "s25,s50";
     std::size_t const unfiltered_ef = argc > 5 ? std::stoul(argv[5]) : 256;
 
-    auto state = index_dense_t::make(argv[1], false);
-    if (!state) {
-        std::fprintf(stderr, "cannot load %s: %s\n", argv[1], state.error.release());
-        return 1;
-    }
-    index_dense_t index = std::move(state.index);
-    index.try_reserve(index_limits_t(index.size(), 1));
+    index_dense_t index;
+    if (!load_kept_graph(argv[1], index)) return 1;
     std::size_t const dim = index.dimensions();
     std::size_t const words = dim / 64;
     std::fprintf(stderr, "graph: %zu items, %zu dimensions, connectivity %zu\n", index.size(), dim, index.connectivity());
 
-    std::ifstream file(argv[2], std::ios::binary | std::ios::ate);
-    std::size_t available = static_cast<std::size_t>(file.tellg()) / (dim * sizeof(float));
-    query_count = std::min(query_count, available);
-    std::vector<float> queries(query_count * dim);
-    file.seekg(0);
-    file.read(reinterpret_cast<char*>(queries.data()), queries.size() * sizeof(float));
+    std::vector<float> const queries = read_kept_queries(argv[2], dim, query_count);
 
     // Every code, by slot, for the exact answers.
     std::vector<std::uint64_t> codes(index.size() * words);

@@ -22,11 +22,12 @@
 #undef private
 #undef protected
 
+#include "usearch-kept.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -72,19 +73,10 @@ int main(int argc, char** argv) {
     std::size_t const ef = argc > 4 ? std::stoul(argv[4]) : 256;
     int const rounds = argc > 5 ? std::stoi(argv[5]) : 4;
 
-    auto state = index_dense_t::make(argv[1], false);
-    if (!state) {
-        std::fprintf(stderr, "cannot load %s: %s\n", argv[1], state.error.release());
-        return 1;
-    }
-    index_dense_t index = std::move(state.index);
-    index.try_reserve(index_limits_t(index.size(), 1));
+    index_dense_t index;
+    if (!load_kept_graph(argv[1], index)) return 1;
     std::size_t const dim = index.dimensions();
-    std::ifstream file(argv[2], std::ios::binary | std::ios::ate);
-    query_count = std::min(query_count, static_cast<std::size_t>(file.tellg()) / (dim * sizeof(float)));
-    std::vector<float> queries(query_count * dim);
-    file.seekg(0);
-    file.read(reinterpret_cast<char*>(queries.data()), queries.size() * sizeof(float));
+    std::vector<float> const queries = read_kept_queries(argv[2], dim, query_count);
     index.change_expansion_search(ef);
     std::fprintf(stderr, "graph: %zu items, %zu dimensions, connectivity %zu, ef %zu, %zu queries\n", index.size(), dim, index.connectivity(), ef,
                  query_count);
