@@ -45,7 +45,7 @@ export interface CatalogItem {
 export interface ItemFilter {
   /** Category equals one of these. */
   readonly category?: readonly string[] | undefined;
-  /** Each attribute equals the value, or one of the values when an array is given. */
+  /** Each attribute equals the value, or one of the values when an array is given, of the same JSON type (1 is not true). */
   readonly attributes?: Readonly<Record<string, string | number | boolean | readonly (string | number | boolean)[]>> | undefined;
 }
 
@@ -441,9 +441,15 @@ export function filterSql(filter: ItemFilter): { sql: string; params: unknown[] 
     if (!isAttributeName(name)) throw new ValidationError(`invalid attribute name ${JSON.stringify(name)}: letters, digits, "_", "." and "-", 1 to 64 (not __proto__ or constructor)`, { param: 'filter.attributes', code: 'invalid_filter' });
     const values = (Array.isArray(expected) ? expected : [expected]) as (string | number | boolean)[];
     if (values.length === 0) return { sql: ' AND 0', params: [] };
-    sql += ` AND json_extract(attributes, '$."${name}"') IN (${values.map(() => '?').join(', ')})`;
-    // SQLite's JSON booleans extract as 1/0.
-    params.push(...values.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
+    // SQLite's JSON booleans extract as 1 and 0: a number matches only a value that is not a boolean, a boolean only its JSON type.
+    const path = `'$."${name}"'`;
+    const scalars = values.filter((value) => typeof value !== 'boolean');
+    const booleans = values.filter((value) => typeof value === 'boolean');
+    const matches: string[] = [];
+    if (scalars.length > 0) matches.push(`(json_extract(attributes, ${path}) IN (${scalars.map(() => '?').join(', ')}) AND json_type(attributes, ${path}) NOT IN ('true', 'false'))`);
+    if (booleans.length > 0) matches.push(`json_type(attributes, ${path}) IN (${booleans.map(() => '?').join(', ')})`);
+    sql += ` AND (${matches.join(' OR ')})`;
+    params.push(...scalars, ...booleans.map(String));
   }
   return { sql, params };
 }

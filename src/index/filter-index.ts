@@ -16,15 +16,14 @@ function attributeKey(value: unknown): string | undefined {
 }
 
 /**
- * The keys of the stored values a filter value matches, as SQLite's `json_extract(attributes,
- * '$."name"') IN (?)` compares them, so this index answers exactly what {@link filterSql} does:
- * strings and numbers are distinct types, booleans are the integers 1 and 0, arrays and objects
- * extract as their JSON text, and null matches nothing.
+ * The keys of the stored values a filter value matches, as {@link filterSql} compares them, so this
+ * index answers exactly what it does: strings, numbers and booleans are distinct types (1 is not
+ * true), arrays and objects extract as their JSON text, and null matches nothing.
  */
 function matchingKeys(value: unknown): string[] {
   if (typeof value === 'string') return [`s${value}`, `j${value}`];
-  if (typeof value === 'number') return value === 0 || value === 1 ? [`n${value}`, `b${value}`] : [`n${value}`];
-  if (typeof value === 'boolean') return value ? ['n1', 'b1'] : ['n0', 'b0'];
+  if (typeof value === 'number') return [`n${value}`];
+  if (typeof value === 'boolean') return [value ? 'b1' : 'b0'];
   return [];
 }
 

@@ -12,7 +12,7 @@ export const filterSchema = z
     category: z.union([z.string(), z.array(z.string())]).optional().describe('One category or any of several'),
     attributes: withoutProtoKey(attributesSchema(z.union([scalar, z.array(scalar)]), { code: 'invalid_filter' }), { code: 'invalid_filter' })
       .optional()
-      .describe('Each attribute equal to the value (or to any of the values)'),
+      .describe('Each attribute equal to the value (or to any of the values), of the same JSON type: 1 matches neither true nor "1"'),
   })
   .describe('Applied inside the search, before cutting to the limit');
 
