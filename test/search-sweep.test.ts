@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataUri, gradientJpeg } from './helpers/images.js';
 import { postJson, startTestServer, type TestServer } from './helpers/server.js';
 
 /** What a black-box sweep of the search side (search, filters, looks, categories) found answered wrongly. */
@@ -19,6 +20,11 @@ beforeAll(async () => {
     { id: 'long', text: 'a green shoe', attributes: { code: LONG } },
   ];
   expect((await postJson(`${server.url}/v1/indexes/shop/items`, { items })).json.failed).toBe(0);
+  expect((await postJson(`${server.url}/v1/indexes`, { name: 'looks' })).status).toBe(201);
+  const products = await Promise.all(
+    ['shoes', 'bags', 'hats', 'shoes', 'bags', 'hats'].map(async (category, i) => ({ id: `p${i}`, image: dataUri(await gradientJpeg(48, 48, i)), category })),
+  );
+  expect((await postJson(`${server.url}/v1/indexes/looks/items`, { items: products })).json.failed).toBe(0);
 });
 afterAll(async () => {
   await server?.close();
@@ -45,5 +51,13 @@ describe('attribute filters', () => {
     expect(await found({ attributes: { code: [1, LONG] } })).toEqual(['long', 'one']);
     expect(await found({ attributes: { code: [false, 0, LONG] } })).toEqual(['false', 'long', 'zero']);
     expect(await found({ attributes: { code: ['1', LONG] } })).toEqual(['long', 'string']);
+  });
+});
+
+describe('POST /v1/complete-the-look', () => {
+  it('answers a category asked for twice once', async () => {
+    const { status, json } = await postJson(`${server.url}/v1/complete-the-look`, { index: 'looks', item_id: 'p0', categories: ['bags', 'hats', 'bags'], limit: 1 });
+    expect(status).toBe(200);
+    expect(json.categories.map((group: { category: string }) => group.category)).toEqual(['bags', 'hats']);
   });
 });

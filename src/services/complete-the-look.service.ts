@@ -98,7 +98,7 @@ export class CompleteTheLookService {
       const present = new Set<string>();
       if (item?.category) present.add(item.category);
       for (const object of objects) for (const category of (await this.deps.categories.categoriesFor(index, object.label)).categories) present.add(category);
-      const targets = (request.categories ?? known).filter((category) => !(request.excludePresent && present.has(category)));
+      const targets = [...new Set(request.categories ?? known)].filter((category) => !(request.excludePresent && present.has(category)));
 
       const base = { id: index.model.id, version: index.model.base ?? index.model.version };
       const model = this.deps.model?.fits(base) ? this.deps.model : undefined;
