@@ -61,3 +61,20 @@ describe('POST /v1/complete-the-look', () => {
     expect(json.categories.map((group: { category: string }) => group.category)).toEqual(['bags', 'hats']);
   });
 });
+
+describe('POST /v1/shop-the-look', () => {
+  it('says what a crop box is when one is not four finite numbers', async () => {
+    const image = dataUri(await gradientJpeg(64, 64, 1));
+    for (const crop of [[0, 0, 10], [0, 0, 10, 10, 20], [[0, 0, 10, 10], [0, 0, 20, 20]], [0, '0', 10, 10]]) {
+      const { status, json } = await postJson(`${server.url}/v1/shop-the-look`, { index: 'looks', image, crop });
+      expect([JSON.stringify(crop), status, json.error.code]).toEqual([JSON.stringify(crop), 400, 'invalid_request']);
+      expect(json.error.message).toMatch(/^crop[.\d]*: a box is \[x1, y1, x2, y2\]: four finite numbers$/);
+    }
+    // JSON's 1e999 is Infinity.
+    const response = await fetch(`${server.url}/v1/shop-the-look`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"index": "looks", "image": "${image}", "crop": [0, 0, 1e999, 10]}` });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatchObject({ param: 'crop[2]', message: 'crop.2: a box is [x1, y1, x2, y2]: four finite numbers' });
+    const ok = await postJson(`${server.url}/v1/shop-the-look`, { index: 'looks', image, crop: [0, 0, 32, 32] });
+    expect(ok.status).toBe(200);
+  });
+});

@@ -6,7 +6,10 @@ import { hit } from './indexes.js';
 
 // Multipart fields arrive as strings; JSON bodies as numbers and arrays: accept both.
 const number = (min: number, max: number) => z.coerce.number().min(min).max(max);
-const box = jsonField(z.tuple([z.number(), z.number(), z.number(), z.number()]));
+// zod's own messages for a tuple are wrong about lengths ("expected array to have >4 items" for two) and say "expected number, received number" of Infinity.
+const boxError = { error: 'a box is [x1, y1, x2, y2]: four finite numbers' };
+const coordinate = () => z.number(boxError);
+const box = jsonField(z.tuple([coordinate(), coordinate(), coordinate(), coordinate()], boxError));
 const stringList = jsonField(z.array(z.string().min(1)).min(1));
 const sceneImage = z.string().min(1).optional().describe('The scene: URL, data URI or base64 (or a multipart file named "file")');
 
