@@ -78,3 +78,20 @@ describe('POST /v1/shop-the-look', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('PUT /v1/indexes/{name}/categories', () => {
+  const put = (labels: unknown) => fetch(`${server.url}/v1/indexes/looks/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ labels }) });
+
+  it('takes any label name of 1 to 256 characters, "constructor" too', async () => {
+    const response = await put({ constructor: ['shoes'], shoes: ['shoes'] });
+    expect(response.status).toBe(200);
+  });
+
+  it('says what is wrong with a label name it refuses', async () => {
+    for (const label of ['', 'x'.repeat(257)]) {
+      const response = await put({ [label]: ['shoes'] });
+      expect(response.status).toBe(400);
+      expect((await response.json()).error.message).toBe(`labels.${label}: a detector label has 1 to 256 characters`);
+    }
+  });
+});

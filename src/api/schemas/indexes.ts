@@ -164,8 +164,22 @@ export const searchResponse = z.strictObject({
   data: z.array(hit),
 });
 
+/**
+ * Detector label → catalog categories: an object with any keys checked one by one, not a record
+ * (zod's records refuse an object with its own "constructor" key, "expected record, received object").
+ */
+const labelCategories = z
+  .object({})
+  .catchall(z.array(z.string().min(1).max(256)).max(1000))
+  .superRefine((labels, context) => {
+    for (const label of Object.keys(labels)) {
+      if (label.length < 1 || label.length > 256) context.addIssue({ code: 'custom', path: [label], message: 'a detector label has 1 to 256 characters' });
+    }
+  })
+  .meta({ propertyNames: { type: 'string', minLength: 1, maxLength: 256 } });
+
 export const categoryOverridesRequest = z.strictObject({
-  labels: withoutProtoKey(z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(1000)).describe('Detector label → catalog categories')),
+  labels: withoutProtoKey(labelCategories.describe('Detector label → catalog categories')),
 });
 
 export const categoryMappingResponse = z.strictObject({
