@@ -95,3 +95,23 @@ describe('PUT /v1/indexes/{name}/categories', () => {
     }
   });
 });
+
+describe('a search query zod cannot take', () => {
+  const search = (body: unknown) => postJson(`${server.url}/v1/indexes/shop/search`, body);
+
+  it('says what a query is when it is none of the four kinds, or more than one', async () => {
+    for (const query of [{}, { text: 'a', item_id: 'b' }, [], null, { txt: 'a' }]) {
+      const { status, json } = await search({ query });
+      expect([JSON.stringify(query), status]).toEqual([JSON.stringify(query), 400]);
+      expect(json.error).toMatchObject({ param: 'query', message: 'query: a query is exactly one of {"text"}, {"image"}, {"item_id"} or {"vector"} (with "model" and "model_version")' });
+    }
+  });
+
+  it('says what is wrong with a query of one kind', async () => {
+    const vector = await search({ query: { vector: [1, '2'] } });
+    expect(vector.status).toBe(400);
+    expect(vector.json.error.message).toBe('query: vector.1: Invalid input: expected number, received string');
+    const extra = await search({ query: { text: 'a', model: 'x' } });
+    expect(extra.json.error.message).toBe('query: Unrecognized key: "model"');
+  });
+});

@@ -29,12 +29,29 @@ export const createIndexRequest = z.strictObject({
   exact_threshold: z.number().int().min(0).optional().describe('Indexes or filtered subsets up to this size are scanned exactly (default 20000)'),
 });
 
-const query = z.union([
-  z.strictObject({ text: z.string().min(1) }),
-  z.strictObject({ image: z.string().min(1).describe('URL, data URI or base64') }),
-  z.strictObject({ item_id: z.string().min(1).describe('More like this item') }),
-  z.strictObject({ vector: vectorSchema, model: z.string().optional(), model_version: z.string().optional() }),
-]);
+const QUERY_KINDS = ['text', 'image', 'item_id', 'vector'] as const;
+
+/**
+ * One of the four kinds of query. zod answers "Invalid input" of a union that no option takes: this
+ * says what a query is, or, for a query of one kind, what is wrong with it.
+ */
+const query = z.union(
+  [
+    z.strictObject({ text: z.string().min(1) }),
+    z.strictObject({ image: z.string().min(1).describe('URL, data URI or base64') }),
+    z.strictObject({ item_id: z.string().min(1).describe('More like this item') }),
+    z.strictObject({ vector: vectorSchema, model: z.string().optional(), model_version: z.string().optional() }),
+  ],
+  {
+    error: (issue) => {
+      const input = issue.input;
+      const kinds = input !== null && typeof input === 'object' && !Array.isArray(input) ? QUERY_KINDS.filter((kind) => Object.hasOwn(input, kind)) : [];
+      const option = kinds.length === 1 && issue.code === 'invalid_union' ? issue.errors[QUERY_KINDS.indexOf(kinds[0]!)] : undefined;
+      if (option) return option.map((inner) => (inner.path.length > 0 ? `${inner.path.join('.')}: ${inner.message}` : inner.message)).join('; ');
+      return 'a query is exactly one of {"text"}, {"image"}, {"item_id"} or {"vector"} (with "model" and "model_version")';
+    },
+  },
+);
 
 export const searchOptions = {
   limit: z.number().int().min(1).max(1000).default(10),
