@@ -114,4 +114,10 @@ describe('a search query zod cannot take', () => {
     const extra = await search({ query: { text: 'a', model: 'x' } });
     expect(extra.json.error.message).toBe('query: Unrecognized key: "model"');
   });
+
+  it('says that no JSON body was read when the body is not sent as JSON', async () => {
+    const response = await fetch(`${server.url}/v1/indexes/shop/search`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: { text: 'shoe' } }) });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.message).toMatch(/^no JSON body was read \(send it with Content-Type: application\/json\); query: /);
+  });
 });
