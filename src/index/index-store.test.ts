@@ -59,6 +59,31 @@ describe('IndexStore versions', () => {
     store.close();
   });
 
+  it('frees the name of a deleted index at once, while reads in flight still hold its files', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'store-'));
+    const store = new IndexStore(dataDir, logger);
+    store.create('belts', small, DEFAULT_INDEX_SETTINGS).upsert([{ fields: { id: 'a' }, vector: unit(8, 1) }]);
+    let release!: () => void;
+    const reading = store.read('belts', async (index) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return index.search(unit(8, 1), { limit: 1, oversampling: 1, rescore: true }).hits.map((hit) => hit.item.id);
+    });
+    store.delete('belts');
+    expect(() => store.get('belts')).toThrow(/no index named/);
+    // Created again (not "already exists") beside the deleted version's files, which the read still holds.
+    const again = store.create('belts', small, DEFAULT_INDEX_SETTINGS);
+    again.upsert([{ fields: { id: 'b' }, vector: unit(8, 2) }]);
+    release();
+    expect(await reading).toEqual(['a']);
+    expect(existsSync(join(dataDir, 'indexes', 'belts'))).toBe(false);
+    expect(store.get('belts').count).toBe(1);
+    store.close();
+
+    const reopened = new IndexStore(dataDir, logger);
+    expect(reopened.get('belts')).toMatchObject({ count: 1, recovery: 'loaded' });
+    reopened.close();
+  });
+
   it('gives an interrupted rebuild its version back, and removes versions nobody adopts', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'store-'));
     const store = new IndexStore(dataDir, logger);

@@ -11,6 +11,9 @@ const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const VERSION_DIR = /^([a-z0-9][a-z0-9_-]{0,62})\.([a-z0-9]+)$/;
 const ALIASES = 'aliases.json';
 
+/** A new version's directory: `<name>.<generation>`. */
+const versionDir = (name: string) => `${name}.${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+
 /** One opened index directory and the reads that hold it open. */
 interface Held {
   readonly index: VectorIndex;
@@ -29,13 +32,16 @@ interface Held {
  * the alias file is replaced by a rename, reads that hold the old version finish on it, and its
  * directory is deleted when the last of them is done. Versions that no alias names are left-overs
  * of an interrupted rebuild: a rebuild that resumes adopts its own ({@link adoptBuild}), and
- * {@link removeOrphans} deletes the rest.
+ * {@link removeOrphans} deletes the rest. An index created under the name of a deleted one whose
+ * `<name>/` reads still hold is such a version too.
  */
 export class IndexStore {
   private readonly live = new Map<string, Held>();
   private readonly builds = new Map<string, Held>();
   private readonly gates = new Map<string, WriteGate>();
   private readonly orphans = new Map<string, string[]>();
+  /** Directories of retired versions that reads in flight still hold: deleted when the last of them is done. */
+  private readonly retiring = new Set<string>();
   private readonly aliases: Map<string, string>;
   private readonly root: string;
 
@@ -123,12 +129,20 @@ export class IndexStore {
         code: 'invalid_index_name',
       });
     }
-    if (this.live.has(name) || this.aliases.has(name) || existsSync(join(this.root, name))) {
+    const dirTaken = existsSync(join(this.root, name));
+    if (this.live.has(name) || this.aliases.has(name) || (dirTaken && !this.retiring.has(name))) {
       throw new ConflictError('index_exists', `index ${name} already exists`, { param: 'name' });
     }
     this.removeOrphans(name);
-    const index = this.watch(name, VectorIndex.create(join(this.root, name), name, model, settings));
-    this.live.set(name, { index, dirName: name, leases: 0, retired: false });
+    // A deleted index whose directory reads in flight still hold (a compaction, a search) leaves its
+    // name free: the new index is a version beside it, named by alias, as a rebuild's is.
+    const dirName = dirTaken ? versionDir(name) : name;
+    const index = this.watch(name, VectorIndex.create(join(this.root, dirName), name, model, settings));
+    if (dirName !== name) {
+      this.aliases.set(name, dirName);
+      this.writeAliases();
+    }
+    this.live.set(name, { index, dirName, leases: 0, retired: false });
     return index;
   }
 
@@ -227,6 +241,7 @@ export class IndexStore {
   }
 
   private dispose(held: Held): void {
+    this.retiring.delete(held.dirName);
     try {
       held.index.destroy();
     } catch (error) {
@@ -237,6 +252,7 @@ export class IndexStore {
   private retire(held: Held): void {
     held.retired = true;
     if (held.leases === 0) this.dispose(held);
+    else this.retiring.add(held.dirName);
   }
 
   /** The version being built for `name`, if a rebuild is under way. */
@@ -248,7 +264,7 @@ export class IndexStore {
   createBuild(name: string, model: IndexModel, settings: IndexSettings): { index: VectorIndex; dirName: string } {
     this.held(name);
     if (this.builds.has(name)) throw new ConflictError('rebuild_in_progress', `index ${name} is already being rebuilt`, { param: 'index' });
-    const dirName = `${name}.${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+    const dirName = versionDir(name);
     const index = this.watch(name, VectorIndex.create(join(this.root, dirName), name, model, settings));
     this.builds.set(name, { index, dirName, leases: 0, retired: false });
     return { index, dirName };
