@@ -45,6 +45,7 @@ export class ChunkFiles {
   }
 
   async remove(jobId: string): Promise<void> {
-    await rm(this.dirOf(jobId), { recursive: true, force: true });
+    // A chunk still being written as its job ends lands meanwhile (ENOTEMPTY): Node's rm tries again.
+    await rm(this.dirOf(jobId), { recursive: true, force: true, maxRetries: 5 });
   }
 }

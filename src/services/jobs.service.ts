@@ -175,13 +175,32 @@ export class JobService implements OwnerClient {
    * Returns its number.
    */
   async addChunk(job: JobRecord, entries: readonly ChunkEntry[], failures: readonly ItemFailure[], size: number, queue = true): Promise<number> {
+    // A job that ended (cancelled, its index deleted) while its input was read takes nothing more.
+    await this.refuseEnded(job.id);
     const n = this.deps.store.addChunk(job.id, size, failures);
     if (entries.length > 0) {
-      await this.deps.files.write(job.id, n, entries);
-      if (queue) await this.requireQueue().addChunk(job.id, n);
+      try {
+        await this.deps.files.write(job.id, n, entries);
+        await this.refuseEnded(job.id);
+        if (queue) await this.requireQueue().addChunk(job.id, n);
+      } catch (error) {
+        await this.refuseEnded(job.id);
+        throw error;
+      }
     }
     this.announce(job.id);
     return n;
+  }
+
+  /**
+   * Throws 409 `job_finished` once a job has ended, after letting go of what its intake put down
+   * meanwhile (its clean-up may have run before: chunk files, held images).
+   */
+  private async refuseEnded(id: string): Promise<void> {
+    const state = this.deps.store.get(id)?.state ?? 'cancelled';
+    if (!isTerminal(state)) return;
+    await this.cleanUp(id);
+    throw new ConflictError('job_finished', `job ${id} has ended (${state}); it takes no more items`, { param: 'id' });
   }
 
   /** Seals a job: no more chunks, it ends once those it has are done. */
