@@ -121,3 +121,19 @@ describe('a search query zod cannot take', () => {
     expect((await response.json()).error.message).toMatch(/^no JSON body was read \(send it with Content-Type: application\/json\); query: /);
   });
 });
+
+describe('fields of one type or another', () => {
+  it('say which types they take when given another', async () => {
+    const cases: [string, unknown, string][] = [
+      ['/v1/indexes/shop/search', { query: { text: 'shoe' }, filter: { category: null } }, 'filter.category: one category (a string) or a list of them'],
+      ['/v1/indexes/shop/search', { query: { text: 'shoe' }, filter: { category: ['shoes', 5] } }, 'filter.category: one category (a string) or a list of them'],
+      ['/v1/indexes/shop/search', { query: { text: 'shoe' }, filter: { attributes: { sale: null } } }, 'filter.attributes.sale: a value (a string, a number or a boolean) or a list of them'],
+      ['/v1/indexes/shop/search', { query: { text: 'shoe' }, filter: { attributes: { sale: { $ne: 1 } } } }, 'filter.attributes.sale: a value (a string, a number or a boolean) or a list of them'],
+      ['/v1/complete-the-look', { index: 'looks', item_id: 'p0', exclude_present: 'yes' }, 'exclude_present: true or false'],
+    ];
+    for (const [path, body, message] of cases) {
+      const { status, json } = await postJson(`${server.url}${path}`, body);
+      expect([JSON.stringify(body), status, json.error.message]).toEqual([JSON.stringify(body), 400, message]);
+    }
+  });
+});

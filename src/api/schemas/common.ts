@@ -24,7 +24,7 @@ export const binaryFile = z.any().meta({ type: 'string', format: 'binary' });
 export const binaryFiles = z.array(binaryFile);
 
 /** Multipart fields are strings; JSON bodies carry booleans: both are accepted. */
-export const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
+export const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')], { error: 'true or false' });
 
 export const modelRef = z.strictObject({ id: z.string(), version: z.string() });
 

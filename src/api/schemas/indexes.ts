@@ -9,8 +9,8 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
 export const filterSchema = z
   .strictObject({
-    category: z.union([z.string(), z.array(z.string())]).optional().describe('One category or any of several'),
-    attributes: withoutProtoKey(attributesSchema(z.union([scalar, z.array(scalar)]), { code: 'invalid_filter' }), { code: 'invalid_filter' })
+    category: z.union([z.string(), z.array(z.string())], { error: 'one category (a string) or a list of them' }).optional().describe('One category or any of several'),
+    attributes: withoutProtoKey(attributesSchema(z.union([scalar, z.array(scalar)], { error: 'a value (a string, a number or a boolean) or a list of them' }), { code: 'invalid_filter' }), { code: 'invalid_filter' })
       .optional()
       .describe('Each attribute equal to the value (or to any of the values), of the same JSON type: 1 matches neither true nor "1"'),
   })
