@@ -137,3 +137,13 @@ describe('fields of one type or another', () => {
     }
   });
 });
+
+describe('unknown categories asked of Complete the Look', () => {
+  it('are named up to twenty in the 400, with how many more there are', async () => {
+    const categories = Array.from({ length: 500 }, (_, i) => `nope-${i}`);
+    const { status, json } = await postJson(`${server.url}/v1/complete-the-look`, { index: 'looks', item_id: 'p0', categories });
+    expect(status).toBe(400);
+    expect(json.error).toMatchObject({ code: 'unknown_category', known: ['bags', 'hats', 'shoes'] });
+    expect(json.error.message).toBe(`unknown categories ${categories.slice(0, 20).map((c) => JSON.stringify(c)).join(', ')} and 480 more; index looks has: bags, hats, shoes`);
+  });
+});

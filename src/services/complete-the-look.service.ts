@@ -80,7 +80,9 @@ export class CompleteTheLookService {
       }
       const unknown = (request.categories ?? []).filter((category) => !known.includes(category));
       if (unknown.length > 0) {
-        throw new ValidationError(`unknown categories ${unknown.map((c) => JSON.stringify(c)).join(', ')}; index ${index.name} has: ${known.join(', ')}`, {
+        // Named up to twenty: the message echoed every one of a request's thousands.
+        const named = unknown.slice(0, 20).map((c) => JSON.stringify(c)).join(', ') + (unknown.length > 20 ? ` and ${unknown.length - 20} more` : '');
+        throw new ValidationError(`unknown categories ${named}; index ${index.name} has: ${known.join(', ')}`, {
           param: 'categories',
           code: 'unknown_category',
           details: { known },
