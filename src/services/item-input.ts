@@ -7,7 +7,12 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** A raw embedding, as an item's or a query's: float32 values, not all zero (it has no direction to compare). */
 export const vectorSchema = z
-  .array(z.number().refine((x) => Math.abs(x) <= FLOAT32_MAX, { message: 'is beyond the float32 range (±3.4e38)' }))
+  .array(
+    z
+      // JSON.parse reads a literal beyond float64 (1e999) as Infinity, which zod refuses as "expected number, received number".
+      .number({ error: (issue) => (typeof issue.input === 'number' ? 'is beyond the float32 range (±3.4e38)' : undefined) })
+      .refine((x) => Math.abs(x) <= FLOAT32_MAX, { message: 'is beyond the float32 range (±3.4e38)' }),
+  )
   .min(1)
   .refine((vector) => vector.some((x) => x !== 0), { message: 'the vector is all zeros: it has no direction to compare' });
 
@@ -119,6 +124,9 @@ export function parseItem(raw: unknown, fallbackId: string): { ok: true; item: I
   const result = itemSchema.safeParse(raw);
   if (result.success) return { ok: true, item: result.data };
   const id = raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string' && (raw as { id: string }).id !== '' ? (raw as { id: string }).id : fallbackId;
-  const message = result.error.issues.map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`).join('; ');
+  // The first few problems: a vector of bad values has one per value.
+  const issues = result.error.issues;
+  const shown = issues.slice(0, 3).map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`);
+  const message = [...shown, ...(issues.length > shown.length ? [`and ${issues.length - shown.length} more`] : [])].join('; ');
   return { ok: false, id, message };
 }

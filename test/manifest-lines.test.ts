@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startJobServer, waitForJob, type JobServer } from './helpers/jobs.js';
+
+// Manifest lines a black-box sweep of the job flows found answered unclearly.
+
+let server: JobServer;
+
+beforeAll(async () => {
+  server = await startJobServer();
+  expect((await api(server.url, 'POST', '/v1/indexes', { name: 'lines' })).status).toBe(201);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function ingest(manifest: string) {
+  const form = new FormData();
+  form.append('type', 'ingest');
+  form.append('index', 'lines');
+  form.append('manifest', new Blob([manifest], { type: 'application/x-ndjson' }), 'catalog.jsonl');
+  const submitted = await api(server.url, 'POST', '/v1/jobs', form);
+  expect(submitted.status).toBe(202);
+  const job = await waitForJob(server.url, submitted.json.id);
+  const failures = (await api(server.url, 'GET', `/v1/jobs/${job.id}/failures`)).json.data;
+  return { job, failures };
+}
+
+describe('manifest lines', () => {
+  it('names a vector value that overflows to Infinity once, as beyond float32', async () => {
+    // JSON.parse reads 1e999 as Infinity; zod said "expected number, received number" for each of 512 values.
+    const values = Array.from({ length: 512 }, () => '1e999').join(',');
+    const { failures } = await ingest(`{"id": "overflow", "vector": [${values}]}`);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ id: 'overflow', code: 'invalid_item' });
+    expect(failures[0].message).toContain('vector.0: is beyond the float32 range');
+    expect(failures[0].message.length).toBeLessThan(500);
+  });
+});
