@@ -35,4 +35,10 @@ describe('manifest lines', () => {
     expect(failures[0].message).toContain('vector.0: is beyond the float32 range');
     expect(failures[0].message.length).toBeLessThan(500);
   });
+
+  it('skips a leading UTF-8 byte order mark, as the CLI does', async () => {
+    const { job, failures } = await ingest(`\uFEFF${JSON.stringify({ id: 'bom-1', text: 'a scarf' })}\n${JSON.stringify({ id: 'bom-2', text: 'a hat' })}\n`);
+    expect(failures).toEqual([]);
+    expect(job.progress).toEqual({ total: 2, done: 2, failed: 0 });
+  });
 });

@@ -98,7 +98,8 @@ export class ItemIntake {
   async addManifest(path: string): Promise<void> {
     const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
     let lineNumber = 0;
-    for await (const line of lines) await this.addLine(line, ++lineNumber);
+    // A leading byte order mark (editors on Windows write one) is not part of the first line's JSON.
+    for await (const line of lines) await this.addLine(lineNumber === 0 && line.startsWith('\uFEFF') ? line.slice(1) : line, ++lineNumber);
   }
 
   private fieldsOf(item: ItemBody) {
