@@ -456,6 +456,32 @@ describe('VectorIndex candidate counts', () => {
     set.close();
   });
 
+  it('scans every code when the walks return fewer candidates than asked for while the index holds more (items the graph cannot reach)', () => {
+    const { vectors } = clusteredCorpus(60, MODEL.dimension, 3, 23);
+    const index = build(tempDir(), vectors, { exactThreshold: 0 });
+    const options = { limit: 60, oversampling: 1, rescore: true };
+    const reached = index.search(vectors[4]!, options);
+    expect(reached.strategy).toBe('hnsw');
+    expect(reached.hits).toHaveLength(60);
+    // Every walk leaves out the item it would rank last, as a walk that cannot reach a node does.
+    const graph = (index as unknown as { graph: { search: (query: unknown, k: number) => { slots: number[]; distances: Float32Array } } }).graph;
+    const walk = graph.search.bind(graph);
+    const asked: number[] = [];
+    graph.search = (query, k) => {
+      asked.push(k);
+      const found = walk(query, k);
+      return { slots: found.slots.slice(0, -1), distances: found.distances.subarray(0, found.slots.length - 1) };
+    };
+    const short = index.search(vectors[4]!, options);
+    expect(asked).toEqual([64]);
+    expect(short.strategy).toBe('exact-after-hnsw');
+    expect(short.hits.map((hit) => hit.item.id).sort()).toEqual(reached.hits.map((hit) => hit.item.id).sort());
+    // Without the guard the walk's candidates are taken as they are.
+    index.guardWalks = false;
+    expect(index.search(vectors[4]!, options).hits).toHaveLength(59);
+    index.close();
+  });
+
   it('rescores a filtered pool that grows with the number of matching items', () => {
     const { vectors } = clusteredCorpus(4_000, MODEL.dimension, 40, 22);
     // Category "a" holds half the items, "b" a fifth, "c" the rest; every filter here is scanned.

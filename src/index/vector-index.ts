@@ -820,15 +820,18 @@ export class VectorIndex {
    * many from a scan of every code.
    */
   private checkWalk(query: Float32Array, walk: { slots: number[]; distances: Float32Array }, expansion: number): { candidates: CodeCandidate[]; strategy: 'hnsw' | 'hnsw-widened' | 'exact-after-hnsw' } {
-    const fellShort = (found: { slots: number[]; distances: Float32Array }) => found.slots.length > 0 && this.walkGuard.fellShort(query, found.distances[0]!, this.liveCount);
+    // Short: fewer candidates than asked for while the index holds more (items the walk could not reach from its entry point,
+    // as a black-box sweep once saw in a 40-item index of near-identical texts), or a nearest farther than the guard's sample's.
+    const fellShort = (found: { slots: number[]; distances: Float32Array }, asked: number) =>
+      found.slots.length < Math.min(asked, this.liveCount) || (found.slots.length > 0 && this.walkGuard.fellShort(query, found.distances[0]!, this.liveCount));
     // The first n of a walk's candidates (all of them unless it is wider than the search's ef).
     const candidatesOf = (found: { slots: number[]; distances: Float32Array }, n = found.slots.length) =>
       (n < found.slots.length ? found.slots.slice(0, n) : found.slots).map((slot, i) => ({ slot, hamming: found.distances[i]! }));
-    if (!this.guardWalks || !fellShort(walk)) return { candidates: candidatesOf(walk), strategy: 'hnsw' };
+    if (!this.guardWalks || !fellShort(walk, expansion)) return { candidates: candidatesOf(walk), strategy: 'hnsw' };
     const wider = Math.min(expansion * REWALK_FACTOR, this.graph.size);
     if (wider > expansion) {
       const again = this.graph.search(query, wider);
-      if (!fellShort(again)) return { candidates: candidatesOf(again, expansion), strategy: 'hnsw-widened' };
+      if (!fellShort(again, wider)) return { candidates: candidatesOf(again, expansion), strategy: 'hnsw-widened' };
     }
     return { candidates: this.codes.scanAll(query, expansion), strategy: 'exact-after-hnsw' };
   }
