@@ -182,7 +182,7 @@ export class JobService implements OwnerClient {
       try {
         await this.deps.files.write(job.id, n, entries);
         await this.refuseEnded(job.id);
-        if (queue) await this.requireQueue().addChunk(job.id, n);
+        if (queue) await this.queueChunk(job, n);
       } catch (error) {
         await this.refuseEnded(job.id);
         throw error;
@@ -190,6 +190,39 @@ export class JobService implements OwnerClient {
     }
     this.announce(job.id);
     return n;
+  }
+
+  /**
+   * Queues a recorded chunk. A chunk that Redis cannot take because it is away waits on record:
+   * {@link reconcile} queues it when Redis is back, so a blip does not fail the job whose input is
+   * being read. Redis back without its data (the job's parent gone): the parent is made again.
+   */
+  private async queueChunk(job: JobRecord, n: number): Promise<void> {
+    await this.unlessRedisIsAway(async (queues) => {
+      try {
+        await queues.addChunk(job.id, n);
+      } catch (error) {
+        if (!queues.ready) throw error;
+        await queues.createParent(job.id, job.type);
+        await queues.addChunk(job.id, n);
+      }
+    });
+  }
+
+  /**
+   * Runs a queue step, or leaves it to {@link reconcile} while Redis is away (before or during the
+   * step): the job's records say what Redis must hold. Throws 503 without a queue at all.
+   */
+  private async unlessRedisIsAway(step: (queues: JobQueues) => Promise<void>): Promise<void> {
+    const queues = this.deps.queues;
+    if (!queues) return void this.requireQueue();
+    if (!queues.ready) return;
+    try {
+      await step(queues);
+    } catch (error) {
+      if (queues.ready) throw error;
+      this.deps.logger.warn({ err: error }, 'Redis went away: what the job needs is queued when it is back');
+    }
   }
 
   /**
@@ -206,7 +239,7 @@ export class JobService implements OwnerClient {
   /** Seals a job: no more chunks, it ends once those it has are done. */
   async seal(id: string): Promise<JobRecord> {
     const job = this.update(id, { open: false });
-    await this.requireQueue().seal(id);
+    await this.unlessRedisIsAway((queues) => queues.seal(id));
     return job;
   }
 
@@ -420,8 +453,8 @@ export class JobService implements OwnerClient {
   async reconcile(): Promise<void> {
     const queues = this.deps.queues;
     if (!queues?.ready) return;
+    // Jobs whose input is still being read too: their chunks so far are queued, the rest as they come.
     for (const job of this.deps.store.active()) {
-      if (job.params.preparing === true) continue;
       await queues.createParent(job.id, job.type);
       for (const n of this.deps.store.incompleteChunks(job.id)) await queues.addChunk(job.id, n);
       if (!job.open) await queues.seal(job.id);
