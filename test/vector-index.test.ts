@@ -448,8 +448,9 @@ describe('VectorIndex candidate counts', () => {
       return walk(query, ef);
     };
     const wide = set.search(vectors[7]!, { limit: 5, oversampling: 8, rescore: true, expansion: 500 });
+    // One walk at that ef; when it missed a poorly linked node (fewer than the 500 items), the codes were scanned instead.
     expect(efs).toEqual([500]);
-    expect(wide.strategy).toBe('hnsw');
+    expect(['hnsw', 'exact-after-hnsw']).toContain(wide.strategy);
     expect(wide.hits[0]!.item.id).toBe('item-7');
     const exact = exactTopK(vectors[7]!, vectors.slice(0, 500), 5).map((i) => `item-${i}`);
     expect(wide.hits.filter((hit) => exact.includes(hit.item.id)).length).toBeGreaterThanOrEqual(4);
