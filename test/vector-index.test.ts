@@ -598,7 +598,8 @@ describe('VectorIndex writes and persistence', () => {
     expect(index.get('twice')).toMatchObject({ category: 'second' });
     // Through the graph (exactThreshold 0): the retired first slot must not come back.
     const found = index.search(vectors[500]!, { limit: 501, oversampling: 1, rescore: true });
-    expect(found.strategy).toBe('hnsw');
+    // The walk over every item, or the scan that follows one that missed an item (neither may bring the retired slot back).
+    expect(['hnsw', 'exact-after-hnsw']).toContain(found.strategy);
     expect(found.hits.filter((h) => h.item.id === 'twice')).toHaveLength(1);
     expect(index.search(vectors[501]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('twice');
     index.close();
