@@ -79,6 +79,30 @@ describe('POST /v1/shop-the-look', () => {
   });
 });
 
+describe('an option no route takes', () => {
+  it('is refused by detection and Shop The Look, JSON or multipart, as by search and Complete the Look', async () => {
+    const jpeg = await gradientJpeg(64, 64, 2);
+    const image = dataUri(jpeg);
+    for (const [path, body] of [
+      ['/v1/shop-the-look', { index: 'looks', image, crop: [0, 0, 32, 32], limt: 3 }],
+      ['/v1/detect', { image, max_object: 3 }],
+      ['/v1/complete-the-look', { index: 'looks', image, limt: 3 }],
+    ] as const) {
+      const { status, json } = await postJson(`${server.url}${path}`, body);
+      expect([path, status, json.error.code]).toEqual([path, 400, 'invalid_request']);
+      expect(json.error.message).toMatch(/limt|max_object/);
+    }
+    const form = new FormData();
+    form.append('file', new Blob([jpeg], { type: 'image/jpeg' }), 'scene.jpg');
+    form.append('index', 'looks');
+    form.append('crop', '[0, 0, 32, 32]');
+    form.append('limt', '3');
+    const response = await fetch(`${server.url}/v1/shop-the-look`, { method: 'POST', body: form });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.message).toMatch(/limt/);
+  });
+});
+
 describe('PUT /v1/indexes/{name}/categories', () => {
   const put = (labels: unknown) => fetch(`${server.url}/v1/indexes/looks/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ labels }) });
 

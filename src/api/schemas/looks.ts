@@ -13,7 +13,8 @@ const box = jsonField(z.tuple([coordinate(), coordinate(), coordinate(), coordin
 const stringList = jsonField(z.array(z.string().min(1)).min(1));
 const sceneImage = z.string().min(1).optional().describe('The scene: URL, data URI or base64 (or a multipart file named "file")');
 
-export const detectRequest = z.object({
+// Strict, as search and Complete the Look are: a misspelt option ("limt") is refused, not silently left at its default.
+export const detectRequest = z.strictObject({
   image: sceneImage,
   confidence: number(0, 1).optional().describe('Lowest detection score kept (default LOOKBOOK_DETECT_CONFIDENCE)'),
   iou: number(0, 1).optional().describe('Non-maximum suppression overlap'),
