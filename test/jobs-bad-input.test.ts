@@ -70,4 +70,13 @@ describe('malformed requests to the job, graph and worker routes', () => {
     expect((await api(server.url, 'GET', '/healthz')).status).toBe(200);
     expect((await api(server.url, 'GET', `/v1/jobs/${job}`)).json.state).toBe('queued');
   });
+
+  it('refuse a `before` cursor that names no job, instead of answering the first page again', async () => {
+    const response = await api(server.url, 'GET', '/v1/jobs?before=job_nope');
+    expect(response.status).toBe(400);
+    expect(response.json.error).toMatchObject({ code: 'invalid_request', param: 'before' });
+    const page = await api(server.url, 'GET', `/v1/jobs?limit=1&before=${job}`);
+    expect(page.status).toBe(200);
+    expect(page.json.data.map((listed: { id: string }) => listed.id)).not.toContain(job);
+  });
 });

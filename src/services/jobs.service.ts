@@ -134,6 +134,10 @@ export class JobService implements OwnerClient {
   }
 
   list(options: { limit: number; before?: string | undefined; index?: string | undefined; states?: readonly JobState[] | undefined }): JobRecord[] {
+    // An unknown cursor would page from the start again (jobs are never deleted: it is a mistake).
+    if (options.before !== undefined && !this.deps.store.get(options.before)) {
+      throw new ValidationError(`no job ${JSON.stringify(options.before)}: before takes the last job id of the previous page`, { param: 'before', code: 'invalid_request' });
+    }
     return this.deps.store.list(options);
   }
 

@@ -70,7 +70,7 @@ export const appendForm = z.object({
 
 export const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
-  before: z.string().optional().describe('The last job id of the previous page'),
+  before: z.string().optional().describe('The last job id of the previous page (an id that names no job is refused with 400)'),
   index: z.string().optional(),
   state: z.enum(JOB_STATES).optional(),
 });
