@@ -88,4 +88,19 @@ describe('a Redis blip while a manifest is read', () => {
       await proxy.close();
     }
   }, 120_000);
+
+  it('leaves a chunk whose file is still being written to its writer when Redis comes back', async () => {
+    const server = await startJobServer({ LOOKBOOK_WORKER_CONCURRENCY: '0' });
+    try {
+      expect((await api(server.url, 'POST', '/v1/indexes', { name: 'writing' })).status).toBe(201);
+      const id = (await api(server.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'writing', open: true })).json.id as string;
+      const service = server.services.jobs.service;
+      // Recorded, its file not yet written: a worker given it now would skip it, and its items would fail.
+      const n = service.deps.store.addChunk(id, 1);
+      await service.reconcile();
+      expect(await server.services.queues!.chunks.getJob(`${id}.${n}`)).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
 });

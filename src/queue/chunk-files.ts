@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChunkEntry } from './job-types.js';
@@ -35,6 +35,11 @@ export class ChunkFiles {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  /** Whether chunk `n`'s file is written (a chunk is recorded just before its file). */
+  has(jobId: string, n: number): boolean {
+    return existsSync(join(this.dirOf(jobId), `${n}.json`));
   }
 
   /** A place for a job's staged input (an uploaded or fetched manifest). */

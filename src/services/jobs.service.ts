@@ -460,7 +460,10 @@ export class JobService implements OwnerClient {
     // Jobs whose input is still being read too: their chunks so far are queued, the rest as they come.
     for (const job of this.deps.store.active()) {
       await queues.createParent(job.id, job.type);
-      for (const n of this.deps.store.incompleteChunks(job.id)) await queues.addChunk(job.id, n);
+      for (const n of this.deps.store.incompleteChunks(job.id)) {
+        // A chunk whose file is still being written is queued by its writer (a worker would find nothing).
+        if (this.deps.files.has(job.id, n)) await queues.addChunk(job.id, n);
+      }
       if (!job.open) await queues.seal(job.id);
     }
   }
