@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { api, startJobServer, waitForJob, type JobServer } from './helpers/jobs.js';
+import { listenLocal } from './helpers/http-server.js';
 
 // Jobs that end while their input is still being taken in, found by a black-box sweep of the job flows.
 
@@ -53,4 +54,31 @@ describe('a job that ends while its manifest is read', () => {
       }
     });
   }
+});
+
+describe('a job cancelled while its manifest URL is fetched', () => {
+  it('stops the fetch instead of holding the connection until the manifest deadline', async () => {
+    let opened!: () => void;
+    let closed!: () => void;
+    const requested = new Promise<void>((resolve) => (opened = resolve));
+    const dropped = new Promise<void>((resolve) => (closed = resolve));
+    // A manifest server that never answers.
+    const origin = await listenLocal((req) => {
+      req.on('close', closed);
+      opened();
+    });
+    const server = await startJobServer({ LOOKBOOK_FETCH_ALLOW_PRIVATE: 'true' });
+    try {
+      expect((await api(server.url, 'POST', '/v1/indexes', { name: 'remote' })).status).toBe(201);
+      const submitted = await api(server.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'remote', manifest_url: `${origin.origin}/catalog.jsonl` });
+      expect(submitted.status).toBe(202);
+      await requested;
+      expect((await api(server.url, 'DELETE', `/v1/jobs/${submitted.json.id}`)).json.state).toBe('cancelled');
+      const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still fetching'), 5_000));
+      expect(await Promise.race([dropped.then(() => 'dropped'), timeout])).toBe('dropped');
+    } finally {
+      await server.close();
+      await origin.close();
+    }
+  });
 });

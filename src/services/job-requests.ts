@@ -63,15 +63,13 @@ export class JobRequests {
       const job = await this.service.create('ingest', index, { source: this.describeSource(input), ...(background && { preparing: true }) }, { open: true });
       if (background) {
         handedOver = true;
-        this.service.runInBackground(job, async () => {
+        this.service.runInBackground(job, async (signal) => {
           let path = input.manifestPath;
           if (input.manifestUrl !== undefined) {
             path = await this.service.deps.files.stagingPath(job.id, 'manifest.jsonl');
             const settings = this.service.deps.settings;
-            await this.service.deps.images.fetcher!.fetchToFile(input.manifestUrl, path, {
-              maxBytes: settings.manifestMaxBytes,
-              timeoutMs: settings.manifestTimeoutMs ?? 10 * 60_000,
-            });
+            const limits = { maxBytes: settings.manifestMaxBytes, timeoutMs: settings.manifestTimeoutMs ?? 10 * 60_000 };
+            await this.service.deps.images.fetcher!.fetchToFile(input.manifestUrl, path, limits, signal);
           }
           await this.take(job, { manifestPath: path });
           const current = this.service.deps.store.get(job.id)!;

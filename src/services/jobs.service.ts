@@ -88,6 +88,8 @@ export class JobService implements OwnerClient {
   /** Emits `job` with a {@link JobRecord} whenever one changes. */
   readonly events = new EventEmitter();
   private readonly handlers = new Map<JobType, JobHandler>();
+  /** Input steps running after a job's 202 (a manifest fetched or read), stopped when the job ends. */
+  private readonly inputSteps = new Map<string, AbortController>();
   readonly embedder: WorkEmbedder;
 
   constructor(readonly deps: JobServiceDeps) {
@@ -257,6 +259,7 @@ export class JobService implements OwnerClient {
   /** Ends a job as cancelled or failed: undoes its work, drops its queued chunks and what it holds. */
   private async end(job: JobRecord, state: 'cancelled' | 'failed', error?: { code: string; message: string }): Promise<JobRecord> {
     const ended = this.update(job.id, { state, open: false, ...(error && { error }) });
+    this.inputSteps.get(job.id)?.abort(new ConflictError('job_finished', `job ${job.id} has ended (${state})`));
     try {
       this.handler(job.type).abandon(job);
     } catch (caught) {
@@ -279,9 +282,14 @@ export class JobService implements OwnerClient {
     }
   }
 
-  /** Runs a job's input-taking step (a manifest, a snapshot) after the 202; a failure fails the job. */
-  runInBackground(job: JobRecord, step: () => Promise<void>): void {
-    step().catch(async (error: unknown) => {
+  /**
+   * Runs a job's input-taking step (a manifest, a snapshot) after the 202; a failure fails the job.
+   * The step's signal is aborted when the job ends (a manifest fetch stops at once).
+   */
+  runInBackground(job: JobRecord, step: (signal: AbortSignal) => Promise<void>): void {
+    const controller = new AbortController();
+    this.inputSteps.set(job.id, controller);
+    step(controller.signal).finally(() => this.inputSteps.delete(job.id)).catch(async (error: unknown) => {
       const current = this.deps.store.get(job.id);
       if (!current || isTerminal(current.state)) return;
       const reason = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'internal_error', message: String(error) };
