@@ -1,13 +1,34 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChunkEntry } from './job-types.js';
 
 /**
  * Chunk files under `<dataDir>/jobs/<job id>/<n>.json`: what a chunk's flow child refers to.
- * Written before the child is queued (temporary file, rename), deleted with the job's folder
- * when the job ends.
+ * Written before the child is queued (temporary file, fsync, rename, fsync of the folder: the
+ * items a job took in and acknowledged survive a power loss, not only a killed process), deleted
+ * with the job's folder when the job ends.
  */
+async function syncedWrite(path: string, text: string): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Makes a rename or a new file in `dir` durable. */
+async function syncFolder(dir: string): Promise<void> {
+  const folder = await open(dir, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}
+
 export class ChunkFiles {
   readonly root: string;
 
@@ -23,8 +44,9 @@ export class ChunkFiles {
     const dir = this.dirOf(jobId);
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${n}.json`);
-    await writeFile(`${path}.tmp`, JSON.stringify(entries));
+    await syncedWrite(`${path}.tmp`, JSON.stringify(entries));
     await rename(`${path}.tmp`, path);
+    await syncFolder(dir);
   }
 
   /** A chunk's entries (a small file, read at once: cheaper in CPU than a promise-based read). */
