@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { writeSynced } from '../util/durable.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -101,13 +102,7 @@ export class BlobStore {
         written.add(hash);
         await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true });
         const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-        const file = await open(temporary, 'w');
-        try {
-          await file.writeFile(bytes);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
+        await writeSynced(temporary, bytes);
         await rename(temporary, path);
       }),
     );

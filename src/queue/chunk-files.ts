@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory, writeSynced } from '../util/durable.js';
 import type { ChunkEntry } from './job-types.js';
 
 /**
@@ -9,26 +10,6 @@ import type { ChunkEntry } from './job-types.js';
  * items a job took in and acknowledged survive a power loss, not only a killed process), deleted
  * with the job's folder when the job ends.
  */
-async function syncedWrite(path: string, text: string): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-/** Makes a rename or a new file in `dir` durable. */
-async function syncFolder(dir: string): Promise<void> {
-  const folder = await open(dir, 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
-}
-
 export class ChunkFiles {
   readonly root: string;
 
@@ -44,9 +25,9 @@ export class ChunkFiles {
     const dir = this.dirOf(jobId);
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${n}.json`);
-    await syncedWrite(`${path}.tmp`, JSON.stringify(entries));
+    await writeSynced(`${path}.tmp`, JSON.stringify(entries));
     await rename(`${path}.tmp`, path);
-    await syncFolder(dir);
+    await syncDirectory(dir);
   }
 
   /** A chunk's entries (a small file, read at once: cheaper in CPU than a promise-based read). */
