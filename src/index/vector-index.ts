@@ -236,7 +236,6 @@ export function checkpointDelay(now: number, last: { endedAt: number; ms: number
 const CHECKPOINT_DELAY_MS = 2_000;
 export const CHECKPOINT_SPACING = 4;
 
-/** The graph overfetch of a filter matching `share` of the items (see {@link FilteredSearchTuning.graphOverfetch}). */
 /**
  * Wilson's score interval (z = 2, ~95 %) for a share seen `passing` times in `of` draws: tight
  * enough at 32 draws to tell a filter that holds nearly all or none of a query's neighbourhood from
@@ -252,6 +251,7 @@ export function shareBounds(passing: number, of: number, z = 2): { low: number; 
   return { low: Math.max(0, (centre - spread) / denominator), high: Math.min(1, (centre + spread) / denominator) };
 }
 
+/** The graph overfetch of a filter matching `share` of the items (see {@link FilteredSearchTuning.graphOverfetch}). */
 export function overfetchAt(overfetch: number, endShare: number, share: number): number {
   const from = 0.25;
   if (share <= from || endShare <= from || !Number.isFinite(endShare)) return overfetch;
