@@ -95,6 +95,12 @@ describe('detector labels and a catalog’s own categories', () => {
     expect((await (await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'DELETE' })).json()).labels.find((label: any) => label.label === 'shoes').source).not.toBe('index');
     const bad = await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ labels: { shoes: 'footwear' } }) });
     expect(bad.status).toBe(400);
+    // A label the detector does not have (misspelt) is refused, and the overrides stay as they were.
+    const before = await (await fetch(`${server.url}/v1/indexes/synonyms/categories`)).json();
+    const misspelt = await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ labels: { shoos: ['footwear'], shoes: ['footwear'] } }) });
+    expect(misspelt.status).toBe(400);
+    expect((await misspelt.json()).error).toMatchObject({ code: 'unknown_label', param: 'labels', message: expect.stringMatching(/^unknown detector label "shoos"; the detector's labels are: .*shoes/) });
+    expect(await (await fetch(`${server.url}/v1/indexes/synonyms/categories`)).json()).toEqual(before);
     // A label named __proto__ is refused, not dropped without a word.
     const proto = await fetch(`${server.url}/v1/indexes/synonyms/categories`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"labels": {"__proto__": ["footwear"]}}' });
     expect(proto.status).toBe(400);

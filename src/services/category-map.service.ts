@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Detection, Detector } from '../detection/detector.js';
+import { ValidationError } from '../errors.js';
 import sharp from 'sharp';
 import { decodeImage } from '../encoders/image-preprocessor.js';
 import type { VectorIndex } from '../index/vector-index.js';
@@ -174,6 +175,24 @@ export class CategoryMapper {
 
   private get labels(): readonly string[] {
     return this.deps.detector?.info.labels ?? [];
+  }
+
+  /**
+   * Refuses override labels the loaded detector does not have: a misspelt one ("shoos") would take
+   * its categories away from the labels derived for them and map them to nothing the detector
+   * reports, without a word. Without a detector there is nothing to check against.
+   */
+  checkLabels(labels: readonly string[]): void {
+    const known = new Set(this.labels);
+    if (known.size === 0) return;
+    const unknown = labels.filter((label) => !known.has(label));
+    if (unknown.length === 0) return;
+    const named = unknown.slice(0, 20).map((label) => JSON.stringify(label)).join(', ') + (unknown.length > 20 ? ` and ${unknown.length - 20} more` : '');
+    throw new ValidationError(`unknown detector label${unknown.length > 1 ? 's' : ''} ${named}; the detector's labels are: ${this.labels.join(', ')}`, {
+      param: 'labels',
+      code: 'unknown_label',
+      details: { known: this.labels },
+    });
   }
 
   private async vote(hash: string): Promise<string | null> {

@@ -27,6 +27,7 @@ export function categoriesRouter(deps: { indexes: IndexService; categories: Cate
   router.put('/v1/indexes/:name/categories', async (req, res) => {
     const index = deps.indexes.get(req.params.name);
     const body = parseBody(categoryOverridesRequest, req.body);
+    deps.categories.checkLabels(Object.keys(body.labels));
     deps.overrides.set(index.name, body.labels);
     res.json(describeMapping(index.name, await deps.categories.mapping(index)));
   });
