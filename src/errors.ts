@@ -9,6 +9,15 @@ export type ErrorType =
   | 'service_unavailable_error'
   | 'timeout_error';
 
+/**
+ * Values quoted for an error message, up to `limit` of them and how many more: a request's
+ * thousands of unknown names are not echoed back whole.
+ */
+export function nameSome(values: readonly string[], limit = 20): string {
+  const named = values.slice(0, limit).map((value) => JSON.stringify(value)).join(', ');
+  return values.length > limit ? `${named} and ${values.length - limit} more` : named;
+}
+
 export interface AppErrorOptions {
   /** The request field the error is about, e.g. `input[2].image`. */
   param?: string | undefined;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Detection, Detector } from '../detection/detector.js';
-import { ValidationError } from '../errors.js';
+import { ValidationError, nameSome } from '../errors.js';
 import sharp from 'sharp';
 import { decodeImage } from '../encoders/image-preprocessor.js';
 import type { VectorIndex } from '../index/vector-index.js';
@@ -187,8 +187,7 @@ export class CategoryMapper {
     if (known.size === 0) return;
     const unknown = labels.filter((label) => !known.has(label));
     if (unknown.length === 0) return;
-    const named = unknown.slice(0, 20).map((label) => JSON.stringify(label)).join(', ') + (unknown.length > 20 ? ` and ${unknown.length - 20} more` : '');
-    throw new ValidationError(`unknown detector label${unknown.length > 1 ? 's' : ''} ${named}; the detector's labels are: ${this.labels.join(', ')}`, {
+    throw new ValidationError(`unknown detector label${unknown.length > 1 ? 's' : ''} ${nameSome(unknown)}; the detector's labels are: ${this.labels.join(', ')}`, {
       param: 'labels',
       code: 'unknown_label',
       details: { known: this.labels },

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import { cropImage, type Detection, type Detector } from '../detection/detector.js';
 import type { CompatibilityModel } from '../encoders/compatibility-model.js';
 import { decodeImage, type RawImage } from '../encoders/image-preprocessor.js';
-import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { AppError, ConflictError, NotFoundError, ValidationError, nameSome } from '../errors.js';
 import type { CatalogItem } from '../index/catalog.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { loadImageReference, type ImageSourceOptions } from '../media/image-source.js';
@@ -80,9 +80,7 @@ export class CompleteTheLookService {
       }
       const unknown = (request.categories ?? []).filter((category) => !known.includes(category));
       if (unknown.length > 0) {
-        // Named up to twenty: the message echoed every one of a request's thousands.
-        const named = unknown.slice(0, 20).map((c) => JSON.stringify(c)).join(', ') + (unknown.length > 20 ? ` and ${unknown.length - 20} more` : '');
-        throw new ValidationError(`unknown categories ${named}; index ${index.name} has: ${known.join(', ')}`, {
+        throw new ValidationError(`unknown categories ${nameSome(unknown)}; index ${index.name} has: ${known.join(', ')}`, {
           param: 'categories',
           code: 'unknown_category',
           details: { known },
