@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Makes `npm start` and `npm test` work on a fresh clone: installs the npm packages when they are
 // missing or older than the lock file, compiles TypeScript when dist/ is missing or stale, and builds
-// the web app when dist/web is missing or older than web/.
+// the web app when dist/web is missing or older than web/, and the native graph (scripts/build-native.mjs).
 // Uses only Node's standard library, since it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildNative } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -47,6 +48,9 @@ const sourcesChanged = Math.max(newestUnder(join(root, 'src')), newestUnder(join
 if (!existsSync(builtMarker) || mtime(builtMarker) < sourcesChanged) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'compiling TypeScript');
 }
+
+// The native graph (native/graph.cpp) into dist/native; without a compiler, indexes use USearch's binding.
+buildNative();
 
 // The web app (web/, Vite + Preact) is built into dist/web, which the service serves at `/`.
 const webMarker = join(root, 'dist', 'web', 'index.html');

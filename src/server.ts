@@ -16,6 +16,7 @@ import { BlobStore } from './index/blob-store.js';
 import { DataDirLock } from './index/data-dir-lock.js';
 import { IndexStore } from './index/index-store.js';
 import { GraphStore } from './index/graph-store.js';
+import { graphEngine, nativeGraphModule } from './index/native-graph.js';
 import { ModelVersions } from './encoders/model-versions.js';
 import { ChunkFiles } from './queue/chunk-files.js';
 import { createWorker } from './queue/chunk-worker.js';
@@ -228,7 +229,10 @@ export async function startServer(config: Config, logger: Logger, options: Servi
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-  logger.info({ url, models: services.registry.ids(), default: services.registry.defaultId }, 'listening');
+  // Throws (before any index opens) when LOOKBOOK_GRAPH=native and the addon is not there; says why it falls back otherwise.
+  const graph = graphEngine();
+  if (graph === 'usearch' && !process.env.LOOKBOOK_GRAPH) logger.warn(`indexes use USearch's own binding: ${nativeGraphModule().why}`);
+  logger.info({ url, models: services.registry.ids(), default: services.registry.defaultId, graph }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () => {

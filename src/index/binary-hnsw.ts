@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
+import { createNativeGraph, graphEngine, type GraphEngine, type NativeGraph } from './native-graph.js';
 
 export interface HnswSettings {
   /** Graph connectivity M. @defaultValue 16 */
@@ -25,17 +26,32 @@ function fsyncPath(path: string): void {
 
 /**
  * A USearch HNSW graph over sign-bit codes (`b1` quantization, Hamming metric), keyed by vector
- * slot. USearch's JavaScript binding takes `b1` vectors as floats and sets the bit where x > 0,
- * the same rule as {@link packSignBits}.
+ * slot: the service's native graph (native/graph.cpp, USearch's graph with loads ahead and a removed
+ * bitmap) where it is built, else USearch's own JavaScript binding (`LOOKBOOK_GRAPH`, see
+ * {@link graphEngine}). Both set a code's bit where x > 0, the rule of {@link packSignBits}, and
+ * read and write the same file format.
  */
 export class BinaryHnsw {
-  private index: Index;
+  readonly engine: GraphEngine;
+  private index!: Index;
+  private native!: NativeGraph;
 
   constructor(
     readonly dimension: number,
     readonly settings: HnswSettings,
+    engine: GraphEngine = graphEngine(),
   ) {
-    this.index = this.empty();
+    this.engine = engine;
+    this.reset();
+  }
+
+  private reset(): void {
+    if (this.engine === 'native') this.native = this.emptyNative();
+    else this.index = this.empty();
+  }
+
+  private emptyNative(): NativeGraph {
+    return createNativeGraph(this.dimension, this.settings.connectivity, this.settings.expansionAdd, this.settings.expansionSearch);
   }
 
   private empty(): Index {
@@ -52,34 +68,48 @@ export class BinaryHnsw {
   }
 
   get size(): number {
-    return this.index.size();
+    return this.engine === 'native' ? this.native.size() : this.index.size();
   }
 
   has(slot: number): boolean {
-    return this.index.contains(BigInt(slot)) as boolean;
+    return this.engine === 'native' ? this.native.contains(slot) : (this.index.contains(BigInt(slot)) as boolean);
   }
 
   add(slots: readonly number[], vectors: Float32Array): void {
     if (slots.length === 0) return;
-    // threads = 0: USearch reserves a search context per hardware thread, which batched searches need.
-    this.index.add(BigUint64Array.from(slots, (slot) => BigInt(slot)), vectors, 0);
+    // threads = 0: all hardware threads (USearch reserves a search context per hardware thread, which batched searches need).
+    if (this.engine === 'native') this.native.add(Uint32Array.from(slots), vectors, 0);
+    else this.index.add(BigUint64Array.from(slots, (slot) => BigInt(slot)), vectors, 0);
   }
 
   remove(slot: number): void {
-    if (this.has(slot)) this.index.remove(BigInt(slot));
+    if (this.engine === 'native') this.native.remove(slot);
+    else if (this.has(slot)) this.index.remove(BigInt(slot));
   }
 
   search(query: Float32Array, k: number): { slots: number[]; distances: Float32Array } {
     if (this.size === 0) return { slots: [], distances: new Float32Array(0) };
+    if (this.engine === 'native') {
+      const { keys, distances } = this.native.search(query, Math.min(k, this.size));
+      return { slots: Array.from(keys), distances };
+    }
     const matches = this.index.search(query, Math.min(k, this.size), 1);
     const slots = Array.from(matches.keys, (key) => Number(key));
     return { slots, distances: matches.distances.subarray(0, slots.length) };
   }
 
-  /** Candidates for many queries at once (USearch's batch search, on `threads` threads). */
+  /** Candidates for many queries at once (on `threads` threads). */
   searchMany(queries: Float32Array, count: number, k: number, threads: number): { slots: number[]; distances: Float32Array }[] {
     if (this.size === 0) return Array.from({ length: count }, () => ({ slots: [], distances: new Float32Array(0) }));
-    const result = this.index.search(queries, Math.min(k, this.size), threads) as Matches | BatchMatches;
+    const wanted = Math.min(k, this.size);
+    if (this.engine === 'native') {
+      const { keys, distances, counts } = this.native.searchMany(queries, count, wanted, threads);
+      return Array.from({ length: count }, (_, i) => ({
+        slots: Array.from(keys.subarray(i * wanted, i * wanted + counts[i]!)),
+        distances: distances.subarray(i * wanted, i * wanted + counts[i]!),
+      }));
+    }
+    const result = this.index.search(queries, wanted, threads) as Matches | BatchMatches;
     return Array.from({ length: count }, (_, i) => {
       // USearch answers one query with Matches, several with BatchMatches.
       const matches = result instanceof BatchMatches ? result.get(i) : result;
@@ -91,7 +121,8 @@ export class BinaryHnsw {
   /** Writes the graph to `path` atomically: a temporary file, fsync, rename, fsync of the directory. */
   save(path: string): void {
     const temporary = `${path}.tmp`;
-    this.index.save(temporary);
+    if (this.engine === 'native') this.native.save(temporary);
+    else this.index.save(temporary);
     fsyncPath(temporary);
     renameSync(temporary, path);
     fsyncPath(dirname(path));
@@ -101,6 +132,13 @@ export class BinaryHnsw {
   load(path: string): void {
     rmSync(`${path}.tmp`, { force: true });
     if (!existsSync(path)) throw new Error(`${path} does not exist`);
+    if (this.engine === 'native') {
+      // The addon checks the file's dimensions against the graph's, and empties the graph when it fails.
+      const graph = this.emptyNative();
+      graph.load(path);
+      this.native = graph;
+      return;
+    }
     const index = this.empty();
     index.load(path);
     if (index.dimensions() !== this.dimension) throw new Error(`${path} has ${index.dimensions()} dimensions, expected ${this.dimension}`);
@@ -108,6 +146,6 @@ export class BinaryHnsw {
   }
 
   clear(): void {
-    this.index = this.empty();
+    this.reset();
   }
 }

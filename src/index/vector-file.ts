@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fromHalf, toHalf } from './half-float.js';
+import { graphEngine, nativeGraphModule, type NativeDotMany } from './native-graph.js';
 
 export type VectorStorage = 'f32' | 'f16';
 
@@ -32,9 +33,12 @@ export class VectorFile {
     this.scratch = Buffer.alloc(this.bytesPerVector);
     // Buffer.alloc owns its ArrayBuffer at offset 0, so a float view is aligned; the file is little-endian, as x86 and ARM hosts are.
     this.floats = storage === 'f32' ? new Float32Array(this.scratch.buffer, this.scratch.byteOffset, dimension) : new Float32Array(0);
+    this.nativeDotMany = graphEngine() === 'native' ? nativeGraphModule().module?.dotMany : undefined;
   }
 
   private readonly floats: Float32Array;
+  /** The addon's dotMany (native/graph.cpp): the same sums, without a trip through Node's fs per vector. */
+  private readonly nativeDotMany: NativeDotMany | undefined;
 
   /** Slots the file has room for (a torn last write is ignored). */
   get slots(): number {
@@ -72,6 +76,14 @@ export class VectorFile {
   dotMany(slots: ArrayLike<number>, query: Float32Array, out: Float64Array): void {
     const n = slots.length;
     if (n === 0) return;
+    if (this.nativeDotMany && query.length === this.dimension) {
+      try {
+        this.nativeDotMany(this.fd, slots instanceof Uint32Array ? slots : Uint32Array.from(slots), this.storage, query, out);
+      } catch (error) {
+        throw new Error(`${error instanceof Error ? error.message : String(error)} (${this.path})`, { cause: error });
+      }
+      return;
+    }
     const bytes = this.bytesPerVector;
     if (this.pool.length < n * bytes) this.pool = Buffer.alloc(Math.max(n, 64) * bytes);
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => slots[a]! - slots[b]!);

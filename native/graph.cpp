@@ -1,0 +1,604 @@
+// The service's HNSW graph over sign-bit codes: USearch's graph (index_gt, the header the usearch
+// package ships) under a dense layer of our own, in place of USearch's index_dense_gt and its
+// JavaScript binding. What it changes, and why (README, "Why a walk takes what it takes"):
+//
+//  - The codes sit in one array in slot order, so a neighbour's code is at a computed address: the
+//    walk loads the codes of an expanded node's unvisited neighbours ahead of its distance loop and
+//    their misses overlap (USearch's dense index reads each through a pointer table, one by one).
+//  - Removed entries are a bitmap, checked only when there are any: USearch's dense index reads the
+//    node of every candidate that enters the top list to compare its key with the removed-entry key.
+//  - Keys are the service's vector slots (below 2^32 − 1), looked up in a plain array (4 bytes a
+//    key) instead of a hash set of key and slot pairs.
+//
+// Files are USearch's index_dense format (the vectors matrix, the 64-byte head, the graph), so a
+// graph saved by either loads in the other. Keys are u64 and slots u32 in the file, as there.
+//
+// All calls are synchronous and come from one JavaScript thread; add and searchMany fan out to
+// threads of their own and join them before returning. Built by scripts/build-native.mjs.
+#include <usearch/index_dense.hpp> // the file head (index_dense_head_t); index_dense_gt itself is not used
+
+#include <napi.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace unum::usearch;
+
+namespace {
+
+using key_t_ = std::uint64_t;
+using slot_t_ = std::uint32_t;
+using graph_t = index_gt<float, key_t_, slot_t_, aligned_allocator_gt<byte_t, 64>, memory_mapping_allocator_gt<64>>;
+using member_cref_t = graph_t::member_cref_t;
+using member_citerator_t = graph_t::member_citerator_t;
+
+key_t_ const free_key = default_free_value<key_t_>();
+constexpr slot_t_ no_slot = 0xFFFFFFFFu;
+
+// The codes of all slots, one row each (rows padded to whole 8-byte words, the array aligned to 64
+// bytes), grown by copying while no search or add runs.
+class code_rows_t {
+  public:
+    std::size_t bytes = 0;  // bytes of a code (ceil(dimensions / 8))
+    std::size_t stride = 0; // bytes of a row
+    std::size_t words = 0;  // 8-byte words of a row
+    std::size_t capacity = 0;
+    byte_t* data = nullptr;
+
+    explicit code_rows_t(std::size_t dimensions) noexcept
+        : bytes((dimensions + 7) / 8), stride((bytes + 7) / 8 * 8), words(stride / 8) {}
+    ~code_rows_t() { std::free(data); }
+    code_rows_t(code_rows_t const&) = delete;
+    code_rows_t& operator=(code_rows_t const&) = delete;
+
+    byte_t* row(std::size_t slot) const noexcept { return data + slot * stride; }
+
+    bool reserve(std::size_t rows, std::size_t used) noexcept {
+        if (rows <= capacity) return true;
+        std::size_t size = (rows * stride + 63) / 64 * 64;
+        byte_t* grown = static_cast<byte_t*>(std::aligned_alloc(64, size));
+        if (!grown) return false;
+        if (data) std::memcpy(grown, data, used * stride);
+        std::free(data);
+        data = grown;
+        capacity = rows;
+        return true;
+    }
+};
+
+// Hamming distance between two rows (padding bytes are zero in both).
+inline float hamming(byte_t const* a, byte_t const* b, std::size_t words) noexcept {
+    std::uint64_t distance = 0;
+    for (std::size_t i = 0; i != words; ++i) {
+        std::uint64_t x, y;
+        std::memcpy(&x, a + i * 8, 8);
+        std::memcpy(&y, b + i * 8, 8);
+        distance += static_cast<std::uint64_t>(__builtin_popcountll(x ^ y));
+    }
+    return static_cast<float>(distance);
+}
+
+// The graph's metric: a member's code is its slot's row.
+struct metric_t {
+    code_rows_t const* rows;
+    byte_t const* v(member_cref_t m) const noexcept { return rows->row(get_slot(m)); }
+    byte_t const* v(member_citerator_t m) const noexcept { return rows->row(get_slot(m)); }
+    float operator()(byte_t const* a, member_cref_t b) const noexcept { return hamming(a, v(b), rows->words); }
+    float operator()(member_cref_t a, member_cref_t b) const noexcept { return hamming(v(a), v(b), rows->words); }
+    float operator()(byte_t const* a, member_citerator_t b) const noexcept { return hamming(a, v(b), rows->words); }
+    float operator()(member_citerator_t a, member_citerator_t b) const noexcept { return hamming(v(a), v(b), rows->words); }
+};
+
+// Loads the first word of each unvisited neighbour's code before the distance loop reads them, so
+// that their misses overlap (prefetch instructions gained nothing on the VMs measured).
+struct load_ahead_t {
+    code_rows_t const* rows;
+    std::uint64_t* sink;
+    template <typename iterator_at> void operator()(iterator_at begin, iterator_at end) const noexcept {
+        std::uint64_t sum = 0;
+        for (; begin != end; ++begin) sum += *reinterpret_cast<std::uint64_t const volatile*>(rows->row(get_slot(begin)));
+        *sink += sum;
+    }
+};
+
+// Candidates that are not removed entries.
+struct live_t {
+    std::uint64_t const* removed;
+    bool operator()(member_cref_t const& member) const noexcept {
+        std::size_t slot = get_slot(member);
+        return !((removed[slot >> 6] >> (slot & 63)) & 1u);
+    }
+};
+
+// Sets a code's bits where the value is above zero, first dimension in the highest bit of the
+// first byte: USearch's cast from f32 to b1x8 and the service's packSignBits.
+inline void pack_signs(float const* values, std::size_t dimensions, byte_t* out, std::size_t stride) noexcept {
+    std::memset(out, 0, stride);
+    for (std::size_t i = 0; i != dimensions; ++i)
+        if (values[i] > 0) out[i / 8] |= static_cast<byte_t>(128u >> (i & 7));
+}
+
+struct file_t {
+    std::FILE* handle = nullptr;
+    ~file_t() {
+        if (handle) std::fclose(handle);
+    }
+};
+
+class Graph : public Napi::ObjectWrap<Graph> {
+  public:
+    static Napi::Function Define(Napi::Env env) {
+        return DefineClass(env, "Graph",
+                           {
+                               InstanceMethod("size", &Graph::Size),
+                               InstanceMethod("contains", &Graph::Contains),
+                               InstanceMethod("add", &Graph::Add),
+                               InstanceMethod("remove", &Graph::Remove),
+                               InstanceMethod("search", &Graph::Search),
+                               InstanceMethod("searchMany", &Graph::SearchMany),
+                               InstanceMethod("save", &Graph::Save),
+                               InstanceMethod("load", &Graph::Load),
+                               InstanceMethod("clear", &Graph::Clear),
+                               InstanceMethod("memoryUsage", &Graph::MemoryUsage),
+                           });
+    }
+
+    // new Graph(dimensions, connectivity, expansionAdd, expansionSearch); zeros take USearch's defaults.
+    explicit Graph(Napi::CallbackInfo const& info) : Napi::ObjectWrap<Graph>(info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber())
+            throw Napi::TypeError::New(env, "new Graph(dimensions, connectivity, expansionAdd, expansionSearch)");
+        dimensions_ = info[0].As<Napi::Number>().Uint32Value();
+        if (dimensions_ == 0) throw Napi::RangeError::New(env, "dimensions must be positive");
+        std::size_t connectivity = info[1].As<Napi::Number>().Uint32Value();
+        expansion_add_ = info[2].As<Napi::Number>().Uint32Value();
+        expansion_search_ = info[3].As<Napi::Number>().Uint32Value();
+        if (!expansion_add_) expansion_add_ = default_expansion_add();
+        if (!expansion_search_) expansion_search_ = default_expansion_search();
+        config_ = index_config_t(connectivity ? connectivity : default_connectivity());
+        if (unum::usearch::error_t error = config_.validate()) throw Napi::RangeError::New(env, error.release());
+        threads_ = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+        reset_();
+    }
+
+  private:
+    std::size_t dimensions_ = 0;
+    std::size_t expansion_add_ = 0;
+    std::size_t expansion_search_ = 0;
+    std::size_t threads_ = 1;
+    index_config_t config_;
+    std::unique_ptr<graph_t> graph_;
+    std::unique_ptr<code_rows_t> rows_;
+    std::vector<slot_t_> slot_of_key_;    // no_slot where a key is absent
+    std::vector<std::uint64_t> removed_;  // a bit per slot
+    std::vector<slot_t_> free_slots_;     // removed slots, reused by adds
+    std::uint64_t loaded_ = 0;            // the sum of the codes load_ahead_t read (so the loads stay)
+
+    void reset_() {
+        graph_ = std::make_unique<graph_t>(config_);
+        rows_ = std::make_unique<code_rows_t>(dimensions_);
+        slot_of_key_.clear();
+        slot_of_key_.shrink_to_fit();
+        removed_.clear();
+        removed_.shrink_to_fit();
+        free_slots_.clear();
+        free_slots_.shrink_to_fit();
+    }
+
+    std::size_t live_() const noexcept { return graph_->size() - free_slots_.size(); }
+
+    slot_t_ slot_of_(key_t_ key) const noexcept { return key < slot_of_key_.size() ? slot_of_key_[key] : no_slot; }
+
+    // Room for `members` slots in the graph, the rows and the removed bitmap; false when out of memory.
+    bool reserve_(std::size_t members) {
+        if (members <= graph_->capacity() && members <= rows_->capacity) return true;
+        // Doubling, as USearch's binding does (ceil2 of what is needed).
+        std::size_t target = 1;
+        while (target < members) target <<= 1;
+        if (!graph_->try_reserve(index_limits_t(target, threads_))) return false;
+        if (!rows_->reserve(target, graph_->size())) return false;
+        removed_.resize((target + 63) / 64, 0);
+        return true;
+    }
+
+    Napi::Value Size(Napi::CallbackInfo const& info) { return Napi::Number::New(info.Env(), static_cast<double>(live_())); }
+
+    Napi::Value Contains(Napi::CallbackInfo const& info) {
+        return Napi::Boolean::New(info.Env(), slot_of_(static_cast<key_t_>(info[0].As<Napi::Number>().Int64Value())) != no_slot);
+    }
+
+    Napi::Value MemoryUsage(Napi::CallbackInfo const& info) {
+        std::size_t bytes = graph_->memory_usage() + rows_->capacity * rows_->stride + slot_of_key_.capacity() * sizeof(slot_t_) +
+                            removed_.capacity() * 8 + free_slots_.capacity() * sizeof(slot_t_);
+        return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+    }
+
+    // add(keys: Uint32Array, vectors: Float32Array (keys × dimensions), threads): a key that is
+    // already present, or repeated, is refused before anything is added.
+    void Add(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber())
+            throw Napi::TypeError::New(env, "add(keys: Uint32Array, vectors: Float32Array, threads: number)");
+        Napi::Uint32Array keys = info[0].As<Napi::Uint32Array>();
+        Napi::Float32Array vectors = info[1].As<Napi::Float32Array>();
+        std::size_t const count = keys.ElementLength();
+        if (vectors.ElementLength() != count * dimensions_)
+            throw Napi::RangeError::New(env, "add: vectors must hold keys × dimensions values");
+        if (!count) return;
+        std::uint32_t const* key_data = keys.Data();
+        key_t_ highest = 0;
+        for (std::size_t i = 0; i != count; ++i) {
+            if (key_data[i] == no_slot) throw Napi::RangeError::New(env, "add: keys must be below 2^32 - 1");
+            highest = std::max<key_t_>(highest, key_data[i]);
+        }
+        if (highest >= slot_of_key_.size()) slot_of_key_.resize(std::max<std::size_t>(highest + 1, slot_of_key_.size() * 3 / 2), no_slot);
+        // Refuse keys present already or repeated in the batch (marked, checked, unmarked).
+        std::size_t marked = 0;
+        bool duplicate = false;
+        for (; marked != count; ++marked) {
+            slot_t_& entry = slot_of_key_[key_data[marked]];
+            if (entry != no_slot) {
+                duplicate = true;
+                break;
+            }
+            entry = no_slot - 1;
+        }
+        for (std::size_t i = 0; i != marked; ++i) slot_of_key_[key_data[i]] = no_slot;
+        if (duplicate) throw Napi::Error::New(env, "add: duplicate key " + std::to_string(key_data[marked]));
+
+        // Removed slots are reused first, the rest appended.
+        std::size_t const reused = std::min(count, free_slots_.size());
+        if (!reserve_(graph_->size() + (count - reused))) throw Napi::Error::New(env, "add: out of memory");
+        std::vector<slot_t_> reuse(free_slots_.end() - reused, free_slots_.end());
+        free_slots_.resize(free_slots_.size() - reused);
+
+        std::size_t threads = info[2].As<Napi::Number>().Uint32Value();
+        if (threads == 0) threads = threads_;
+        threads = std::min({threads, threads_, count});
+        float const* values = vectors.Data();
+        std::atomic<std::size_t> next{0};
+        std::atomic<bool> failed{false};
+        std::string failure;
+        std::vector<std::uint64_t> sinks(threads, 0);
+        auto work = [&](std::size_t thread) {
+            std::vector<byte_t> code(rows_->stride);
+            metric_t metric{rows_.get()};
+            load_ahead_t ahead{rows_.get(), &sinks[thread]};
+            index_update_config_t config;
+            config.expansion = expansion_add_;
+            config.thread = thread;
+            for (std::size_t i; (i = next.fetch_add(1)) < count && !failed.load();) {
+                key_t_ key = key_data[i];
+                pack_signs(values + i * dimensions_, dimensions_, code.data(), rows_->stride);
+                auto on_success = [&](graph_t::member_ref_t member) {
+                    std::memcpy(rows_->row(get_slot(member)), code.data(), rows_->stride);
+                    slot_of_key_[key] = static_cast<slot_t_>(get_slot(member));
+                };
+                auto result = i < reused ? graph_->update(graph_->iterator_at(reuse[i]), key, code.data(), metric, config, on_success, ahead)
+                                         : graph_->add(key, code.data(), metric, config, on_success, ahead);
+                if (!result) {
+                    if (!failed.exchange(true)) failure = result.error.release();
+                    break;
+                }
+                if (i < reused) removed_[reuse[i] >> 6] &= ~(std::uint64_t{1} << (reuse[i] & 63));
+            }
+        };
+        if (threads <= 1)
+            work(0);
+        else {
+            std::vector<std::thread> pool;
+            for (std::size_t t = 0; t != threads; ++t) pool.emplace_back(work, t);
+            for (auto& thread : pool) thread.join();
+        }
+        for (auto sink : sinks) loaded_ += sink;
+        if (failed) throw Napi::Error::New(env, "add: " + failure);
+    }
+
+    // remove(key): true when it was present.
+    Napi::Value Remove(Napi::CallbackInfo const& info) {
+        key_t_ key = static_cast<key_t_>(info[0].As<Napi::Number>().Int64Value());
+        slot_t_ slot = slot_of_(key);
+        if (slot == no_slot) return Napi::Boolean::New(info.Env(), false);
+        free_slots_.push_back(slot);
+        slot_of_key_[key] = no_slot;
+        graph_->at(slot).key = free_key;
+        removed_[slot >> 6] |= std::uint64_t{1} << (slot & 63);
+        return Napi::Boolean::New(info.Env(), true);
+    }
+
+    // One walk into `keys` and `distances` (room for `wanted`); the count found.
+    std::size_t walk_(float const* query, std::size_t wanted, std::size_t thread, byte_t* code, std::uint32_t* keys, float* distances,
+                      std::uint64_t* sink) const {
+        pack_signs(query, dimensions_, code, rows_->stride);
+        index_search_config_t config;
+        config.expansion = expansion_search_;
+        config.thread = thread;
+        metric_t metric{rows_.get()};
+        load_ahead_t ahead{rows_.get(), sink};
+        auto take = [&](auto&& result) -> std::size_t {
+            if (!result) throw std::runtime_error(result.error.release());
+            std::size_t found = std::min(result.count, wanted);
+            for (std::size_t i = 0; i != found; ++i) {
+                auto match = result[i];
+                keys[i] = static_cast<std::uint32_t>(match.member.key);
+                distances[i] = match.distance;
+            }
+            return found;
+        };
+        if (free_slots_.empty()) return take(graph_->search(code, wanted, metric, config, dummy_predicate_t{}, ahead));
+        return take(graph_->search(code, wanted, metric, config, live_t{removed_.data()}, ahead));
+    }
+
+    // search(query: Float32Array, k) → { keys: Uint32Array, distances: Float32Array }, nearest first.
+    Napi::Value Search(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber())
+            throw Napi::TypeError::New(env, "search(query: Float32Array, k: number)");
+        Napi::Float32Array query = info[0].As<Napi::Float32Array>();
+        if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "search: the query must have the graph's dimensions");
+        std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
+        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
+        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        std::size_t found = 0;
+        if (wanted) {
+            std::vector<byte_t> code(rows_->stride);
+            try {
+                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_);
+            } catch (std::exception const& error) {
+                throw Napi::Error::New(env, std::string("search: ") + error.what());
+            }
+        }
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("keys", found == wanted ? keys : Napi::Uint32Array::New(env, found, keys.ArrayBuffer(), 0));
+        result.Set("distances", found == wanted ? distances : Napi::Float32Array::New(env, found, distances.ArrayBuffer(), 0));
+        return result;
+    }
+
+    // searchMany(queries: Float32Array (count × dimensions), count, k, threads) →
+    // { keys: Uint32Array (count × k), distances: Float32Array (count × k), counts: Uint32Array (count) }.
+    Napi::Value SearchMany(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber())
+            throw Napi::TypeError::New(env, "searchMany(queries: Float32Array, count: number, k: number, threads: number)");
+        Napi::Float32Array queries = info[0].As<Napi::Float32Array>();
+        std::size_t const count = info[1].As<Napi::Number>().Uint32Value();
+        if (queries.ElementLength() != count * dimensions_)
+            throw Napi::RangeError::New(env, "searchMany: queries must hold count × dimensions values");
+        std::size_t const k = info[2].As<Napi::Number>().Uint32Value();
+        std::size_t const wanted = std::min<std::size_t>(k, live_());
+        Napi::Uint32Array keys = Napi::Uint32Array::New(env, count * k);
+        Napi::Float32Array distances = Napi::Float32Array::New(env, count * k);
+        Napi::Uint32Array counts = Napi::Uint32Array::New(env, count);
+        std::size_t threads = info[3].As<Napi::Number>().Uint32Value();
+        if (threads == 0) threads = threads_;
+        threads = std::max<std::size_t>(1, std::min({threads, threads_, count}));
+        if (wanted && count) {
+            std::atomic<std::size_t> next{0};
+            std::atomic<bool> failed{false};
+            std::string failure;
+            std::vector<std::uint64_t> sinks(threads, 0);
+            float const* values = queries.Data();
+            std::uint32_t* key_out = keys.Data();
+            float* distance_out = distances.Data();
+            std::uint32_t* count_out = counts.Data();
+            auto work = [&](std::size_t thread) {
+                std::vector<byte_t> code(rows_->stride);
+                for (std::size_t i; (i = next.fetch_add(1)) < count && !failed.load();) {
+                    try {
+                        count_out[i] = static_cast<std::uint32_t>(
+                            walk_(values + i * dimensions_, wanted, thread, code.data(), key_out + i * k, distance_out + i * k, &sinks[thread]));
+                    } catch (std::exception const& error) {
+                        if (!failed.exchange(true)) failure = error.what();
+                    }
+                }
+            };
+            if (threads <= 1)
+                work(0);
+            else {
+                std::vector<std::thread> pool;
+                for (std::size_t t = 0; t != threads; ++t) pool.emplace_back(work, t);
+                for (auto& thread : pool) thread.join();
+            }
+            for (auto sink : sinks) loaded_ += sink;
+            if (failed) throw Napi::Error::New(env, "searchMany: " + failure);
+        }
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("keys", keys);
+        result.Set("distances", distances);
+        result.Set("counts", counts);
+        return result;
+    }
+
+    // save(path): USearch's index_dense layout (the vectors matrix, the head, the graph).
+    void Save(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "save(path: string)");
+        std::string path = info[0].As<Napi::String>().Utf8Value();
+        file_t file;
+        file.handle = std::fopen(path.c_str(), "wb");
+        if (!file.handle) throw Napi::Error::New(env, "save: cannot open " + path + ": " + std::strerror(errno));
+        std::setvbuf(file.handle, nullptr, _IOFBF, 1 << 20);
+        auto output = [&](void const* data, std::size_t length) { return std::fwrite(data, 1, length, file.handle) == length; };
+        std::size_t const rows = graph_->size();
+        std::uint32_t matrix[2] = {static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(rows_->bytes)};
+        bool written = output(matrix, sizeof(matrix));
+        for (std::size_t slot = 0; written && slot != rows; ++slot) written = output(rows_->row(slot), rows_->bytes);
+
+        byte_t buffer[64];
+        std::memset(buffer, 0, sizeof(buffer));
+        {
+            index_dense_head_t head{buffer};
+            std::memcpy(buffer, "usearch", 7);
+            head.version_major = static_cast<std::uint16_t>(USEARCH_VERSION_MAJOR);
+            head.version_minor = static_cast<std::uint16_t>(USEARCH_VERSION_MINOR);
+            head.version_patch = static_cast<std::uint16_t>(USEARCH_VERSION_PATCH);
+            head.kind_metric = metric_kind_t::hamming_k;
+            head.kind_scalar = scalar_kind_t::b1x8_k;
+            head.kind_key = scalar_kind<key_t_>();
+            head.kind_compressed_slot = scalar_kind<slot_t_>();
+            head.count_present = live_();
+            head.count_deleted = free_slots_.size();
+            head.dimensions = dimensions_;
+            head.multi = false;
+        }
+        written = written && output(buffer, sizeof(buffer));
+        if (written) {
+            auto result = graph_->save_to_stream(output);
+            written = static_cast<bool>(result);
+        }
+        written = written && std::fflush(file.handle) == 0;
+        if (!written) throw Napi::Error::New(env, "save: cannot write " + path + ": " + std::strerror(errno));
+    }
+
+    // load(path): a file saved by save() or by USearch's dense index (b1x8 codes, Hamming, single keys).
+    void Load(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "load(path: string)");
+        std::string path = info[0].As<Napi::String>().Utf8Value();
+        file_t file;
+        file.handle = std::fopen(path.c_str(), "rb");
+        if (!file.handle) throw Napi::Error::New(env, "load: cannot open " + path + ": " + std::strerror(errno));
+        std::setvbuf(file.handle, nullptr, _IOFBF, 1 << 20);
+        auto input = [&](void* data, std::size_t length) { return std::fread(data, 1, length, file.handle) == length; };
+        auto fail = [&](std::string const& why) {
+            reset_();
+            return Napi::Error::New(env, "load: " + path + ": " + why);
+        };
+        reset_();
+        std::uint32_t matrix[2];
+        if (!input(matrix, sizeof(matrix))) throw fail("too short for a graph");
+        std::size_t const rows = matrix[0];
+        if (matrix[1] != rows_->bytes)
+            throw fail("its codes have " + std::to_string(matrix[1]) + " bytes, this graph's " + std::to_string(rows_->bytes));
+        if (!rows_->reserve(std::max<std::size_t>(rows, 1), 0)) throw fail("out of memory");
+        for (std::size_t slot = 0; slot != rows; ++slot) {
+            byte_t* row = rows_->row(slot);
+            std::memset(row + rows_->bytes, 0, rows_->stride - rows_->bytes);
+            if (!input(row, rows_->bytes)) throw fail("too short for its codes");
+        }
+        byte_t buffer[64];
+        if (!input(buffer, sizeof(buffer))) throw fail("too short for its head");
+        index_dense_head_t head{buffer};
+        if (std::memcmp(buffer, "usearch", 7) != 0) throw fail("not a USearch index");
+        if (head.version_major != USEARCH_VERSION_MAJOR) throw fail("written by another major version of USearch");
+        if (head.kind_metric != metric_kind_t::hamming_k || head.kind_scalar != scalar_kind_t::b1x8_k)
+            throw fail("not a Hamming index over b1x8 codes");
+        if (head.kind_key != scalar_kind<key_t_>() || head.kind_compressed_slot != scalar_kind<slot_t_>()) throw fail("other key or slot types");
+        if (head.multi) throw fail("a multi-key index");
+        if (head.dimensions != dimensions_)
+            throw fail("it has " + std::to_string(std::uint64_t(head.dimensions)) + " dimensions, this graph " + std::to_string(dimensions_));
+        auto loaded = graph_->load_from_stream(input);
+        if (!loaded) throw fail(loaded.error.release());
+        if (graph_->size() != rows) throw fail("its graph and its codes differ in size");
+        // The file's connectivity holds for this graph (a cleared graph takes the configured one).
+        if (!graph_->try_reserve(index_limits_t(std::max(rows, std::size_t{1}), threads_))) throw fail("out of memory");
+        removed_.assign((std::max(rows, std::size_t{1}) + 63) / 64, 0);
+        key_t_ highest = 0;
+        for (std::size_t slot = 0; slot != rows; ++slot) {
+            key_t_ key = graph_->at(static_cast<slot_t_>(slot)).key;
+            if (key == free_key) continue;
+            if (key >= no_slot) throw fail("a key above 2^32 - 2");
+            highest = std::max(highest, key);
+        }
+        slot_of_key_.assign(rows ? highest + 1 : 0, no_slot);
+        for (std::size_t slot = 0; slot != rows; ++slot) {
+            key_t_ key = graph_->at(static_cast<slot_t_>(slot)).key;
+            if (key == free_key) {
+                free_slots_.push_back(static_cast<slot_t_>(slot));
+                removed_[slot >> 6] |= std::uint64_t{1} << (slot & 63);
+            } else if (slot_of_key_[key] != no_slot)
+                throw fail("key " + std::to_string(key) + " twice");
+            else
+                slot_of_key_[key] = static_cast<slot_t_>(slot);
+        }
+    }
+
+    void Clear(Napi::CallbackInfo const&) { reset_(); }
+};
+
+// Every half float's value (IEEE 754 binary16), as the service's HALF_TO_FLOAT table holds them.
+struct half_table_t {
+    float values[65536];
+    half_table_t() noexcept {
+        for (std::uint32_t h = 0; h != 65536; ++h) {
+            int exponent = (h >> 10) & 31, mantissa = h & 1023;
+            double magnitude = exponent == 0    ? std::ldexp(mantissa, -24)
+                               : exponent == 31 ? (mantissa ? std::nan("") : INFINITY)
+                                                : std::ldexp(mantissa + 1024, exponent - 25);
+            values[h] = static_cast<float>(h >> 15 ? -magnitude : magnitude);
+        }
+    }
+};
+
+// dotMany(fd, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array):
+// the dot products of `query` with the vectors in `slots` of a vector file (fixed slots of
+// query.length floats or halves, read with pread), into out[i], summed in double precision in
+// dimension order as the JavaScript path sums them. Throws when a slot lies past the file's end.
+Napi::Value DotMany(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsString() || !info[3].IsTypedArray() || !info[4].IsTypedArray())
+        throw Napi::TypeError::New(env, "dotMany(fd, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array)");
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Uint32Array slots = info[1].As<Napi::Uint32Array>();
+    bool half = info[2].As<Napi::String>().Utf8Value() == "f16";
+    Napi::Float32Array query = info[3].As<Napi::Float32Array>();
+    Napi::Float64Array out = info[4].As<Napi::Float64Array>();
+    std::size_t const count = slots.ElementLength(), dimensions = query.ElementLength();
+    if (out.ElementLength() < count) throw Napi::RangeError::New(env, "dotMany: out is shorter than slots");
+    std::size_t const bytes = dimensions * (half ? 2 : 4);
+    std::vector<byte_t> row(bytes);
+    float const* q = query.Data();
+    static half_table_t const halves; // built once, on first use
+
+    for (std::size_t i = 0; i != count; ++i) {
+        off_t at = static_cast<off_t>(slots[i]) * static_cast<off_t>(bytes);
+        std::size_t done = 0;
+        while (done < bytes) {
+            ssize_t read = ::pread(fd, row.data() + done, bytes - done, at + static_cast<off_t>(done));
+            if (read < 0 && errno == EINTR) continue;
+            if (read <= 0) {
+                if (read < 0) throw Napi::Error::New(env, std::string("dotMany: ") + std::strerror(errno));
+                throw Napi::Error::New(env, "vector slot " + std::to_string(slots[i]) + " is missing from the vector file");
+            }
+            done += static_cast<std::size_t>(read);
+        }
+        double sum = 0;
+        if (half) {
+            for (std::size_t d = 0; d != dimensions; ++d) {
+                std::uint16_t h;
+                std::memcpy(&h, row.data() + d * 2, 2);
+                sum += static_cast<double>(q[d]) * static_cast<double>(halves.values[h]);
+            }
+        } else {
+            for (std::size_t d = 0; d != dimensions; ++d) {
+                float v;
+                std::memcpy(&v, row.data() + d * 4, 4);
+                sum += static_cast<double>(q[d]) * static_cast<double>(v);
+            }
+        }
+        out[i] = sum;
+    }
+    return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("Graph", Graph::Define(env));
+    exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
+    return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(lookbook_graph, Init)

@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
+import { packSignBits } from './binary-codes.js';
+import { graphEngine, nativeGraphModule } from './native-graph.js';
+import { VectorFile } from './vector-file.js';
+import { rng } from '../util/random.js';
+
+const DIMENSION = 128;
+const SETTINGS: HnswSettings = { connectivity: 16, expansionAdd: 128, expansionSearch: 64 };
+const dir = mkdtempSync(join(tmpdir(), 'lookbook-native-graph-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `count` vectors around a few centres (so that neighbourhoods exist), and their sign codes. */
+function clustered(count: number, seed: number): Float32Array {
+  const random = rng(seed);
+  const centres = Array.from({ length: 16 }, () => Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1));
+  const vectors = new Float32Array(count * DIMENSION);
+  for (let i = 0; i < count; i++) {
+    const centre = centres[i % centres.length]!;
+    for (let d = 0; d < DIMENSION; d++) vectors[i * DIMENSION + d] = centre[d]! + (random() * 2 - 1) * 0.9;
+  }
+  return vectors;
+}
+
+const row = (vectors: Float32Array, i: number) => vectors.subarray(i * DIMENSION, (i + 1) * DIMENSION);
+
+function hamming(a: Uint8Array, b: Uint8Array): number {
+  let distance = 0;
+  for (let i = 0; i < a.length; i++) {
+    let x = a[i]! ^ b[i]!;
+    while (x) {
+      distance += x & 1;
+      x >>= 1;
+    }
+  }
+  return distance;
+}
+
+/** The exact Hamming distance of the k-th nearest live key to `query` (ties make key lists ambiguous, distances are not). */
+function exactKth(codes: Map<number, Uint8Array>, query: Float32Array, k: number): number {
+  const code = packSignBits(query);
+  const distances = [...codes.values()].map((other) => hamming(code, other)).sort((a, b) => a - b);
+  return distances[k - 1]!;
+}
+
+describe('the native graph (native/graph.cpp)', () => {
+  it('is built and chosen by default, unless LOOKBOOK_GRAPH=usearch asks for USearch’s binding', () => {
+    if (process.env.LOOKBOOK_GRAPH === 'usearch') return;
+    // npm test builds it (scripts/ensure-setup.mjs); a machine without a C++ compiler falls back to
+    // USearch's binding, which this test reports instead of hiding.
+    expect(nativeGraphModule().why).toBeUndefined();
+    expect(graphEngine({})).toBe('native');
+    expect(graphEngine({ LOOKBOOK_GRAPH: 'usearch' })).toBe('usearch');
+    expect(() => graphEngine({ LOOKBOOK_GRAPH: 'faiss' })).toThrow(/LOOKBOOK_GRAPH must be "native" or "usearch"/);
+  });
+
+  const nativeOnly = nativeGraphModule().module ? it : it.skip;
+
+  nativeOnly('finds the exact Hamming neighbours as USearch’s binding does, and answers a batch as it answers each query', () => {
+    const count = 3000;
+    const vectors = clustered(count, 7);
+    const slots = Array.from({ length: count }, (_, i) => i * 2 + 5);
+    const native = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    const usearch = new BinaryHnsw(DIMENSION, SETTINGS, 'usearch');
+    native.add(slots, vectors);
+    usearch.add(slots, vectors);
+    expect(native.size).toBe(count);
+    expect(native.has(5)).toBe(true);
+    expect(native.has(6)).toBe(false);
+    const codes = new Map(slots.map((slot, i) => [slot, packSignBits(row(vectors, i))]));
+    const queries = clustered(50, 99);
+    let nativeHits = 0;
+    let usearchHits = 0;
+    for (let q = 0; q < 50; q++) {
+      const query = row(queries, q);
+      const kth = exactKth(codes, query, 10);
+      const mine = native.search(query, 10);
+      const theirs = usearch.search(query, 10);
+      expect(mine.slots).toHaveLength(10);
+      // Each answer's distance is the true distance of its code, nearest first.
+      mine.slots.forEach((slot, i) => expect(mine.distances[i]).toBe(hamming(packSignBits(query), codes.get(slot)!)));
+      expect([...mine.distances]).toEqual([...mine.distances].sort((a, b) => a - b));
+      nativeHits += mine.distances.filter((d) => d <= kth).length;
+      usearchHits += theirs.distances.filter((d) => d <= kth).length;
+    }
+    expect(nativeHits / 500).toBeGreaterThanOrEqual(0.95);
+    expect(nativeHits / 500).toBeGreaterThanOrEqual(usearchHits / 500 - 0.02);
+
+    const batch = native.searchMany(queries.subarray(0, 8 * DIMENSION), 8, 10, 2);
+    batch.forEach((answer, q) => expect(answer.slots).toEqual(native.search(row(queries, q), 10).slots));
+  });
+
+  nativeOnly('reads USearch’s files and writes files USearch reads, removed entries included', () => {
+    const count = 2000;
+    const vectors = clustered(count, 11);
+    const slots = Array.from({ length: count }, (_, i) => i);
+    const usearch = new BinaryHnsw(DIMENSION, SETTINGS, 'usearch');
+    usearch.add(slots, vectors);
+    for (let slot = 0; slot < 300; slot++) usearch.remove(slot);
+    const theirs = join(dir, 'usearch.graph');
+    usearch.save(theirs);
+
+    const native = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    native.load(theirs);
+    expect(native.size).toBe(count - 300);
+    expect(native.has(0)).toBe(false);
+    expect(native.has(300)).toBe(true);
+    const queries = clustered(20, 5);
+    for (let q = 0; q < 20; q++) {
+      const query = row(queries, q);
+      const mine = native.search(query, 10);
+      expect(mine.slots.every((slot) => slot >= 300)).toBe(true);
+      expect(new Set(mine.slots)).toEqual(new Set(usearch.search(query, 10).slots));
+    }
+
+    // Removed slots are reused: adding as many items as were removed leaves the file's size as it was.
+    native.add(
+      Array.from({ length: 300 }, (_, i) => 5000 + i),
+      vectors.subarray(0, 300 * DIMENSION),
+    );
+    expect(native.size).toBe(count);
+    const mine = join(dir, 'native.graph');
+    native.save(mine);
+    expect(statSync(mine).size).toBe(statSync(theirs).size);
+    expect(native.search(row(vectors, 0), 1).slots[0]).toBe(5000);
+
+    const reread = new BinaryHnsw(DIMENSION, SETTINGS, 'usearch');
+    reread.load(mine);
+    expect(reread.size).toBe(count);
+    expect(reread.has(0)).toBe(false);
+    expect(reread.has(5000)).toBe(true);
+    for (let q = 0; q < 20; q++) {
+      const query = row(queries, q);
+      expect(new Set(reread.search(query, 10).slots)).toEqual(new Set(native.search(query, 10).slots));
+    }
+  });
+
+  nativeOnly('refuses duplicate keys, wrong lengths and files that are not its graphs, and stays usable', () => {
+    const native = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    const vectors = clustered(10, 3);
+    native.add([1, 2, 3], vectors.subarray(0, 3 * DIMENSION));
+    expect(() => native.add([4, 2], vectors.subarray(0, 2 * DIMENSION))).toThrow(/duplicate key 2/);
+    expect(() => native.add([4, 4], vectors.subarray(0, 2 * DIMENSION))).toThrow(/duplicate key 4/);
+    expect(native.has(4)).toBe(false);
+    expect(() => native.add([7], vectors.subarray(0, 5))).toThrow(/keys × dimensions/);
+    expect(() => native.search(new Float32Array(5), 3)).toThrow(/dimensions/);
+    expect(native.size).toBe(3);
+
+    const garbage = join(dir, 'garbage.graph');
+    writeFileSync(garbage, Buffer.alloc(100, 7));
+    expect(() => native.load(garbage)).toThrow(/load: /);
+    const other = new BinaryHnsw(64, SETTINGS, 'native');
+    other.add([1], clustered(1, 1).subarray(0, 64));
+    const narrow = join(dir, 'narrow.graph');
+    other.save(narrow);
+    expect(() => native.load(narrow)).toThrow(/bytes, this graph's/);
+    // A failed load leaves the graph as it was.
+    expect(native.size).toBe(3);
+    expect(native.search(row(vectors, 1), 1).slots).toEqual([2]);
+  });
+
+  nativeOnly('rescoring dot products read by the addon are the JavaScript loop’s to the last bit, for f32 and f16 files', () => {
+    const random = rng(21);
+    for (const storage of ['f32', 'f16'] as const) {
+      const path = join(dir, `vectors.${storage}`);
+      const native = new VectorFile(path, DIMENSION, storage);
+      for (let slot = 0; slot < 50; slot++) native.write(slot, Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1));
+      const previous = process.env.LOOKBOOK_GRAPH;
+      process.env.LOOKBOOK_GRAPH = 'usearch';
+      let script: VectorFile;
+      try {
+        script = new VectorFile(path, DIMENSION, storage);
+      } finally {
+        if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
+        else process.env.LOOKBOOK_GRAPH = previous;
+      }
+      const query = Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
+      // Any order, repeats and adjacent runs.
+      const slots = [7, 3, 4, 5, 49, 0, 7, 22];
+      const mine = new Float64Array(slots.length);
+      const theirs = new Float64Array(slots.length);
+      native.dotMany(slots, query, mine);
+      script.dotMany(slots, query, theirs);
+      expect(mine).toEqual(theirs);
+      expect(mine[0]).toBe(native.dot(7, query));
+      expect(mine.every((value) => value !== 0)).toBe(true);
+      expect(() => native.dotMany([3, 50], query, mine)).toThrow(/vector slot 50 is missing.*vectors\.f/);
+      native.close();
+      script.close();
+    }
+  });
+});

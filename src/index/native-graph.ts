@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The graph of native/graph.cpp (built by scripts/build-native.mjs into dist/native): USearch's
+ * HNSW graph under a dense layer of the service's own, which loads each expanded node's neighbour
+ * codes ahead of its distance loop and keeps removed entries in a bitmap. Keys are vector slots
+ * (below 2^32 − 1); files are USearch's index_dense format, read and written by both this and
+ * USearch's binding.
+ */
+export interface NativeGraph {
+  size(): number;
+  contains(key: number): boolean;
+  /** Adds `keys` (none present already, none twice) with their vectors (keys × dimensions), on `threads` threads (0: all). */
+  add(keys: Uint32Array, vectors: Float32Array, threads: number): void;
+  /** True when `key` was present. */
+  remove(key: number): boolean;
+  /** Up to `k` nearest keys and their Hamming distances, nearest first. */
+  search(query: Float32Array, k: number): { keys: Uint32Array; distances: Float32Array };
+  /** `count` searches on `threads` threads: query i's matches are keys[i·k, i·k + counts[i]). */
+  searchMany(queries: Float32Array, count: number, k: number, threads: number): { keys: Uint32Array; distances: Float32Array; counts: Uint32Array };
+  save(path: string): void;
+  load(path: string): void;
+  clear(): void;
+  /** Bytes the graph, its codes and its lookups hold. */
+  memoryUsage(): number;
+}
+
+/**
+ * Dot products of `query` with the vectors in `slots` of a vector file (fixed slots of
+ * query.length values, `storage` f32 or f16, read with pread from `fd`) into `out`, summed in
+ * double precision in dimension order, as VectorFile's JavaScript loop sums them.
+ */
+export type NativeDotMany = (fd: number, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array) => void;
+
+interface NativeGraphModule {
+  Graph: new (dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number) => NativeGraph;
+  dotMany: NativeDotMany;
+}
+
+/** Which graph implementation indexes use: `LOOKBOOK_GRAPH` (`native`, the default when built, or `usearch`). */
+export type GraphEngine = 'native' | 'usearch';
+
+/** Where the built addon is, from this module under src/ (the tests) or dist/src/ (the service). */
+function addonPath(): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '..', '..', 'native', 'lookbook-graph.node'), join(here, '..', '..', 'dist', 'native', 'lookbook-graph.node')];
+  return candidates.find((path) => existsSync(path));
+}
+
+let loaded: { module?: NativeGraphModule; why?: string } | undefined;
+
+/** The addon, or why there is none (not built, or it failed to load). */
+export function nativeGraphModule(): { module?: NativeGraphModule; why?: string } {
+  if (loaded) return loaded;
+  const path = addonPath();
+  if (!path) return (loaded = { why: 'dist/native/lookbook-graph.node is not built (scripts/build-native.mjs needs a C++ compiler)' });
+  try {
+    return (loaded = { module: createRequire(import.meta.url)(path) as NativeGraphModule });
+  } catch (error) {
+    return (loaded = { why: `${path} does not load: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
+
+/**
+ * The engine `LOOKBOOK_GRAPH` asks for, or `native` when the addon is there and `usearch` when
+ * not. Throws when `native` is asked for and cannot be had, or for an unknown value.
+ */
+export function graphEngine(env: NodeJS.ProcessEnv = process.env): GraphEngine {
+  const asked = env.LOOKBOOK_GRAPH?.trim() || undefined;
+  if (asked !== undefined && asked !== 'native' && asked !== 'usearch') throw new Error(`LOOKBOOK_GRAPH must be "native" or "usearch", not ${JSON.stringify(asked)}`);
+  if (asked === 'usearch') return 'usearch';
+  const { module, why } = nativeGraphModule();
+  if (module) return 'native';
+  if (asked === 'native') throw new Error(`LOOKBOOK_GRAPH=native, but ${why}`);
+  return 'usearch';
+}
+
+export function createNativeGraph(dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number): NativeGraph {
+  const { module, why } = nativeGraphModule();
+  if (!module) throw new Error(`the native graph is unavailable: ${why}`);
+  return new module.Graph(dimensions, connectivity, expansionAdd, expansionSearch);
+}
