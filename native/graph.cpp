@@ -19,6 +19,7 @@
 
 #include <napi.h>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +31,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,15 +43,133 @@ namespace {
 
 using key_t_ = std::uint64_t;
 using slot_t_ = std::uint32_t;
-using graph_t = index_gt<float, key_t_, slot_t_, aligned_allocator_gt<byte_t, 64>, memory_mapping_allocator_gt<64>>;
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+
+// Anonymous memory for `bytes` (a whole number of huge pages); from 16 MB up, asked to be backed by
+// transparent huge pages: a 1M walk otherwise pays a TLB miss for most nodes and codes it reads
+// (README, "Transparent huge pages"). Below that the advice is not given, since a touched huge page
+// is resident whole (a small index would hold megabytes it does not use). Where THP is off, or
+// `never`, the advice is ignored; under `always` the kernel does what it does for any memory.
+inline byte_t* map_huge(std::size_t bytes) noexcept {
+    void* data = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) return nullptr;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= (std::size_t{16} << 20)) ::madvise(data, bytes, MADV_HUGEPAGE);
+#endif
+    return static_cast<byte_t*>(data);
+}
+
+inline std::size_t round_to_huge(std::size_t bytes) noexcept { return (bytes + huge_page - 1) / huge_page * huge_page; }
+
+// The graph's tape of nodes: arenas of huge pages (doubling from 4 MB, as USearch's own), bump
+// allocated, nodes on 8-byte boundaries (USearch's dense index puts each on a 64-byte one, which at
+// M16 turns a 142-byte node into 192: 50 MB at 1M items; node fields are read with misaligned loads
+// either way). As USearch's tape, the first deallocation discards every arena (index_gt::clear).
+class huge_tape_t {
+    struct arena_t {
+        byte_t* data;
+        std::size_t size;
+    };
+    std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>();
+    std::vector<arena_t> arenas_;
+    std::size_t used_ = 0; // in the last arena
+
+  public:
+    using value_type = byte_t;
+    using size_type = std::size_t;
+    using pointer = byte_t*;
+    using const_pointer = byte_t const*;
+
+    huge_tape_t() = default;
+    // index_gt copies its allocator into forks: a copy starts empty, as USearch's does.
+    huge_tape_t(huge_tape_t const&) {}
+    huge_tape_t& operator=(huge_tape_t const&) {
+        reset();
+        return *this;
+    }
+    huge_tape_t(huge_tape_t&& other) noexcept
+        : mutex_(std::move(other.mutex_)), arenas_(std::move(other.arenas_)), used_(std::exchange(other.used_, 0)) {
+        other.mutex_ = std::make_unique<std::mutex>();
+    }
+    huge_tape_t& operator=(huge_tape_t&& other) noexcept {
+        std::swap(mutex_, other.mutex_);
+        std::swap(arenas_, other.arenas_);
+        std::swap(used_, other.used_);
+        return *this;
+    }
+    ~huge_tape_t() { reset(); }
+
+    void reset() noexcept {
+        for (arena_t const& arena : arenas_) ::munmap(arena.data, arena.size);
+        arenas_.clear();
+        used_ = 0;
+    }
+
+    byte_t* allocate(std::size_t bytes) noexcept {
+        bytes = (bytes + 7) / 8 * 8;
+        std::unique_lock<std::mutex> lock(*mutex_);
+        if (arenas_.empty() || used_ + bytes > arenas_.back().size) {
+            std::size_t size = arenas_.empty() ? std::size_t{4} << 20 : arenas_.back().size * 2;
+            size = round_to_huge(std::max(size, bytes));
+            byte_t* data = map_huge(size);
+            if (!data) return nullptr;
+            try {
+                arenas_.push_back({data, size});
+            } catch (...) {
+                ::munmap(data, size);
+                return nullptr;
+            }
+            used_ = 0;
+        }
+        byte_t* result = arenas_.back().data + used_;
+        used_ += bytes;
+        return result;
+    }
+
+    void deallocate(byte_t* = nullptr, std::size_t = 0) noexcept { reset(); }
+
+    std::size_t total_allocated() const noexcept {
+        std::size_t total = 0;
+        for (arena_t const& arena : arenas_) total += arena.size;
+        return total;
+    }
+};
+
+// The graph's other arrays (its node table, per-thread contexts): huge pages from 2 MB up, the heap below.
+template <typename element_at> class huge_array_allocator_gt {
+  public:
+    using value_type = element_at;
+    using size_type = std::size_t;
+    using pointer = element_at*;
+    using const_pointer = element_at const*;
+    template <typename other_at> struct rebind {
+        using other = huge_array_allocator_gt<other_at>;
+    };
+    huge_array_allocator_gt() noexcept = default;
+    template <typename other_at> huge_array_allocator_gt(huge_array_allocator_gt<other_at> const&) noexcept {}
+
+    pointer allocate(std::size_t count) const noexcept {
+        std::size_t bytes = count * sizeof(element_at);
+        if (bytes >= huge_page) return reinterpret_cast<pointer>(map_huge(round_to_huge(bytes)));
+        return static_cast<pointer>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    }
+    void deallocate(pointer data, std::size_t count) const noexcept {
+        if (!data) return;
+        std::size_t bytes = count * sizeof(element_at);
+        if (bytes >= huge_page) ::munmap(data, round_to_huge(bytes));
+        else std::free(data);
+    }
+};
+
+using graph_t = index_gt<float, key_t_, slot_t_, huge_array_allocator_gt<byte_t>, huge_tape_t>;
 using member_cref_t = graph_t::member_cref_t;
 using member_citerator_t = graph_t::member_citerator_t;
 
 key_t_ const free_key = default_free_value<key_t_>();
 constexpr slot_t_ no_slot = 0xFFFFFFFFu;
 
-// The codes of all slots, one row each (rows padded to whole 8-byte words, the array aligned to 64
-// bytes), grown by copying while no search or add runs.
+// The codes of all slots, one row each (rows padded to whole 8-byte words), in huge pages, grown by
+// copying while no search or add runs.
 class code_rows_t {
   public:
     std::size_t bytes = 0;  // bytes of a code (ceil(dimensions / 8))
@@ -59,7 +180,9 @@ class code_rows_t {
 
     explicit code_rows_t(std::size_t dimensions) noexcept
         : bytes((dimensions + 7) / 8), stride((bytes + 7) / 8 * 8), words(stride / 8) {}
-    ~code_rows_t() { std::free(data); }
+    ~code_rows_t() {
+        if (data) ::munmap(data, round_to_huge(capacity * stride));
+    }
     code_rows_t(code_rows_t const&) = delete;
     code_rows_t& operator=(code_rows_t const&) = delete;
 
@@ -67,11 +190,12 @@ class code_rows_t {
 
     bool reserve(std::size_t rows, std::size_t used) noexcept {
         if (rows <= capacity) return true;
-        std::size_t size = (rows * stride + 63) / 64 * 64;
-        byte_t* grown = static_cast<byte_t*>(std::aligned_alloc(64, size));
+        byte_t* grown = map_huge(round_to_huge(rows * stride));
         if (!grown) return false;
-        if (data) std::memcpy(grown, data, used * stride);
-        std::free(data);
+        if (data) {
+            std::memcpy(grown, data, used * stride);
+            ::munmap(data, round_to_huge(capacity * stride));
+        }
         data = grown;
         capacity = rows;
         return true;
