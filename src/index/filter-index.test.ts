@@ -71,4 +71,42 @@ describe('FilterIndex', () => {
     expect(filters.plan({ attributes: { colour: 'x'.repeat(10) } })!.slots()).toHaveLength(0);
     catalog.close();
   });
+
+  it('keeps every posting exact as a field outgrows a byte and two bytes of value ids, and after its room for growth is trimmed', () => {
+    const random = rng(5);
+    const filters = new FilterIndex();
+    const model = new Map<number, string>();
+    const check = () => {
+      const bySku = new Map<string, number[]>();
+      for (const [slot, sku] of model) bySku.set(sku, [...(bySku.get(sku) ?? []), slot]);
+      for (const sku of ['sku-0', 'sku-255', 'sku-256', 'sku-300', 'sku-65535', 'sku-65536', 'sku-70000', 'sku-none']) {
+        const plan = filters.plan({ attributes: { sku } })!;
+        expect([...plan.slots()].sort((a, b) => a - b), sku).toEqual(bySku.get(sku) ?? []);
+        for (const slot of bySku.get(sku) ?? []) expect(plan.matches(slot)).toBe(true);
+      }
+      const counts = new Map(filters.attributeCounts().map(({ value, count }) => [value, count]));
+      for (const [sku, slots] of bySku) expect(counts.get(sku)).toBe(slots.length);
+    };
+    let slot = 0;
+    const add = (sku: string) => {
+      filters.add(slot, undefined, { sku });
+      model.set(slot++, sku);
+    };
+    // 70,001 values: the ids pass 255 and 65,535, with slots of early values written before and after.
+    for (let value = 0; value <= 70_000; value++) add(`sku-${value}`);
+    for (let i = 0; i < 2000; i++) add(`sku-${Math.floor(random() * 300)}`);
+    check();
+    const before = filters.bytes;
+    filters.trim();
+    expect(filters.bytes).toBeLessThan(before);
+    check();
+    // After the trim: removals, and writes to lists trimmed to nothing and to new slots.
+    for (const victim of [0, 255, 256, 65_536, 70_000, 70_001]) {
+      filters.remove(victim);
+      model.delete(victim);
+    }
+    filters.trim();
+    for (const sku of ['sku-0', 'sku-256', 'sku-65536', 'sku-70000', 'sku-255']) add(sku);
+    check();
+  });
 });

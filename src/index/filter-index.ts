@@ -57,7 +57,8 @@ class FieldPostings {
   private readonly ids = new Map<string, number>();
   /** Posting lists by value id (1-based; 0 is "no value"), unordered, exact. */
   private readonly lists: { slots: Uint32Array; length: number }[] = [{ slots: new Uint32Array(0), length: 0 }];
-  private valueOf = new Uint32Array(0);
+  /** Each slot's value id, in the narrowest array that holds the field's ids (most fields have a few values: a byte a slot). */
+  private valueOf: Uint8Array | Uint16Array | Uint32Array = new Uint8Array(0);
   private positionOf = new Uint32Array(0);
   /** Some value of this field was too long to index. */
   partial = false;
@@ -77,10 +78,15 @@ class FieldPostings {
       id = this.lists.length;
       this.ids.set(key, id);
       this.lists.push({ slots: new Uint32Array(4), length: 0 });
+      if (id === 0x100 || id === 0x10000) {
+        const wider = id === 0x100 ? new Uint16Array(this.valueOf.length) : new Uint32Array(this.valueOf.length);
+        wider.set(this.valueOf);
+        this.valueOf = wider;
+      }
     }
     if (slot >= this.valueOf.length) {
       const size = Math.max(slot + 1, Math.ceil(this.valueOf.length * 1.5), 1024);
-      const values = new Uint32Array(size);
+      const values = new (this.valueOf.constructor as Uint32ArrayConstructor)(size);
       values.set(this.valueOf);
       this.valueOf = values;
       const positions = new Uint32Array(size);
@@ -89,7 +95,7 @@ class FieldPostings {
     }
     const list = this.lists[id]!;
     if (list.length === list.slots.length) {
-      const grown = new Uint32Array(list.slots.length * 2);
+      const grown = new Uint32Array(Math.max(4, list.slots.length * 2));
       grown.set(list.slots);
       list.slots = grown;
     }
@@ -116,6 +122,20 @@ class FieldPostings {
     list.slots[position] = last;
     this.positionOf[last] = position;
     this.valueOf[slot] = 0;
+  }
+
+  /**
+   * Gives back the room kept for growth (the slot arrays to the highest slot, each list to its
+   * length): after an index's postings are built at open, up to a third of them is headroom.
+   */
+  trim(): void {
+    let end = this.valueOf.length;
+    while (end > 0 && this.valueOf[end - 1] === 0) end--;
+    if (end < this.valueOf.length) {
+      this.valueOf = this.valueOf.slice(0, end);
+      this.positionOf = this.positionOf.slice(0, end);
+    }
+    for (const list of this.lists) if (list.slots.length > list.length) list.slots = list.slots.slice(0, list.length);
   }
 
   /** Each value key with live items and their count. */
@@ -272,6 +292,11 @@ export class FilterIndex {
     };
     rows.sort((a, b) => compareBinary(a.name, b.name) || b.count - a.count || compareValues(a.value, b.value) || compareBinary(a.type, b.type));
     return rows.map(({ name, value, count }) => ({ name, value, count }));
+  }
+
+  /** Gives back the posting lists' room for growth (after they are built at open). */
+  trim(): void {
+    for (const field of this.fields.values()) field.trim();
   }
 
   /** Memory the posting lists take. */
