@@ -136,7 +136,10 @@ export class BinaryHnsw {
       // The addon checks the file's dimensions against the graph's, and empties the graph when it fails.
       const graph = this.emptyNative();
       graph.load(path);
+      const previous = this.native;
       this.native = graph;
+      // Its memory goes now, not when the collector gets to its wrapper.
+      previous.clear();
       return;
     }
     const index = this.empty();

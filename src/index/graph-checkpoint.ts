@@ -50,8 +50,8 @@ export function readGraphState(dir: string): GraphState {
 export function writeGraphCheckpoint(job: CheckpointJob, mayWrite: () => boolean = () => true): (GraphState & { replayed: number }) | undefined {
   const catalog = new Catalog(join(job.dir, 'catalog.sqlite'));
   const vectors = new VectorFile(join(job.dir, `vectors.${job.storage}`), job.dimension, job.storage);
+  const graph = new BinaryHnsw(job.dimension, job.settings);
   try {
-    const graph = new BinaryHnsw(job.dimension, job.settings);
     let since: number | undefined;
     try {
       const state = readGraphState(job.dir);
@@ -89,6 +89,7 @@ export function writeGraphCheckpoint(job: CheckpointJob, mayWrite: () => boolean
   } finally {
     catalog.close();
     vectors.close();
+    graph.clear();
   }
 }
 

@@ -1299,6 +1299,8 @@ export class VectorIndex {
     this.baseVectors?.close();
     this.baseCodes?.close();
     this.codes.close();
+    // The native graph's memory goes now, not when the collector gets to its wrapper.
+    this.graph.clear();
   }
 
   /** Closes and deletes everything on disk. */
