@@ -46,6 +46,13 @@ const { values } = parseArgs({
     'float-ef': { type: 'string', default: '64,128,256' },
     /** Unfiltered b1 rows with the check of each graph walk against a sample of the codes (the service's way) and without it: on, off or both. */
     'walk-guard': { type: 'string', default: 'on' },
+    /**
+     * Graph engines of the unfiltered b1 rows, in turns (`native`: native/graph.cpp, `usearch`: USearch's binding; both open
+     * the same files), each with its own serving RSS; empty: the service's choice (LOOKBOOK_GRAPH). The later rows use the first.
+     */
+    graph: { type: 'string', default: '' },
+    /** Rounds of the unfiltered rows (each engine in turn in each round, so the machine's drift falls on all). */
+    'graph-passes': { type: 'string', default: '1' },
     /** Unfiltered ef of the b1 rows (0: the index's default, which grows with its size). */
     ef: { type: 'string', default: '0' },
     emoji: { type: 'string' },
@@ -191,7 +198,8 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
 };
 
 interface ChildResult {
-  rows: { config: string; recall: number; qps1: number; qpsBatch: number | null }[];
+  /** `rss`: this row's serving RSS per item where it differs from the configuration's (another graph engine). */
+  rows: { config: string; recall: number; qps1: number; qpsBatch: number | null; rss?: number }[];
   filterRows?: FilterRow[];
   saveRows?: SaveRow[];
   churnRows?: ChurnRow[];
@@ -254,36 +262,51 @@ async function child(config: string, work: string): Promise<ChildResult> {
   if (config === 'b1') {
     // 0: not measured (the index was reused); NaN would not survive the message to the parent.
     const buildSeconds = reused ? 0 : (performance.now() - started) / 1000;
-    // Serving memory: what opening the saved index costs a fresh process.
-    const rssPerItem = await serveRss('b1', join(dir, 'idx'), dim, count);
-    const index = VectorIndex.open(join(dir, 'idx'));
-    // 0: the index's own ef.
-    const expansions = values.ef!.split(',').map(Number);
-    for (const guard of values['walk-guard']!.split(',')) {
-      index.guardWalks = guard === 'on';
-      for (const expansion of expansions) {
-        for (const oversampling of values.oversampling!.split(',').map(Number)) {
-          const options = { limit: 10, oversampling, rescore: true, expansion };
-          let found: number[][] = [];
-          let scanned = 0;
-          let widened = 0;
-          const qps1 = timeQueries(queryList.length, () => {
-            scanned = 0;
-            widened = 0;
-            found = queryList.map((q) => {
-              const outcome = index.search(q, options);
-              if (outcome.strategy === 'exact-after-hnsw') scanned++;
-              if (outcome.strategy === 'hnsw-widened') widened++;
-              return outcome.hits.map((hit) => Number(hit.item.id));
+    function unfilteredRows(index: VectorIndex, label: string, rss: number): void {
+      // 0: the index's own ef.
+      const expansions = values.ef!.split(',').map(Number);
+      for (const guard of values['walk-guard']!.split(',')) {
+        index.guardWalks = guard === 'on';
+        for (const expansion of expansions) {
+          for (const oversampling of values.oversampling!.split(',').map(Number)) {
+            const options = { limit: 10, oversampling, rescore: true, expansion };
+            let found: number[][] = [];
+            let scanned = 0;
+            let widened = 0;
+            const qps1 = timeQueries(queryList.length, () => {
+              scanned = 0;
+              widened = 0;
+              found = queryList.map((q) => {
+                const outcome = index.search(q, options);
+                if (outcome.strategy === 'exact-after-hnsw') scanned++;
+                if (outcome.strategy === 'hnsw-widened') widened++;
+                return outcome.hits.map((hit) => Number(hit.item.id));
+              });
             });
-          });
-          const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
-          const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
-          const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${widened} walked again, ${scanned} scanned)` : ', no walk guard';
-          rows.push({ config: `b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsBatch });
+            const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
+            const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
+            const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${widened} walked again, ${scanned} scanned)` : ', no walk guard';
+            rows.push({ rss, config: `${label}b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsBatch });
+          }
         }
       }
     }
+    const engines = values.graph ? values.graph.split(',') : [''];
+    // Serving memory: what opening the saved index costs a fresh process, per engine.
+    const engineRss = new Map<string, number>();
+    for (let pass = 0; pass < Number(values['graph-passes']); pass++) {
+      for (const engine of engines) {
+        if (engine) process.env.LOOKBOOK_GRAPH = engine;
+        if (!engineRss.has(engine)) engineRss.set(engine, await serveRss('b1', join(dir, 'idx'), dim, count));
+        const index = VectorIndex.open(join(dir, 'idx'));
+        const label = engine ? `${engine} graph${Number(values['graph-passes']) > 1 ? `, round ${pass + 1}` : ''}: ` : '';
+        unfilteredRows(index, label, engineRss.get(engine)!);
+        index.close();
+      }
+    }
+    if (engines[0]) process.env.LOOKBOOK_GRAPH = engines[0];
+    const rssPerItem = engineRss.get(engines[0]!)!;
+    const index = VectorIndex.open(join(dir, 'idx'));
     index.guardWalks = true;
     {
       let found: number[][] = [];
@@ -967,6 +990,7 @@ async function serveChild(kind: string, path: string, dim: number): Promise<{ rs
 function runChild(config: string, work: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
+    args.push('--graph', values.graph!, '--graph-passes', values['graph-passes']!);
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
     args.push('--save-seconds', values['save-seconds']!, '--write-seconds', values['write-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
@@ -1051,7 +1075,7 @@ async function parent() {
         const result = await runChild(config, work);
         for (const row of result.rows) {
           console.log(
-            `| ${row.config} | ${row.recall.toFixed(3)} | ${row.qps1.toFixed(0)} | ${row.qpsBatch === null || Number.isNaN(row.qpsBatch) ? '—' : row.qpsBatch.toFixed(0)} | ${result.buildSeconds === 0 ? '— (reused)' : (count / result.buildSeconds).toFixed(0)} | ${result.rssPerItem.toFixed(0)} | ${result.diskPerItem.toFixed(0)} |`,
+            `| ${row.config} | ${row.recall.toFixed(3)} | ${row.qps1.toFixed(0)} | ${row.qpsBatch === null || Number.isNaN(row.qpsBatch) ? '—' : row.qpsBatch.toFixed(0)} | ${result.buildSeconds === 0 ? '— (reused)' : (count / result.buildSeconds).toFixed(0)} | ${(row.rss ?? result.rssPerItem).toFixed(0)} | ${result.diskPerItem.toFixed(0)} |`,
           );
         }
         filterRows.push(...(result.filterRows ?? []));
