@@ -188,6 +188,13 @@ class code_rows_t {
 
     byte_t* row(std::size_t slot) const noexcept { return data + slot * stride; }
 
+    // Gives the rows' memory back (the graph reads shared codes instead).
+    void release() noexcept {
+        if (data) ::munmap(data, round_to_huge(capacity * stride));
+        data = nullptr;
+        capacity = 0;
+    }
+
     bool reserve(std::size_t rows, std::size_t used) noexcept {
         if (rows <= capacity) return true;
         byte_t* grown = map_huge(round_to_huge(rows * stride));
@@ -214,25 +221,37 @@ inline float hamming(byte_t const* a, byte_t const* b, std::size_t words) noexce
     return static_cast<float>(distance);
 }
 
-// The graph's metric: a member's code is its slot's row.
+// Where a slot's code is: its own row (`key_of_slot` null), or the row of its key in codes the
+// graph shares with the service's code store (`key_of_slot[slot]`, read through a 4-byte table).
+struct codes_view_t {
+    byte_t const* base;
+    std::size_t stride;
+    std::size_t words;
+    slot_t_ const* key_of_slot;
+    byte_t const* row(std::size_t slot) const noexcept {
+        return base + (key_of_slot ? static_cast<std::size_t>(key_of_slot[slot]) : slot) * stride;
+    }
+};
+
+// The graph's metric: Hamming distance between codes.
 struct metric_t {
-    code_rows_t const* rows;
-    byte_t const* v(member_cref_t m) const noexcept { return rows->row(get_slot(m)); }
-    byte_t const* v(member_citerator_t m) const noexcept { return rows->row(get_slot(m)); }
-    float operator()(byte_t const* a, member_cref_t b) const noexcept { return hamming(a, v(b), rows->words); }
-    float operator()(member_cref_t a, member_cref_t b) const noexcept { return hamming(v(a), v(b), rows->words); }
-    float operator()(byte_t const* a, member_citerator_t b) const noexcept { return hamming(a, v(b), rows->words); }
-    float operator()(member_citerator_t a, member_citerator_t b) const noexcept { return hamming(v(a), v(b), rows->words); }
+    codes_view_t codes;
+    byte_t const* v(member_cref_t m) const noexcept { return codes.row(get_slot(m)); }
+    byte_t const* v(member_citerator_t m) const noexcept { return codes.row(get_slot(m)); }
+    float operator()(byte_t const* a, member_cref_t b) const noexcept { return hamming(a, v(b), codes.words); }
+    float operator()(member_cref_t a, member_cref_t b) const noexcept { return hamming(v(a), v(b), codes.words); }
+    float operator()(byte_t const* a, member_citerator_t b) const noexcept { return hamming(a, v(b), codes.words); }
+    float operator()(member_citerator_t a, member_citerator_t b) const noexcept { return hamming(v(a), v(b), codes.words); }
 };
 
 // Loads the first word of each unvisited neighbour's code before the distance loop reads them, so
 // that their misses overlap (prefetch instructions gained nothing on the VMs measured).
 struct load_ahead_t {
-    code_rows_t const* rows;
+    codes_view_t codes;
     std::uint64_t* sink;
     template <typename iterator_at> void operator()(iterator_at begin, iterator_at end) const noexcept {
         std::uint64_t sum = 0;
-        for (; begin != end; ++begin) sum += *reinterpret_cast<std::uint64_t const volatile*>(rows->row(get_slot(begin)));
+        for (; begin != end; ++begin) sum += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(get_slot(begin)));
         *sink += sum;
     }
 };
@@ -276,6 +295,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
                                InstanceMethod("load", &Graph::Load),
                                InstanceMethod("clear", &Graph::Clear),
                                InstanceMethod("memoryUsage", &Graph::MemoryUsage),
+                               InstanceMethod("shareCodes", &Graph::ShareCodes),
                            });
     }
 
@@ -309,6 +329,15 @@ class Graph : public Napi::ObjectWrap<Graph> {
     std::vector<std::uint64_t> removed_;  // a bit per slot
     std::vector<slot_t_> free_slots_;     // removed slots, reused by adds
     std::uint64_t loaded_ = 0;            // the sum of the codes load_ahead_t read (so the loads stay)
+    // Shared codes (see ShareCodes): where they are, how many slots they hold, and each graph slot's key.
+    byte_t const* shared_ = nullptr;
+    std::size_t shared_slots_ = 0;
+    std::vector<slot_t_> key_of_slot_;
+
+    codes_view_t codes_() const noexcept {
+        if (shared_) return {shared_, rows_->stride, rows_->words, key_of_slot_.data()};
+        return {rows_->data, rows_->stride, rows_->words, nullptr};
+    }
 
     void reset_() {
         graph_ = std::make_unique<graph_t>(config_);
@@ -319,6 +348,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
         removed_.shrink_to_fit();
         free_slots_.clear();
         free_slots_.shrink_to_fit();
+        shared_ = nullptr;
+        shared_slots_ = 0;
+        key_of_slot_.clear();
+        key_of_slot_.shrink_to_fit();
     }
 
     std::size_t live_() const noexcept { return graph_->size() - free_slots_.size(); }
@@ -327,14 +360,72 @@ class Graph : public Napi::ObjectWrap<Graph> {
 
     // Room for `members` slots in the graph, the rows and the removed bitmap; false when out of memory.
     bool reserve_(std::size_t members) {
-        if (members <= graph_->capacity() && members <= rows_->capacity) return true;
+        if (members <= graph_->capacity() && (shared_ ? members <= key_of_slot_.size() : members <= rows_->capacity)) return true;
         // Doubling, as USearch's binding does (ceil2 of what is needed).
         std::size_t target = 1;
         while (target < members) target <<= 1;
         if (!graph_->try_reserve(index_limits_t(target, threads_))) return false;
-        if (!rows_->reserve(target, graph_->size())) return false;
+        if (shared_)
+            key_of_slot_.resize(target, 0);
+        else if (!rows_->reserve(target, graph_->size()))
+            return false;
         removed_.resize((target + 63) / 64, 0);
         return true;
+    }
+
+    // shareCodes(buffer: ArrayBuffer, offset, stride, slots): reads codes from `buffer` (key k's at
+    // offset + k × stride, for keys below `slots`: the service's code store, which holds the same
+    // sign codes by vector slot) instead of rows of its own, and gives its rows back (64 bytes an
+    // item at 512 dimensions). The first call checks that every live key's code there is the one the
+    // graph holds, and answers false (keeping its rows) when one is not or does not fit; later calls
+    // (the store's memory grown, so its buffer is another object) move the reads. The buffer must
+    // outlive the graph's use of it, and change only by writes of keys before they are added here:
+    // add() checks each added key's code against it.
+    Napi::Value ShareCodes(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 4 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber())
+            throw Napi::TypeError::New(env, "shareCodes(buffer: ArrayBuffer, offset: number, stride: number, slots: number)");
+        Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+        std::size_t offset = info[1].As<Napi::Number>().Int64Value(), stride = info[2].As<Napi::Number>().Int64Value();
+        std::size_t slots = info[3].As<Napi::Number>().Int64Value();
+        if (stride != rows_->stride || offset > buffer.ByteLength() || slots > (buffer.ByteLength() - offset) / stride)
+            return Napi::Boolean::New(env, false);
+        byte_t const* base = static_cast<byte_t const*>(buffer.Data()) + offset;
+        if (shared_) {
+            for (std::size_t slot = 0; slot != graph_->size(); ++slot)
+                if (key_of_slot_[slot] >= slots) return Napi::Boolean::New(env, false);
+            shared_ = base;
+            shared_slots_ = slots;
+            return Napi::Boolean::New(env, true);
+        }
+        std::size_t const size = graph_->size();
+        std::vector<slot_t_> keys(std::max(graph_->capacity(), size), 0);
+        std::vector<std::size_t> removed;
+        for (std::size_t slot = 0; slot != size; ++slot) {
+            key_t_ key = graph_->at(static_cast<slot_t_>(slot)).key;
+            if (key == free_key) {
+                removed.push_back(slot);
+                continue;
+            }
+            if (key >= slots || std::memcmp(base + key * stride, rows_->row(slot), rows_->bytes) != 0) return Napi::Boolean::New(env, false);
+            keys[slot] = static_cast<slot_t_>(key);
+        }
+        // A removed entry's code is gone with its key: it reads the code of a live neighbour, near
+        // where it was, so that walks through it still head the right way.
+        for (std::size_t slot : removed) {
+            for (member_cref_t neighbour : graph_->neighbors(static_cast<slot_t_>(slot), 0)) {
+                key_t_ key = neighbour.key;
+                if (key != free_key) {
+                    keys[slot] = static_cast<slot_t_>(key);
+                    break;
+                }
+            }
+        }
+        key_of_slot_ = std::move(keys);
+        shared_ = base;
+        shared_slots_ = slots;
+        rows_->release();
+        return Napi::Boolean::New(env, true);
     }
 
     Napi::Value Size(Napi::CallbackInfo const& info) { return Napi::Number::New(info.Env(), static_cast<double>(live_())); }
@@ -344,7 +435,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
     }
 
     Napi::Value MemoryUsage(Napi::CallbackInfo const& info) {
-        std::size_t bytes = graph_->memory_usage() + rows_->capacity * rows_->stride + slot_of_key_.capacity() * sizeof(slot_t_) +
+        std::size_t bytes = graph_->memory_usage() + rows_->capacity * rows_->stride + (slot_of_key_.capacity() + key_of_slot_.capacity()) * sizeof(slot_t_) +
                             removed_.capacity() * 8 + free_slots_.capacity() * sizeof(slot_t_);
         return Napi::Number::New(info.Env(), static_cast<double>(bytes));
     }
@@ -381,6 +472,16 @@ class Graph : public Napi::ObjectWrap<Graph> {
         }
         for (std::size_t i = 0; i != marked; ++i) slot_of_key_[key_data[i]] = no_slot;
         if (duplicate) throw Napi::Error::New(env, "add: duplicate key " + std::to_string(key_data[marked]));
+        float const* values = vectors.Data();
+        if (shared_) {
+            // The code store writes a key's code before the key is added here: anything else is a bug to stop at.
+            std::vector<byte_t> code(rows_->stride);
+            for (std::size_t i = 0; i != count; ++i) {
+                pack_signs(values + i * dimensions_, dimensions_, code.data(), rows_->stride);
+                if (key_data[i] >= shared_slots_ || std::memcmp(code.data(), shared_ + std::size_t{key_data[i]} * rows_->stride, rows_->bytes) != 0)
+                    throw Napi::Error::New(env, "add: key " + std::to_string(key_data[i]) + "'s code is not the shared codes' one");
+            }
+        }
 
         // Removed slots are reused first, the rest appended.
         std::size_t const reused = std::min(count, free_slots_.size());
@@ -391,15 +492,14 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t threads = info[2].As<Napi::Number>().Uint32Value();
         if (threads == 0) threads = threads_;
         threads = std::min({threads, threads_, count});
-        float const* values = vectors.Data();
         std::atomic<std::size_t> next{0};
         std::atomic<bool> failed{false};
         std::string failure;
         std::vector<std::uint64_t> sinks(threads, 0);
         auto work = [&](std::size_t thread) {
             std::vector<byte_t> code(rows_->stride);
-            metric_t metric{rows_.get()};
-            load_ahead_t ahead{rows_.get(), &sinks[thread]};
+            metric_t metric{codes_()};
+            load_ahead_t ahead{codes_(), &sinks[thread]};
             index_update_config_t config;
             config.expansion = expansion_add_;
             config.thread = thread;
@@ -407,7 +507,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
                 key_t_ key = key_data[i];
                 pack_signs(values + i * dimensions_, dimensions_, code.data(), rows_->stride);
                 auto on_success = [&](graph_t::member_ref_t member) {
-                    std::memcpy(rows_->row(get_slot(member)), code.data(), rows_->stride);
+                    if (shared_)
+                        key_of_slot_[get_slot(member)] = static_cast<slot_t_>(key);
+                    else
+                        std::memcpy(rows_->row(get_slot(member)), code.data(), rows_->stride);
                     slot_of_key_[key] = static_cast<slot_t_>(get_slot(member));
                 };
                 auto result = i < reused ? graph_->update(graph_->iterator_at(reuse[i]), key, code.data(), metric, config, on_success, ahead)
@@ -449,8 +552,8 @@ class Graph : public Napi::ObjectWrap<Graph> {
         index_search_config_t config;
         config.expansion = expansion_search_;
         config.thread = thread;
-        metric_t metric{rows_.get()};
-        load_ahead_t ahead{rows_.get(), sink};
+        metric_t metric{codes_()};
+        load_ahead_t ahead{codes_(), sink};
         auto take = [&](auto&& result) -> std::size_t {
             if (!result) throw std::runtime_error(result.error.release());
             std::size_t found = std::min(result.count, wanted);
@@ -558,7 +661,8 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t const rows = graph_->size();
         std::uint32_t matrix[2] = {static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(rows_->bytes)};
         bool written = output(matrix, sizeof(matrix));
-        for (std::size_t slot = 0; written && slot != rows; ++slot) written = output(rows_->row(slot), rows_->bytes);
+        codes_view_t const codes = codes_();
+        for (std::size_t slot = 0; written && slot != rows; ++slot) written = output(codes.row(slot), rows_->bytes);
 
         byte_t buffer[64];
         std::memset(buffer, 0, sizeof(buffer));

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
+import type { SharedCodes } from './code-store.js';
 import { createNativeGraph, graphEngine, type GraphEngine, type NativeGraph } from './native-graph.js';
 
 export interface HnswSettings {
@@ -35,6 +36,10 @@ export class BinaryHnsw {
   readonly engine: GraphEngine;
   private index!: Index;
   private native!: NativeGraph;
+  /** The code store's codes the native graph reads instead of its own rows (see {@link shareCodes}). */
+  private codes?: () => SharedCodes;
+  /** The buffer and size it was last given (the store's memory grows into another buffer object). */
+  private shared?: { buffer: ArrayBuffer; slots: number };
 
   constructor(
     readonly dimension: number,
@@ -48,6 +53,35 @@ export class BinaryHnsw {
   private reset(): void {
     if (this.engine === 'native') this.native = this.emptyNative();
     else this.index = this.empty();
+    this.shared = undefined;
+  }
+
+  /**
+   * Lets the native graph read its codes from the code store (the same sign codes, by slot) and give
+   * back its own copy (64 bytes an item at 512 dimensions); it checks every code once, and keeps its
+   * copy if any differs. Every later call that reads codes first passes the store's memory on again
+   * when it has grown. False with USearch's binding, or when the graph keeps its copy.
+   */
+  shareCodes(codes: () => SharedCodes): boolean {
+    if (this.engine !== 'native') return false;
+    this.codes = codes;
+    return this.syncCodes();
+  }
+
+  /** Passes the store's memory to the native graph when it is another buffer than last time; true when the graph reads it. */
+  private syncCodes(): boolean {
+    if (!this.codes) return false;
+    const codes = this.codes();
+    if (this.shared && this.shared.buffer === codes.buffer && this.shared.slots === codes.slots) return true;
+    const wasShared = this.shared !== undefined;
+    if (!this.native.shareCodes(codes.buffer, codes.offset, codes.stride, codes.slots)) {
+      // A graph reading the store has no copy left to fall back on: that cannot go on.
+      if (wasShared) throw new Error('the native graph can no longer read the code store');
+      this.codes = undefined;
+      return false;
+    }
+    this.shared = { buffer: codes.buffer, slots: codes.slots };
+    return true;
   }
 
   private emptyNative(): NativeGraph {
@@ -78,7 +112,10 @@ export class BinaryHnsw {
   add(slots: readonly number[], vectors: Float32Array): void {
     if (slots.length === 0) return;
     // threads = 0: all hardware threads (USearch reserves a search context per hardware thread, which batched searches need).
-    if (this.engine === 'native') this.native.add(Uint32Array.from(slots), vectors, 0);
+    if (this.engine === 'native') {
+      this.syncCodes();
+      this.native.add(Uint32Array.from(slots), vectors, 0);
+    }
     else this.index.add(BigUint64Array.from(slots, (slot) => BigInt(slot)), vectors, 0);
   }
 
@@ -90,6 +127,7 @@ export class BinaryHnsw {
   search(query: Float32Array, k: number): { slots: number[]; distances: Float32Array } {
     if (this.size === 0) return { slots: [], distances: new Float32Array(0) };
     if (this.engine === 'native') {
+      this.syncCodes();
       const { keys, distances } = this.native.search(query, Math.min(k, this.size));
       return { slots: Array.from(keys), distances };
     }
@@ -103,6 +141,7 @@ export class BinaryHnsw {
     if (this.size === 0) return Array.from({ length: count }, () => ({ slots: [], distances: new Float32Array(0) }));
     const wanted = Math.min(k, this.size);
     if (this.engine === 'native') {
+      this.syncCodes();
       const { keys, distances, counts } = this.native.searchMany(queries, count, wanted, threads);
       return Array.from({ length: count }, (_, i) => ({
         slots: Array.from(keys.subarray(i * wanted, i * wanted + counts[i]!)),
@@ -121,7 +160,10 @@ export class BinaryHnsw {
   /** Writes the graph to `path` atomically: a temporary file, fsync, rename, fsync of the directory. */
   save(path: string): void {
     const temporary = `${path}.tmp`;
-    if (this.engine === 'native') this.native.save(temporary);
+    if (this.engine === 'native') {
+      this.syncCodes();
+      this.native.save(temporary);
+    }
     else this.index.save(temporary);
     fsyncPath(temporary);
     renameSync(temporary, path);
@@ -140,6 +182,9 @@ export class BinaryHnsw {
       this.native = graph;
       // Its memory goes now, not when the collector gets to its wrapper.
       previous.clear();
+      // The loaded graph holds its own codes until it is checked against the store again.
+      this.shared = undefined;
+      this.syncCodes();
       return;
     }
     const index = this.empty();

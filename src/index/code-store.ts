@@ -48,6 +48,14 @@ export interface CodeCandidate {
  * {@link estimateDots} ranks candidates by a two-bit reading of their vectors: the step between the
  * Hamming search and the float rescoring, which then needs a third of the candidates.
  */
+/** See {@link CodeStore.sharedCodes}. */
+export interface SharedCodes {
+  readonly buffer: ArrayBuffer;
+  readonly offset: number;
+  readonly stride: number;
+  readonly slots: number;
+}
+
 export class CodeStore {
   /** Bytes per code in the file. */
   readonly bytesPerCode: number;
@@ -185,6 +193,15 @@ export class CodeStore {
     this.lows[slot] = record.readFloatLE(this.planeBytes);
     writeSync(this.magnitudeFd, record, 0, record.length, slot * record.length);
     this.magnitudeSlots = Math.max(this.magnitudeSlots, slot + 1);
+  }
+
+  /**
+   * Where the sign codes are held, for the native graph to read instead of keeping its own copy:
+   * slot k's code at `offset + k × stride` of `buffer` (the kernel's memory, replaced by another
+   * buffer object when it grows), for slots below `slots`.
+   */
+  sharedCodes(): SharedCodes {
+    return { buffer: this.kernel.memory.buffer, offset: this.codesAt, stride: this.stride, slots: this.capacity };
   }
 
   /** A slot's sign code as it is held (a view, valid until the next write grows the memory). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { packSignBits } from './binary-codes.js';
+import { CodeStore } from './code-store.js';
 import { graphEngine, nativeGraphModule } from './native-graph.js';
 import { VectorFile } from './vector-file.js';
 import { rng } from '../util/random.js';
@@ -191,5 +192,78 @@ describe('the native graph (native/graph.cpp)', () => {
       native.close();
       script.close();
     }
+  });
+
+  nativeOnly('reads the code store’s sign codes instead of its own copy, across the store’s growth, and refuses codes that differ', () => {
+    const count = 3000;
+    const vectors = clustered(count + 2000, 17);
+    const store = new CodeStore(join(dir, 'shared.b1'), DIMENSION);
+    const slots = Array.from({ length: count }, (_, i) => i);
+    slots.forEach((slot) => store.write(slot, row(vectors, slot)));
+    const graph = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    graph.add(slots, vectors.subarray(0, count * DIMENSION));
+    const queries = clustered(30, 23);
+    const before = Array.from({ length: 30 }, (_, q) => graph.search(row(queries, q), 10).slots);
+    const native = (graph as unknown as { native: { memoryUsage(): number } }).native;
+    const owned = native.memoryUsage();
+
+    expect(graph.shareCodes(() => store.sharedCodes())).toBe(true);
+    // Its rows are gone (16 bytes a code at 128 dimensions), its answers are not.
+    expect(native.memoryUsage()).toBeLessThan(owned - count * 16);
+    for (let q = 0; q < 30; q++) expect(graph.search(row(queries, q), 10).slots).toEqual(before[q]);
+
+    // Removed entries, before sharing (their codes then come from a live neighbour) and after: never answered, and the answers stay exact.
+    const codesOf = (live: (slot: number) => boolean) => new Map(Array.from({ length: count }, (_, slot) => slot).filter(live).map((slot) => [slot, packSignBits(row(vectors, slot))]));
+    const early = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    early.add(slots, vectors.subarray(0, count * DIMENSION));
+    for (let slot = 0; slot < 300; slot += 2) early.remove(slot);
+    expect(early.shareCodes(() => store.sharedCodes())).toBe(true);
+    for (let slot = 0; slot < 100; slot++) graph.remove(slot);
+    for (const [walked, live] of [
+      [early, (slot: number) => slot >= 300 || slot % 2 === 1],
+      [graph, (slot: number) => slot >= 100],
+    ] as const) {
+      const codes = codesOf(live);
+      let hits = 0;
+      for (let q = 0; q < 30; q++) {
+        const query = row(queries, q);
+        const answer = walked.search(query, 10);
+        expect(answer.slots.every(live)).toBe(true);
+        hits += answer.distances.filter((d) => d <= exactKth(codes, query, 10)).length;
+      }
+      expect(hits / 300).toBeGreaterThanOrEqual(0.95);
+    }
+
+    // Writes past the store's room grow its memory into another buffer: adds and searches follow it.
+    const more = Array.from({ length: 2000 }, (_, i) => count + i);
+    const grownFrom = store.sharedCodes().buffer;
+    more.forEach((slot) => store.write(slot, row(vectors, slot)));
+    expect(store.sharedCodes().buffer).not.toBe(grownFrom);
+    graph.add(more, vectors.subarray(count * DIMENSION));
+    expect(graph.size).toBe(count - 100 + 2000);
+    for (const slot of [count, count + 999, count + 1999]) expect(graph.search(row(vectors, slot), 1).slots).toEqual([slot]);
+    // A removed slot written again (as the service reuses slots) is found under its new code.
+    store.write(50, row(vectors, count + 5));
+    graph.add([50], row(vectors, count + 5));
+    expect(graph.search(row(vectors, count + 5), 2).slots.sort((a, b) => a - b)).toEqual([50, count + 5]);
+
+    // An add whose code the store does not hold is refused, and nothing changes.
+    expect(() => graph.add([9999], row(vectors, 7))).toThrow(/9999's code is not the shared codes' one/);
+    expect(() => graph.add([2], row(vectors, 7))).toThrow(/key 2's code is not the shared codes' one/);
+    expect(graph.has(2)).toBe(false);
+
+    // What it saves, from the store's codes, reads back the same in USearch's binding.
+    const saved = join(dir, 'shared.graph');
+    graph.save(saved);
+    const usearch = new BinaryHnsw(DIMENSION, SETTINGS, 'usearch');
+    usearch.load(saved);
+    for (let q = 0; q < 30; q++) expect(new Set(usearch.search(row(queries, q), 10).slots)).toEqual(new Set(graph.search(row(queries, q), 10).slots));
+
+    // A graph whose codes are not the store's keeps its own.
+    const other = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    other.add([1, 2], clustered(2, 99));
+    expect(other.shareCodes(() => store.sharedCodes())).toBe(false);
+    expect(other.search(row(clustered(2, 99), 1), 1).slots).toEqual([2]);
+    store.close();
   });
 });

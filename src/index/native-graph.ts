@@ -24,6 +24,12 @@ export interface NativeGraph {
   save(path: string): void;
   load(path: string): void;
   clear(): void;
+  /**
+   * Reads codes from `buffer` (key k's at offset + k × stride, keys below `slots`) instead of rows
+   * of its own, which it gives back; the first call checks each live key's code there and answers
+   * false (keeping its rows) when one differs. Later calls move the reads to the store's new buffer.
+   */
+  shareCodes(buffer: ArrayBuffer, offset: number, stride: number, slots: number): boolean;
   /** Bytes the graph, its codes and its lookups hold. */
   memoryUsage(): number;
 }

@@ -446,6 +446,8 @@ export class VectorIndex {
     // An index on a head version made before base codes were kept gets them here, once.
     if (baseVectors && baseCodes) VectorIndex.completeCodes(baseCodes, baseVectors, live);
     const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph, live);
+    // The native graph reads the store's sign codes rather than holding a second copy.
+    graph.shareCodes(() => codes.sharedCodes());
     for (const slot of live) codes.setLive(slot, true);
     return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, baseCodes, codes, graph, recovery, filters, live.length);
   }
@@ -1298,9 +1300,10 @@ export class VectorIndex {
     this.vectors.close();
     this.baseVectors?.close();
     this.baseCodes?.close();
-    this.codes.close();
-    // The native graph's memory goes now, not when the collector gets to its wrapper.
+    // The native graph's memory goes now, not when the collector gets to its wrapper; before the
+    // code store it may read from.
     this.graph.clear();
+    this.codes.close();
   }
 
   /** Closes and deletes everything on disk. */
