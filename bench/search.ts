@@ -315,7 +315,8 @@ async function child(config: string, work: string): Promise<ChildResult> {
       });
       rows.push({ config: `b1 HNSW M${values.connectivity} ef${index.expansionFor(10)}, no float rescoring`, recall: recallOf(found, truth), qps1, qpsBatch: NaN });
     }
-    const filterRows = await filteredRows(index, work, dim, count, queries);
+    // --filter-queries 0: no filtered rows (nor their ground truth).
+    const filterRows = Number(values['filter-queries']) > 0 ? await filteredRows(index, work, dim, count, queries) : [];
     const saveRows = Number(values['save-seconds']) > 0 ? await savingRows(index, queryList, Number(values['save-seconds']) * 1000) : [];
     const churnRows = Number(values['copy-churn-seconds']) > 0 ? await copyChurnRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
     const steadyRows = Number(values['copy-churn-seconds']) > 0 ? await steadyWriteRows(index, queryList, Number(values['copy-churn-seconds'])) : [];

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
-import type { SharedCodes } from './code-store.js';
+import type { CodeStore } from './code-store.js';
 import { createNativeGraph, graphEngine, type GraphEngine, type NativeGraph } from './native-graph.js';
 
 export interface HnswSettings {
@@ -36,10 +36,10 @@ export class BinaryHnsw {
   readonly engine: GraphEngine;
   private index!: Index;
   private native!: NativeGraph;
-  /** The code store's codes the native graph reads instead of its own rows (see {@link shareCodes}). */
-  private codes?: () => SharedCodes;
-  /** The buffer and size it was last given (the store's memory grows into another buffer object). */
-  private shared?: { buffer: ArrayBuffer; slots: number };
+  /** The code store whose codes the native graph reads instead of its own rows (see {@link shareCodes}). */
+  private codes?: Pick<CodeStore, 'sharedCodes' | 'memoryGeneration'>;
+  /** The store's memory generation last passed on (its memory grows into another buffer object). */
+  private shared?: number;
 
   constructor(
     readonly dimension: number,
@@ -62,7 +62,7 @@ export class BinaryHnsw {
    * copy if any differs. Every later call that reads codes first passes the store's memory on again
    * when it has grown. False with USearch's binding, or when the graph keeps its copy.
    */
-  shareCodes(codes: () => SharedCodes): boolean {
+  shareCodes(codes: Pick<CodeStore, 'sharedCodes' | 'memoryGeneration'>): boolean {
     if (this.engine !== 'native') return false;
     this.codes = codes;
     return this.syncCodes();
@@ -71,16 +71,16 @@ export class BinaryHnsw {
   /** Passes the store's memory to the native graph when it is another buffer than last time; true when the graph reads it. */
   private syncCodes(): boolean {
     if (!this.codes) return false;
-    const codes = this.codes();
-    if (this.shared && this.shared.buffer === codes.buffer && this.shared.slots === codes.slots) return true;
+    if (this.shared === this.codes.memoryGeneration) return true;
     const wasShared = this.shared !== undefined;
+    const codes = this.codes.sharedCodes();
     if (!this.native.shareCodes(codes.buffer, codes.offset, codes.stride, codes.slots)) {
       // A graph reading the store has no copy left to fall back on: that cannot go on.
       if (wasShared) throw new Error('the native graph can no longer read the code store');
       this.codes = undefined;
       return false;
     }
-    this.shared = { buffer: codes.buffer, slots: codes.slots };
+    this.shared = this.codes.memoryGeneration;
     return true;
   }
 

@@ -73,6 +73,8 @@ export class CodeStore {
   /** Bytes of one magnitude plane; a record of the magnitude file is the plane and the low level (f32). */
   private readonly planeBytes: number;
   private readonly magnitudeFd: number;
+  /** Counts the times the codes' memory has grown (see {@link sharedCodes}). */
+  memoryGeneration = 0;
   /** Magnitude planes (capacity × planeBytes) and low levels, in slot order. */
   private planes = new Uint8Array(0);
   private lows = new Float32Array(0);
@@ -146,6 +148,7 @@ export class CodeStore {
     const pages = Math.ceil(needed / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
     this.refresh();
+    this.memoryGeneration += 1;
     this.capacity = capacity;
     this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);
     this.bytes.fill(0, this.liveAt + oldCapacity, this.liveAt + capacity);
@@ -198,7 +201,7 @@ export class CodeStore {
   /**
    * Where the sign codes are held, for the native graph to read instead of keeping its own copy:
    * slot k's code at `offset + k × stride` of `buffer` (the kernel's memory, replaced by another
-   * buffer object when it grows), for slots below `slots`.
+   * buffer object when it grows: {@link memoryGeneration} counts up), for slots below `slots`.
    */
   sharedCodes(): SharedCodes {
     return { buffer: this.kernel.memory.buffer, offset: this.codesAt, stride: this.stride, slots: this.capacity };

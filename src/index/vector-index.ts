@@ -447,7 +447,7 @@ export class VectorIndex {
     if (baseVectors && baseCodes) VectorIndex.completeCodes(baseCodes, baseVectors, live);
     const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph, live);
     // The native graph reads the store's sign codes rather than holding a second copy.
-    graph.shareCodes(() => codes.sharedCodes());
+    graph.shareCodes(codes);
     for (const slot of live) codes.setLive(slot, true);
     return new VectorIndex(meta.name, dir, meta.model, settings, meta.createdAt, catalog, vectors, baseVectors, baseCodes, codes, graph, recovery, filters, live.length);
   }
