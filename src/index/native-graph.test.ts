@@ -7,6 +7,7 @@ import { packSignBits } from './binary-codes.js';
 import { CodeStore } from './code-store.js';
 import { graphEngine, nativeGraphModule } from './native-graph.js';
 import { VectorFile } from './vector-file.js';
+import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
 import { rng } from '../util/random.js';
 
 const DIMENSION = 128;
@@ -265,5 +266,74 @@ describe('the native graph (native/graph.cpp)', () => {
     expect(other.shareCodes(store)).toBe(false);
     expect(other.search(row(clustered(2, 99), 1), 1).slots).toEqual([2]);
     store.close();
+  });
+
+  nativeOnly('an index written under one engine opens under the other (LOOKBOOK_GRAPH switched between starts), its saved graph loaded, not rebuilt', () => {
+    const withEngine = <T>(engine: 'native' | 'usearch', run: () => T): T => {
+      const previous = process.env.LOOKBOOK_GRAPH;
+      process.env.LOOKBOOK_GRAPH = engine;
+      try {
+        return run();
+      } finally {
+        if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
+        else process.env.LOOKBOOK_GRAPH = previous;
+      }
+    };
+    const vectors = clustered(3400, 31);
+    const indexDir = join(dir, 'switched');
+    const live = new Map<string, Float32Array>();
+    const upsert = (index: VectorIndex, from: number, to: number) => {
+      index.upsert(
+        Array.from({ length: to - from }, (_, i) => {
+          const vector = row(vectors, from + i);
+          live.set(`p${from + i}`, vector);
+          return { fields: { id: `p${from + i}` }, vector };
+        }),
+      );
+    };
+    const queries = clustered(20, 41);
+    // The graph's answers against the exact scan of the same codes (these 128-bit codes rank this data
+    // coarsely, so recall against the floats is low for both): the graph must not lose to the scan.
+    const recall = (index: VectorIndex) => {
+      const found = { graph: 0, scan: 0 };
+      for (let q = 0; q < 20; q++) {
+        const query = row(queries, q);
+        const exact = [...live]
+          .map(([id, vector]) => ({ id, score: vector.reduce((sum, x, d) => sum + x * query[d]!, 0) }))
+          .sort((a, b) => b.score - a.score)
+          .slice(0, 10)
+          .map((entry) => entry.id);
+        const outcome = index.search(query, { limit: 10, oversampling: 4, rescore: true });
+        expect(outcome.strategy).toMatch(/^hnsw/);
+        expect(outcome.hits.every((hit) => live.has(hit.item.id))).toBe(true);
+        found.graph += outcome.hits.filter((hit) => exact.includes(hit.item.id)).length;
+        found.scan += index.search(query, { limit: 10, oversampling: 4, rescore: true, exact: true }).hits.filter((hit) => exact.includes(hit.item.id)).length;
+      }
+      expect(found.scan / 200).toBeGreaterThan(0.3);
+      return found.graph / 200 - found.scan / 200;
+    };
+    withEngine('native', () => {
+      const index = VectorIndex.create(indexDir, 'switched', { id: 'm', version: '1', dimension: DIMENSION }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+      upsert(index, 0, 3000);
+      const doomed = Array.from({ length: 200 }, (_, i) => `p${i * 3}`);
+      index.delete(doomed);
+      for (const id of doomed) live.delete(id);
+      expect(recall(index)).toBeGreaterThanOrEqual(-0.05);
+      index.close();
+    });
+    withEngine('usearch', () => {
+      const index = VectorIndex.open(indexDir);
+      expect(index.recovery).toBe('loaded');
+      expect(recall(index)).toBeGreaterThanOrEqual(-0.05);
+      upsert(index, 3000, 3400);
+      index.close();
+    });
+    withEngine('native', () => {
+      const index = VectorIndex.open(indexDir);
+      expect(index.recovery).toBe('loaded');
+      expect(index.stats().graphSize).toBe(3200);
+      expect(recall(index)).toBeGreaterThanOrEqual(-0.05);
+      index.close();
+    });
   });
 });
