@@ -19,7 +19,9 @@
 
 #include <napi.h>
 
+#include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -770,10 +772,139 @@ struct half_table_t {
     }
 };
 
-// dotMany(fd, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array):
+// An io_uring of the calling thread for batches of positioned reads: one system call submits a
+// batch and waits for it, where pread takes one each. Reads from the page cache complete inside
+// the submitting call (on this VM 40 reads of 2 KB took 66–72 µs against 113–131 with pread), and
+// reads that miss it go to the disk side by side instead of one after another (354 µs against
+// 2,183 for 40 cold ones). Where io_uring is refused (seccomp profiles, old kernels) or fails, the
+// thread reads with pread from then on.
+class read_ring_t {
+    int fd_ = -1;
+    unsigned *sq_head_ = nullptr, *sq_tail_ = nullptr, *sq_mask_ = nullptr, *sq_array_ = nullptr;
+    unsigned *cq_head_ = nullptr, *cq_tail_ = nullptr, *cq_mask_ = nullptr;
+    io_uring_sqe* sqes_ = nullptr;
+    io_uring_cqe* cqes_ = nullptr;
+    void* sq_ring_ = nullptr;
+    void* cq_ring_ = nullptr;
+    std::size_t sq_bytes_ = 0, cq_bytes_ = 0, sqe_bytes_ = 0;
+    bool tried_ = false;
+
+    void close_() noexcept {
+        if (sqes_) ::munmap(sqes_, sqe_bytes_);
+        if (cq_ring_ && cq_ring_ != sq_ring_) ::munmap(cq_ring_, cq_bytes_);
+        if (sq_ring_) ::munmap(sq_ring_, sq_bytes_);
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        sqes_ = nullptr;
+        sq_ring_ = cq_ring_ = nullptr;
+    }
+
+    bool open_() noexcept {
+        io_uring_params params;
+        std::memset(&params, 0, sizeof(params));
+        int fd = static_cast<int>(::syscall(__NR_io_uring_setup, batch, &params));
+        if (fd < 0) return false;
+        fd_ = fd;
+        entries = params.sq_entries;
+        sq_bytes_ = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+        cq_bytes_ = params.cq_off.cqes + params.cq_entries * sizeof(io_uring_cqe);
+        bool single = params.features & IORING_FEAT_SINGLE_MMAP;
+        if (single) sq_bytes_ = cq_bytes_ = std::max(sq_bytes_, cq_bytes_);
+        sq_ring_ = ::mmap(nullptr, sq_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+        if (sq_ring_ == MAP_FAILED) return sq_ring_ = nullptr, close_(), false;
+        cq_ring_ = single ? sq_ring_ : ::mmap(nullptr, cq_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+        if (cq_ring_ == MAP_FAILED) return cq_ring_ = nullptr, close_(), false;
+        sqe_bytes_ = params.sq_entries * sizeof(io_uring_sqe);
+        void* sqes = ::mmap(nullptr, sqe_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+        if (sqes == MAP_FAILED) return close_(), false;
+        sqes_ = static_cast<io_uring_sqe*>(sqes);
+        char* sq = static_cast<char*>(sq_ring_);
+        char* cq = static_cast<char*>(cq_ring_);
+        sq_head_ = reinterpret_cast<unsigned*>(sq + params.sq_off.head);
+        sq_tail_ = reinterpret_cast<unsigned*>(sq + params.sq_off.tail);
+        sq_mask_ = reinterpret_cast<unsigned*>(sq + params.sq_off.ring_mask);
+        sq_array_ = reinterpret_cast<unsigned*>(sq + params.sq_off.array);
+        cq_head_ = reinterpret_cast<unsigned*>(cq + params.cq_off.head);
+        cq_tail_ = reinterpret_cast<unsigned*>(cq + params.cq_off.tail);
+        cq_mask_ = reinterpret_cast<unsigned*>(cq + params.cq_off.ring_mask);
+        cqes_ = reinterpret_cast<io_uring_cqe*>(cq + params.cq_off.cqes);
+        return true;
+    }
+
+  public:
+    static constexpr unsigned batch = 64;
+    unsigned entries = 0;
+
+    ~read_ring_t() { close_(); }
+
+    bool ready() noexcept {
+        if (!tried_) tried_ = true, open_();
+        return fd_ >= 0;
+    }
+
+    // Reads `count` (≤ entries) ranges of `length` bytes; results[i] is the read's byte count or
+    // −errno. False when the ring failed (it is closed then, and the caller reads another way).
+    bool read(int file, std::size_t count, byte_t* const* buffers, off_t const* offsets, unsigned length, int* results) noexcept {
+        unsigned tail = __atomic_load_n(sq_tail_, __ATOMIC_RELAXED);
+        for (std::size_t i = 0; i != count; ++i) {
+            unsigned index = (tail + static_cast<unsigned>(i)) & *sq_mask_;
+            io_uring_sqe* sqe = &sqes_[index];
+            std::memset(sqe, 0, sizeof(*sqe));
+            sqe->opcode = IORING_OP_READ;
+            sqe->fd = file;
+            sqe->addr = reinterpret_cast<std::uint64_t>(buffers[i]);
+            sqe->len = length;
+            sqe->off = static_cast<std::uint64_t>(offsets[i]);
+            sqe->user_data = i;
+            sq_array_[index] = index;
+        }
+        __atomic_store_n(sq_tail_, tail + static_cast<unsigned>(count), __ATOMIC_RELEASE);
+        std::size_t submitted = 0, seen = 0;
+        unsigned head = __atomic_load_n(cq_head_, __ATOMIC_RELAXED);
+        while (seen < count) {
+            unsigned wanted = static_cast<unsigned>(count - seen);
+            long entered = ::syscall(__NR_io_uring_enter, fd_, static_cast<unsigned>(count - submitted), wanted, IORING_ENTER_GETEVENTS, nullptr, 0);
+            if (entered < 0) {
+                if (errno == EINTR) continue;
+                close_();
+                return false;
+            }
+            submitted += static_cast<std::size_t>(entered);
+            unsigned ready_tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
+            for (; head != ready_tail && seen < count; ++head, ++seen) {
+                io_uring_cqe const& cqe = cqes_[head & *cq_mask_];
+                if (cqe.user_data < count) results[cqe.user_data] = cqe.res;
+            }
+            __atomic_store_n(cq_head_, head, __ATOMIC_RELEASE);
+            if (submitted > count) {
+                close_();
+                return false;
+            }
+        }
+        return true;
+    }
+};
+
+// Reads `length` bytes at `offset` with pread; false at the file's end, errno set on an error.
+inline bool read_fully(int fd, byte_t* buffer, std::size_t length, off_t offset, bool& failed) noexcept {
+    std::size_t done = 0;
+    while (done < length) {
+        ssize_t read = ::pread(fd, buffer + done, length - done, offset + static_cast<off_t>(done));
+        if (read < 0 && errno == EINTR) continue;
+        if (read <= 0) {
+            failed = read < 0;
+            return false;
+        }
+        done += static_cast<std::size_t>(read);
+    }
+    return true;
+}
+
+// dotMany(fd, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array[, reads: 'pread']):
 // the dot products of `query` with the vectors in `slots` of a vector file (fixed slots of
-// query.length floats or halves, read with pread), into out[i], summed in double precision in
-// dimension order as the JavaScript path sums them. Throws when a slot lies past the file's end.
+// query.length floats or halves), into out[i], summed in double precision in dimension order as
+// the JavaScript path sums them. The vectors are read in batches through the thread's io_uring
+// (read_ring_t), else (or when `reads` asks for it) with pread. Throws when a slot lies past the file's end.
 Napi::Value DotMany(Napi::CallbackInfo const& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsString() || !info[3].IsTypedArray() || !info[4].IsTypedArray())
@@ -783,40 +914,54 @@ Napi::Value DotMany(Napi::CallbackInfo const& info) {
     bool half = info[2].As<Napi::String>().Utf8Value() == "f16";
     Napi::Float32Array query = info[3].As<Napi::Float32Array>();
     Napi::Float64Array out = info[4].As<Napi::Float64Array>();
+    bool const pread_only = info.Length() > 5 && info[5].IsString() && info[5].As<Napi::String>().Utf8Value() == "pread";
     std::size_t const count = slots.ElementLength(), dimensions = query.ElementLength();
     if (out.ElementLength() < count) throw Napi::RangeError::New(env, "dotMany: out is shorter than slots");
     std::size_t const bytes = dimensions * (half ? 2 : 4);
-    std::vector<byte_t> row(bytes);
     float const* q = query.Data();
     static half_table_t const halves; // built once, on first use
+    thread_local read_ring_t ring;
+    thread_local std::vector<byte_t> rows;
+    if (rows.size() < read_ring_t::batch * bytes) rows.resize(read_ring_t::batch * bytes);
 
-    for (std::size_t i = 0; i != count; ++i) {
-        off_t at = static_cast<off_t>(slots[i]) * static_cast<off_t>(bytes);
-        std::size_t done = 0;
-        while (done < bytes) {
-            ssize_t read = ::pread(fd, row.data() + done, bytes - done, at + static_cast<off_t>(done));
-            if (read < 0 && errno == EINTR) continue;
-            if (read <= 0) {
-                if (read < 0) throw Napi::Error::New(env, std::string("dotMany: ") + std::strerror(errno));
-                throw Napi::Error::New(env, "vector slot " + std::to_string(slots[i]) + " is missing from the vector file");
-            }
-            done += static_cast<std::size_t>(read);
+    for (std::size_t first = 0; first < count; first += read_ring_t::batch) {
+        std::size_t const n = std::min<std::size_t>(read_ring_t::batch, count - first);
+        byte_t* buffers[read_ring_t::batch];
+        off_t offsets[read_ring_t::batch];
+        int results[read_ring_t::batch];
+        for (std::size_t i = 0; i != n; ++i) {
+            buffers[i] = rows.data() + i * bytes;
+            offsets[i] = static_cast<off_t>(slots[first + i]) * static_cast<off_t>(bytes);
+            results[i] = -1;
         }
-        double sum = 0;
-        if (half) {
-            for (std::size_t d = 0; d != dimensions; ++d) {
-                std::uint16_t h;
-                std::memcpy(&h, row.data() + d * 2, 2);
-                sum += static_cast<double>(q[d]) * static_cast<double>(halves.values[h]);
-            }
-        } else {
-            for (std::size_t d = 0; d != dimensions; ++d) {
-                float v;
-                std::memcpy(&v, row.data() + d * 4, 4);
-                sum += static_cast<double>(q[d]) * static_cast<double>(v);
+        bool const ringed = !pread_only && bytes <= 0x7fffffff && ring.ready() && n <= ring.entries && ring.read(fd, n, buffers, offsets, static_cast<unsigned>(bytes), results);
+        for (std::size_t i = 0; i != n; ++i) {
+            // A read the ring did not complete whole (short, failed, or no ring) is read again with pread.
+            if (ringed && results[i] == static_cast<int>(bytes)) continue;
+            bool failed = false;
+            if (!read_fully(fd, buffers[i], bytes, offsets[i], failed)) {
+                if (failed) throw Napi::Error::New(env, std::string("dotMany: ") + std::strerror(errno));
+                throw Napi::Error::New(env, "vector slot " + std::to_string(slots[first + i]) + " is missing from the vector file");
             }
         }
-        out[i] = sum;
+        for (std::size_t i = 0; i != n; ++i) {
+            byte_t const* row = buffers[i];
+            double sum = 0;
+            if (half) {
+                for (std::size_t d = 0; d != dimensions; ++d) {
+                    std::uint16_t h;
+                    std::memcpy(&h, row + d * 2, 2);
+                    sum += static_cast<double>(q[d]) * static_cast<double>(halves.values[h]);
+                }
+            } else {
+                for (std::size_t d = 0; d != dimensions; ++d) {
+                    float v;
+                    std::memcpy(&v, row + d * 4, 4);
+                    sum += static_cast<double>(q[d]) * static_cast<double>(v);
+                }
+            }
+            out[first + i] = sum;
+        }
     }
     return env.Undefined();
 }

@@ -189,6 +189,19 @@ describe('the native graph (native/graph.cpp)', () => {
       expect(mine).toEqual(theirs);
       expect(mine[0]).toBe(native.dot(7, query));
       expect(mine.every((value) => value !== 0)).toBe(true);
+      // More slots than one batch of the addon's reads (64).
+      const many = Array.from({ length: 150 }, (_, i) => (i * 37) % 50);
+      const mineMany = new Float64Array(many.length);
+      const theirsMany = new Float64Array(many.length);
+      native.dotMany(many, query, mineMany);
+      script.dotMany(many, query, theirsMany);
+      expect(mineMany).toEqual(theirsMany);
+      // The addon's pread path (where io_uring is refused) gives the same sums.
+      const fd = (native as unknown as { fd: number }).fd;
+      const preadMany = new Float64Array(many.length);
+      nativeGraphModule().module!.dotMany(fd, Uint32Array.from(many), storage, query, preadMany, 'pread');
+      expect(preadMany).toEqual(theirsMany);
+      expect(() => nativeGraphModule().module!.dotMany(fd, Uint32Array.of(50), storage, query, preadMany, 'pread')).toThrow(/vector slot 50 is missing/);
       expect(() => native.dotMany([3, 50], query, mine)).toThrow(/vector slot 50 is missing.*vectors\.f/);
       native.close();
       script.close();

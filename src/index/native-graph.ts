@@ -37,9 +37,11 @@ export interface NativeGraph {
 /**
  * Dot products of `query` with the vectors in `slots` of a vector file (fixed slots of
  * query.length values, `storage` f32 or f16, read with pread from `fd`) into `out`, summed in
- * double precision in dimension order, as VectorFile's JavaScript loop sums them.
+ * double precision in dimension order, as VectorFile's JavaScript loop sums them. The reads go
+ * in batches through the calling thread's io_uring, or with pread where there is none (or `reads`
+ * asks for it: the tests compare both).
  */
-export type NativeDotMany = (fd: number, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array) => void;
+export type NativeDotMany = (fd: number, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array, reads?: 'pread') => void;
 
 interface NativeGraphModule {
   Graph: new (dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number) => NativeGraph;
