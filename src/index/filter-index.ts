@@ -124,20 +124,6 @@ class FieldPostings {
     this.valueOf[slot] = 0;
   }
 
-  /**
-   * Gives back the room kept for growth (the slot arrays to the highest slot, each list to its
-   * length): after an index's postings are built at open, up to a third of them is headroom.
-   */
-  trim(): void {
-    let end = this.valueOf.length;
-    while (end > 0 && this.valueOf[end - 1] === 0) end--;
-    if (end < this.valueOf.length) {
-      this.valueOf = this.valueOf.slice(0, end);
-      this.positionOf = this.positionOf.slice(0, end);
-    }
-    for (const list of this.lists) if (list.slots.length > list.length) list.slots = list.slots.slice(0, list.length);
-  }
-
   /** Each value key with live items and their count. */
   *counts(): Generator<[string, number]> {
     for (const [key, id] of this.ids) if (this.lists[id]!.length > 0) yield [key, this.lists[id]!.length];
@@ -292,11 +278,6 @@ export class FilterIndex {
     };
     rows.sort((a, b) => compareBinary(a.name, b.name) || b.count - a.count || compareValues(a.value, b.value) || compareBinary(a.type, b.type));
     return rows.map(({ name, value, count }) => ({ name, value, count }));
-  }
-
-  /** Gives back the posting lists' room for growth (after they are built at open). */
-  trim(): void {
-    for (const field of this.fields.values()) field.trim();
   }
 
   /** Memory the posting lists take. */

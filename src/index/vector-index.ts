@@ -442,7 +442,6 @@ export class VectorIndex {
       live.push(slot);
       filters.add(slot, category, attributes, image);
     }
-    filters.trim();
     // An index on a head version made before base codes were kept gets them here, once.
     if (baseVectors && baseCodes) VectorIndex.completeCodes(baseCodes, baseVectors, live);
     const recovery = mode === 'created' ? 'created' : VectorIndex.restoreGraph(dir, catalog, vectors, codes, graph, live);
