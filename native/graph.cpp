@@ -966,9 +966,68 @@ Napi::Value DotMany(Napi::CallbackInfo const& info) {
     return env.Undefined();
 }
 
+// estimateDots(codes: Uint8Array, codesAt, stride, planes: Uint8Array, planeBytes, lows: Float32Array,
+// sums: Float32Array (planeBytes × 256), total, highCount, lowCount, slots: Uint32Array, out: Float64Array):
+// CodeStore.estimateDots's loop (see there: the two-bit estimate of each slot's dot product with the
+// query whose byte sums `sums` holds), the same sums in the same order in double precision, so the
+// same results to the last bit (built without floating-point contraction). Every slot's code, plane
+// and level are read first in a short loop, so that their misses overlap.
+Napi::Value EstimateDots(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 12 || !info[0].IsTypedArray() || !info[3].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
+        !info[10].IsTypedArray() || !info[11].IsTypedArray())
+        throw Napi::TypeError::New(env, "estimateDots(codes, codesAt, stride, planes, planeBytes, lows, sums, total, highCount, lowCount, slots, out)");
+    Napi::Uint8Array codes = info[0].As<Napi::Uint8Array>();
+    std::size_t const codes_at = info[1].As<Napi::Number>().Int64Value(), stride = info[2].As<Napi::Number>().Int64Value();
+    Napi::Uint8Array planes = info[3].As<Napi::Uint8Array>();
+    std::size_t const plane_bytes = info[4].As<Napi::Number>().Int64Value();
+    Napi::Float32Array lows = info[5].As<Napi::Float32Array>();
+    Napi::Float32Array sums = info[6].As<Napi::Float32Array>();
+    double const total = info[7].As<Napi::Number>().DoubleValue();
+    double const high_count = info[8].As<Napi::Number>().DoubleValue();
+    double const low_count = info[9].As<Napi::Number>().DoubleValue();
+    Napi::Uint32Array slots = info[10].As<Napi::Uint32Array>();
+    Napi::Float64Array out = info[11].As<Napi::Float64Array>();
+    std::size_t const count = slots.ElementLength();
+    if (out.ElementLength() < count || sums.ElementLength() < plane_bytes * 256 || stride < plane_bytes)
+        throw Napi::RangeError::New(env, "estimateDots: arrays too short");
+    for (std::size_t i = 0; i != count; ++i) {
+        std::size_t slot = slots[i];
+        if (codes_at + (slot + 1) * stride > codes.ByteLength() || (slot + 1) * plane_bytes > planes.ByteLength() || slot >= lows.ElementLength())
+            throw Napi::RangeError::New(env, "estimateDots: slot " + std::to_string(slot) + " has no code");
+    }
+    std::uint8_t const* memory = codes.Data();
+    std::uint8_t const* plane_data = planes.Data();
+    float const* low_data = lows.Data();
+    float const* table = sums.Data();
+    std::uint64_t touched = 0;
+    for (std::size_t i = 0; i != count; ++i) {
+        std::size_t slot = slots[i];
+        touched += memory[codes_at + slot * stride] + memory[codes_at + slot * stride + stride - 1] + plane_data[slot * plane_bytes] +
+                   plane_data[slot * plane_bytes + plane_bytes - 1] + static_cast<std::uint64_t>(low_data[slot] != 0);
+    }
+    for (std::size_t i = 0; i != count; ++i) {
+        std::size_t slot = slots[i];
+        std::uint8_t const* sign_code = memory + codes_at + slot * stride;
+        std::uint8_t const* plane = plane_data + slot * plane_bytes;
+        double signs = 0, both = 0, magnitudes = 0;
+        for (std::size_t position = 0, base = 0; position != plane_bytes; ++position, base += 256) {
+            std::uint8_t sign = sign_code[position], magnitude = plane[position];
+            signs += static_cast<double>(table[base + sign]);
+            both += static_cast<double>(table[base + (sign & magnitude)]);
+            magnitudes += static_cast<double>(table[base + magnitude]);
+        }
+        double const low_level = static_cast<double>(low_data[slot]);
+        double const high_level = std::sqrt(std::max(0.0, 1 - low_count * low_level * low_level) / high_count);
+        out[i] = low_level * (2 * signs - total) + (high_level - low_level) * (2 * both - magnitudes);
+    }
+    return Napi::Number::New(env, static_cast<double>(touched & 0xffff));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Graph", Graph::Define(env));
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
+    exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));
     return exports;
 }
 

@@ -48,7 +48,7 @@ export function buildNative({ force = false } = {}) {
   mkdirSync(dirname(output), { recursive: true });
   const args = [
     '-O3', '-std=c++17', '-shared', '-fPIC', '-fexceptions', '-fvisibility=hidden', ...target,
-    '-Wall', '-Wno-unknown-pragmas', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_CPP_EXCEPTIONS_ALL', '-DNAPI_VERSION=8', '-DNDEBUG',
+    '-Wall', '-Wno-unknown-pragmas', '-ffp-contract=off', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_CPP_EXCEPTIONS_ALL', '-DNAPI_VERSION=8', '-DNDEBUG',
     '-I', headers, '-I', addonApiInclude, '-I', usearchInclude,
     source, '-o', temporary, '-lpthread',
   ];

@@ -2,6 +2,7 @@ import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, open
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
 import { createHammingKernel, kernelLayout, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
+import { graphEngine, nativeGraphModule, type NativeEstimateDots } from './native-graph.js';
 
 const fsyncAsync = promisify(fsync);
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
@@ -82,6 +83,8 @@ export class CodeStore {
   magnitudeSlots: number;
   /** The sum of the bytes {@link loadAhead} last read (only so that its loads stay). */
   private loaded = 0;
+  /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
+  private readonly nativeEstimate: NativeEstimateDots | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.estimateDots : undefined;
   /** One magnitude file record, reused by each write. */
   private readonly record: Buffer;
 
@@ -352,6 +355,11 @@ export class CodeStore {
     const planes = this.planes;
     const highCount = magnitudeBitsSet(this.dimension);
     const lowCount = this.dimension - highCount;
+    if (this.nativeEstimate) {
+      const list = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
+      this.loaded = this.nativeEstimate(memory, this.codesAt, this.stride, planes, bytes, this.lows, sums, total, highCount, lowCount, list, out);
+      return;
+    }
     this.loadAhead(slots, true);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;

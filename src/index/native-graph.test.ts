@@ -349,4 +349,33 @@ describe('the native graph (native/graph.cpp)', () => {
       index.close();
     });
   });
+
+  nativeOnly('two-bit estimates computed by the addon are the JavaScript loop’s to the last bit', () => {
+    const random = rng(55);
+    for (const dimension of [128, 100]) {
+      const path = join(dir, `estimates-${dimension}.b1`);
+      const native = new CodeStore(path, dimension);
+      for (let slot = 0; slot < 300; slot++) native.write(slot, Float32Array.from({ length: dimension }, () => random() * 2 - 1));
+      native.sync();
+      const previous = process.env.LOOKBOOK_GRAPH;
+      process.env.LOOKBOOK_GRAPH = 'usearch';
+      let script: CodeStore;
+      try {
+        script = new CodeStore(path, dimension);
+      } finally {
+        if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
+        else process.env.LOOKBOOK_GRAPH = previous;
+      }
+      const query = Float32Array.from({ length: dimension }, () => random() * 2 - 1);
+      const slots = Array.from({ length: 500 }, (_, i) => (i * 131) % 300);
+      const mine = new Float64Array(slots.length);
+      const theirs = new Float64Array(slots.length);
+      native.estimateDots(query, slots, mine);
+      script.estimateDots(query, slots, theirs);
+      expect(mine).toEqual(theirs);
+      expect(new Set(mine).size).toBeGreaterThan(250);
+      native.close();
+      script.close();
+    }
+  });
 });

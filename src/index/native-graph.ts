@@ -43,9 +43,29 @@ export interface NativeGraph {
  */
 export type NativeDotMany = (fd: number, slots: Uint32Array, storage: 'f32' | 'f16', query: Float32Array, out: Float64Array, reads?: 'pread') => void;
 
+/**
+ * CodeStore.estimateDots's loop over `slots` (two-bit estimates of the dot products with the query
+ * whose byte sums `sums` holds), to the last bit the JavaScript loop's results.
+ */
+export type NativeEstimateDots = (
+  codes: Uint8Array,
+  codesAt: number,
+  stride: number,
+  planes: Uint8Array,
+  planeBytes: number,
+  lows: Float32Array,
+  sums: Float32Array,
+  total: number,
+  highCount: number,
+  lowCount: number,
+  slots: Uint32Array,
+  out: Float64Array,
+) => number;
+
 interface NativeGraphModule {
   Graph: new (dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number) => NativeGraph;
   dotMany: NativeDotMany;
+  estimateDots: NativeEstimateDots;
 }
 
 /** Which graph implementation indexes use: `LOOKBOOK_GRAPH` (`native`, the default when built, or `usearch`). */
