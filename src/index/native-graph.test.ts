@@ -29,6 +29,18 @@ function clustered(count: number, seed: number): Float32Array {
 
 const row = (vectors: Float32Array, i: number) => vectors.subarray(i * DIMENSION, (i + 1) * DIMENSION);
 
+/** `run` with LOOKBOOK_GRAPH set to `engine` (read where graphs, vector files and code stores are made), then as it was. */
+function withEngine<T>(engine: 'native' | 'usearch', run: () => T): T {
+  const previous = process.env.LOOKBOOK_GRAPH;
+  process.env.LOOKBOOK_GRAPH = engine;
+  try {
+    return run();
+  } finally {
+    if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
+    else process.env.LOOKBOOK_GRAPH = previous;
+  }
+}
+
 function hamming(a: Uint8Array, b: Uint8Array): number {
   let distance = 0;
   for (let i = 0; i < a.length; i++) {
@@ -170,15 +182,7 @@ describe('the native graph (native/graph.cpp)', () => {
       const path = join(dir, `vectors.${storage}`);
       const native = new VectorFile(path, DIMENSION, storage);
       for (let slot = 0; slot < 50; slot++) native.write(slot, Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1));
-      const previous = process.env.LOOKBOOK_GRAPH;
-      process.env.LOOKBOOK_GRAPH = 'usearch';
-      let script: VectorFile;
-      try {
-        script = new VectorFile(path, DIMENSION, storage);
-      } finally {
-        if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
-        else process.env.LOOKBOOK_GRAPH = previous;
-      }
+      const script = withEngine('usearch', () => new VectorFile(path, DIMENSION, storage));
       const query = Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
       // Any order, repeats and adjacent runs.
       const slots = [7, 3, 4, 5, 49, 0, 7, 22];
@@ -282,16 +286,6 @@ describe('the native graph (native/graph.cpp)', () => {
   });
 
   nativeOnly('an index written under one engine opens under the other (LOOKBOOK_GRAPH switched between starts), its saved graph loaded, not rebuilt', () => {
-    const withEngine = <T>(engine: 'native' | 'usearch', run: () => T): T => {
-      const previous = process.env.LOOKBOOK_GRAPH;
-      process.env.LOOKBOOK_GRAPH = engine;
-      try {
-        return run();
-      } finally {
-        if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
-        else process.env.LOOKBOOK_GRAPH = previous;
-      }
-    };
     const vectors = clustered(3400, 31);
     const indexDir = join(dir, 'switched');
     const live = new Map<string, Float32Array>();
@@ -357,15 +351,7 @@ describe('the native graph (native/graph.cpp)', () => {
       const native = new CodeStore(path, dimension);
       for (let slot = 0; slot < 300; slot++) native.write(slot, Float32Array.from({ length: dimension }, () => random() * 2 - 1));
       native.sync();
-      const previous = process.env.LOOKBOOK_GRAPH;
-      process.env.LOOKBOOK_GRAPH = 'usearch';
-      let script: CodeStore;
-      try {
-        script = new CodeStore(path, dimension);
-      } finally {
-        if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
-        else process.env.LOOKBOOK_GRAPH = previous;
-      }
+      const script = withEngine('usearch', () => new CodeStore(path, dimension));
       const query = Float32Array.from({ length: dimension }, () => random() * 2 - 1);
       const slots = Array.from({ length: 500 }, (_, i) => (i * 131) % 300);
       const mine = new Float64Array(slots.length);
