@@ -524,13 +524,8 @@ class Graph : public Napi::ObjectWrap<Graph> {
                 if (i < reused) removed_[reuse[i] >> 6] &= ~(std::uint64_t{1} << (reuse[i] & 63));
             }
         };
-        if (threads <= 1)
-            work(0);
-        else {
-            std::vector<std::thread> pool;
-            for (std::size_t t = 0; t != threads; ++t) pool.emplace_back(work, t);
-            for (auto& thread : pool) thread.join();
-        }
+        // USearch's executor: thread 0 is this one, the others are joined before it returns.
+        executor_stl_t{threads}.parallel(work);
         for (auto sink : sinks) loaded_ += sink;
         if (failed) throw Napi::Error::New(env, "add: " + failure);
     }
@@ -633,13 +628,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
                     }
                 }
             };
-            if (threads <= 1)
-                work(0);
-            else {
-                std::vector<std::thread> pool;
-                for (std::size_t t = 0; t != threads; ++t) pool.emplace_back(work, t);
-                for (auto& thread : pool) thread.join();
-            }
+            executor_stl_t{threads}.parallel(work);
             for (auto sink : sinks) loaded_ += sink;
             if (failed) throw Napi::Error::New(env, "searchMany: " + failure);
         }
