@@ -68,3 +68,36 @@ describe('malformed input that once reached a 5xx', () => {
     expect(ok.json.objects[0].products.map((product: any) => product.id)).toEqual(['a']);
   });
 });
+
+describe('input that was once silently misread', () => {
+  it('Shop The Look and Complete the Look refuse a JSON limit of true, null, [] or "" instead of reading 1 or 0', async () => {
+    for (const limit of [true, false, null, [], [2], '', ' ', 'five', '0x10']) {
+      const shop = await postJson(`${server.url}/v1/shop-the-look`, { index: 'shop', image: dataUri(jpeg), crop: [0, 0, 32, 32], limit });
+      envelope(shop.json, 'invalid_request', 400, shop.status);
+      expect(shop.json.error.param, JSON.stringify(limit)).toBe('limit');
+      const look = await postJson(`${server.url}/v1/complete-the-look`, { index: 'shop', image: dataUri(jpeg), limit });
+      envelope(look.json, 'invalid_request', 400, look.status);
+      expect(look.json.error.param, JSON.stringify(limit)).toBe('limit');
+    }
+    const score = await postJson(`${server.url}/v1/shop-the-look`, { index: 'shop', image: dataUri(jpeg), crop: [0, 0, 32, 32], min_product_score: true });
+    envelope(score.json, 'invalid_request', 400, score.status);
+    expect(score.json.error.param).toBe('min_product_score');
+    const confidence = await postJson(`${server.url}/v1/detect`, { image: dataUri(jpeg), confidence: false });
+    envelope(confidence.json, 'invalid_request', 400, confidence.status);
+    expect(confidence.json.error.param).toBe('confidence');
+  });
+
+  it('numeric fields take numbers in JSON and decimal strings in JSON or multipart, an empty multipart field being a 400', async () => {
+    for (const limit of [1, '1']) {
+      const json = await postJson(`${server.url}/v1/shop-the-look`, { index: 'shop', image: dataUri(jpeg), crop: [0, 0, 32, 32], limit });
+      expect(json.status).toBe(200);
+      expect(json.json.objects[0].products.map((product: any) => product.id)).toEqual(['a']);
+    }
+    const form = await readResponse(await fetch(`${server.url}/v1/shop-the-look`, { method: 'POST', body: scene({ index: 'shop', crop: '[0,0,32,32]', limit: '1', min_product_score: '-1' }) }));
+    expect(form.status).toBe(200);
+    expect(form.json.objects[0].products.map((product: any) => product.id)).toEqual(['a']);
+    const empty = await readResponse(await fetch(`${server.url}/v1/shop-the-look`, { method: 'POST', body: scene({ index: 'shop', crop: '[0,0,32,32]', min_product_score: '' }) }));
+    envelope(empty.json, 'invalid_request', 400, empty.status);
+    expect(empty.json.error).toMatchObject({ param: 'min_product_score', message: expect.stringContaining('expected a number') });
+  });
+});

@@ -26,6 +26,21 @@ export const binaryFiles = z.array(binaryFile);
 /** Multipart fields are strings; JSON bodies carry booleans: both are accepted. */
 export const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')], { error: 'true or false' });
 
+const decimal = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/**
+ * A number in a JSON body, or the same number written in decimal as a multipart field's string:
+ * `schema` checks it either way (and documents it). Unlike `z.coerce.number()`, nothing else becomes
+ * a number: `true` is not 1, and `""`, `null` or `[]` are not 0.
+ */
+export const formNumber = <T extends z.ZodType<number>>(schema: T) =>
+  z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    if (decimal.test(value)) return Number(value);
+    ctx.addIssue({ code: 'custom', message: `expected a number, received the string ${JSON.stringify(value.slice(0, 40))}` });
+    return z.NEVER;
+  }, schema);
+
 export const modelRef = z.strictObject({ id: z.string(), version: z.string() });
 
 /** The model an index holds embeddings of. */

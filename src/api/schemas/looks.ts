@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { bbox, binaryFile, flag, imageSize, indexModel, jsonField, modelRef } from './common.js';
+import { bbox, binaryFile, flag, formNumber, imageSize, indexModel, jsonField, modelRef } from './common.js';
 import { hit } from './indexes.js';
 
 /** Detection, Shop The Look and Complete the Look: JSON bodies or multipart forms with a `file`. */
 
 // Multipart fields arrive as strings; JSON bodies as numbers and arrays: accept both.
-const number = (min: number, max: number) => z.coerce.number().min(min).max(max);
+const number = (min: number, max: number) => formNumber(z.number().min(min).max(max));
+const count = (max: number) => formNumber(z.number().int().min(1).max(max));
 // zod's own messages for a tuple are wrong about lengths ("expected array to have >4 items" for two) and say "expected number, received number" of Infinity.
 const boxError = { error: 'a box is [x1, y1, x2, y2]: four finite numbers' };
 const coordinate = () => z.number(boxError);
@@ -18,13 +19,13 @@ export const detectRequest = z.strictObject({
   image: sceneImage,
   confidence: number(0, 1).optional().describe('Lowest detection score kept (default LOOKBOOK_DETECT_CONFIDENCE)'),
   iou: number(0, 1).optional().describe('Non-maximum suppression overlap'),
-  max_objects: z.coerce.number().int().min(1).max(300).optional(),
+  max_objects: count(300).optional(),
 });
 export const detectForm = detectRequest.omit({ image: true }).extend({ file: binaryFile });
 
 export const shopTheLookRequest = detectRequest.extend({
   index: z.string().min(1),
-  limit: z.coerce.number().int().min(1).max(100).default(5).describe('Products per object'),
+  limit: count(100).default(5).describe('Products per object'),
   min_score: number(0, 1).optional().describe('Lowest detection score (default LOOKBOOK_DETECT_CONFIDENCE)'),
   min_product_score: number(-1, 1).optional(),
   crop: box.optional().describe('Your own box [x1, y1, x2, y2] (JSON in multipart): no detection'),
@@ -40,7 +41,7 @@ export const completeTheLookRequest = z.strictObject({
   image: sceneImage,
   item_id: z.string().min(1).optional().describe('Or an item of the index: its kept image is the scene'),
   categories: jsonField(z.array(z.string().min(1)).min(1)).optional().describe('Only these catalog categories (JSON array in multipart)'),
-  limit: z.coerce.number().int().min(1).max(100).default(5).describe('Products per category'),
+  limit: count(100).default(5).describe('Products per category'),
   exclude_present: flag.default(true).describe('Leave out the categories already in the scene'),
 });
 export const completeTheLookForm = completeTheLookRequest.omit({ image: true, item_id: true }).extend({ file: binaryFile });
