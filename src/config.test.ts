@@ -47,6 +47,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ LOOKBOOK_DETECTOR: 'models/yolov8n.onnx' }).detection.detectorPath).toBe('models/yolov8n.onnx');
   });
 
+  it('takes detector labels named as Object.prototype\'s properties, and refuses "__proto__" rather than dropping it', () => {
+    const categories = loadConfig({ LOOKBOOK_LABEL_CATEGORIES: '{"constructor": ["constructor"], "toString": ["bags"]}' }).detection.labelCategories;
+    expect(Object.entries(categories)).toEqual([
+      ['constructor', ['constructor']],
+      ['toString', ['bags']],
+    ]);
+    expect(() => loadConfig({ LOOKBOOK_LABEL_CATEGORIES: '{"__proto__": ["shoes"]}' })).toThrow(/LOOKBOOK_LABEL_CATEGORIES.*__proto__/);
+    expect(() => loadConfig({ LOOKBOOK_LABEL_CATEGORIES: '{"shoe": "sneakers"}' })).toThrow('LOOKBOOK_LABEL_CATEGORIES');
+  });
+
   it('runs without Redis when told "none", and checks the queue settings', () => {
     expect(loadConfig({ LOOKBOOK_REDIS_URL: 'none' }).jobs.redisUrl).toBeUndefined();
     expect(loadConfig({ LOOKBOOK_OWNER_URL: 'http://owner:8080/' }).jobs.ownerUrl).toBe('http://owner:8080');

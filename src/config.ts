@@ -120,14 +120,22 @@ const envSchema = z.object({
     .string()
     .default('{}')
     .transform((text, ctx) => {
+      let parsed: unknown;
       try {
-        return JSON.parse(text) as unknown;
+        parsed = JSON.parse(text);
       } catch {
         ctx.addIssue({ code: 'custom', message: 'must be JSON: {"detector label": ["catalog category", ...]}' });
         return z.NEVER;
       }
+      // zod drops a "__proto__" key from what it returns: a label's categories would vanish without a word.
+      if (parsed !== null && typeof parsed === 'object' && Object.hasOwn(parsed, '__proto__')) {
+        ctx.addIssue({ code: 'custom', message: '"__proto__" may not be a label' });
+        return z.NEVER;
+      }
+      return parsed;
     })
-    .pipe(z.record(z.string(), z.array(z.string()))),
+    // An object with any keys, not a record: zod's records refuse one with its own "constructor" key, a label like any other.
+    .pipe(z.object({}).catchall(z.array(z.string()))),
   // Authentication, limits, CORS.
   LOOKBOOK_API_KEYS: z.string().default('').transform(parseApiKeys),
   LOOKBOOK_AUTH: z.enum(['keys', 'none']).optional(),

@@ -1,7 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relabelDetector } from './helpers/detector-model.js';
 import { dataUri, gradientJpeg } from './helpers/images.js';
-import { postJson, startTestServer, type TestServer } from './helpers/server.js';
+import { api } from './helpers/jobs.js';
+import { postJson, readResponse, startTestServer, type TestServer } from './helpers/server.js';
 
 const DETECTOR = 'test/fixtures/models/yolo-handmade/model.onnx';
 let server: TestServer;
@@ -137,5 +142,48 @@ describe('POST /v1/shop-the-look', () => {
     expect(badCrop.json.error.code).toBe('invalid_crop');
     const noIndex = await postJson(`${server.url}/v1/shop-the-look`, { image: dataUri(scene, 'image/png'), index: 'missing' });
     expect(noIndex.status).toBe(404);
+  });
+});
+
+describe('labels and categories named as Object.prototype properties', () => {
+  it('map "constructor", "__proto__" and "toString" like any other names, in Shop The Look, Complete the Look and the mapping', async () => {
+    // The hand-made detector with shirt, shoe and bag renamed.
+    const detector = join(mkdtempSync(join(tmpdir(), 'lookbook-detector-')), 'model.onnx');
+    relabelDetector(DETECTOR, detector, ['constructor', '__proto__', 'toString']);
+    const odd = await startTestServer({ LOOKBOOK_DETECTOR: detector, LOOKBOOK_LABEL_CATEGORIES: JSON.stringify({ constructor: ['constructor'] }) });
+    try {
+      await postJson(`${odd.url}/v1/indexes`, { name: 'odd' });
+      const categories = ['constructor', 'hasOwnProperty', 'bag', 'constructor', 'hasOwnProperty', 'bag'];
+      const added = await postJson(`${odd.url}/v1/indexes/odd/items`, { items: products.map((png, i) => ({ id: `p${i}`, image: dataUri(png, 'image/png'), category: categories[i] })) });
+      expect(added.json.succeeded).toBe(6);
+
+      const mapping = await readResponse(await fetch(`${odd.url}/v1/indexes/odd/categories`));
+      expect(mapping.status).toBe(200);
+      expect(mapping.json.labels).toEqual([
+        { label: 'constructor', categories: ['constructor'], source: 'configured', searched: 'filtered' },
+        { label: '__proto__', categories: [], source: 'none', searched: 'unfiltered' },
+        { label: 'toString', categories: [], source: 'none', searched: 'unfiltered' },
+      ]);
+      const put = await api(odd.url, 'PUT', '/v1/indexes/odd/categories', { labels: { toString: ['bag', 'hasOwnProperty'] } });
+      expect(put.status).toBe(200);
+      expect(put.json.labels[2]).toEqual({ label: 'toString', categories: ['bag', 'hasOwnProperty'], source: 'index', searched: 'filtered' });
+
+      const shop = await postJson(`${odd.url}/v1/shop-the-look`, { image: dataUri(scene, 'image/png'), index: 'odd', limit: 6 });
+      expect(shop.status).toBe(200);
+      expect(shop.json.objects.map((o: any) => [o.label, o.categories, o.category_source])).toEqual([
+        ['constructor', ['constructor'], 'configured'],
+        ['__proto__', null, 'none'],
+        ['toString', ['bag', 'hasOwnProperty'], 'index'],
+        ['__proto__', null, 'none'],
+      ]);
+      expect(shop.json.objects[0].products.map((p: any) => p.id).sort()).toEqual(['p0', 'p3']);
+      expect(shop.json.objects[1].products).toHaveLength(6);
+
+      const look = await postJson(`${odd.url}/v1/complete-the-look`, { image: dataUri(scene, 'image/png'), index: 'odd', exclude_present: false });
+      expect(look.status).toBe(200);
+      expect(look.json.present_categories.sort()).toEqual(['bag', 'constructor', 'hasOwnProperty']);
+    } finally {
+      await odd.close();
+    }
   });
 });

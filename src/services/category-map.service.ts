@@ -32,9 +32,10 @@ export class CategoryOverrides {
     this.db.exec('CREATE TABLE IF NOT EXISTS overrides (index_name TEXT NOT NULL, label TEXT NOT NULL, categories TEXT NOT NULL, PRIMARY KEY (index_name, label))');
   }
 
-  get(index: string): Record<string, string[]> {
+  /** An index's overrides by label: a Map, as labels such as "constructor" or "toString" are Object.prototype's names. */
+  get(index: string): Map<string, string[]> {
     const rows = this.db.prepare('SELECT label, categories FROM overrides WHERE index_name = ?').all(index) as { label: string; categories: string }[];
-    return Object.fromEntries(rows.map((row) => [row.label, JSON.parse(row.categories) as string[]]));
+    return new Map(rows.map((row) => [row.label, JSON.parse(row.categories) as string[]]));
   }
 
   /** Replaces an index's overrides. */
@@ -213,7 +214,7 @@ export class CategoryMapper {
   /** The derived label → categories mapping of an index, current with its catalog. */
   private async derived(index: VectorIndex) {
     const overrides = this.deps.overrides.get(index.name);
-    const key = `${index.dir}\u0000${index.seq}\u0000${JSON.stringify(overrides)}`;
+    const key = `${index.dir}\u0000${index.seq}\u0000${JSON.stringify([...overrides])}`;
     const cached = this.cache.get(index.name);
     if (cached?.key === key) return cached;
     const running = this.computing.get(`${index.name}\u0000${key}`);
@@ -223,11 +224,11 @@ export class CategoryMapper {
     return computation;
   }
 
-  private async compute(index: VectorIndex, key: string, overrides: Record<string, string[]>) {
+  private async compute(index: VectorIndex, key: string, overrides: ReadonlyMap<string, string[]>) {
     const counts = index.categoryCounts();
     const mapping = new Map<string, string[]>(this.labels.map((label) => [label, []]));
     // Categories a person has given to a label (here or in LOOKBOOK_LABEL_CATEGORIES) are not derived for others.
-    const claimed = new Set([...Object.values(overrides), ...Object.values(this.deps.configured)].flat());
+    const claimed = new Set([...overrides.values(), ...Object.values(this.deps.configured)].flat());
     const open = counts.map(({ category }) => category).filter((category) => !claimed.has(category));
     const sampled: CategorySample[] = [];
     for (const category of open) {
@@ -252,9 +253,10 @@ export class CategoryMapper {
 
   /** The categories a label's objects are searched in, and where that comes from. */
   async categoriesFor(index: VectorIndex, label: string): Promise<LabelMapping> {
-    const override = this.deps.overrides.get(index.name)[label];
+    const override = this.deps.overrides.get(index.name).get(label);
     if (override) return { label, categories: override, source: 'index' };
-    const configured = this.deps.configured[label];
+    // Own keys only: a label named "constructor" is not Object's.
+    const configured = Object.hasOwn(this.deps.configured, label) ? this.deps.configured[label] : undefined;
     if (configured) return { label, categories: configured, source: 'configured' };
     const derived = (await this.derived(index)).mapping.get(label) ?? [];
     return { label, categories: derived, source: derived.length > 0 ? 'derived' : 'none' };
