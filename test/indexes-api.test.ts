@@ -299,6 +299,40 @@ describe('items the catalog could not keep as sent', () => {
     expect(found.json.data.map((hit: any) => [hit.id, hit.metadata.constructor])).toEqual([['fine', 'Acme']]);
   });
 
+  it('refuses "." and ".." as item ids, which a URL path resolves away, and keeps ids with "/" addressable percent-encoded', async () => {
+    await call('POST', '/v1/indexes', { name: 'path-ids' });
+    const vector = Array.from({ length: 512 }, (_, j) => Math.sin(j * 0.37));
+    const ids = ['.', '..', 'shoes/sku-1', '../sku-2', '.hidden', '...'];
+    const added = await call('POST', '/v1/indexes/path-ids/items', { items: ids.map((id) => ({ id, vector })) });
+    expect(added.status).toBe(200);
+    expect(added.json.results.map((result: any) => [result.id, result.status, result.error?.code])).toEqual([
+      ['.', 'error', 'invalid_item'],
+      ['..', 'error', 'invalid_item'],
+      ['shoes/sku-1', 'ok', undefined],
+      ['../sku-2', 'ok', undefined],
+      ['.hidden', 'ok', undefined],
+      ['...', 'ok', undefined],
+    ]);
+    expect(added.json.results[0].error.message).toBe('id: may not be "." or "..": a URL resolves them as path segments, so …/items/{id} could not address the item');
+    for (const id of ids.slice(2)) expect((await call('GET', `/v1/indexes/path-ids/items/${encodeURIComponent(id)}`)).json.id, id).toBe(id);
+    expect((await call('GET', '/v1/indexes/path-ids')).json.count).toBe(4);
+
+    const upload = (name: string, items?: unknown) => {
+      const form = new FormData();
+      form.append('file', new Blob([jpegs[0]!], { type: 'image/jpeg' }), name);
+      if (items) form.append('items', JSON.stringify(items));
+      return fetch(`${server.url}/v1/indexes/path-ids/items/upload`, { method: 'POST', body: form }).then(async (response) => ({ status: response.status, json: await response.json() }));
+    };
+    // (A file named ".." never names an item: busboy, under multer, takes such a part for a field.)
+    for (const refused of [await upload('photo.jpg', [{ id: '.' }]), await upload('photo.jpg', [{ id: '..' }])]) {
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toMatchObject({ code: 'invalid_request', param: 'id', message: expect.stringContaining('may not be "." or ".."') });
+    }
+    expect((await upload('photo.jpg', [{ id: 'uploads/photo.jpg' }])).json.succeeded).toBe(1);
+    const image = await fetch(`${server.url}/v1/indexes/path-ids/items/${encodeURIComponent('uploads/photo.jpg')}/image`);
+    expect(Buffer.from(await image.arrayBuffer()).equals(jpegs[0]!)).toBe(true);
+  });
+
   it('answers 404 for an unknown index whatever its items', async () => {
     const { status, json } = await call('POST', '/v1/indexes/no-such-index/items', { items: [{ id: 'x' }] });
     expect(status).toBe(404);

@@ -36,6 +36,28 @@ describe('manifest lines', () => {
     expect(failures[0].message.length).toBeLessThan(500);
   });
 
+  it('fails the lines whose id is "." or "..", and only them, saying why', async () => {
+    const lines = ['.', 'shoes/sku-1', '..', '...'].map((id) => JSON.stringify({ id, text: `item ${id}` }));
+    const { job, failures } = await ingest(`${lines.join('\n')}\n`);
+    expect(job.state).toBe('completed');
+    expect(job.progress).toEqual({ total: 4, done: 2, failed: 2 });
+    expect(failures.map((failure: any) => [failure.id, failure.code])).toEqual([
+      ['.', 'invalid_item'],
+      ['..', 'invalid_item'],
+    ]);
+    expect(failures[0].message).toContain('may not be "." or ".."');
+    expect((await api(server.url, 'GET', `/v1/indexes/lines/items/${encodeURIComponent('shoes/sku-1')}`)).json.text).toBe('item shoes/sku-1');
+  });
+
+  it('fails inline job items whose id is "." or "..", and keeps the others', async () => {
+    const submitted = await api(server.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'lines', items: [{ id: '..', text: 'a belt' }, { id: 'belt', text: 'a belt' }] });
+    expect(submitted.status).toBe(202);
+    const job = await waitForJob(server.url, submitted.json.id);
+    expect(job.progress).toEqual({ total: 2, done: 1, failed: 1 });
+    const failures = (await api(server.url, 'GET', `/v1/jobs/${job.id}/failures`)).json.data;
+    expect(failures).toEqual([expect.objectContaining({ id: '..', code: 'invalid_item', message: expect.stringContaining('may not be "." or ".."') })]);
+  });
+
   it('skips a leading UTF-8 byte order mark, as the CLI does', async () => {
     const { job, failures } = await ingest(`\uFEFF${JSON.stringify({ id: 'bom-1', text: 'a scarf' })}\n${JSON.stringify({ id: 'bom-2', text: 'a hat' })}\n`);
     expect(failures).toEqual([]);

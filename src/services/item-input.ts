@@ -75,12 +75,24 @@ function nestsWithin(value: unknown, limit: number): boolean {
 }
 
 /**
+ * An item id: 1 to 256 characters of valid Unicode, except "." and "..": URLs resolve those as
+ * path segments (RFC 3986 §5.2.4, and fetch and curl do so even percent-encoded), so
+ * `…/items/{id}` could never address such an item. Every other id round-trips through one path
+ * segment percent-encoded, "/" as %2F.
+ */
+export const itemIdSchema = storedText()
+  .min(1)
+  .max(256)
+  .refine((id) => id !== '.' && id !== '..', { message: 'may not be "." or "..": a URL resolves them as path segments, so …/items/{id} could not address the item' })
+  .describe('The upsert key: 1 to 256 characters, not "." or ".." (in a path, percent-encoded: "/" as %2F)');
+
+/**
  * One catalog item as clients send it — in `POST /v1/indexes/{name}/items`, inline in a job, or
  * as a line of a JSONL manifest.
  */
 export const itemSchema = z
   .strictObject({
-    id: storedText().min(1).max(256),
+    id: itemIdSchema,
     image: z.string().min(1).optional(),
     text: storedText().optional(),
     vector: vectorSchema.optional(),
