@@ -122,6 +122,46 @@ describe('ingest jobs', () => {
     }
   });
 
+  it('fails a job once, saying why, when its manifest URL serves a web page instead of JSON lines', async () => {
+    const page = '<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body><form>…</form></body>\n</html>\n';
+    const manifest = `\n${JSON.stringify({ id: 'scarf', text: 'a wool scarf' })}\n{"id": "broken\n`;
+    const origin = await listenLocal((req, res) => {
+      const [type, body] =
+        req.url === '/login' ? ['text/html; charset=utf-8', page]
+        : req.url === '/xhtml' ? ['application/xhtml+xml', page]
+        : req.url === '/plain-page' ? ['text/plain', page]
+        : ['text/plain', manifest];
+      res.setHeader('content-type', type);
+      res.end(body);
+    });
+    try {
+      await createIndex('pages');
+      const ingest = async (path: string) => {
+        const submitted = await api(server.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'pages', manifest_url: `${origin.origin}${path}` });
+        expect(submitted.status).toBe(202);
+        const job = await waitForJob(server.url, submitted.json.id);
+        return { job, failures: (await api(server.url, 'GET', `/v1/jobs/${job.id}/failures`)).json.data };
+      };
+      for (const [path, served] of [['/login', 'text/html'], ['/xhtml', 'application/xhtml+xml']] as const) {
+        const { job, failures } = await ingest(path);
+        expect(job).toMatchObject({ state: 'failed', progress: { total: 0, done: 0, failed: 0 }, error: { code: 'manifest_not_jsonl' } });
+        expect(job.error.message).toBe(`${origin.origin}${path} served ${served}, expected JSON lines (one item per line): a web page, such as an error or sign-in page, answered in place of the manifest`);
+        expect(failures).toEqual([]);
+      }
+      // A page whose server calls it text: its first non-blank line is not JSON.
+      const plain = await ingest('/plain-page');
+      expect(plain.job).toMatchObject({ state: 'failed', progress: { total: 0 }, error: { code: 'manifest_not_jsonl' } });
+      expect(plain.job.error.message).toBe(`${origin.origin}/plain-page is not JSON lines (one item per line): its first line is "<!DOCTYPE html>"`);
+      expect(plain.failures).toEqual([]);
+      // A manifest that starts well still fails its bad lines one by one, whatever its content type.
+      const good = await ingest('/catalog.jsonl');
+      expect(good.job).toMatchObject({ state: 'completed', progress: { total: 2, done: 1, failed: 1 }, error: null });
+      expect(good.failures).toEqual([{ id: 'line:3', code: 'invalid_json', message: expect.stringContaining('line 3 is not JSON') }]);
+    } finally {
+      await origin.close();
+    }
+  });
+
   it('appends JSON items, image files and a manifest to an open job, which completes once closed', async () => {
     await createIndex('stream');
     const opened = await api(server.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'stream', open: true });

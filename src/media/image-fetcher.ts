@@ -65,7 +65,9 @@ export class ImageFetcher {
 
   /**
    * Streams a text document (a JSONL manifest) to `path` under the same address rules, with its
-   * own size cap and deadline; any text, JSON or binary content type is taken.
+   * own size cap and deadline; any text, JSON or binary content type is taken, but not a web page
+   * (`text/html`, `application/xhtml+xml`: an error or sign-in page answered with 200 in place of
+   * the manifest), refused as `manifest_not_jsonl` before its body is read.
    */
   async fetchToFile(url: string, path: string, limits: { maxBytes: number; timeoutMs: number }, signal?: AbortSignal): Promise<number> {
     const combined = this.deadline(limits.timeoutMs, signal);
@@ -74,6 +76,12 @@ export class ImageFetcher {
     if (status < 200 || status >= 300) {
       response.resume();
       throw new FetchError('url_fetch_failed', `fetching ${final} answered HTTP ${status}`, { details: { upstream_status: status }, retryable: status >= 500 || status === 429 });
+    }
+    const type = String(response.headers['content-type'] ?? '').toLowerCase();
+    const page = /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/.exec(type);
+    if (page) {
+      response.resume();
+      throw new FetchError('manifest_not_jsonl', `${final} served ${page[1]}, expected JSON lines (one item per line): a web page, such as an error or sign-in page, answered in place of the manifest`);
     }
     const declared = Number(response.headers['content-length'] ?? NaN);
     if (declared > limits.maxBytes) {

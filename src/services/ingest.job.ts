@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { AppError } from '../errors.js';
+import { AppError, FetchError } from '../errors.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { loadImageReference } from '../media/image-source.js';
 import type { ItemFailure, JobRecord } from '../queue/job-store.js';
@@ -15,6 +15,15 @@ export interface UploadedImage {
   /** Item fields (`id` defaults to the file name). */
   readonly fields: Record<string, unknown>;
   readonly filename: string;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Stands for an inline image until its chunk is written and the image stored. */
@@ -94,12 +103,30 @@ export class ItemIntake {
     return this.place({ id: parsed.item.id, source: PENDING_IMAGE, fields: this.fieldsOf({ ...parsed.item, image: undefined }) }, file.bytes);
   }
 
-  /** Reads a JSONL manifest file line by line. */
-  async addManifest(path: string): Promise<void> {
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  /**
+   * Reads a JSONL manifest file line by line. A manifest fetched from `fetchedFrom` whose first
+   * non-blank line is not JSON is not a manifest (a page answered in place of one, HTML served as
+   * text/plain): it fails whole, `manifest_not_jsonl`, before any item is taken, instead of
+   * failing each of its lines as not JSON.
+   */
+  async addManifest(path: string, options: { fetchedFrom?: string | undefined } = {}): Promise<void> {
+    const input = createReadStream(path, { encoding: 'utf8' });
+    const lines = createInterface({ input, crlfDelay: Infinity });
     let lineNumber = 0;
-    // A leading byte order mark (editors on Windows write one) is not part of the first line's JSON.
-    for await (const line of lines) await this.addLine(lineNumber === 0 && line.startsWith('\uFEFF') ? line.slice(1) : line, ++lineNumber);
+    let checked = options.fetchedFrom === undefined;
+    for await (const text of lines) {
+      // A leading byte order mark (editors on Windows write one) is not part of the first line's JSON.
+      const line = lineNumber === 0 && text.startsWith('\uFEFF') ? text.slice(1) : text;
+      lineNumber += 1;
+      if (!checked && line.trim() !== '') {
+        checked = true;
+        if (!isJson(line)) {
+          input.destroy();
+          throw new FetchError('manifest_not_jsonl', `${options.fetchedFrom} is not JSON lines (one item per line): its first line is ${JSON.stringify(line.slice(0, 80))}${line.length > 80 ? '…' : ''}`);
+        }
+      }
+      await this.addLine(line, lineNumber);
+    }
   }
 
   private fieldsOf(item: ItemBody) {

@@ -71,7 +71,7 @@ export class JobRequests {
             const limits = { maxBytes: settings.manifestMaxBytes, timeoutMs: settings.manifestTimeoutMs ?? 10 * 60_000 };
             await this.service.deps.images.fetcher!.fetchToFile(input.manifestUrl, path, limits, signal);
           }
-          await this.take(job, { manifestPath: path });
+          await this.take(job, { manifestPath: path }, { fetchedFrom: input.manifestUrl });
           const current = this.service.deps.store.get(job.id)!;
           if (isTerminal(current.state)) return;
           this.service.update(job.id, { params: { ...current.params, preparing: false } });
@@ -94,12 +94,12 @@ export class JobRequests {
   }
 
   /** Takes input into a job, a chunk at a time; a staged manifest is deleted once read. */
-  private async take(job: JobRecord, input: IngestInput): Promise<void> {
+  private async take(job: JobRecord, input: IngestInput, manifest: { fetchedFrom?: string | undefined } = {}): Promise<void> {
     const intake = this.ingest.intake(job);
     try {
       for (const [i, raw] of (input.items ?? []).entries()) await intake.add(raw, `#${job.total + i}`);
       for (const file of input.files ?? []) await intake.addFile(file);
-      if (input.manifestPath !== undefined) await intake.addManifest(input.manifestPath);
+      if (input.manifestPath !== undefined) await intake.addManifest(input.manifestPath, manifest);
       await intake.flush();
     } finally {
       if (input.manifestPath !== undefined) await rm(input.manifestPath, { force: true });

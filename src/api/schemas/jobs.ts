@@ -14,7 +14,7 @@ export const ingestRequest = z
     type: z.literal('ingest'),
     index: indexName,
     items: z.array(z.unknown()).min(1).optional().describe('Items as `POST /v1/indexes/{name}/items` takes them; bounded by LOOKBOOK_JSON_LIMIT_BYTES, not by the 256 of that route'),
-    manifest_url: z.url({ protocol: /^https?$/ }).optional().describe('An http(s) URL of a JSONL manifest (one item per line), fetched by the server under the image-URL rules'),
+    manifest_url: z.url({ protocol: /^https?$/ }).optional().describe('An http(s) URL of a JSONL manifest (one item per line), fetched by the server under the image-URL rules. One served as a web page (text/html, application/xhtml+xml) or whose first non-blank line is not JSON fails the job (manifest_not_jsonl)'),
     open: z.boolean().optional().describe('Keep the job open for chunks appended with `POST /v1/jobs/{id}/items` until `POST /v1/jobs/{id}/close`'),
   })
   .refine((body) => (body.items !== undefined ? 1 : 0) + (body.manifest_url !== undefined ? 1 : 0) <= 1, { message: 'send items or manifest_url, not both' })
