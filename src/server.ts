@@ -170,6 +170,8 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       limiterRedis.on('error', () => undefined); // the limiter falls back to memory meanwhile
       opened.push({ close: () => limiterRedis.disconnect() });
     }
+    // Closed before the job store (the parts close in reverse): input steps still reading a manifest or an index stop first.
+    opened.push({ close: () => jobs.service.close() });
     await jobs.start();
     store.removeOrphans();
     if (!settings) logger.info('LOOKBOOK_REDIS_URL=none: background jobs are off');

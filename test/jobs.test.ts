@@ -162,6 +162,39 @@ describe('ingest jobs', () => {
     }
   });
 
+  it('shuts down while a job still reads its manifest: the read stops, nothing throws, and the next start fails the job as interrupted', async () => {
+    // The manifest's first line, then nothing: the job is reading when the service closes.
+    let reading!: () => void;
+    const started = new Promise<void>((resolve) => (reading = resolve));
+    const origin = await listenLocal((_req, res) => {
+      res.setHeader('content-type', 'application/x-ndjson');
+      res.write(`${JSON.stringify({ id: 'first', text: 'a linen shirt' })}\n`);
+      reading();
+    });
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    const own = await startJobServer({ LOOKBOOK_FETCH_ALLOW_PRIVATE: 'true', LOOKBOOK_WORKER_CONCURRENCY: '0' });
+    let reopened: JobServer | undefined;
+    try {
+      await createIndex('shutdown', own);
+      const submitted = await api(own.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'shutdown', manifest_url: `${origin.origin}/slow.jsonl` });
+      expect(submitted.status).toBe(202);
+      await started;
+      await own.close();
+      // A turn of the event loop for a rejection left behind to surface.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(rejections).toEqual([]);
+      reopened = await startJobServer({ LOOKBOOK_DATA_DIR: own.dataDir, LOOKBOOK_WORKER_CONCURRENCY: '0' });
+      const job = (await api(reopened.url, 'GET', `/v1/jobs/${submitted.json.id}`)).json;
+      expect(job).toMatchObject({ state: 'failed', error: { code: 'interrupted' } });
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      await reopened?.close();
+      await origin.close();
+    }
+  });
+
   it('appends JSON items, image files and a manifest to an open job, which completes once closed', async () => {
     await createIndex('stream');
     const opened = await api(server.url, 'POST', '/v1/jobs', { type: 'ingest', index: 'stream', open: true });

@@ -90,6 +90,8 @@ export class JobService implements OwnerClient {
   private readonly handlers = new Map<JobType, JobHandler>();
   /** Input steps running after a job's 202 (a manifest fetched or read), stopped when the job ends. */
   private readonly inputSteps = new Map<string, AbortController>();
+  /** Closed (the service is shutting down): input steps still running neither fail their jobs nor touch the job store. */
+  private closed = false;
   readonly embedder: WorkEmbedder;
 
   constructor(readonly deps: JobServiceDeps) {
@@ -290,12 +292,20 @@ export class JobService implements OwnerClient {
     const controller = new AbortController();
     this.inputSteps.set(job.id, controller);
     step(controller.signal).finally(() => this.inputSteps.delete(job.id)).catch(async (error: unknown) => {
+      // Cut off by a shutdown: the job stays as it was, and the next start settles it (a job still reading its input is failed as interrupted).
+      if (this.closed) return;
       const current = this.deps.store.get(job.id);
       if (!current || isTerminal(current.state)) return;
       const reason = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'internal_error', message: String(error) };
       if (!(error instanceof AppError)) this.deps.logger.error({ err: error, job: job.id }, 'job input step failed');
       await this.end(current, 'failed', reason);
     });
+  }
+
+  /** Stops the input steps still running (before the job store closes under them); their jobs are left as they are. */
+  close(): void {
+    this.closed = true;
+    for (const controller of this.inputSteps.values()) controller.abort(new ConflictError('shutting_down', 'the service is shutting down'));
   }
 
   // ---- the workers' side (OwnerClient) ----------------------------------------------------
