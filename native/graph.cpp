@@ -267,6 +267,44 @@ struct live_t {
     }
 };
 
+// One condition of a filter: a column of value ids by key (1, 2 or 4 bytes each; 0 is no value) and
+// the ids it accepts, a bit each.
+struct condition_t {
+    void const* values;
+    std::size_t width;
+    std::size_t length;
+    std::uint8_t const* accept;
+    std::size_t accepted_ids; // bits in `accept`
+    bool has(std::size_t key) const noexcept {
+        if (key >= length) return false;
+        std::size_t id = width == 1   ? static_cast<std::uint8_t const*>(values)[key]
+                         : width == 2 ? static_cast<std::uint16_t const*>(values)[key]
+                                      : static_cast<std::uint32_t const*>(values)[key];
+        return id != 0 && id < accepted_ids && ((accept[id >> 3] >> (id & 7)) & 1u);
+    }
+};
+
+// Live candidates whose keys meet every condition; counts the candidates it was asked about (those
+// near enough to enter the walk's list) and those that passed.
+struct matching_t {
+    condition_t const* conditions;
+    std::size_t count;
+    std::uint64_t const* removed; // null when there are no removed entries
+    slot_t_ const* key_of_slot;   // null when keys are read from the nodes
+    std::size_t* asked;
+    std::size_t* passed;
+    bool operator()(member_cref_t const& member) const noexcept {
+        std::size_t slot = get_slot(member);
+        ++*asked;
+        if (removed && ((removed[slot >> 6] >> (slot & 63)) & 1u)) return false;
+        std::size_t key = key_of_slot ? key_of_slot[slot] : static_cast<std::size_t>(get_key(member));
+        for (std::size_t i = 0; i != count; ++i)
+            if (!conditions[i].has(key)) return false;
+        ++*passed;
+        return true;
+    }
+};
+
 // Sets a code's bits where the value is above zero, first dimension in the highest bit of the
 // first byte: USearch's cast from f32 to b1x8 and the service's packSignBits.
 inline void pack_signs(float const* values, std::size_t dimensions, byte_t* out, std::size_t stride) noexcept {
@@ -293,6 +331,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
                                InstanceMethod("remove", &Graph::Remove),
                                InstanceMethod("search", &Graph::Search),
                                InstanceMethod("searchMany", &Graph::SearchMany),
+                               InstanceMethod("searchFiltered", &Graph::SearchFiltered),
                                InstanceMethod("save", &Graph::Save),
                                InstanceMethod("load", &Graph::Load),
                                InstanceMethod("clear", &Graph::Clear),
@@ -587,6 +626,63 @@ class Graph : public Napi::ObjectWrap<Graph> {
         Napi::Object result = Napi::Object::New(env);
         result.Set("keys", found == wanted ? keys : Napi::Uint32Array::New(env, found, keys.ArrayBuffer(), 0));
         result.Set("distances", found == wanted ? distances : Napi::Float32Array::New(env, found, distances.ArrayBuffer(), 0));
+        return result;
+    }
+
+    // searchFiltered(query: Float32Array, k, conditions: [values, accept, …]) → { keys, distances,
+    // asked, passed }: the k nearest live keys that meet every condition (values: the value id of
+    // each key, Uint8/16/32Array, 0 for none; accept: a Uint8Array with bit i set where id i passes),
+    // from one walk (at the graph's ef, or k when larger) whose list holds only such keys: it expands every node it reaches, passing or
+    // not, and stops when its k nearest passing ones are nearer than any node left to expand
+    // (USearch's filtered search). `asked`: the candidates near enough to enter the list, `passed`:
+    // those of them that met the conditions (their ratio tells a filter that holds the query's
+    // neighbourhood from one that lies away from it).
+    Napi::Value SearchFiltered(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsArray())
+            throw Napi::TypeError::New(env, "searchFiltered(query: Float32Array, k: number, conditions: [values, accept, ...])");
+        Napi::Float32Array query = info[0].As<Napi::Float32Array>();
+        if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "searchFiltered: the query must have the graph's dimensions");
+        Napi::Array list = info[2].As<Napi::Array>();
+        if (list.Length() % 2 != 0) throw Napi::TypeError::New(env, "searchFiltered: conditions come in pairs of values and accepted ids");
+        std::vector<condition_t> conditions;
+        for (std::uint32_t i = 0; i != list.Length(); i += 2) {
+            Napi::Value values = list[i], accept = list[i + 1];
+            if (!values.IsTypedArray() || !accept.IsTypedArray()) throw Napi::TypeError::New(env, "searchFiltered: values and accepted ids must be typed arrays");
+            Napi::TypedArray column = values.As<Napi::TypedArray>(), bits = accept.As<Napi::TypedArray>();
+            napi_typedarray_type type = column.TypedArrayType();
+            if ((type != napi_uint8_array && type != napi_uint16_array && type != napi_uint32_array) || bits.TypedArrayType() != napi_uint8_array)
+                throw Napi::TypeError::New(env, "searchFiltered: values must be a Uint8/16/32Array, accepted ids a Uint8Array");
+            conditions.push_back({static_cast<byte_t const*>(column.ArrayBuffer().Data()) + column.ByteOffset(), column.ElementSize(),
+                                  column.ElementLength(), static_cast<std::uint8_t const*>(bits.ArrayBuffer().Data()) + bits.ByteOffset(),
+                                  bits.ByteLength() * 8});
+        }
+        std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
+        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
+        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        std::size_t found = 0, asked = 0, passed = 0;
+        if (wanted) {
+            std::vector<byte_t> code(rows_->stride);
+            pack_signs(query.Data(), dimensions_, code.data(), rows_->stride);
+            index_search_config_t config;
+            config.expansion = expansion_search_; // or `wanted`, when larger
+            config.thread = 0;
+            codes_view_t const codes = codes_();
+            matching_t matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes.key_of_slot, &asked, &passed};
+            auto result = graph_->search(code.data(), wanted, metric_t{codes}, config, matching, load_ahead_t{codes, &loaded_});
+            if (!result) throw Napi::Error::New(env, std::string("searchFiltered: ") + result.error.release());
+            found = std::min(result.count, wanted);
+            for (std::size_t i = 0; i != found; ++i) {
+                auto match = result[i];
+                keys.Data()[i] = static_cast<std::uint32_t>(match.member.key);
+                distances.Data()[i] = match.distance;
+            }
+        }
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("keys", found == wanted ? keys : Napi::Uint32Array::New(env, found, keys.ArrayBuffer(), 0));
+        result.Set("distances", found == wanted ? distances : Napi::Float32Array::New(env, found, distances.ArrayBuffer(), 0));
+        result.Set("asked", Napi::Number::New(env, static_cast<double>(asked)));
+        result.Set("passed", Napi::Number::New(env, static_cast<double>(passed)));
         return result;
     }
 

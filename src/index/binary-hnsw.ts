@@ -2,7 +2,7 @@ import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from '
 import { dirname } from 'node:path';
 import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
 import type { CodeStore } from './code-store.js';
-import { createNativeGraph, graphEngine, type GraphEngine, type NativeGraph } from './native-graph.js';
+import { createNativeGraph, graphEngine, type FilterColumns, type GraphEngine, type NativeGraph } from './native-graph.js';
 
 export interface HnswSettings {
   /** Graph connectivity M. @defaultValue 16 */
@@ -134,6 +134,19 @@ export class BinaryHnsw {
     const matches = this.index.search(query, Math.min(k, this.size), 1);
     const slots = Array.from(matches.keys, (key) => Number(key));
     return { slots, distances: matches.distances.subarray(0, slots.length) };
+  }
+
+  /**
+   * The `k` nearest live slots that meet `conditions`, from one walk that keeps only those (the
+   * native graph; undefined on USearch's binding, whose walk takes no predicate), with the share of
+   * the walk's near candidates that met them.
+   */
+  searchFiltered(query: Float32Array, k: number, conditions: FilterColumns): { slots: number[]; distances: Float32Array; passShare: number } | undefined {
+    if (this.engine !== 'native') return undefined;
+    if (this.size === 0) return { slots: [], distances: new Float32Array(0), passShare: 0 };
+    this.syncCodes();
+    const { keys, distances, asked, passed } = this.native.searchFiltered(query, Math.min(k, this.size), conditions);
+    return { slots: Array.from(keys), distances, passShare: asked > 0 ? passed / asked : 0 };
   }
 
   /** Candidates for many queries at once (on `threads` threads). */

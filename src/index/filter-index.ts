@@ -1,4 +1,5 @@
 import type { ItemFilter } from './catalog.js';
+import type { FilterColumns } from './native-graph.js';
 
 /** Longer string values are not indexed; a filter naming one is answered by the catalog. */
 const MAX_INDEXED_LENGTH = 256;
@@ -148,6 +149,13 @@ class FieldPostings {
     return id !== 0 && ids.includes(id);
   }
 
+  /** The slots' value ids and a bitset of `ids`: the condition as the native graph's filtered walk tests it. */
+  column(ids: readonly number[]): [Uint8Array | Uint16Array | Uint32Array, Uint8Array] {
+    const accept = new Uint8Array((Math.max(...ids) >> 3) + 1);
+    for (const id of ids) accept[id >> 3]! |= 1 << (id & 7);
+    return [this.valueOf, accept];
+  }
+
   get bytes(): number {
     return this.valueOf.byteLength + this.positionOf.byteLength + this.lists.reduce((sum, list) => sum + list.slots.byteLength, 0);
   }
@@ -163,6 +171,8 @@ export interface FilterPlan {
   writeSlots(out: Uint32Array): number;
   /** Whether a live slot matches. */
   matches(slot: number): boolean;
+  /** The filter as the native graph's filtered walk tests it (each condition's value ids by slot and the ids it accepts). */
+  columns(): FilterColumns;
 }
 
 /**
@@ -293,7 +303,7 @@ export class FilterIndex {
    */
   plan(filter: ItemFilter): FilterPlan | undefined {
     const conditions: { field: FieldPostings; ids: number[]; size: number }[] = [];
-    const none: FilterPlan = { estimate: 0, slots: () => new Uint32Array(0), writeSlots: () => 0, matches: () => false };
+    const none: FilterPlan = { estimate: 0, slots: () => new Uint32Array(0), writeSlots: () => 0, matches: () => false, columns: () => [new Uint8Array(0), new Uint8Array(0)] };
     const resolve = (name: string, keys: (string | undefined)[]): boolean | undefined => {
       const field = this.fields.get(name);
       if (!field) return false;
@@ -340,6 +350,7 @@ export class FilterIndex {
       },
       writeSlots,
       matches: (slot) => conditions.every((condition) => condition.field.has(slot, condition.ids)),
+      columns: () => conditions.flatMap((condition) => condition.field.column(condition.ids)),
     };
   }
 }

@@ -107,6 +107,63 @@ describe('the native graph (native/graph.cpp)', () => {
     batch.forEach((answer, q) => expect(answer.slots).toEqual(native.search(row(queries, q), 10).slots));
   });
 
+  nativeOnly('walks with a filter: only live matching keys, the exact filtered neighbours, in a Uint8/16/32 column and with two conditions', () => {
+    const count = 3000;
+    const vectors = clustered(count, 21);
+    const slots = Array.from({ length: count }, (_, i) => i * 3 + 1);
+    const graph = new BinaryHnsw(DIMENSION, SETTINGS, 'native');
+    graph.add(slots, vectors);
+    for (const slot of slots.slice(0, 200)) graph.remove(slot);
+    const live = slots.slice(200);
+    const codes = new Map(live.map((slot) => [slot, packSignBits(row(vectors, slots.indexOf(slot)))]));
+    const highest = slots[slots.length - 1]! + 1;
+    // Condition one: a value id of 1–4, ids 1 and 3 accepted (half the items); two: a wide id of 300–304, 300 not accepted.
+    // Drawn at random, not from the slot: the items' clusters follow their slots.
+    const draw = rng(22);
+    const colour = new Uint8Array(highest);
+    const size = new Uint16Array(highest);
+    const wide = new Uint32Array(highest);
+    for (const slot of slots) {
+      colour[slot] = 1 + Math.floor(draw() * 4);
+      size[slot] = 300 + Math.floor(draw() * 5);
+      wide[slot] = size[slot]!;
+    }
+    const accept = (ids: number[]) => {
+      const bits = new Uint8Array((Math.max(...ids) >> 3) + 1);
+      for (const id of ids) bits[id >> 3]! |= 1 << (id & 7);
+      return bits;
+    };
+    const colours = accept([1, 3]);
+    const sizes = accept([301, 302, 303, 304]);
+    const passes = (slot: number, both: boolean) => (colour[slot] === 1 || colour[slot] === 3) && (!both || size[slot] !== 300);
+    const queries = clustered(40, 23);
+    for (const [name, columns, both] of [
+      ['one condition', [colour, colours], false],
+      ['two conditions, 16-bit ids', [colour, colours, size, sizes], true],
+      ['two conditions, 32-bit ids', [colour, colours, wide, sizes], true],
+    ] as const) {
+      let hits = 0;
+      for (let q = 0; q < 40; q++) {
+        const query = row(queries, q);
+        const found = graph.searchFiltered(query, 10, [...columns])!;
+        expect(found.slots, name).toHaveLength(10);
+        expect(found.slots.every((slot) => passes(slot, both) && slot > slots[199]!), name).toBe(true);
+        found.slots.forEach((slot, i) => expect(found.distances[i]).toBe(hamming(packSignBits(query), codes.get(slot)!)));
+        expect(found.passShare).toBeGreaterThan(0.2);
+        expect(found.passShare).toBeLessThan(0.8);
+        const matching = new Map([...codes].filter(([slot]) => passes(slot, both)));
+        const kth = exactKth(matching, query, 10);
+        hits += [...found.distances].filter((d) => d <= kth).length;
+      }
+      expect(hits / 400, name).toBeGreaterThanOrEqual(0.95);
+    }
+    // Keys past a column's end, and ids past the accepted bits, do not pass; a filter nothing passes finds nothing.
+    expect(graph.searchFiltered(row(queries, 0), 10, [colour.subarray(0, 10), colours])!.slots.every((slot) => slot < 10)).toBe(true);
+    expect(graph.searchFiltered(row(queries, 0), 10, [colour, accept([7])])!.slots).toEqual([]);
+    expect(() => graph.searchFiltered(row(queries, 0), 10, [colour])).toThrow(/pairs/);
+    expect(() => graph.searchFiltered(row(queries, 0), 10, [new Float32Array(4) as unknown as Uint8Array, colours])).toThrow(/Uint8\/16\/32Array/);
+  });
+
   nativeOnly('reads USearch’s files and writes files USearch reads, removed entries included', () => {
     const count = 2000;
     const vectors = clustered(count, 11);

@@ -19,6 +19,13 @@ export interface NativeGraph {
   remove(key: number): boolean;
   /** Up to `k` nearest keys and their Hamming distances, nearest first. */
   search(query: Float32Array, k: number): { keys: Uint32Array; distances: Float32Array };
+  /**
+   * Up to `k` nearest live keys that meet every condition (`conditions`: pairs of a column of value
+   * ids by key, 0 for none, and a bitset of the ids accepted), from one walk whose list holds only
+   * such keys; `asked`: the candidates near enough to enter that list, `passed`: those that met the
+   * conditions.
+   */
+  searchFiltered(query: Float32Array, k: number, conditions: FilterColumns): { keys: Uint32Array; distances: Float32Array; asked: number; passed: number };
   /** `count` searches on `threads` threads: query i's matches are keys[i·k, i·k + counts[i]). */
   searchMany(queries: Float32Array, count: number, k: number, threads: number): { keys: Uint32Array; distances: Float32Array; counts: Uint32Array };
   save(path: string): void;
@@ -33,6 +40,9 @@ export interface NativeGraph {
   /** Bytes the graph, its codes and its lookups hold. */
   memoryUsage(): number;
 }
+
+/** A filter as the native graph tests it: for each condition, its value ids by key and the bitset of the ids it accepts. */
+export type FilterColumns = (Uint8Array | Uint16Array | Uint32Array)[];
 
 /**
  * Dot products of `query` with the vectors in `slots` of a vector file (fixed slots of
