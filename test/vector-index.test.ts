@@ -72,6 +72,10 @@ describe('VectorIndex search', () => {
     queries.forEach((query, i) => {
       const single = index.search(query, { limit: 5, oversampling: 4, rescore: true });
       expect(batched[i]!.map((hit) => hit.item.id)).toEqual(single.hits.map((hit) => hit.item.id));
+      // The index's part alone (bench/search's measure without the items' lookup): the same slots and scores.
+      const slots = index.searchSlots(query, { limit: 5, oversampling: 4, rescore: true });
+      expect([...slots.slots]).toEqual(single.hits.map((hit) => hit.item.slot));
+      expect([...slots.scores]).toEqual(single.hits.map((hit) => hit.score));
     });
     index.close();
   });

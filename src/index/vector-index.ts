@@ -677,7 +677,25 @@ export class VectorIndex {
 
   search(query: Float32Array, options: SearchOptions): SearchOutcome {
     const exclude = new Set(options.excludeIds ?? []);
-    const wanted = options.limit + exclude.size;
+    const { candidates, strategy } = this.candidatesFor(query, options, exclude.size);
+    return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
+  }
+
+  /**
+   * The index's part of {@link search} without the catalog's: the slots of the top `limit` candidates
+   * by their rescored (or estimated) dot products, best first. What issue 15's throughput goal
+   * measures ("index search plus rescoring"): bench/search times it beside the whole search.
+   */
+  searchSlots(query: Float32Array, options: Omit<SearchOptions, 'excludeIds'>): { slots: Uint32Array; scores: Float64Array } {
+    const { candidates } = this.candidatesFor(query, options, 0);
+    const { order, scores } = this.score(query, candidates, options);
+    const top = order.slice(0, options.limit);
+    return { slots: Uint32Array.from(top, (i) => candidates[i]!.slot), scores: Float64Array.from(top, (i) => scores[i]!) };
+  }
+
+  /** The candidates a search ranks (from the graph, a scan or both) and the path that found them; `excluded` ids are asked for on top of the limit. */
+  private candidatesFor(query: Float32Array, options: Omit<SearchOptions, 'excludeIds'>, excluded: number): { candidates: CodeCandidate[]; strategy: SearchOutcome['strategy'] } {
+    const wanted = options.limit + excluded;
     const k = Math.max(wanted, Math.ceil(wanted * options.oversampling));
     const count = this.count;
     let candidates: CodeCandidate[];
@@ -757,7 +775,7 @@ export class VectorIndex {
       if (candidates.length > k) candidates = this.narrow(query, candidates, k);
     }
 
-    return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
+    return { candidates, strategy };
   }
 
   /**
@@ -856,9 +874,8 @@ export class VectorIndex {
     return Math.max(k, requested || this.settings.expansionSearch || graphExpansion(this.graph.size));
   }
 
-  /** The top `limit` candidates by their dot products with `query`: rescored with the float vectors of `vectors`, or estimated from their Hamming distances. */
-  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>, vectors = this.vectors): SearchHit[] {
-    // Rescore first (the pool's vectors in one pass over the file), look items up only for the winners.
+  /** The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or estimated from their Hamming distances) and their order, best first (ties by slot). */
+  private score(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'rescore'>, vectors = this.vectors): { order: number[]; scores: Float64Array } {
     const n = candidates.length;
     const scores = new Float64Array(n);
     if (options.rescore) {
@@ -869,6 +886,14 @@ export class VectorIndex {
       );
     } else for (let i = 0; i < n; i++) scores[i] = 1 - (2 * candidates[i]!.hamming) / this.model.dimension;
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot);
+    return { order, scores };
+  }
+
+  /** The top `limit` candidates by their dot products with `query`: rescored with the float vectors of `vectors`, or estimated from their Hamming distances. */
+  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>, vectors = this.vectors): SearchHit[] {
+    // Rescore first (the pool's vectors in one pass over the file), look items up only for the winners.
+    const n = candidates.length;
+    const { order, scores } = this.score(query, candidates, options, vectors);
     const hits: SearchHit[] = [];
     for (let start = 0; start < n && hits.length < options.limit; start += options.limit) {
       const chunk = order.slice(start, start + options.limit + exclude.size);
