@@ -61,6 +61,16 @@ describe('FilterIndex', () => {
       const expected = catalog.filteredSlots(filter).sort((a, b) => a - b);
       expect([...plan.slots()].sort((a, b) => a - b), JSON.stringify(filter)).toEqual(expected);
       for (const candidate of expected) expect(plan.matches(candidate)).toBe(true);
+      // As the native graph's filtered walk reads it: each condition's value id by slot, in its accepted ids' bitset (past either's end: no).
+      const columns = plan.columns();
+      const passes = (at: number) => {
+        for (let c = 0; c < columns.length; c += 2) {
+          const id = at < columns[c]!.length ? columns[c]![at]! : 0;
+          if (id === 0 || id >>> 3 >= columns[c + 1]!.length || !(columns[c + 1]![id >>> 3]! & (1 << (id & 7)))) return false;
+        }
+        return true;
+      };
+      expect(Array.from({ length: slot + 5 }, (_, at) => at).filter(passes), JSON.stringify(filter)).toEqual(expected);
       if (Object.keys(filter.attributes ?? {}).length + (filter.category ? 1 : 0) === 1) expect(plan.estimate).toBe(expected.length);
     }
     expect(filters.categoryCounts()).toEqual(catalog.categoryCounts());

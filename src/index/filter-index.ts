@@ -151,8 +151,10 @@ class FieldPostings {
 
   /** The slots' value ids and a bitset of `ids`: the condition as the native graph's filtered walk tests it. */
   column(ids: readonly number[]): [Uint8Array | Uint16Array | Uint32Array, Uint8Array] {
-    const accept = new Uint8Array((Math.max(...ids) >> 3) + 1);
-    for (const id of ids) accept[id >> 3]! |= 1 << (id & 7);
+    let highest = 0;
+    for (const id of ids) highest = Math.max(highest, id);
+    const accept = new Uint8Array((highest >>> 3) + 1);
+    for (const id of ids) accept[id >>> 3]! |= 1 << (id & 7);
     return [this.valueOf, accept];
   }
 
