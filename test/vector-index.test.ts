@@ -115,6 +115,10 @@ describe('VectorIndex search', () => {
 });
 
 describe('VectorIndex filters correlated with the vectors', () => {
+  const byCategory = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
+  /** Three queries of a factored corpus, each with its own category and the next one (where none of its neighbours are). */
+  const ownAndOther = (vectors: Float32Array[], category: ArrayLike<number>) =>
+    [5, 50, 500].map((q) => ({ query: vectors[q]!, own: `k${category[q]!}`, other: `k${(category[q]! + 1) % 4}` }));
   it("scans a filter whose items lie away from the query without a walk when the walk guard's sample near the query holds none of them (after one walk when not looked at), and walks less for one that holds the query's neighbourhood", () => {
     // A query of category k filtered to category k + 1 finds none of its graph neighbours passing
     // (Complete the Look's case; every item of its own category is nearer); filtered to k, all of them.
@@ -132,22 +136,18 @@ describe('VectorIndex filters correlated with the vectors', () => {
       walks.push(k as number);
       return walk(query, k);
     };
-    const options = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
     let found = 0;
-    for (const q of [5, 50, 500]) {
-      const query = vectors[q]!;
-      const own = `k${category[q]!}`;
-      const other = `k${(category[q]! + 1) % 4}`;
+    for (const { query, own, other } of ownAndOther(vectors, category)) {
       // Its own category: one walk either way, a shorter one when the sample shows every near item passes.
       index.tuning = notLooking;
       walks.length = 0;
-      const nearUnlooked = index.search(query, options(own));
+      const nearUnlooked = index.search(query, byCategory(own));
       expect(nearUnlooked.strategy).toBe('filtered-hnsw');
       expect(walks).toHaveLength(1);
       const fetch = walks[0]!;
       index.tuning = looking;
       walks.length = 0;
-      const near = index.search(query, options(own));
+      const near = index.search(query, byCategory(own));
       expect(near.strategy).toBe('filtered-hnsw');
       expect(walks).toHaveLength(1);
       expect(walks[0]!).toBeLessThan(fetch / 2);
@@ -156,12 +156,12 @@ describe('VectorIndex filters correlated with the vectors', () => {
       // The other category: scanned at once, or after a walk whose candidates did not pass.
       index.tuning = notLooking;
       walks.length = 0;
-      const farUnlooked = index.search(query, options(other));
+      const farUnlooked = index.search(query, byCategory(other));
       expect(farUnlooked.strategy).toBe('filtered-exact-after-hnsw');
       expect(walks).toHaveLength(1);
       index.tuning = looking;
       walks.length = 0;
-      const far = index.search(query, options(other));
+      const far = index.search(query, byCategory(other));
       expect(far.strategy).toBe('filtered-exact-far');
       expect(walks).toHaveLength(0);
       expect(far.hits.map((hit) => hit.item.id)).toEqual(farUnlooked.hits.map((hit) => hit.item.id));
@@ -191,14 +191,10 @@ describe('VectorIndex filters correlated with the vectors', () => {
     };
     // Not looking at the guard's sample first, so that the far filter walks too.
     index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5, nearSample: 0 };
-    const options = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
     let found = 0;
-    for (const q of [5, 50, 500]) {
-      const query = vectors[q]!;
-      const own = `k${category[q]!}`;
-      const other = `k${(category[q]! + 1) % 4}`;
+    for (const { query, own, other } of ownAndOther(vectors, category)) {
       walks.length = 0;
-      const near = index.search(query, options(own));
+      const near = index.search(query, byCategory(own));
       expect(near.strategy).toBe('filtered-hnsw');
       // One walk, for the candidates wanted (k × 8 at most, × the overfetch of a 25 % filter), nearly all of whose near candidates passed.
       expect(walks).toHaveLength(1);
@@ -208,7 +204,7 @@ describe('VectorIndex filters correlated with the vectors', () => {
       const ownTruth = exactTop10Where(query, vectors, (i) => categoryOf(i) === own);
       found += near.hits.filter((hit) => ownTruth.includes(hit.item.id)).length;
       walks.length = 0;
-      const far = index.search(query, options(other));
+      const far = index.search(query, byCategory(other));
       expect(walks).toHaveLength(1);
       expect(walks[0]!.passShare).toBeLessThan(0.25 * DEFAULT_FILTERED_SEARCH_TUNING.graphPassShortfall);
       expect(far.strategy).toBe('filtered-exact-after-hnsw');
