@@ -581,12 +581,13 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return Napi::Boolean::New(info.Env(), true);
     }
 
-    // One walk into `keys` and `distances` (room for `wanted`); the count found.
+    // One walk into `keys` and `distances` (room for `wanted`), keeping candidates that `keep` passes
+    // (live ones when it is null); the count found.
     std::size_t walk_(float const* query, std::size_t wanted, std::size_t thread, byte_t* code, std::uint32_t* keys, float* distances,
-                      std::uint64_t* sink) const {
+                      std::uint64_t* sink, matching_t const* keep = nullptr) const {
         pack_signs(query, dimensions_, code, rows_->stride);
         index_search_config_t config;
-        config.expansion = expansion_search_;
+        config.expansion = expansion_search_; // or `wanted`, when larger
         config.thread = thread;
         metric_t metric{codes_()};
         load_ahead_t ahead{codes_(), sink};
@@ -600,8 +601,17 @@ class Graph : public Napi::ObjectWrap<Graph> {
             }
             return found;
         };
+        if (keep) return take(graph_->search(code, wanted, metric, config, *keep, ahead));
         if (free_slots_.empty()) return take(graph_->search(code, wanted, metric, config, dummy_predicate_t{}, ahead));
         return take(graph_->search(code, wanted, metric, config, live_t{removed_.data()}, ahead));
+    }
+
+    // { keys, distances }: the first `found` of arrays made for `wanted`.
+    static Napi::Object found_(Napi::Env env, Napi::Uint32Array keys, Napi::Float32Array distances, std::size_t found, std::size_t wanted) {
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("keys", found == wanted ? keys : Napi::Uint32Array::New(env, found, keys.ArrayBuffer(), 0));
+        result.Set("distances", found == wanted ? distances : Napi::Float32Array::New(env, found, distances.ArrayBuffer(), 0));
+        return result;
     }
 
     // search(query: Float32Array, k) → { keys: Uint32Array, distances: Float32Array }, nearest first.
@@ -623,18 +633,15 @@ class Graph : public Napi::ObjectWrap<Graph> {
                 throw Napi::Error::New(env, std::string("search: ") + error.what());
             }
         }
-        Napi::Object result = Napi::Object::New(env);
-        result.Set("keys", found == wanted ? keys : Napi::Uint32Array::New(env, found, keys.ArrayBuffer(), 0));
-        result.Set("distances", found == wanted ? distances : Napi::Float32Array::New(env, found, distances.ArrayBuffer(), 0));
-        return result;
+        return found_(env, keys, distances, found, wanted);
     }
 
     // searchFiltered(query: Float32Array, k, conditions: [values, accept, …]) → { keys, distances,
     // asked, passed }: the k nearest live keys that meet every condition (values: the value id of
     // each key, Uint8/16/32Array, 0 for none; accept: a Uint8Array with bit i set where id i passes),
-    // from one walk (at the graph's ef, or k when larger) whose list holds only such keys: it expands every node it reaches, passing or
-    // not, and stops when its k nearest passing ones are nearer than any node left to expand
-    // (USearch's filtered search). `asked`: the candidates near enough to enter the list, `passed`:
+    // from one walk (at the graph's ef, or k when larger) whose list holds only such keys: it expands
+    // every node it reaches, passing or not, and stops when its k nearest passing ones are nearer
+    // than any node left to expand (USearch's filtered search). `asked`: the candidates near enough to enter the list, `passed`:
     // those of them that met the conditions (their ratio tells a filter that holds the query's
     // neighbourhood from one that lies away from it).
     Napi::Value SearchFiltered(Napi::CallbackInfo const& info) {
@@ -663,24 +670,14 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t found = 0, asked = 0, passed = 0;
         if (wanted) {
             std::vector<byte_t> code(rows_->stride);
-            pack_signs(query.Data(), dimensions_, code.data(), rows_->stride);
-            index_search_config_t config;
-            config.expansion = expansion_search_; // or `wanted`, when larger
-            config.thread = 0;
-            codes_view_t const codes = codes_();
-            matching_t matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes.key_of_slot, &asked, &passed};
-            auto result = graph_->search(code.data(), wanted, metric_t{codes}, config, matching, load_ahead_t{codes, &loaded_});
-            if (!result) throw Napi::Error::New(env, std::string("searchFiltered: ") + result.error.release());
-            found = std::min(result.count, wanted);
-            for (std::size_t i = 0; i != found; ++i) {
-                auto match = result[i];
-                keys.Data()[i] = static_cast<std::uint32_t>(match.member.key);
-                distances.Data()[i] = match.distance;
+            matching_t const matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes_().key_of_slot, &asked, &passed};
+            try {
+                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, &matching);
+            } catch (std::exception const& error) {
+                throw Napi::Error::New(env, std::string("searchFiltered: ") + error.what());
             }
         }
-        Napi::Object result = Napi::Object::New(env);
-        result.Set("keys", found == wanted ? keys : Napi::Uint32Array::New(env, found, keys.ArrayBuffer(), 0));
-        result.Set("distances", found == wanted ? distances : Napi::Float32Array::New(env, found, distances.ArrayBuffer(), 0));
+        Napi::Object result = found_(env, keys, distances, found, wanted);
         result.Set("asked", Napi::Number::New(env, static_cast<double>(asked)));
         result.Set("passed", Napi::Number::New(env, static_cast<double>(passed)));
         return result;
