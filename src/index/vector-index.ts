@@ -1081,18 +1081,8 @@ export class VectorIndex {
   }
 
   /**
-   * Graph search restricted to the slots `matches` accepts: USearch's JavaScript binding has no
-   * filtered search, so fetch `fetch` candidates (enough for the pool to pass), and widen until at
-   * least `need` of them pass (every passing one is returned). Undefined when the `matching` codes
-   * should be scanned instead (unless the index never scans, past half the index only): when far
-   * fewer of the walk's candidates pass than the filter's share of the items predicts (see
-   * `graphPassShortfall`), or when the walk a widening needs — what the pass rate seen asks for, at
-   * least twice the fetch — costs more than the scan (the planner's rule); doubling until enough
-   * passed walked a filter against the query on to half the index.
-   */
-  /**
-   * The `wanted` matching candidates nearest to the query from the graph's filtered walk, or
-   * undefined where it found fewer than `need` or the candidates near the query passed at less than
+   * The matching candidates nearest to the query from the native graph's filtered walk (`wanted` ×
+   * the graph overfetch at the filter's share), or undefined where it found fewer than `need` or the candidates near the query passed at less than
    * `graphPassShortfall` × the filter's share (the filter lies away from the query: a scan answers
    * better).
    */
@@ -1105,6 +1095,16 @@ export class VectorIndex {
     return found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
   }
 
+  /**
+   * Graph search restricted to the slots `matches` accepts: USearch's JavaScript binding has no
+   * filtered search (the native graph's is {@link filteredWalk}), so fetch `fetch` candidates (enough for the pool to pass), and widen until at
+   * least `need` of them pass (every passing one is returned). Undefined when the `matching` codes
+   * should be scanned instead (unless the index never scans, past half the index only): when far
+   * fewer of the walk's candidates pass than the filter's share of the items predicts (see
+   * `graphPassShortfall`), or when the walk a widening needs — what the pass rate seen asks for, at
+   * least twice the fetch — costs more than the scan (the planner's rule); doubling until enough
+   * passed walked a filter against the query on to half the index.
+   */
   private graphSearchWithin(query: Float32Array, matches: (slot: number) => boolean, need: number, fetch: number, matching: number): CodeCandidate[] | undefined {
     const size = this.graph.size;
     const share = matching / Math.max(this.liveCount, 1);
