@@ -179,11 +179,8 @@ interface FilterRow {
   strategies: string;
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
+/** The median by nearest rank (percentile 50; `values` are left as they are). */
+const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
 
 /**
  * Ways to run a search, timed against each other query by query (the unfiltered baseline of each
@@ -982,7 +979,6 @@ function exactScanMs(size: number, dim: number): { full: number; list: number; l
     }
     store.close();
     without.close();
-    const median = (values: number[]) => percentile(values.sort((a, b) => a - b), 50);
     return { full, list: median(times[0]), listWithout: median(times[1]) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
