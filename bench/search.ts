@@ -194,6 +194,10 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   'two-bit': DEFAULT_FILTERED_SEARCH_TUNING,
   /** The path before two-bit codes: narrowed by the signed dot products of the sign codes, with the pools that needed. */
   sign: { ...DEFAULT_FILTERED_SEARCH_TUNING, narrowBy: 'sign', narrowGain: 1 },
+  /** The defaults, but the filtered walk by Hamming distance (as until 2026-12-02), not by the two-bit estimate. */
+  'hamming-walk': { ...DEFAULT_FILTERED_SEARCH_TUNING, estimateWalks: 'none' },
+  /** The defaults, and the unfiltered walk by the two-bit estimate too (its ef as the index's). */
+  'estimate-all': { ...DEFAULT_FILTERED_SEARCH_TUNING, estimateWalks: 'all' },
   /** The defaults, but every filter scanned (no graph path). */
   'scan-only': { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: Number.MAX_SAFE_INTEGER },
   /** The defaults, but the graph for every filter past the exact threshold that half the index does not match: is the planner's scan the better choice on this machine? */

@@ -246,6 +246,77 @@ struct metric_t {
     float operator()(member_citerator_t a, member_citerator_t b) const noexcept { return hamming(v(a), v(b), codes.words); }
 };
 
+// The two-bit estimate of a key's dot product with the query (CodeStore.estimateDots: its sign code
+// read as sign × low or high level, the magnitude plane saying which), from the query's sums over
+// each code byte's set bits (`table`, plane_bytes × 256): three lookups a byte, summed in float in
+// interleaved chains (the walk's distances need an order, not estimateDots' last bit).
+struct estimate_t {
+    std::uint8_t const* planes; // plane_bytes a key
+    std::size_t plane_bytes;
+    float const* lows; // each key's low level
+    float const* table;
+    float total, high_count, low_count;
+    // The query's length: the walk's distance is it less the estimate (≥ 0 up to rounding, since the
+    // two-bit vectors have unit length), so that nearer is smaller, as the graph wants.
+    float norm;
+    float dot(byte_t const* code, std::size_t key) const noexcept {
+        auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
+        std::uint8_t const* plane = planes + key * plane_bytes;
+        // Four bytes a step, each into chains of its own: the sums' add latency, not the lookups, bounds one chain.
+        float signs[4] = {0, 0, 0, 0}, both[4] = {0, 0, 0, 0}, magnitudes[4] = {0, 0, 0, 0};
+        float const* t = table;
+        std::size_t position = 0;
+        for (; position + 4 <= plane_bytes; position += 4, t += 1024) {
+            for (std::size_t j = 0; j != 4; ++j) {
+                std::uint8_t const s = sign[position + j], m = plane[position + j];
+                signs[j] += t[256 * j + s], both[j] += t[256 * j + (s & m)], magnitudes[j] += t[256 * j + m];
+            }
+        }
+        for (std::size_t j = 0; position < plane_bytes; ++position, ++j, t += 256) {
+            std::uint8_t const s = sign[position], m = plane[position];
+            signs[j] += t[s], both[j] += t[s & m], magnitudes[j] += t[m];
+        }
+        float const low = lows[key];
+        float const high = std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count);
+        float const all = (signs[0] + signs[1]) + (signs[2] + signs[3]);
+        float const high_signs = (both[0] + both[1]) + (both[2] + both[3]);
+        float const high_all = (magnitudes[0] + magnitudes[1]) + (magnitudes[2] + magnitudes[3]);
+        return low * (2 * all - total) + (high - low) * (2 * high_signs - high_all);
+    }
+};
+
+// A walk's metric by the two-bit estimate: the query's length less it (the query argument, its sign
+// code, is not read).
+struct estimate_metric_t {
+    codes_view_t codes;
+    estimate_t const* estimate;
+    template <typename member_at> float distance(member_at const& m) const noexcept {
+        std::size_t const slot = get_slot(m);
+        std::size_t const key = codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(get_key(m));
+        return estimate->norm - estimate->dot(codes.row(slot), key);
+    }
+    float operator()(byte_t const*, member_cref_t b) const noexcept { return distance(b); }
+    float operator()(byte_t const*, member_citerator_t b) const noexcept { return distance(b); }
+};
+
+// load_ahead_t for the estimate's walk: each unvisited neighbour's code, plane and level.
+struct estimate_ahead_t {
+    codes_view_t codes;
+    estimate_t const* estimate;
+    std::uint64_t* sink;
+    template <typename iterator_at> void operator()(iterator_at begin, iterator_at end) const noexcept {
+        std::uint64_t sum = 0;
+        for (; begin != end; ++begin) {
+            std::size_t const slot = get_slot(begin);
+            std::size_t const key = codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(get_key(begin));
+            sum += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)) +
+                   *reinterpret_cast<std::uint8_t const volatile*>(estimate->planes + key * estimate->plane_bytes) +
+                   static_cast<std::uint64_t>(*reinterpret_cast<float const volatile*>(estimate->lows + key) != 0);
+        }
+        *sink += sum;
+    }
+};
+
 // Loads the first word of each unvisited neighbour's code before the distance loop reads them, so
 // that their misses overlap (prefetch instructions gained nothing on the VMs measured).
 struct load_ahead_t {
@@ -582,28 +653,73 @@ class Graph : public Napi::ObjectWrap<Graph> {
     }
 
     // One walk into `keys` and `distances` (room for `wanted`), keeping candidates that `keep` passes
-    // (live ones when it is null); the count found.
+    // (live ones when it is null); the count found. With `estimate`, the walk's distance is the
+    // two-bit estimate's (see estimate_metric_t), each found key's estimate goes into `estimates` and
+    // its Hamming distance into `distances`, as without.
     std::size_t walk_(float const* query, std::size_t wanted, std::size_t thread, byte_t* code, std::uint32_t* keys, float* distances,
-                      std::uint64_t* sink, matching_t const* keep = nullptr) const {
+                      std::uint64_t* sink, matching_t const* keep = nullptr, estimate_t const* estimate = nullptr, float* estimates = nullptr) const {
         pack_signs(query, dimensions_, code, rows_->stride);
         index_search_config_t config;
         config.expansion = expansion_search_; // or `wanted`, when larger
         config.thread = thread;
-        metric_t metric{codes_()};
-        load_ahead_t ahead{codes_(), sink};
+        codes_view_t const codes = codes_();
         auto take = [&](auto&& result) -> std::size_t {
             if (!result) throw std::runtime_error(result.error.release());
             std::size_t found = std::min(result.count, wanted);
             for (std::size_t i = 0; i != found; ++i) {
                 auto match = result[i];
                 keys[i] = static_cast<std::uint32_t>(match.member.key);
-                distances[i] = match.distance;
+                if (!estimate) {
+                    distances[i] = match.distance;
+                    continue;
+                }
+                estimates[i] = estimate->norm - match.distance;
+                distances[i] = hamming(code, codes.row(get_slot(match.member)), codes.words);
             }
             return found;
         };
-        if (keep) return take(graph_->search(code, wanted, metric, config, *keep, ahead));
-        if (free_slots_.empty()) return take(graph_->search(code, wanted, metric, config, dummy_predicate_t{}, ahead));
-        return take(graph_->search(code, wanted, metric, config, live_t{removed_.data()}, ahead));
+        auto run = [&](auto const& metric, auto const& ahead) -> std::size_t {
+            if (keep) return take(graph_->search(code, wanted, metric, config, *keep, ahead));
+            if (free_slots_.empty()) return take(graph_->search(code, wanted, metric, config, dummy_predicate_t{}, ahead));
+            return take(graph_->search(code, wanted, metric, config, live_t{removed_.data()}, ahead));
+        };
+        if (estimate) return run(estimate_metric_t{codes, estimate}, estimate_ahead_t{codes, estimate, sink});
+        return run(metric_t{codes}, load_ahead_t{codes, sink});
+    }
+
+    // The two-bit estimate a search was given as its last argument ({ planes: Uint8Array, planeBytes,
+    // lows: Float32Array, sums: Float32Array, total, highCount, lowCount, norm }: CodeStore's magnitude
+    // planes and levels by key, and the query's byte sums), checked against the shared codes it
+    // stands beside; false when the argument is absent or undefined.
+    bool estimate_(Napi::CallbackInfo const& info, std::size_t at, char const* name, estimate_t& out) const {
+        Napi::Env env = info.Env();
+        if (info.Length() <= at || info[at].IsUndefined()) return false;
+        if (!info[at].IsObject()) throw Napi::TypeError::New(env, std::string(name) + ": the estimate must be an object");
+        Napi::Object object = info[at].As<Napi::Object>();
+        Napi::Value planes = object.Get("planes"), lows = object.Get("lows"), sums = object.Get("sums");
+        if (!planes.IsTypedArray() || planes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !lows.IsTypedArray() ||
+            lows.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !sums.IsTypedArray() ||
+            sums.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+            throw Napi::TypeError::New(env, std::string(name) + ": the estimate's planes must be a Uint8Array, its lows and sums Float32Arrays");
+        for (char const* field : {"planeBytes", "total", "highCount", "lowCount", "norm"})
+            if (!object.Get(field).IsNumber()) throw Napi::TypeError::New(env, std::string(name) + ": the estimate's " + field + " must be a number");
+        if (!shared_) throw Napi::Error::New(env, std::string(name) + ": a walk by the estimate reads the code store's codes (shareCodes)");
+        Napi::Uint8Array plane_array = planes.As<Napi::Uint8Array>();
+        Napi::Float32Array low_array = lows.As<Napi::Float32Array>(), sum_array = sums.As<Napi::Float32Array>();
+        std::size_t const plane_bytes = object.Get("planeBytes").As<Napi::Number>().Uint32Value();
+        // Every key the graph can hold is below shared_slots_ (its code is read there).
+        if (plane_bytes != rows_->bytes || plane_array.ByteLength() < shared_slots_ * plane_bytes || low_array.ElementLength() < shared_slots_ ||
+            sum_array.ElementLength() < plane_bytes * 256)
+            throw Napi::RangeError::New(env, std::string(name) + ": the estimate's arrays do not cover the shared codes");
+        out = {plane_array.Data(),
+               plane_bytes,
+               low_array.Data(),
+               sum_array.Data(),
+               object.Get("total").As<Napi::Number>().FloatValue(),
+               object.Get("highCount").As<Napi::Number>().FloatValue(),
+               object.Get("lowCount").As<Napi::Number>().FloatValue(),
+               object.Get("norm").As<Napi::Number>().FloatValue()};
+        return true;
     }
 
     // { keys, distances }: the first `found` of arrays made for `wanted`.
@@ -614,7 +730,9 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return result;
     }
 
-    // search(query: Float32Array, k) → { keys: Uint32Array, distances: Float32Array }, nearest first.
+    // search(query: Float32Array, k, estimate?) → { keys: Uint32Array, distances: Float32Array, estimates? },
+    // nearest first: by Hamming distance, or with an estimate (see estimate_) by the two-bit estimate,
+    // highest first, with each key's estimate in `estimates` (and its Hamming distance in `distances`).
     Napi::Value Search(Napi::CallbackInfo const& info) {
         Napi::Env env = info.Env();
         if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber())
@@ -624,20 +742,26 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
         Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
         Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        estimate_t estimate;
+        bool const estimated = estimate_(info, 2, "search", estimate);
+        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
         std::size_t found = 0;
         if (wanted) {
             std::vector<byte_t> code(rows_->stride);
             try {
-                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_);
+                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, nullptr, estimated ? &estimate : nullptr,
+                              estimated ? estimates.Data() : nullptr);
             } catch (std::exception const& error) {
                 throw Napi::Error::New(env, std::string("search: ") + error.what());
             }
         }
-        return found_(env, keys, distances, found, wanted);
+        Napi::Object result = found_(env, keys, distances, found, wanted);
+        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
+        return result;
     }
 
-    // searchFiltered(query: Float32Array, k, conditions: [values, accept, …]) → { keys, distances,
-    // asked, passed }: the k nearest live keys that meet every condition (values: the value id of
+    // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?) → { keys, distances,
+    // asked, passed, estimates? } (the estimate as in search): the k nearest live keys that meet every condition (values: the value id of
     // each key, Uint8/16/32Array, 0 for none; accept: a Uint8Array with bit i set where id i passes),
     // from one walk (at the graph's ef, or k when larger) whose list holds only such keys: it expands
     // every node it reaches, passing or not, and stops when its k nearest passing ones are nearer
@@ -667,17 +791,22 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
         Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
         Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        estimate_t estimate;
+        bool const estimated = estimate_(info, 3, "searchFiltered", estimate);
+        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
         std::size_t found = 0, asked = 0, passed = 0;
         if (wanted) {
             std::vector<byte_t> code(rows_->stride);
             matching_t const matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes_().key_of_slot, &asked, &passed};
             try {
-                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, &matching);
+                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, &matching, estimated ? &estimate : nullptr,
+                              estimated ? estimates.Data() : nullptr);
             } catch (std::exception const& error) {
                 throw Napi::Error::New(env, std::string("searchFiltered: ") + error.what());
             }
         }
         Napi::Object result = found_(env, keys, distances, found, wanted);
+        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
         result.Set("asked", Napi::Number::New(env, static_cast<double>(asked)));
         result.Set("passed", Napi::Number::New(env, static_cast<double>(passed)));
         return result;
@@ -1106,7 +1235,27 @@ Napi::Value EstimateDots(Napi::CallbackInfo const& info) {
     return Napi::Number::New(env, static_cast<double>(touched & 0xffff));
 }
 
+// hugeBuffer(bytes) → ArrayBuffer: zeroed memory of map_huge's (in transparent huge pages from 16 MB
+// up, where the system gives them on request), given back when the buffer is collected. For arrays a
+// walk reads at random (the code store's magnitude planes and levels): in 4 KB pages most of a 1M
+// walk's reads there miss the TLB.
+Napi::Value HugeBuffer(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "hugeBuffer(bytes: number)");
+    double const asked = info[0].As<Napi::Number>().DoubleValue();
+    if (!(asked >= 0) || asked > 1e15) throw Napi::RangeError::New(env, "hugeBuffer: bytes must be a size");
+    std::size_t const bytes = std::max<std::size_t>(1, static_cast<std::size_t>(asked));
+    std::size_t const mapped = round_to_huge(bytes);
+    byte_t* data = map_huge(mapped);
+    if (!data) throw Napi::Error::New(env, "hugeBuffer: out of memory");
+    return Napi::ArrayBuffer::New(env, data, bytes, [](Napi::Env, void* memory, std::size_t* length) {
+        ::munmap(memory, *length);
+        delete length;
+    }, new std::size_t(mapped));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer, "hugeBuffer"));
     exports.Set("Graph", Graph::Define(env));
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
     exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));

@@ -2,7 +2,7 @@ import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from '
 import { dirname } from 'node:path';
 import { BatchMatches, Index, Matches, MetricKind, ScalarKind } from 'usearch';
 import type { CodeStore } from './code-store.js';
-import { createNativeGraph, graphEngine, type FilterColumns, type GraphEngine, type NativeGraph } from './native-graph.js';
+import { createNativeGraph, graphEngine, type EstimateQuery, type FilterColumns, type GraphEngine, type NativeGraph } from './native-graph.js';
 
 export interface HnswSettings {
   /** Graph connectivity M. @defaultValue 16 */
@@ -124,12 +124,17 @@ export class BinaryHnsw {
     else if (this.has(slot)) this.index.remove(BigInt(slot));
   }
 
-  search(query: Float32Array, k: number): { slots: number[]; distances: Float32Array } {
+  /**
+   * The `k` nearest slots by Hamming distance; with `estimate` (the native graph reading the code
+   * store's codes), by the two-bit estimate, highest first, each slot's in `estimates` (see
+   * {@link CodeStore.estimateQuery}), its Hamming distance in `distances` as without.
+   */
+  search(query: Float32Array, k: number, estimate?: EstimateQuery): { slots: number[]; distances: Float32Array; estimates?: Float32Array } {
     if (this.size === 0) return { slots: [], distances: new Float32Array(0) };
     if (this.engine === 'native') {
       this.syncCodes();
-      const { keys, distances } = this.native.search(query, Math.min(k, this.size));
-      return { slots: Array.from(keys), distances };
+      const { keys, distances, estimates } = this.native.search(query, Math.min(k, this.size), estimate && this.codes ? estimate : undefined);
+      return { slots: Array.from(keys), distances, estimates };
     }
     const matches = this.index.search(query, Math.min(k, this.size), 1);
     const slots = Array.from(matches.keys, (key) => Number(key));
@@ -139,14 +144,19 @@ export class BinaryHnsw {
   /**
    * The `k` nearest live slots that meet `conditions`, from one walk that keeps only those (the
    * native graph; undefined on USearch's binding, whose walk takes no predicate), with the share of
-   * the walk's near candidates that met them.
+   * the walk's near candidates that met them; `estimate` as in {@link search}.
    */
-  searchFiltered(query: Float32Array, k: number, conditions: FilterColumns): { slots: number[]; distances: Float32Array; passShare: number } | undefined {
+  searchFiltered(
+    query: Float32Array,
+    k: number,
+    conditions: FilterColumns,
+    estimate?: EstimateQuery,
+  ): { slots: number[]; distances: Float32Array; passShare: number; estimates?: Float32Array } | undefined {
     if (this.engine !== 'native') return undefined;
     if (this.size === 0) return { slots: [], distances: new Float32Array(0), passShare: 0 };
     this.syncCodes();
-    const { keys, distances, asked, passed } = this.native.searchFiltered(query, Math.min(k, this.size), conditions);
-    return { slots: Array.from(keys), distances, passShare: asked > 0 ? passed / asked : 0 };
+    const { keys, distances, asked, passed, estimates } = this.native.searchFiltered(query, Math.min(k, this.size), conditions, estimate && this.codes ? estimate : undefined);
+    return { slots: Array.from(keys), distances, passShare: asked > 0 ? passed / asked : 0, estimates };
   }
 
   /** Candidates for many queries at once (on `threads` threads). */

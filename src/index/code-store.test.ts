@@ -160,6 +160,14 @@ describe('CodeStore scans', () => {
     rmSync(join(path, '..', 'codes.m1'));
     const reopened = new CodeStore(path, 16);
     expect([reopened.slots, reopened.magnitudeSlots]).toEqual([1, 0]);
+    // Nothing for a walk by the two-bit estimate to read (its walks go by Hamming distance), until every slot has one.
+    expect(reopened.estimateQuery(randomVector(rng(2), 16))).toBeUndefined();
+    reopened.write(0, randomVector(rng(1), 16));
+    const query = randomVector(rng(2), 16);
+    const estimate = reopened.estimateQuery(query)!;
+    expect(estimate.norm).toBeCloseTo(Math.hypot(...query), 6);
+    expect(estimate.total).toBeCloseTo(query.reduce((sum, x) => sum + x, 0), 6);
+    expect([estimate.planeBytes, estimate.highCount, estimate.lowCount]).toEqual([2, 6, 10]);
     reopened.close();
   });
 

@@ -2,7 +2,7 @@ import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, open
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
 import { createHammingKernel, kernelLayout, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
-import { graphEngine, nativeGraphModule, type NativeEstimateDots } from './native-graph.js';
+import { graphEngine, nativeGraphModule, type EstimateQuery, type NativeEstimateDots } from './native-graph.js';
 
 const fsyncAsync = promisify(fsync);
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
@@ -55,6 +55,15 @@ export interface SharedCodes {
   readonly offset: number;
   readonly stride: number;
   readonly slots: number;
+}
+
+/**
+ * Zeroed memory for the magnitude planes and levels, which walks by the two-bit estimate read at
+ * random: from the addon in huge pages where it is built ({@link nativeGraphModule}), else a plain buffer.
+ */
+function allocate(bytes: number): ArrayBuffer {
+  const huge = graphEngine() === 'native' ? nativeGraphModule().module?.hugeBuffer : undefined;
+  return huge ? huge(bytes) : new ArrayBuffer(bytes);
 }
 
 export class CodeStore {
@@ -160,10 +169,10 @@ export class CodeStore {
 
   private reservePlanes(slots: number): void {
     if (slots <= this.lows.length) return;
-    const planes = new Uint8Array(slots * this.planeBytes);
+    const planes = new Uint8Array(allocate(slots * this.planeBytes));
     planes.set(this.planes);
     this.planes = planes;
-    const lows = new Float32Array(slots);
+    const lows = new Float32Array(allocate(slots * 4));
     lows.set(this.lows);
     this.lows = lows;
   }
@@ -381,6 +390,20 @@ export class CodeStore {
       // Σ sign·q over every component, and over the high ones.
       out[i] = lowLevel * (2 * signs - total) + (highLevel - lowLevel) * (2 * both - magnitudes);
     }
+  }
+
+  /**
+   * What the native graph needs to walk by the two-bit estimate of {@link estimateDots} for `query`
+   * (the byte sums are this store's, rewritten by the next query), or undefined when a written slot
+   * has no magnitude code (an index made before they existed).
+   */
+  estimateQuery(query: ArrayLike<number>): EstimateQuery | undefined {
+    if (this.magnitudeSlots < this.slots) return undefined;
+    const total = this.fillByteSums(query);
+    let squares = 0;
+    for (let i = 0; i < this.dimension; i++) squares += query[i]! * query[i]!;
+    const highCount = magnitudeBitsSet(this.dimension);
+    return { planes: this.planes, planeBytes: this.planeBytes, lows: this.lows, sums: this.byteSums, total, highCount, lowCount: this.dimension - highCount, norm: Math.sqrt(squares) };
   }
 
   /** Fills {@link byteSums} for `query`; returns the sum of its components. */

@@ -405,6 +405,75 @@ describe('the native graph (native/graph.cpp)', () => {
     });
   });
 
+  nativeOnly('walks by the two-bit estimate: its candidates are the estimate’s nearest, highest first, with their Hamming distances, filtered or not', () => {
+    const count = 2000;
+    const vectors = clustered(count, 61);
+    const store = new CodeStore(join(dir, 'estimate-walk.b1'), DIMENSION);
+    const slots = Array.from({ length: count }, (_, i) => i);
+    slots.forEach((slot) => store.write(slot, row(vectors, slot)));
+    const graph = new BinaryHnsw(DIMENSION, { ...SETTINGS, expansionSearch: 128 }, 'native');
+    graph.add(slots, vectors.subarray(0, count * DIMENSION));
+    const queries = clustered(20, 67);
+    // Not without the store's codes (the estimate reads the planes by the keys of the codes it shares): the addon refuses, the graph walks by Hamming distance.
+    const native = (graph as unknown as { native: { search(query: Float32Array, k: number, estimate: unknown): unknown } }).native;
+    expect(() => native.search(row(queries, 0), 10, store.estimateQuery(row(queries, 0)))).toThrow(/shareCodes/);
+    expect(graph.search(row(queries, 0), 10, store.estimateQuery(row(queries, 0))).estimates).toBeUndefined();
+    expect(graph.shareCodes(store)).toBe(true);
+    for (let slot = 0; slot < count; slot += 10) graph.remove(slot);
+    const live = slots.filter((slot) => slot % 10 !== 0);
+    // Half the keys pass: colour 1 for odd keys, 2 for even ones; accepted: 1.
+    const colour = Uint8Array.from({ length: count }, (_, key) => (key % 2 === 1 ? 1 : 2));
+    const accept = Uint8Array.of(0b10);
+    const all = new Float64Array(count);
+    let found = 0;
+    let hammingFound = 0;
+    for (let q = 0; q < 20; q++) {
+      const query = row(queries, q);
+      store.estimateDots(query, slots, all);
+      const code = packSignBits(query);
+      for (const [walk, passes] of [
+        [() => graph.search(query, 20, store.estimateQuery(query)), (slot: number) => slot % 10 !== 0],
+        [() => graph.searchFiltered(query, 20, [colour, accept], store.estimateQuery(query))!, (slot: number) => slot % 2 === 1 && slot % 10 !== 0],
+      ] as const) {
+        const answer = walk();
+        expect(answer.slots).toHaveLength(20);
+        expect(answer.slots.every(passes)).toBe(true);
+        // Each candidate's estimate (in single precision) and Hamming distance, best estimate first.
+        answer.slots.forEach((slot, i) => {
+          expect(answer.estimates![i]).toBeCloseTo(all[slot]!, 4);
+          expect(answer.distances[i]).toBe(hamming(code, packSignBits(row(vectors, slot))));
+          if (i > 0) expect(answer.estimates![i]!).toBeLessThanOrEqual(answer.estimates![i - 1]! + 1e-6);
+        });
+        // Against the estimate's exact top 20 of the keys that pass.
+        const exact = live.filter(passes).sort((a, b) => all[b]! - all[a]!).slice(0, 20);
+        found += answer.slots.filter((slot) => exact.includes(slot)).length;
+        // The Hamming walk's 20 nearest that pass, for comparison: fewer of the estimate's top 20.
+        const byHamming = graph.search(query, 60).slots.filter(passes).slice(0, 20);
+        hammingFound += byHamming.filter((slot) => exact.includes(slot)).length;
+      }
+    }
+    expect(found / 800).toBeGreaterThanOrEqual(0.95);
+    expect(found).toBeGreaterThan(hammingFound);
+    // Arrays that do not cover the shared codes are refused.
+    const short = { ...store.estimateQuery(row(queries, 0))!, lows: new Float32Array(10) };
+    expect(() => graph.search(row(queries, 0), 10, short)).toThrow(/do not cover/);
+    expect(() => graph.searchFiltered(row(queries, 0), 10, [colour, accept], { ...short, planes: new Float32Array(4) as unknown as Uint8Array })).toThrow(/Uint8Array/);
+    store.close();
+  });
+
+  nativeOnly('gives zeroed memory for the code store’s planes (in huge pages from 16 MB up), held by its buffer', () => {
+    const hugeBuffer = nativeGraphModule().module!.hugeBuffer;
+    for (const bytes of [1, 4096 + 3, 20 << 20]) {
+      const buffer = hugeBuffer(bytes);
+      expect(buffer.byteLength).toBe(bytes);
+      const view = new Uint8Array(buffer);
+      expect(view.every((byte) => byte === 0)).toBe(true);
+      view.fill(7);
+      expect(view[bytes - 1]).toBe(7);
+    }
+    expect(() => hugeBuffer(-1)).toThrow(/size/);
+  });
+
   nativeOnly('two-bit estimates computed by the addon are the JavaScript loop’s to the last bit', () => {
     const random = rng(55);
     for (const dimension of [128, 100]) {

@@ -17,15 +17,23 @@ export interface NativeGraph {
   add(keys: Uint32Array, vectors: Float32Array, threads: number): void;
   /** True when `key` was present. */
   remove(key: number): boolean;
-  /** Up to `k` nearest keys and their Hamming distances, nearest first. */
-  search(query: Float32Array, k: number): { keys: Uint32Array; distances: Float32Array };
+  /**
+   * Up to `k` nearest keys and their Hamming distances, nearest first; with `estimate`, the walk's
+   * order is the two-bit estimate's (highest first), each key's in `estimates`.
+   */
+  search(query: Float32Array, k: number, estimate?: EstimateQuery): { keys: Uint32Array; distances: Float32Array; estimates?: Float32Array };
   /**
    * Up to `k` nearest live keys that meet every condition (`conditions`: pairs of a column of value
    * ids by key, 0 for none, and a bitset of the ids accepted), from one walk whose list holds only
    * such keys; `asked`: the candidates near enough to enter that list, `passed`: those that met the
-   * conditions.
+   * conditions. `estimate` as in {@link search}.
    */
-  searchFiltered(query: Float32Array, k: number, conditions: FilterColumns): { keys: Uint32Array; distances: Float32Array; asked: number; passed: number };
+  searchFiltered(
+    query: Float32Array,
+    k: number,
+    conditions: FilterColumns,
+    estimate?: EstimateQuery,
+  ): { keys: Uint32Array; distances: Float32Array; asked: number; passed: number; estimates?: Float32Array };
   /** `count` searches on `threads` threads: query i's matches are keys[i·k, i·k + counts[i]). */
   searchMany(queries: Float32Array, count: number, k: number, threads: number): { keys: Uint32Array; distances: Float32Array; counts: Uint32Array };
   save(path: string): void;
@@ -39,6 +47,22 @@ export interface NativeGraph {
   shareCodes(buffer: ArrayBuffer, offset: number, stride: number, slots: number): boolean;
   /** Bytes the graph, its codes and its lookups hold. */
   memoryUsage(): number;
+}
+
+/**
+ * What a walk by the two-bit estimate reads ({@link CodeStore.estimateQuery}): the code store's
+ * magnitude planes and low levels by key (covering every key of the codes the graph shares), and the
+ * query's sums over each code byte's set bits, its components' sum and its length.
+ */
+export interface EstimateQuery {
+  readonly planes: Uint8Array;
+  readonly planeBytes: number;
+  readonly lows: Float32Array;
+  readonly sums: Float32Array;
+  readonly total: number;
+  readonly highCount: number;
+  readonly lowCount: number;
+  readonly norm: number;
 }
 
 /** A filter as the native graph tests it: for each condition, its value ids by key and the bitset of the ids it accepts. */
@@ -76,6 +100,8 @@ interface NativeGraphModule {
   Graph: new (dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number) => NativeGraph;
   dotMany: NativeDotMany;
   estimateDots: NativeEstimateDots;
+  /** Zeroed memory in transparent huge pages (from 16 MB up), given back when the buffer is collected. */
+  hugeBuffer(bytes: number): ArrayBuffer;
 }
 
 /** Which graph implementation indexes use: `LOOKBOOK_GRAPH` (`native`, the default when built, or `usearch`). */
