@@ -46,6 +46,8 @@ const { values } = parseArgs({
     'float-ef': { type: 'string', default: '64,128,256' },
     /** Unfiltered b1 rows with the check of each graph walk against a sample of the codes (the service's way) and without it: on, off or both. */
     'walk-guard': { type: 'string', default: 'on' },
+    /** Unfiltered b1 rows walked by the service's default (`default`) or with every native walk by the two-bit estimate (`two-bit`, tuning `estimateWalks: 'all'`), or both. */
+    'unfiltered-walks': { type: 'string', default: 'default' },
     /**
      * Graph engines of the unfiltered b1 rows, in turns (`native`: native/graph.cpp, `usearch`: USearch's binding; both open
      * the same files), each with its own serving RSS; empty: the service's choice (LOOKBOOK_GRAPH). The later rows use the first.
@@ -281,8 +283,10 @@ async function child(config: string, work: string): Promise<ChildResult> {
     function unfilteredRows(index: VectorIndex, label: string, rss: number): void {
       // 0: the index's own ef.
       const expansions = values.ef!.split(',').map(Number);
-      for (const guard of values['walk-guard']!.split(',')) {
+      for (const [guard, walks] of values['walk-guard']!.split(',').flatMap((guard) => values['unfiltered-walks']!.split(',').map((walks) => [guard, walks] as const))) {
         index.guardWalks = guard === 'on';
+        if (walks !== 'default' && walks !== 'two-bit') throw new Error(`--unfiltered-walks takes default and two-bit, not ${walks}`);
+        index.tuning = walks === 'two-bit' ? { ...DEFAULT_FILTERED_SEARCH_TUNING, estimateWalks: 'all' } : DEFAULT_FILTERED_SEARCH_TUNING;
         for (const expansion of expansions) {
           for (const oversampling of values.oversampling!.split(',').map(Number)) {
             const options = { limit: 10, oversampling, rescore: true, expansion };
@@ -305,10 +309,12 @@ async function child(config: string, work: string): Promise<ChildResult> {
             const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
             const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
             const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${widened} walked again, ${scanned} scanned)` : ', no walk guard';
-            rows.push({ rss, config: `${label}b1 HNSW M${values.connectivity} ${ef} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsIndex, qpsBatch });
+            const walked = walks === 'two-bit' ? ', walked by the two-bit estimate' : '';
+            rows.push({ rss, config: `${label}b1 HNSW M${values.connectivity} ${ef}${walked} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsIndex, qpsBatch });
           }
         }
       }
+      index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
     }
     const engines = values.graph ? values.graph.split(',') : [''];
     // Serving memory: what opening the saved index costs a fresh process, per engine.
@@ -1028,7 +1034,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
     args.push('--graph', values.graph!, '--graph-passes', values['graph-passes']!);
     args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
-    args.push('--save-seconds', values['save-seconds']!, '--write-seconds', values['write-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
+    args.push('--save-seconds', values['save-seconds']!, '--write-seconds', values['write-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--unfiltered-walks', values['unfiltered-walks']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
     if (values['copy-budget']) args.push('--copy-budget', values['copy-budget']);
     if (values.keep) args.push('--keep', values.keep);
     const proc = fork(fileURLToPath(import.meta.url), args, {
