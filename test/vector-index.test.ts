@@ -184,13 +184,13 @@ describe('VectorIndex filters correlated with the vectors', () => {
     if (graph.engine !== 'native') return index.close(); // USearch's binding walks unfiltered (the test above)
     const walkFiltered = graph.searchFiltered.bind(graph);
     const walks: { k: number; passShare: number }[] = [];
-    graph.searchFiltered = (query: unknown, k: unknown, columns: unknown) => {
-      const found = walkFiltered(query, k, columns)!;
+    graph.searchFiltered = (query: unknown, k: unknown, columns: unknown, estimate: unknown) => {
+      const found = walkFiltered(query, k, columns, estimate)!;
       walks.push({ k: k as number, passShare: found.passShare });
       return found;
     };
-    // Not looking at the guard's sample first, so that the far filter walks too.
-    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5, nearSample: 0 };
+    // Not looking at the guard's sample first, so that the far filter walks too; by Hamming distance (the walk by the estimate below).
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5, nearSample: 0, estimateWalks: 'none' };
     let found = 0;
     for (const { query, own, other } of ownAndOther(vectors, category)) {
       walks.length = 0;
@@ -211,6 +211,24 @@ describe('VectorIndex filters correlated with the vectors', () => {
       expect(far.hits.every((hit) => hit.item.category === other)).toBe(true);
     }
     expect(found).toBeGreaterThanOrEqual(27);
+    // By the two-bit estimate (the default): a walk for the pool × estimateWalkFactor, whose candidates go to the rescoring in
+    // its order; the far filter, from the walk or from a scan after it (its pass share sits near that walk's lower bar), as well answered.
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5, nearSample: 0 };
+    const byEstimate = { near: 0, far: 0 };
+    for (const { query, own, other } of ownAndOther(vectors, category)) {
+      walks.length = 0;
+      const near = index.search(query, byCategory(own));
+      expect(near.strategy).toBe('filtered-hnsw');
+      expect(walks).toHaveLength(1);
+      expect(walks[0]!.k).toBe(Math.ceil(near.candidates * DEFAULT_FILTERED_SEARCH_TUNING.estimateWalkFactor));
+      byEstimate.near += near.hits.filter((hit) => exactTop10Where(query, vectors, (i) => categoryOf(i) === own).includes(hit.item.id)).length;
+      const far = index.search(query, byCategory(other));
+      expect(['filtered-hnsw', 'filtered-exact-after-hnsw']).toContain(far.strategy);
+      expect(far.hits.every((hit) => hit.item.category === other)).toBe(true);
+      byEstimate.far += far.hits.filter((hit) => exactTop10Where(query, vectors, (i) => categoryOf(i) === other).includes(hit.item.id)).length;
+    }
+    expect(byEstimate.near).toBeGreaterThanOrEqual(27);
+    expect(byEstimate.far).toBeGreaterThanOrEqual(27);
     index.close();
   });
 });
@@ -511,6 +529,8 @@ describe('VectorIndex candidate counts', () => {
     // Every walk leaves out the item it would rank last, as a walk that cannot reach a node does.
     const graph = (index as unknown as { graph: { search: (query: unknown, k: number) => { slots: number[]; distances: Float32Array } } }).graph;
     const walk = graph.search.bind(graph);
+    // What the walk reaches (all 60, or now and then 59) less the one each walk below leaves out.
+    const walked = walk(vectors[4]!, 64).slots.length - 1;
     const asked: number[] = [];
     graph.search = (query, k) => {
       asked.push(k);
@@ -523,7 +543,7 @@ describe('VectorIndex candidate counts', () => {
     expect(short.hits.map((hit) => hit.item.id).sort()).toEqual(reached.hits.map((hit) => hit.item.id).sort());
     // Without the guard the walk's candidates are taken as they are.
     index.guardWalks = false;
-    expect(index.search(vectors[4]!, options).hits).toHaveLength(59);
+    expect(index.search(vectors[4]!, options).hits).toHaveLength(walked);
     index.close();
   });
 
