@@ -454,6 +454,26 @@ describe('the native graph (native/graph.cpp)', () => {
     }
     expect(found / 800).toBeGreaterThanOrEqual(0.95);
     expect(found).toBeGreaterThan(hammingFound);
+    // Codes whose bytes the dimensions do not fill (100 of 104 bits): the same estimates.
+    {
+      const random = rng(71);
+      const dimension = 100;
+      const odd = new CodeStore(join(dir, 'estimate-walk-100.b1'), dimension);
+      const oddVectors = Float32Array.from({ length: 500 * dimension }, () => random() * 2 - 1);
+      const oddSlots = Array.from({ length: 500 }, (_, i) => i);
+      oddSlots.forEach((slot) => odd.write(slot, oddVectors.subarray(slot * dimension, (slot + 1) * dimension)));
+      const oddGraph = new BinaryHnsw(dimension, { ...SETTINGS, expansionSearch: 500 }, 'native');
+      oddGraph.add(oddSlots, oddVectors);
+      expect(oddGraph.shareCodes(odd)).toBe(true);
+      const query = Float32Array.from({ length: dimension }, () => random() * 2 - 1);
+      const exact = new Float64Array(500);
+      odd.estimateDots(query, oddSlots, exact);
+      const answer = oddGraph.search(query, 10, odd.estimateQuery(query));
+      // At an ef of the whole index, the walk's ten are the estimate's exact ten.
+      expect(answer.slots).toEqual(oddSlots.sort((a, b) => exact[b]! - exact[a]!).slice(0, 10));
+      answer.slots.forEach((slot, i) => expect(answer.estimates![i]).toBeCloseTo(exact[slot]!, 4));
+      odd.close();
+    }
     // Arrays that do not cover the shared codes are refused.
     const short = { ...store.estimateQuery(row(queries, 0))!, lows: new Float32Array(10) };
     expect(() => graph.search(row(queries, 0), 10, short)).toThrow(/do not cover/);
