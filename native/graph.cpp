@@ -730,6 +730,31 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return result;
     }
 
+    // The walk of search and searchFiltered (`keep` null for the former) for the k of argument 1, by
+    // the estimate of argument `at` where one is given: { keys, distances, estimates? } of what it found.
+    Napi::Object walked_(Napi::CallbackInfo const& info, float const* query, std::size_t at, char const* name, matching_t const* keep) {
+        Napi::Env env = info.Env();
+        std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
+        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
+        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        estimate_t estimate;
+        bool const estimated = estimate_(info, at, name, estimate);
+        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
+        std::size_t found = 0;
+        if (wanted) {
+            std::vector<byte_t> code(rows_->stride);
+            try {
+                found = walk_(query, wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, keep, estimated ? &estimate : nullptr,
+                              estimated ? estimates.Data() : nullptr);
+            } catch (std::exception const& error) {
+                throw Napi::Error::New(env, std::string(name) + ": " + error.what());
+            }
+        }
+        Napi::Object result = found_(env, keys, distances, found, wanted);
+        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
+        return result;
+    }
+
     // search(query: Float32Array, k, estimate?) → { keys: Uint32Array, distances: Float32Array, estimates? },
     // nearest first: by Hamming distance, or with an estimate (see estimate_) by the two-bit estimate,
     // highest first, with each key's estimate in `estimates` (and its Hamming distance in `distances`).
@@ -739,25 +764,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
             throw Napi::TypeError::New(env, "search(query: Float32Array, k: number)");
         Napi::Float32Array query = info[0].As<Napi::Float32Array>();
         if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "search: the query must have the graph's dimensions");
-        std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
-        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
-        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
-        estimate_t estimate;
-        bool const estimated = estimate_(info, 2, "search", estimate);
-        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
-        std::size_t found = 0;
-        if (wanted) {
-            std::vector<byte_t> code(rows_->stride);
-            try {
-                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, nullptr, estimated ? &estimate : nullptr,
-                              estimated ? estimates.Data() : nullptr);
-            } catch (std::exception const& error) {
-                throw Napi::Error::New(env, std::string("search: ") + error.what());
-            }
-        }
-        Napi::Object result = found_(env, keys, distances, found, wanted);
-        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
-        return result;
+        return walked_(info, query.Data(), 2, "search", nullptr);
     }
 
     // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?) → { keys, distances,
@@ -788,25 +795,9 @@ class Graph : public Napi::ObjectWrap<Graph> {
                                   column.ElementLength(), static_cast<std::uint8_t const*>(bits.ArrayBuffer().Data()) + bits.ByteOffset(),
                                   bits.ByteLength() * 8});
         }
-        std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
-        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
-        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
-        estimate_t estimate;
-        bool const estimated = estimate_(info, 3, "searchFiltered", estimate);
-        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
-        std::size_t found = 0, asked = 0, passed = 0;
-        if (wanted) {
-            std::vector<byte_t> code(rows_->stride);
-            matching_t const matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes_().key_of_slot, &asked, &passed};
-            try {
-                found = walk_(query.Data(), wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, &matching, estimated ? &estimate : nullptr,
-                              estimated ? estimates.Data() : nullptr);
-            } catch (std::exception const& error) {
-                throw Napi::Error::New(env, std::string("searchFiltered: ") + error.what());
-            }
-        }
-        Napi::Object result = found_(env, keys, distances, found, wanted);
-        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
+        std::size_t asked = 0, passed = 0;
+        matching_t const matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes_().key_of_slot, &asked, &passed};
+        Napi::Object result = walked_(info, query.Data(), 3, "searchFiltered", &matching);
         result.Set("asked", Napi::Number::New(env, static_cast<double>(asked)));
         result.Set("passed", Napi::Number::New(env, static_cast<double>(passed)));
         return result;
