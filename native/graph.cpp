@@ -701,12 +701,18 @@ class Graph : public Napi::ObjectWrap<Graph> {
             lows.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !sums.IsTypedArray() ||
             sums.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
             throw Napi::TypeError::New(env, std::string(name) + ": the estimate's planes must be a Uint8Array, its lows and sums Float32Arrays");
-        for (char const* field : {"planeBytes", "total", "highCount", "lowCount", "norm"})
-            if (!object.Get(field).IsNumber()) throw Napi::TypeError::New(env, std::string(name) + ": the estimate's " + field + " must be a number");
+        // Each number read once: this runs before every walk by the estimate.
+        char const* const fields[] = {"planeBytes", "total", "highCount", "lowCount", "norm"};
+        double numbers[5];
+        for (std::size_t i = 0; i != 5; ++i) {
+            Napi::Value value = object.Get(fields[i]);
+            if (!value.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + ": the estimate's " + fields[i] + " must be a number");
+            numbers[i] = value.As<Napi::Number>().DoubleValue();
+        }
         if (!shared_) throw Napi::Error::New(env, std::string(name) + ": a walk by the estimate reads the code store's codes (shareCodes)");
         Napi::Uint8Array plane_array = planes.As<Napi::Uint8Array>();
         Napi::Float32Array low_array = lows.As<Napi::Float32Array>(), sum_array = sums.As<Napi::Float32Array>();
-        std::size_t const plane_bytes = object.Get("planeBytes").As<Napi::Number>().Uint32Value();
+        std::size_t const plane_bytes = numbers[0] >= 0 && numbers[0] < 4294967296.0 ? static_cast<std::size_t>(numbers[0]) : 0;
         // Every key the graph can hold is below shared_slots_ (its code is read there).
         if (plane_bytes != rows_->bytes || plane_array.ByteLength() < shared_slots_ * plane_bytes || low_array.ElementLength() < shared_slots_ ||
             sum_array.ElementLength() < plane_bytes * 256)
@@ -715,10 +721,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
                plane_bytes,
                low_array.Data(),
                sum_array.Data(),
-               object.Get("total").As<Napi::Number>().FloatValue(),
-               object.Get("highCount").As<Napi::Number>().FloatValue(),
-               object.Get("lowCount").As<Napi::Number>().FloatValue(),
-               object.Get("norm").As<Napi::Number>().FloatValue()};
+               static_cast<float>(numbers[1]),
+               static_cast<float>(numbers[2]),
+               static_cast<float>(numbers[3]),
+               static_cast<float>(numbers[4])};
         return true;
     }
 
