@@ -1232,6 +1232,139 @@ Napi::Value EstimateDots(Napi::CallbackInfo const& info) {
     return Napi::Number::New(env, static_cast<double>(touched & 0xffff));
 }
 
+// nearestCodes(memory: ArrayBuffer, codesAt, words, count, liveAt, queryAt, k) → { positions: Uint32Array,
+// distances: Uint16Array }: of the `count` codes of `words` 64-bit words side by side from byte `codesAt`
+// (entry i live where the byte at liveAt + i is not 0), every live one whose Hamming distance to the code
+// at `queryAt` is within the k-th smallest, ties at that distance included, by distance then position.
+// What the WebAssembly kernel's scanRange and the selection after it answer (PostingCopy), in one pass
+// that writes no distances: a sample of the codes sets a cut that keeps about 2k + 64 of them; the pass
+// keeps the entries within it, and only when fewer than k pass (a sample far off) is there a second.
+// The pass reads the codes in order, at the speed of memory for a copy that fits no cache.
+template <std::size_t words_ak>
+inline unsigned hamming_words(std::uint64_t const* a, std::uint64_t const* b, std::size_t words) noexcept {
+    unsigned d = 0;
+    if constexpr (words_ak != 0) {
+        for (std::size_t w = 0; w != words_ak; ++w) d += static_cast<unsigned>(__builtin_popcountll(a[w] ^ b[w]));
+    } else {
+        for (std::size_t w = 0; w != words; ++w) d += static_cast<unsigned>(__builtin_popcountll(a[w] ^ b[w]));
+    }
+    return d;
+}
+
+template <std::size_t words_ak>
+void keep_within(byte_t const* codes, std::size_t words, std::size_t count, std::uint8_t const* live, std::uint64_t const* query, unsigned cut,
+                 std::vector<std::uint32_t>& positions, std::vector<std::uint16_t>& distances) {
+    std::uint64_t row[64];
+    // A constant size where the words are known, so that the copy is the loads themselves rather than a call.
+    std::size_t const bytes = (words_ak != 0 ? words_ak : words) * 8;
+    for (std::size_t i = 0; i != count; ++i) {
+        if constexpr (words_ak != 0) std::memcpy(row, codes + i * bytes, words_ak * 8);
+        else std::memcpy(row, codes + i * bytes, bytes);
+        unsigned const d = hamming_words<words_ak>(row, query, words);
+        if (d <= cut && live[i]) {
+            positions.push_back(static_cast<std::uint32_t>(i));
+            distances.push_back(static_cast<std::uint16_t>(d));
+        }
+    }
+}
+
+void keep_within_any(byte_t const* codes, std::size_t words, std::size_t count, std::uint8_t const* live, std::uint64_t const* query, unsigned cut,
+                     std::vector<std::uint32_t>& positions, std::vector<std::uint16_t>& distances) {
+    switch (words) {
+    case 2: return keep_within<2>(codes, words, count, live, query, cut, positions, distances);
+    case 3: return keep_within<3>(codes, words, count, live, query, cut, positions, distances);
+    case 4: return keep_within<4>(codes, words, count, live, query, cut, positions, distances);
+    case 6: return keep_within<6>(codes, words, count, live, query, cut, positions, distances);
+    case 8: return keep_within<8>(codes, words, count, live, query, cut, positions, distances);
+    default: return keep_within<0>(codes, words, count, live, query, cut, positions, distances);
+    }
+}
+
+Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 7 || !info[0].IsArrayBuffer())
+        throw Napi::TypeError::New(env, "nearestCodes(memory: ArrayBuffer, codesAt, words, count, liveAt, queryAt, k)");
+    for (std::size_t i = 1; i != 7; ++i)
+        if (!info[i].IsNumber()) throw Napi::TypeError::New(env, "nearestCodes: codesAt, words, count, liveAt, queryAt and k are numbers");
+    Napi::ArrayBuffer memory = info[0].As<Napi::ArrayBuffer>();
+    double const codes_at = info[1].As<Napi::Number>().DoubleValue(), words_asked = info[2].As<Napi::Number>().DoubleValue(),
+                 count_asked = info[3].As<Napi::Number>().DoubleValue(), live_at = info[4].As<Napi::Number>().DoubleValue(),
+                 query_at = info[5].As<Napi::Number>().DoubleValue(), k_asked = info[6].As<Napi::Number>().DoubleValue();
+    double const length = static_cast<double>(memory.ByteLength());
+    bool const whole = codes_at >= 0 && words_asked >= 1 && words_asked <= 64 && count_asked >= 0 && live_at >= 0 && query_at >= 0 && k_asked >= 0 &&
+                       codes_at == std::floor(codes_at) && words_asked == std::floor(words_asked) && count_asked == std::floor(count_asked) &&
+                       live_at == std::floor(live_at) && query_at == std::floor(query_at) && count_asked < 4294967295.0;
+    if (!whole || codes_at + count_asked * words_asked * 8 > length || live_at + count_asked > length || query_at + words_asked * 8 > length)
+        throw Napi::RangeError::New(env, "nearestCodes: the codes, live bytes or query lie outside the memory");
+    std::size_t const words = static_cast<std::size_t>(words_asked), count = static_cast<std::size_t>(count_asked);
+    std::size_t const k = static_cast<std::size_t>(std::min(k_asked, count_asked));
+    auto const* data = static_cast<byte_t const*>(memory.Data());
+    byte_t const* codes = data + static_cast<std::size_t>(codes_at);
+    auto const* live = reinterpret_cast<std::uint8_t const*>(data + static_cast<std::size_t>(live_at));
+    std::uint64_t query[64];
+    std::memcpy(query, data + static_cast<std::size_t>(query_at), words * 8);
+    unsigned const bits = static_cast<unsigned>(words * 64);
+
+    std::vector<std::uint32_t> positions;
+    std::vector<std::uint16_t> distances;
+    if (k > 0) {
+        // The cut: from the distances of about 2,048 codes in a stride over the copy, the one that keeps about 2k + 64 of all.
+        std::size_t const stride = std::max<std::size_t>(1, count / 2048);
+        std::vector<unsigned> sample;
+        std::uint64_t row[64];
+        for (std::size_t i = 0; i < count; i += stride) {
+            if (!live[i]) continue;
+            std::memcpy(row, codes + i * words * 8, words * 8);
+            sample.push_back(hamming_words<0>(row, query, words));
+        }
+        unsigned cut = bits;
+        if (!sample.empty()) {
+            double const share = (2.0 * static_cast<double>(k) + 64) / static_cast<double>(count);
+            std::size_t const rank = std::min(sample.size() - 1, static_cast<std::size_t>(share * static_cast<double>(sample.size())));
+            std::nth_element(sample.begin(), sample.begin() + rank, sample.end());
+            cut = sample[rank];
+        }
+        positions.reserve(4 * k + 256);
+        distances.reserve(4 * k + 256);
+        keep_within_any(codes, words, count, live, query, cut, positions, distances);
+        if (positions.size() < k && cut < bits) {
+            positions.clear();
+            distances.clear();
+            keep_within_any(codes, words, count, live, query, bits, positions, distances);
+        }
+        // The k-th smallest distance kept, and the entries within it by distance (a counting sort: positions stay in order).
+        std::vector<std::uint32_t> histogram(bits + 2, 0);
+        for (std::uint16_t d : distances) ++histogram[d];
+        unsigned last = 0;
+        for (std::size_t seen = 0; last <= bits; ++last) {
+            seen += histogram[last];
+            if (seen >= k) break;
+        }
+        std::vector<std::uint32_t> starts(last + 2, 0);
+        for (unsigned d = 0; d <= last; ++d) starts[d + 1] = starts[d] + histogram[d];
+        std::size_t const kept = starts[last + 1];
+        Napi::Uint32Array out_positions = Napi::Uint32Array::New(env, kept);
+        Napi::Uint16Array out_distances = Napi::Uint16Array::New(env, kept);
+        std::uint32_t* position_data = out_positions.Data();
+        std::uint16_t* distance_data = out_distances.Data();
+        for (std::size_t i = 0; i != positions.size(); ++i) {
+            unsigned const d = distances[i];
+            if (d > last) continue;
+            std::uint32_t const at = starts[d]++;
+            position_data[at] = positions[i];
+            distance_data[at] = static_cast<std::uint16_t>(d);
+        }
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("positions", out_positions);
+        result.Set("distances", out_distances);
+        return result;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("positions", Napi::Uint32Array::New(env, 0));
+    result.Set("distances", Napi::Uint16Array::New(env, 0));
+    return result;
+}
+
 // hugeBuffer(bytes) → ArrayBuffer: zeroed memory of map_huge's (in transparent huge pages from 16 MB
 // up, where the system gives them on request), given back when the buffer is collected. For arrays a
 // walk reads at random (the code store's magnitude planes and levels): in 4 KB pages most of a 1M
@@ -1256,6 +1389,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Graph", Graph::Define(env));
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
     exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));
+    exports.Set("nearestCodes", Napi::Function::New(env, NearestCodes, "nearestCodes"));
     return exports;
 }
 

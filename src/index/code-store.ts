@@ -1,8 +1,8 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
-import { createHammingKernel, kernelLayout, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
-import { graphEngine, nativeGraphModule, type EstimateQuery, type NativeEstimateDots } from './native-graph.js';
+import { createHammingKernel, kernelLayout, nearestInRange, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
+import { graphEngine, nativeGraphModule, type EstimateQuery, type NativeEstimateDots, type NativeNearestCodes } from './native-graph.js';
 
 const fsyncAsync = promisify(fsync);
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
@@ -94,6 +94,8 @@ export class CodeStore {
   private loaded = 0;
   /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
   private readonly nativeEstimate: NativeEstimateDots | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.estimateDots : undefined;
+  /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
+  private readonly nativeNearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
   /** One magnitude file record, reused by each write. */
   private readonly record: Buffer;
 
@@ -266,8 +268,8 @@ export class CodeStore {
   /** The top `k` live slots by Hamming distance to `query` (ties by slot), scanning every code. */
   scanAll(query: ArrayLike<number>, k: number): CodeCandidate[] {
     this.writeQuery(query);
-    this.kernel.scanRange(0, this.codesAt, 0, this.slots, this.liveAt, this.distancesAt, this.histogramAt);
-    return this.select(k, this.slots);
+    const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
+    return nearestInRange(this.kernel, at, this.stride / 8, this.dimension, k, this.slots, undefined, this.nativeNearest);
   }
 
   /** The top `k` of the given slots (live, distinct) by Hamming distance to `query` (ties by slot). */

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { packSignBits } from './binary-codes.js';
 import { CodeStore } from './code-store.js';
+import { createHammingKernel, kernelLayout, nearestInRange, writeScanQuery } from './hamming-kernel.js';
 import { graphEngine, nativeGraphModule } from './native-graph.js';
 import { VectorFile } from './vector-file.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
@@ -492,6 +493,65 @@ describe('the native graph (native/graph.cpp)', () => {
       expect(view[bytes - 1]).toBe(7);
     }
     expect(() => hugeBuffer(-1)).toThrow(/size/);
+  });
+
+  nativeOnly('its one-pass scan answers what the WebAssembly kernel’s range scan and selection answer', () => {
+    const nearestCodes = nativeGraphModule().module!.nearestCodes;
+    const random = rng(91);
+    for (const [words, count] of [
+      [1, 5000],
+      [3, 12_289],
+      [8, 3000],
+      [5, 700],
+    ] as const) {
+      const kernel = createHammingKernel(words);
+      const { histogramAt, codesAt } = kernelLayout(words);
+      const liveAt = codesAt + count * words * 8;
+      const distancesAt = Math.ceil((liveAt + count) / 8) * 8;
+      const foundAt = Math.ceil((distancesAt + 2 * count) / 8) * 8;
+      kernel.memory.grow(Math.ceil((foundAt + 4 * count) / 65_536));
+      const memory = new Uint8Array(kernel.memory.buffer);
+      const at = { histogramAt, distancesAt, foundAt, codesAt, liveAt };
+      const query = Float32Array.from({ length: words * 64 }, () => random() - 0.5);
+      const queryCode = packSignBits(query);
+      // One word: codes from a few patterns (ties by the thousand); the entries the sample reads (every stride-th) are the query's
+      // own code, so that its cut keeps too few for a large k and the scan goes again (the pass after a sample far off).
+      const stride = Math.max(1, Math.floor(count / 2048));
+      for (let i = 0; i < count; i++) {
+        const code = memory.subarray(codesAt + i * words * 8, codesAt + (i + 1) * words * 8);
+        if (words === 3 && i % stride === 0) code.set(queryCode);
+        else for (let b = 0; b < code.length; b++) code[b] = words === 1 ? [0x00, 0xff, 0x0f, queryCode[b]!][Math.floor(random() * 4)]! : Math.floor(random() * 256);
+        memory[liveAt + i] = random() < 0.9 ? 1 : 0;
+      }
+      const live = memory.subarray(liveAt, liveAt + count).reduce((sum, byte) => sum + byte, 0);
+      // Entries map to slots out of order at the end (a copy's appended items): ties are still by slot.
+      const list = Uint32Array.from({ length: count }, (_, i) => (i < count - 50 ? i * 2 : 3 + (count - i) * 4));
+      for (const k of [0, 1, 10, 700, 2500, live, live + 10]) {
+        for (const slots of [undefined, list]) {
+          writeScanQuery(memory, query, words, histogramAt);
+          const theirs = nearestInRange(kernel, at, words, words * 64, k, count, slots);
+          writeScanQuery(memory, query, words, histogramAt);
+          const mine = nearestInRange(kernel, at, words, words * 64, k, count, slots, nearestCodes);
+          expect(mine).toEqual(theirs);
+          expect(mine).toHaveLength(Math.min(k, live));
+        }
+      }
+      // The addon's answer itself: every live entry within the k-th distance, ties included, by distance then position.
+      writeScanQuery(memory, query, words, histogramAt);
+      const { positions, distances } = nearestCodes(kernel.memory.buffer, codesAt, words, count, liveAt, 0, 100);
+      const all = Array.from({ length: count }, (_, i) => i).filter((i) => memory[liveAt + i] === 1);
+      const distanceOf = (i: number) => hamming(queryCode, memory.subarray(codesAt + i * words * 8, codesAt + (i + 1) * words * 8));
+      const kth = all.map(distanceOf).sort((a, b) => a - b)[99]!;
+      const within = all.filter((i) => distanceOf(i) <= kth).sort((a, b) => distanceOf(a) - distanceOf(b) || a - b);
+      expect(Array.from(positions)).toEqual(within);
+      expect(Array.from(distances)).toEqual(within.map(distanceOf));
+      // Ranges outside the memory, and arguments not numbers, are refused.
+      expect(() => nearestCodes(kernel.memory.buffer, codesAt, words, count + 1_000_000, liveAt, 0, 10)).toThrow(/outside the memory/);
+      expect(() => nearestCodes(kernel.memory.buffer, -8, words, count, liveAt, 0, 10)).toThrow(/outside the memory/);
+      expect(() => nearestCodes(kernel.memory.buffer, codesAt, 0, count, liveAt, 0, 10)).toThrow(/outside the memory/);
+      expect(() => nearestCodes(memory as unknown as ArrayBuffer, codesAt, words, count, liveAt, 0, 10)).toThrow(/ArrayBuffer/);
+      expect(() => nearestCodes(kernel.memory.buffer, codesAt, words, count, liveAt, 0, '10' as unknown as number)).toThrow(/numbers/);
+    }
   });
 
   nativeOnly('two-bit estimates computed by the addon are the JavaScript loop’s to the last bit', () => {

@@ -96,10 +96,27 @@ export type NativeEstimateDots = (
   out: Float64Array,
 ) => number;
 
+/**
+ * Of the `count` codes of `words` 64-bit words side by side from byte `codesAt` of `memory` (entry i
+ * live where the byte at `liveAt` + i is not 0), every live one within the k-th smallest Hamming
+ * distance to the code at `queryAt` (ties at that distance included), by distance then position: what
+ * the WebAssembly kernel's `scanRange` and hamming-kernel's `selectNearest` answer, in one pass over the codes.
+ */
+export type NativeNearestCodes = (
+  memory: ArrayBuffer,
+  codesAt: number,
+  words: number,
+  count: number,
+  liveAt: number,
+  queryAt: number,
+  k: number,
+) => { positions: Uint32Array; distances: Uint16Array };
+
 interface NativeGraphModule {
   Graph: new (dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number) => NativeGraph;
   dotMany: NativeDotMany;
   estimateDots: NativeEstimateDots;
+  nearestCodes: NativeNearestCodes;
   /** Zeroed memory in transparent huge pages (from 16 MB up), given back when the buffer is collected. */
   hugeBuffer(bytes: number): ArrayBuffer;
 }

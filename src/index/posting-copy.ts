@@ -1,4 +1,5 @@
-import { createHammingKernel, kernelLayout, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel, type ScanBuffers } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, nearestInRange, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel, type ScanBuffers } from './hamming-kernel.js';
+import { graphEngine, nativeGraphModule, type NativeNearestCodes } from './native-graph.js';
 import type { CodeCandidate } from './code-store.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
@@ -62,6 +63,8 @@ export class PostingCopy {
   private readonly codesAt: number;
   private readonly liveAt: number;
   private readonly buffers: ScanBuffers;
+  /** The addon's one-pass scan (see {@link nearestInRange}), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
+  private readonly nearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
   /** Re-ranks a prefix copy's shortlist by the whole codes; undefined for a copy of whole codes. */
   private readonly rerank: Rerank | undefined;
   /** The slot of each entry: the copied ones in ascending order, then those {@link append}ed. */
@@ -197,14 +200,14 @@ export class PostingCopy {
   scan(query: ArrayLike<number>, k: number): CodeCandidate[] {
     if (!this.complete) throw new Error(`scan of a copy filled ${this.filled} of ${this.copied}`);
     const count = this.count;
-    const { histogramAt, distancesAt } = this.buffers;
+    const { histogramAt } = this.buffers;
     const bits = this.words * 64;
     // A prefix copy's query is the query's first dimensions, as many as its codes hold.
     const head = this.rerank ? Float32Array.from({ length: Math.min(bits, query.length) }, (_, i) => query[i]!) : query;
     writeScanQuery(new Uint8Array(this.kernel.memory.buffer), head, this.words, histogramAt);
-    this.kernel.scanRange(0, this.codesAt, 0, count, this.liveAt, distancesAt, histogramAt);
-    if (!this.rerank) return selectNearest(this.kernel, this.buffers, this.dimension, k, count, this.slots);
-    const shortlist = selectNearest(this.kernel, this.buffers, bits, Math.min(this.size, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN)), count, this.slots);
+    const at = { ...this.buffers, codesAt: this.codesAt, liveAt: this.liveAt };
+    if (!this.rerank) return nearestInRange(this.kernel, at, this.words, this.dimension, k, count, this.slots, this.nearest);
+    const shortlist = nearestInRange(this.kernel, at, this.words, bits, Math.min(this.size, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN)), count, this.slots, this.nearest);
     return this.rerank(query, Uint32Array.from(shortlist, (candidate) => candidate.slot), k);
   }
 }
