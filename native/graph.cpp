@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cerrno>
@@ -1280,29 +1281,74 @@ void keep_within_any(byte_t const* codes, std::size_t words, std::size_t count, 
     }
 }
 
+// { positions, distances }: of the entries kept (positions in ascending order, each with its distance of
+// at most `bits`), those within the k-th smallest distance (all of them where fewer than k), by
+// distance then position (a counting sort: positions stay in order within a distance).
+Napi::Object within_kth(Napi::Env env, std::vector<std::uint32_t> const& positions, std::vector<std::uint16_t> const& distances, std::size_t k,
+                        unsigned bits) {
+    std::size_t kept = 0;
+    unsigned last = 0;
+    std::vector<std::uint32_t> starts;
+    if (k > 0) {
+        std::vector<std::uint32_t> histogram(bits + 2, 0);
+        for (std::uint16_t d : distances) ++histogram[d];
+        for (std::size_t seen = 0; last <= bits; ++last) {
+            seen += histogram[last];
+            if (seen >= k) break;
+        }
+        starts.assign(last + 2, 0);
+        for (unsigned d = 0; d <= last; ++d) starts[d + 1] = starts[d] + histogram[d];
+        kept = starts[last + 1];
+    }
+    Napi::Uint32Array out_positions = Napi::Uint32Array::New(env, kept);
+    Napi::Uint16Array out_distances = Napi::Uint16Array::New(env, kept);
+    std::uint32_t* position_data = out_positions.Data();
+    std::uint16_t* distance_data = out_distances.Data();
+    if (kept > 0) {
+        for (std::size_t i = 0; i != positions.size(); ++i) {
+            unsigned const d = distances[i];
+            if (d > last) continue;
+            std::uint32_t const at = starts[d]++;
+            position_data[at] = positions[i];
+            distance_data[at] = static_cast<std::uint16_t>(d);
+        }
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("positions", out_positions);
+    result.Set("distances", out_distances);
+    return result;
+}
+
+// A scan's numbers after its memory: six whole numbers ≥ 0 (below 2^32), or a TypeError or RangeError
+// naming `usage`.
+std::array<std::size_t, 6> scan_numbers(Napi::CallbackInfo const& info, char const* usage) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 7 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, usage);
+    std::array<std::size_t, 6> numbers{};
+    for (std::size_t i = 0; i != 6; ++i) {
+        if (!info[i + 1].IsNumber()) throw Napi::TypeError::New(env, std::string(usage) + ": all but the memory are numbers");
+        double const value = info[i + 1].As<Napi::Number>().DoubleValue();
+        if (!(value >= 0) || value >= 4294967296.0 || value != std::floor(value))
+            throw Napi::RangeError::New(env, std::string(usage) + ": the codes, list, live bytes or query lie outside the memory");
+        numbers[i] = static_cast<std::size_t>(value);
+    }
+    return numbers;
+}
+
 Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 7 || !info[0].IsArrayBuffer())
-        throw Napi::TypeError::New(env, "nearestCodes(memory: ArrayBuffer, codesAt, words, count, liveAt, queryAt, k)");
-    for (std::size_t i = 1; i != 7; ++i)
-        if (!info[i].IsNumber()) throw Napi::TypeError::New(env, "nearestCodes: codesAt, words, count, liveAt, queryAt and k are numbers");
+    char const* usage = "nearestCodes(memory: ArrayBuffer, codesAt, words, count, liveAt, queryAt, k)";
+    auto const [codes_at, words, count, live_at, query_at, k_asked] = scan_numbers(info, usage);
     Napi::ArrayBuffer memory = info[0].As<Napi::ArrayBuffer>();
-    double const codes_at = info[1].As<Napi::Number>().DoubleValue(), words_asked = info[2].As<Napi::Number>().DoubleValue(),
-                 count_asked = info[3].As<Napi::Number>().DoubleValue(), live_at = info[4].As<Napi::Number>().DoubleValue(),
-                 query_at = info[5].As<Napi::Number>().DoubleValue(), k_asked = info[6].As<Napi::Number>().DoubleValue();
-    double const length = static_cast<double>(memory.ByteLength());
-    bool const whole = codes_at >= 0 && words_asked >= 1 && words_asked <= 64 && count_asked >= 0 && live_at >= 0 && query_at >= 0 && k_asked >= 0 &&
-                       codes_at == std::floor(codes_at) && words_asked == std::floor(words_asked) && count_asked == std::floor(count_asked) &&
-                       live_at == std::floor(live_at) && query_at == std::floor(query_at) && count_asked < 4294967295.0;
-    if (!whole || codes_at + count_asked * words_asked * 8 > length || live_at + count_asked > length || query_at + words_asked * 8 > length)
-        throw Napi::RangeError::New(env, "nearestCodes: the codes, live bytes or query lie outside the memory");
-    std::size_t const words = static_cast<std::size_t>(words_asked), count = static_cast<std::size_t>(count_asked);
-    std::size_t const k = static_cast<std::size_t>(std::min(k_asked, count_asked));
+    std::size_t const length = memory.ByteLength();
+    if (words < 1 || words > 64 || codes_at + count * words * 8 > length || live_at + count > length || query_at + words * 8 > length)
+        throw Napi::RangeError::New(env, std::string(usage) + ": the codes, list, live bytes or query lie outside the memory");
+    std::size_t const k = std::min(k_asked, count);
     auto const* data = static_cast<byte_t const*>(memory.Data());
-    byte_t const* codes = data + static_cast<std::size_t>(codes_at);
-    auto const* live = reinterpret_cast<std::uint8_t const*>(data + static_cast<std::size_t>(live_at));
+    byte_t const* codes = data + codes_at;
+    auto const* live = reinterpret_cast<std::uint8_t const*>(data + live_at);
     std::uint64_t query[64];
-    std::memcpy(query, data + static_cast<std::size_t>(query_at), words * 8);
+    std::memcpy(query, data + query_at, words * 8);
     unsigned const bits = static_cast<unsigned>(words * 64);
 
     std::vector<std::uint32_t> positions;
@@ -1332,37 +1378,84 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
             distances.clear();
             keep_within_any(codes, words, count, live, query, bits, positions, distances);
         }
-        // The k-th smallest distance kept, and the entries within it by distance (a counting sort: positions stay in order).
-        std::vector<std::uint32_t> histogram(bits + 2, 0);
-        for (std::uint16_t d : distances) ++histogram[d];
-        unsigned last = 0;
-        for (std::size_t seen = 0; last <= bits; ++last) {
-            seen += histogram[last];
-            if (seen >= k) break;
-        }
-        std::vector<std::uint32_t> starts(last + 2, 0);
-        for (unsigned d = 0; d <= last; ++d) starts[d + 1] = starts[d] + histogram[d];
-        std::size_t const kept = starts[last + 1];
-        Napi::Uint32Array out_positions = Napi::Uint32Array::New(env, kept);
-        Napi::Uint16Array out_distances = Napi::Uint16Array::New(env, kept);
-        std::uint32_t* position_data = out_positions.Data();
-        std::uint16_t* distance_data = out_distances.Data();
-        for (std::size_t i = 0; i != positions.size(); ++i) {
-            unsigned const d = distances[i];
-            if (d > last) continue;
-            std::uint32_t const at = starts[d]++;
-            position_data[at] = positions[i];
-            distance_data[at] = static_cast<std::uint16_t>(d);
-        }
-        Napi::Object result = Napi::Object::New(env);
-        result.Set("positions", out_positions);
-        result.Set("distances", out_distances);
-        return result;
+        return within_kth(env, positions, distances, k, bits);
     }
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("positions", Napi::Uint32Array::New(env, 0));
-    result.Set("distances", Napi::Uint16Array::New(env, 0));
-    return result;
+    return within_kth(env, positions, distances, 0, bits);
+}
+
+// The distances of the listed slots' codes into `out`, counted in `histogram`: the codes of each block
+// of 64 loaded in a short loop first, so that the misses of a scattered list overlap.
+template <std::size_t words_ak>
+void listed_distances(byte_t const* codes, std::size_t words, std::uint32_t const* list, std::size_t count, std::uint64_t const* query,
+                      std::uint16_t* out, std::uint32_t* histogram) {
+    std::size_t const bytes = (words_ak != 0 ? words_ak : words) * 8;
+    std::uint64_t row[64];
+    std::uint64_t sink = 0;
+    constexpr std::size_t block = 64;
+    for (std::size_t from = 0; from < count; from += block) {
+        std::size_t const to = std::min(count, from + block);
+        for (std::size_t i = from; i != to; ++i) sink += *reinterpret_cast<std::uint64_t const volatile*>(codes + list[i] * bytes);
+        for (std::size_t i = from; i != to; ++i) {
+            if constexpr (words_ak != 0) std::memcpy(row, codes + list[i] * bytes, words_ak * 8);
+            else std::memcpy(row, codes + list[i] * bytes, bytes);
+            unsigned const d = hamming_words<words_ak>(row, query, words);
+            out[i] = static_cast<std::uint16_t>(d);
+            ++histogram[d];
+        }
+    }
+    (void)sink;
+}
+
+void listed_distances_any(byte_t const* codes, std::size_t words, std::uint32_t const* list, std::size_t count, std::uint64_t const* query,
+                          std::uint16_t* out, std::uint32_t* histogram) {
+    switch (words) {
+    case 2: return listed_distances<2>(codes, words, list, count, query, out, histogram);
+    case 4: return listed_distances<4>(codes, words, list, count, query, out, histogram);
+    case 8: return listed_distances<8>(codes, words, list, count, query, out, histogram);
+    case 12: return listed_distances<12>(codes, words, list, count, query, out, histogram);
+    case 16: return listed_distances<16>(codes, words, list, count, query, out, histogram);
+    default: return listed_distances<0>(codes, words, list, count, query, out, histogram);
+    }
+}
+
+// nearestListed(memory: ArrayBuffer, codesAt, words, listAt, count, queryAt, k) → { positions, distances }:
+// of the codes of the `count` slots listed as u32 from byte `listAt` (slot s's code of `words` 64-bit
+// words at codesAt + s × words × 8), every one within the k-th smallest Hamming distance to the code at
+// `queryAt`, ties included, by distance then list position: the WebAssembly kernel's scanList and the
+// selection after it in one call. A posting list's codes lie scattered: the codes of each block of
+// listed slots are loaded in a short loop before their distances are taken, so that their misses
+// overlap (the kernel loads one a few entries ahead).
+Napi::Value NearestListed(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    char const* usage = "nearestListed(memory: ArrayBuffer, codesAt, words, listAt, count, queryAt, k)";
+    auto const [codes_at, words, list_at, count, query_at, k_asked] = scan_numbers(info, usage);
+    Napi::ArrayBuffer memory = info[0].As<Napi::ArrayBuffer>();
+    std::size_t const length = memory.ByteLength();
+    if (words < 1 || words > 64 || list_at % 4 != 0 || list_at + count * 4 > length || query_at + words * 8 > length || codes_at > length)
+        throw Napi::RangeError::New(env, std::string(usage) + ": the codes, list, live bytes or query lie outside the memory");
+    auto const* data = static_cast<byte_t const*>(memory.Data());
+    auto const* list = reinterpret_cast<std::uint32_t const*>(data + list_at);
+    std::size_t const bytes = words * 8, slots = (length - codes_at) / bytes;
+    for (std::size_t i = 0; i != count; ++i)
+        if (list[i] >= slots) throw Napi::RangeError::New(env, "nearestListed: slot " + std::to_string(list[i]) + " lies outside the memory");
+    std::size_t const k = std::min(k_asked, count);
+    unsigned const bits = static_cast<unsigned>(words * 64);
+    std::vector<std::uint32_t> positions;
+    std::vector<std::uint16_t> distances;
+    if (k == 0) return within_kth(env, positions, distances, 0, bits);
+    std::uint64_t query[64];
+    std::memcpy(query, data + query_at, bytes);
+    std::vector<std::uint16_t> all(count);
+    std::vector<std::uint32_t> histogram(bits + 2, 0);
+    listed_distances_any(data + codes_at, words, list, count, query, all.data(), histogram.data());
+    unsigned cut = 0;
+    for (std::size_t seen = 0; cut < bits; ++cut) {
+        seen += histogram[cut];
+        if (seen >= k) break;
+    }
+    for (std::size_t i = 0; i != count; ++i)
+        if (all[i] <= cut) positions.push_back(static_cast<std::uint32_t>(i)), distances.push_back(all[i]);
+    return within_kth(env, positions, distances, k, bits);
 }
 
 // hugeBuffer(bytes) → ArrayBuffer: zeroed memory of map_huge's (in transparent huge pages from 16 MB
@@ -1390,6 +1483,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
     exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));
     exports.Set("nearestCodes", Napi::Function::New(env, NearestCodes, "nearestCodes"));
+    exports.Set("nearestListed", Napi::Function::New(env, NearestListed, "nearestListed"));
     return exports;
 }
 

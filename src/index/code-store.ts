@@ -1,8 +1,8 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
-import { createHammingKernel, kernelLayout, nearestInRange, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
-import { graphEngine, nativeGraphModule, type EstimateQuery, type NativeEstimateDots, type NativeNearestCodes } from './native-graph.js';
+import { createHammingKernel, kernelLayout, nearestInRange, nearestOf, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
+import { graphEngine, nativeGraphModule, type EstimateQuery, type NativeEstimateDots, type NativeNearestCodes, type NativeNearestListed } from './native-graph.js';
 
 const fsyncAsync = promisify(fsync);
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
@@ -96,6 +96,8 @@ export class CodeStore {
   private readonly nativeEstimate: NativeEstimateDots | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.estimateDots : undefined;
   /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
   private readonly nativeNearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
+  /** The addon's list scan for {@link scanSlots} and {@link scanWritten} (the same answer). */
+  private readonly nativeListed: NativeNearestListed | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestListed : undefined;
   /** One magnitude file record, reused by each write. */
   private readonly record: Buffer;
 
@@ -293,6 +295,10 @@ export class CodeStore {
     this.writeQuery(query);
     const room = new Uint32Array(this.kernel.memory.buffer, this.listAt, this.capacity);
     const count = write(room);
+    if (this.nativeListed) {
+      const { positions, distances } = this.nativeListed(this.kernel.memory.buffer, this.codesAt, this.stride / 8, this.listAt, count, 0, k);
+      return nearestOf(positions, distances, k, room);
+    }
     this.kernel.scanList(0, this.codesAt, this.listAt, count, this.distancesAt, this.histogramAt);
     return this.select(k, count, room.subarray(0, count));
   }

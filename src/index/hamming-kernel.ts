@@ -338,11 +338,14 @@ export function selectNearest(kernel: HammingKernel, at: ScanBuffers, bits: numb
  * ties by slot (`list` maps entries to slots; without it an entry is its slot): by the addon's
  * one-pass scan where `nearest` is given, else by the kernel's `scanRange` and {@link selectNearest}.
  * The same answer either way. The kernel writes every distance, then reads them back to collect those
- * within the cut; the addon keeps only the codes within a cut a sample of them sets. On bench/search's
- * 1M index, query by query in turns (medians of 600): a 25 % filter's copy (250k prefixes, its
- * re-ranking included) 0.71–0.73 ms against 0.89–0.90, its whole search 0.88–0.92 × the time; a 10 %
- * one 0.96 × (611 µs against 640; 100k prefixes, whose 2.4 MB the caches partly hold); all 1M codes
- * 3.2 ms against 3.8.
+ * within the cut; the addon keeps only the codes within a cut a sample of them sets. With the
+ * addon's list scan for the shortlist's re-ranking and for posting lists (CodeStore), on
+ * bench/search's 1M index (300 queries twice, a process each way, three in turns): a 25 % filter
+ * (from its copy's 250k prefixes) 1.20–1.28 ms a search against 1.41–1.55, a 10 % one 1.03–1.09
+ * against 1.10–1.16 (100k prefixes, whose 2.4 MB the caches partly hold), a 1 % one (10k codes
+ * through its posting list) 0.54–0.57 against 0.61–0.66; a scan of all 1M codes 3.2 ms against 3.8.
+ * (Switching query by query within one process measured less and at 1 % the other way round: the
+ * switch itself costs, so each way runs in a process of its own.)
  */
 export function nearestInRange(
   kernel: HammingKernel,
@@ -359,6 +362,15 @@ export function nearestInRange(
     return selectNearest(kernel, at, bits, k, count, list);
   }
   const { positions, distances } = nearest(kernel.memory.buffer, at.codesAt, words, count, at.liveAt, 0, k);
+  return nearestOf(positions, distances, k, list);
+}
+
+/**
+ * The first `k` of the addon's answer to a scan (entries by distance, then position: {@link NativeNearestCodes}
+ * and its list scan), as slots (`list` maps entries to slots; without it an entry is its slot) by
+ * distance, then slot.
+ */
+export function nearestOf(positions: Uint32Array, distances: Uint16Array, k: number, list?: ArrayLike<number>): { slot: number; hamming: number }[] {
   const n = positions.length;
   let slots = positions;
   if (list) {
@@ -369,7 +381,7 @@ export function nearestInRange(
   for (let start = 0; start < n && out.length < k; ) {
     const distance = distances[start]!;
     let end = start + 1;
-    // Entries in order are slots in order, but for a list's appended entries: a tie's slots sorted where they are not.
+    // Entries in order are slots in order, but for a copy's appended entries or an unsorted list: a tie's slots sorted where they are not.
     let ordered = true;
     for (; end < n && distances[end] === distance; end++) if (slots[end]! < slots[end - 1]!) ordered = false;
     if (!ordered) slots.subarray(start, end).sort();

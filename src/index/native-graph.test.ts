@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { packSignBits } from './binary-codes.js';
 import { CodeStore } from './code-store.js';
-import { createHammingKernel, kernelLayout, nearestInRange, writeScanQuery } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, nearestInRange, nearestOf, selectNearest, writeScanQuery } from './hamming-kernel.js';
 import { graphEngine, nativeGraphModule } from './native-graph.js';
 import { VectorFile } from './vector-file.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
@@ -495,8 +495,8 @@ describe('the native graph (native/graph.cpp)', () => {
     expect(() => hugeBuffer(-1)).toThrow(/size/);
   });
 
-  nativeOnly('its one-pass scan answers what the WebAssembly kernel’s range scan and selection answer', () => {
-    const nearestCodes = nativeGraphModule().module!.nearestCodes;
+  nativeOnly('its scans of a range and of a list answer what the WebAssembly kernel’s scans and selection answer', () => {
+    const { nearestCodes, nearestListed } = nativeGraphModule().module!;
     const random = rng(91);
     for (const [words, count] of [
       [1, 5000],
@@ -509,7 +509,8 @@ describe('the native graph (native/graph.cpp)', () => {
       const liveAt = codesAt + count * words * 8;
       const distancesAt = Math.ceil((liveAt + count) / 8) * 8;
       const foundAt = Math.ceil((distancesAt + 2 * count) / 8) * 8;
-      kernel.memory.grow(Math.ceil((foundAt + 4 * count) / 65_536));
+      const listAt = foundAt + 4 * count;
+      kernel.memory.grow(Math.ceil((listAt + 4 * count) / 65_536));
       const memory = new Uint8Array(kernel.memory.buffer);
       const at = { histogramAt, distancesAt, foundAt, codesAt, liveAt };
       const query = Float32Array.from({ length: words * 64 }, () => random() - 0.5);
@@ -536,6 +537,23 @@ describe('the native graph (native/graph.cpp)', () => {
           expect(mine).toHaveLength(Math.min(k, live));
         }
       }
+      // A list of live slots in no order (a scan's list need not be sorted): ties by slot all the same.
+      const listed = Uint32Array.from({ length: count }, (_, i) => i)
+        .filter((i) => memory[liveAt + i] === 1 && random() < 0.6)
+        .sort(() => random() - 0.5);
+      new Uint32Array(kernel.memory.buffer, listAt, listed.length).set(listed);
+      for (const k of [0, 1, 10, 700, listed.length, listed.length + 5]) {
+        writeScanQuery(memory, query, words, histogramAt);
+        kernel.scanList(0, codesAt, listAt, listed.length, distancesAt, histogramAt);
+        const theirs = selectNearest(kernel, at, words * 64, k, listed.length, listed);
+        writeScanQuery(memory, query, words, histogramAt);
+        const { positions, distances } = nearestListed(kernel.memory.buffer, codesAt, words, listAt, listed.length, 0, k);
+        expect(nearestOf(positions, distances, k, listed)).toEqual(theirs);
+        expect(theirs).toHaveLength(Math.min(k, listed.length));
+      }
+      expect(() => nearestListed(kernel.memory.buffer, codesAt, words, listAt + 1, 4, 0, 10)).toThrow(/outside the memory/);
+      new Uint32Array(kernel.memory.buffer, listAt, 1)[0] = kernel.memory.buffer.byteLength;
+      expect(() => nearestListed(kernel.memory.buffer, codesAt, words, listAt, 4, 0, 10)).toThrow(/lies outside the memory/);
       // The addon's answer itself: every live entry within the k-th distance, ties included, by distance then position.
       writeScanQuery(memory, query, words, histogramAt);
       const { positions, distances } = nearestCodes(kernel.memory.buffer, codesAt, words, count, liveAt, 0, 100);

@@ -112,11 +112,28 @@ export type NativeNearestCodes = (
   k: number,
 ) => { positions: Uint32Array; distances: Uint16Array };
 
+/**
+ * Of the codes of the `count` slots listed as u32 from byte `listAt` of `memory` (slot s's code of
+ * `words` 64-bit words at `codesAt` + s × words × 8), every one within the k-th smallest Hamming
+ * distance to the code at `queryAt` (ties included), by distance then list position: what the
+ * WebAssembly kernel's `scanList` and hamming-kernel's `selectNearest` answer.
+ */
+export type NativeNearestListed = (
+  memory: ArrayBuffer,
+  codesAt: number,
+  words: number,
+  listAt: number,
+  count: number,
+  queryAt: number,
+  k: number,
+) => { positions: Uint32Array; distances: Uint16Array };
+
 interface NativeGraphModule {
   Graph: new (dimensions: number, connectivity: number, expansionAdd: number, expansionSearch: number) => NativeGraph;
   dotMany: NativeDotMany;
   estimateDots: NativeEstimateDots;
   nearestCodes: NativeNearestCodes;
+  nearestListed: NativeNearestListed;
   /** Zeroed memory in transparent huge pages (from 16 MB up), given back when the buffer is collected. */
   hugeBuffer(bytes: number): ArrayBuffer;
 }
