@@ -1,4 +1,5 @@
-import { createHammingKernel, kernelLayout, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, nearestInRange, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
+import { graphEngine, nativeGraphModule, type NativeNearestCodes } from './native-graph.js';
 import { rng } from '../util/random.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
@@ -37,6 +38,8 @@ const FIRST_LOOK_MARGIN = 16;
  */
 export class WalkGuard {
   private readonly kernel: HammingKernel;
+  /** The addon's one-pass scan for {@link nearPassing} (the same answer; see {@link nearestInRange}). */
+  private readonly nativeNearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
   private readonly stride: number;
   private readonly histogramAt: number;
   private readonly codesAt: number;
@@ -167,8 +170,8 @@ export class WalkGuard {
     if (this.entryOf.size === 0) return { passing: 0, of: 0 };
     const entries = Math.min(Math.max(1024, Math.ceil(items / SAMPLE_SHARE)), this.slots.length);
     writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
-    this.scanOn(0, entries);
-    const nearest = selectNearest(this.kernel, { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt }, this.stride * 8, near, entries);
+    const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
+    const nearest = nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, near, entries, undefined, this.nativeNearest);
     let passing = 0;
     for (const { slot: entry } of nearest) if (matches(this.slots[entry]!)) passing++;
     return { passing, of: nearest.length };
