@@ -8,8 +8,8 @@
  *     items, independent of the vectors; then an attribute that follows the vectors, each query
  *     filtered to its own quarter of the items and to the opposite one): recall@10 against the
  *     exact filtered answer and latency against unfiltered search in passes of the same queries;
- *   - exact Hamming scans of every code (the WebAssembly kernel), at each --exact-sizes, and of a
- *     tenth of them by a list, with and without the kernel's look-ahead.
+ *   - exact Hamming scans of every code, at each --exact-sizes, and of a tenth of them by a list:
+ *     the service's (the addon's scans where it is built) beside the WebAssembly kernel's.
  * Each configuration is built in a child process that streams the vectors from a file, so its
  * resident memory (RSS) growth is the index's own. Reports build rate, RSS and disk per item,
  * single-query and batched QPS, and recall@10 against exact float search.
@@ -947,12 +947,13 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
 // ---------- exact Hamming scans ----------
 
 /**
- * Mean times, on this thread, of a full exact scan of `size` random codes by the kernel (top 40),
- * and the median times of scans of a posting list (a random tenth of the slots, sorted, top 160) by the kernel as
- * the service builds it (it loads each code SCAN_LOOKAHEAD entries early) and by one that does not,
- * the two taking turns query by query so that the machine's drifts fall on both alike.
+ * Median times, on this thread, of exact scans of `size` random codes (top 40) and of a posting
+ * list of them (a random tenth of the slots, sorted, top 160): by the service's code store (the
+ * addon's scans where it is built) and by the WebAssembly kernel's (the store as it is made without
+ * the addon: LOOKBOOK_GRAPH=usearch), the two taking turns query by query so that the machine's
+ * drifts fall on both alike.
  */
-function exactScanMs(size: number, dim: number): { full: number; list: number; listWithout: number } {
+function exactScanMs(size: number, dim: number): { full: number; fullKernel: number; list: number; listKernel: number } {
   const dir = mkdtempSync(join(tmpdir(), 'lookbook-bench-codes-'));
   try {
     const path = join(dir, 'codes.b1');
@@ -965,31 +966,38 @@ function exactScanMs(size: number, dim: number): { full: number; list: number; l
     }
     writer.sync();
     writer.close();
-    const [store, without] = [new CodeStore(path, dim), new CodeStore(path, dim, undefined, 0)];
+    const store = new CodeStore(path, dim);
+    const previous = process.env.LOOKBOOK_GRAPH;
+    process.env.LOOKBOOK_GRAPH = 'usearch';
+    const kernel = new CodeStore(path, dim);
+    if (previous === undefined) delete process.env.LOOKBOOK_GRAPH;
+    else process.env.LOOKBOOK_GRAPH = previous;
     for (let slot = 0; slot < size; slot++) {
       store.setLive(slot, true);
-      without.setLive(slot, true);
+      kernel.setLive(slot, true);
     }
     const queries = Array.from({ length: 50 }, () => Float32Array.from({ length: dim }, () => random() - 0.5));
-    for (const query of queries.slice(0, 10)) store.scanAll(query, 40);
-    let started = performance.now();
-    for (const query of queries) store.scanAll(query, 40);
-    const full = (performance.now() - started) / queries.length;
     const list = Uint32Array.from({ length: size }, (_, slot) => slot).filter(() => random() < 0.1);
-    const times: [number[], number[]] = [[], []];
-    for (let round = 0; round < 4; round++) {
-      queries.forEach((query, q) => {
-        // Each first as often as the other.
-        for (const i of (q + round) % 2 === 0 ? [0, 1] : [1, 0]) {
-          started = performance.now();
-          (i === 0 ? store : without).scanSlots(query, list, 160);
-          times[i]!.push(performance.now() - started);
-        }
-      });
-    }
+    const inTurns = (scan: (by: CodeStore, query: Float32Array) => void, rounds: number): [number, number] => {
+      for (const query of queries.slice(0, 10)) for (const by of [store, kernel]) scan(by, query);
+      const times: [number[], number[]] = [[], []];
+      for (let round = 0; round < rounds; round++) {
+        queries.forEach((query, q) => {
+          // Each first as often as the other.
+          for (const i of (q + round) % 2 === 0 ? [0, 1] : [1, 0]) {
+            const started = performance.now();
+            scan(i === 0 ? store : kernel, query);
+            times[i]!.push(performance.now() - started);
+          }
+        });
+      }
+      return [median(times[0]), median(times[1])];
+    };
+    const [full, fullKernel] = inTurns((by, query) => by.scanAll(query, 40), 1);
+    const [listed, listKernel] = inTurns((by, query) => by.scanSlots(query, list, 160), 4);
     store.close();
-    without.close();
-    return { full, list: median(times[0]), listWithout: median(times[1]) };
+    kernel.close();
+    return { full, fullKernel, list: listed, listKernel };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -1052,12 +1060,14 @@ async function parent() {
   const machine = `${execFileSync('nproc').toString().trim()} cores, Node ${process.version}`;
   const exactSizes = values['exact-sizes']!.split(',').filter(Boolean).map(Number);
   if (exactSizes.length > 0) {
-    console.log(`# bench/search — exact Hamming scan of every code (WebAssembly kernel, one thread, top 40, ${dim}-d codes), ${machine}\n`);
-    console.log('| codes | ms per scan | a tenth of them by a list: ms | without look-ahead: ms | ÷ |');
-    console.log('| --- | --- | --- | --- | --- |');
+    console.log(`# bench/search — exact Hamming scans (one thread, ${dim}-d codes; the service's scans, the addon's where it is built, and the WebAssembly kernel's), ${machine}\n`);
+    console.log('| codes | every code, top 40: ms | the kernel: ms | ÷ | a tenth of them by a list, top 160: ms | the kernel: ms | ÷ |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const size of exactSizes) {
-      const { full, list, listWithout } = exactScanMs(size, dim);
-      console.log(`| ${size.toLocaleString('en')} | ${full.toFixed(2)} | ${list.toFixed(2)} | ${listWithout.toFixed(2)} | ${(list / listWithout).toFixed(2)} |`);
+      const { full, fullKernel, list, listKernel } = exactScanMs(size, dim);
+      console.log(
+        `| ${size.toLocaleString('en')} | ${full.toFixed(2)} | ${fullKernel.toFixed(2)} | ${(full / fullKernel).toFixed(2)} | ${list.toFixed(2)} | ${listKernel.toFixed(2)} | ${(list / listKernel).toFixed(2)} |`,
+      );
     }
     console.log('');
   }
