@@ -293,13 +293,16 @@ async function child(config: string, work: string): Promise<ChildResult> {
             let found: number[][] = [];
             let scanned = 0;
             let widened = 0;
+            let seeded = 0;
             const qps1 = timeQueries(queryList.length, () => {
               scanned = 0;
               widened = 0;
+              seeded = 0;
               found = queryList.map((q) => {
                 const outcome = index.search(q, options);
                 if (outcome.strategy === 'exact-after-hnsw') scanned++;
                 if (outcome.strategy === 'hnsw-widened') widened++;
+                if (outcome.strategy === 'hnsw-seeded') seeded++;
                 return outcome.hits.map((hit) => Number(hit.item.id));
               });
             });
@@ -308,7 +311,7 @@ async function child(config: string, work: string): Promise<ChildResult> {
             });
             const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
             const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
-            const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${widened} walked again, ${scanned} scanned)` : ', no walk guard';
+            const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${seeded} walked again from its sample, ${widened} at four times the ef, ${scanned} scanned)` : ', no walk guard';
             const walked = walks === 'two-bit' ? ', walked by the two-bit estimate' : '';
             rows.push({ rss, config: `${label}b1 HNSW M${values.connectivity} ${ef}${walked} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsIndex, qpsBatch });
           }

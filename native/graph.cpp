@@ -25,6 +25,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
+#include <limits>
+#include <queue>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -404,6 +407,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
                                InstanceMethod("search", &Graph::Search),
                                InstanceMethod("searchMany", &Graph::SearchMany),
                                InstanceMethod("searchFiltered", &Graph::SearchFiltered),
+                               InstanceMethod("searchFrom", &Graph::SearchFrom),
                                InstanceMethod("save", &Graph::Save),
                                InstanceMethod("load", &Graph::Load),
                                InstanceMethod("clear", &Graph::Clear),
@@ -772,6 +776,116 @@ class Graph : public Napi::ObjectWrap<Graph> {
         Napi::Float32Array query = info[0].As<Napi::Float32Array>();
         if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "search: the query must have the graph's dimensions");
         return walked_(info, query.Data(), 2, "search", nullptr);
+    }
+
+    // searchFrom(query: Float32Array, k, seeds: Uint32Array) → { keys, distances }: the k nearest live
+    // keys by Hamming distance, nearest first, from a walk of the base level alone that starts at the
+    // seeds (keys; those the graph does not hold are passed over) instead of at the node the upper
+    // levels lead to. For a query whose walk from the top stopped in the wrong part of the graph (the
+    // walk guard's sample holds a code nearer than any it found), started at the sample's nearest
+    // codes. The walk is USearch's base-level search (its ef the graph's, or k when larger; removed
+    // entries crossed but not kept) with the same loads ahead of each expansion's distances.
+    Napi::Value SearchFrom(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsTypedArray() ||
+            info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+            throw Napi::TypeError::New(env, "searchFrom(query: Float32Array, k: number, seeds: Uint32Array)");
+        Napi::Float32Array query = info[0].As<Napi::Float32Array>();
+        if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "searchFrom: the query must have the graph's dimensions");
+        Napi::Uint32Array seeds = info[2].As<Napi::Uint32Array>();
+        std::size_t const wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
+        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
+        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        std::size_t found = 0;
+        if (wanted) {
+            std::vector<byte_t> code(rows_->stride);
+            pack_signs(query.Data(), dimensions_, code.data(), rows_->stride);
+            found = walk_from_(code.data(), seeds.Data(), seeds.ElementLength(), wanted, keys.Data(), distances.Data());
+        }
+        return found_(env, keys, distances, found, wanted);
+    }
+
+    // The walk of searchFrom: USearch's search_to_find_in_base_ from several starts, into `keys` and
+    // `distances` (room for `wanted`); the count found.
+    std::size_t walk_from_(byte_t const* code, std::uint32_t const* seeds, std::size_t seed_count, std::size_t wanted, std::uint32_t* keys,
+                           float* distances) {
+        using candidate_t = std::pair<float, slot_t_>;
+        std::size_t const ef = std::max(expansion_search_, wanted);
+        codes_view_t const codes = codes_();
+        std::uint64_t const* removed = free_slots_.empty() ? nullptr : removed_.data();
+        auto live = [&](slot_t_ slot) { return !removed || !((removed[slot >> 6] >> (slot & 63)) & 1u); };
+        // The slots seen, in an open-addressing set kept under half full.
+        std::vector<slot_t_> seen(std::size_t{1} << 12, no_slot);
+        std::size_t seen_count = 0;
+        auto has = [&](slot_t_ slot) {
+            for (std::size_t i = (slot * 0x9E3779B1u) & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1)) {
+                if (seen[i] == slot) return true;
+                if (seen[i] == no_slot) return false;
+            }
+        };
+        auto insert = [&](slot_t_ slot) {
+            if (2 * (seen_count + 1) > seen.size()) {
+                std::vector<slot_t_> old(seen.size() * 2, no_slot);
+                old.swap(seen);
+                for (slot_t_ kept : old)
+                    if (kept != no_slot)
+                        for (std::size_t i = (kept * 0x9E3779B1u) & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1))
+                            if (seen[i] == no_slot) {
+                                seen[i] = kept;
+                                break;
+                            }
+            }
+            for (std::size_t i = (slot * 0x9E3779B1u) & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1)) {
+                if (seen[i] == slot) return false;
+                if (seen[i] == no_slot) {
+                    seen[i] = slot;
+                    ++seen_count;
+                    return true;
+                }
+            }
+        };
+        std::priority_queue<candidate_t, std::vector<candidate_t>, std::greater<candidate_t>> next; // nearest first
+        std::priority_queue<candidate_t> top;                                                       // farthest first, at most ef
+        float radius = std::numeric_limits<float>::infinity();
+        auto offer = [&](float distance, slot_t_ slot) {
+            if (top.size() >= ef && distance >= radius) return;
+            next.push({distance, slot});
+            if (!live(slot)) return;
+            top.push({distance, slot});
+            if (top.size() > ef) top.pop();
+            if (top.size() >= ef) radius = top.top().first;
+        };
+        for (std::size_t i = 0; i != seed_count; ++i) {
+            slot_t_ const slot = slot_of_(seeds[i]);
+            if (slot == no_slot || !insert(slot)) continue;
+            offer(hamming(code, codes.row(slot), codes.words), slot);
+        }
+        std::uint64_t sink = 0;
+        while (!next.empty()) {
+            candidate_t const candidate = next.top();
+            if (top.size() >= ef && candidate.first > radius) break;
+            next.pop();
+            auto const neighbors = graph_->neighbors(candidate.second, 0);
+            // The codes of the unvisited neighbours loaded first, so that their misses overlap (load_ahead_t).
+            for (auto it = neighbors.begin(); it != neighbors.end(); ++it)
+                if (!has(it.slot())) sink += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(it.slot()));
+            for (auto it = neighbors.begin(); it != neighbors.end(); ++it) {
+                slot_t_ const slot = it.slot();
+                if (!insert(slot)) continue;
+                offer(hamming(code, codes.row(slot), codes.words), slot);
+            }
+        }
+        loaded_ += sink;
+        std::vector<candidate_t> kept;
+        kept.reserve(top.size());
+        for (; !top.empty(); top.pop()) kept.push_back(top.top());
+        std::sort(kept.begin(), kept.end());
+        std::size_t const found = std::min(wanted, kept.size());
+        for (std::size_t i = 0; i != found; ++i) {
+            keys[i] = static_cast<std::uint32_t>(graph_->at(kept[i].second).key);
+            distances[i] = kept[i].first;
+        }
+        return found;
     }
 
     // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?) → { keys, distances,
@@ -1355,10 +1469,11 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
     std::vector<std::uint16_t> distances;
     if (k > 0) {
         // The cut: from the distances of about 2,048 codes in a stride over the copy, the one that keeps about 2k + 64 of all.
+        // A range of up to 16,384 codes (the walk guard's first look at its sample) is kept whole: a sample would cost as much as the pass.
         std::size_t const stride = std::max<std::size_t>(1, count / 2048);
         std::vector<unsigned> sample;
         std::uint64_t row[64];
-        for (std::size_t i = 0; i < count; i += stride) {
+        for (std::size_t i = 0; count > 16384 && i < count; i += stride) {
             if (!live[i]) continue;
             std::memcpy(row, codes + i * words * 8, words * 8);
             sample.push_back(hamming_words<0>(row, query, words));
@@ -1370,8 +1485,8 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
             std::nth_element(sample.begin(), sample.begin() + rank, sample.end());
             cut = sample[rank];
         }
-        positions.reserve(4 * k + 256);
-        distances.reserve(4 * k + 256);
+        positions.reserve(cut == bits ? count : 4 * k + 256);
+        distances.reserve(cut == bits ? count : 4 * k + 256);
         keep_within_any(codes, words, count, live, query, cut, positions, distances);
         if (positions.size() < k && cut < bits) {
             positions.clear();

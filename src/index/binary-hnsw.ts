@@ -159,6 +159,20 @@ export class BinaryHnsw {
     return { slots: Array.from(keys), distances, passShare: asked > 0 ? passed / asked : 0, estimates };
   }
 
+  /**
+   * The `k` nearest live slots by Hamming distance from a walk of the graph's base level that starts
+   * at `seeds` (slots; those not in the graph are passed over) rather than where the upper levels lead:
+   * for a walk from the top that stopped short of the query's neighbourhood, started at codes nearer
+   * to it (the walk guard's). The native graph only; undefined on USearch's binding.
+   */
+  searchFrom(query: Float32Array, k: number, seeds: readonly number[]): { slots: number[]; distances: Float32Array } | undefined {
+    if (this.engine !== 'native') return undefined;
+    if (this.size === 0) return { slots: [], distances: new Float32Array(0) };
+    this.syncCodes();
+    const { keys, distances } = this.native.searchFrom(query, Math.min(k, this.size), Uint32Array.from(seeds));
+    return { slots: Array.from(keys), distances };
+  }
+
   /** Candidates for many queries at once (on `threads` threads). */
   searchMany(queries: Float32Array, count: number, k: number, threads: number): { slots: number[]; distances: Float32Array }[] {
     if (this.size === 0) return Array.from({ length: count }, () => ({ slots: [], distances: new Float32Array(0) }));

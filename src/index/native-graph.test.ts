@@ -110,6 +110,42 @@ describe('the native graph (native/graph.cpp)', () => {
     batch.forEach((answer, q) => expect(answer.slots).toEqual(native.search(row(queries, q), 10).slots));
   });
 
+  nativeOnly('walks the base level from given seeds: the exact Hamming neighbours from anywhere in the graph, removed keys crossed but not kept', () => {
+    const count = 3000;
+    const vectors = clustered(count, 61);
+    const slots = Array.from({ length: count }, (_, i) => i * 2 + 3);
+    const graph = new BinaryHnsw(DIMENSION, { ...SETTINGS, expansionSearch: 128 }, 'native');
+    graph.add(slots, vectors);
+    const codes = new Map(slots.map((slot, i) => [slot, packSignBits(row(vectors, i))]));
+    // Every tenth key removed: the walk crosses them, and answers none of them.
+    for (let i = 0; i < count; i += 10) {
+      graph.remove(slots[i]!);
+      codes.delete(slots[i]!);
+    }
+    const queries = clustered(30, 62);
+    let hits = 0;
+    for (let q = 0; q < 30; q++) {
+      const query = row(queries, q);
+      const code = packSignBits(query);
+      // Seeds far from the query: the items nearest to its opposite (and keys the graph does not hold, passed over).
+      const opposite = packSignBits(query.map((x) => -x));
+      const far = [...codes.keys()].sort((a, b) => hamming(opposite, codes.get(a)!) - hamming(opposite, codes.get(b)!)).slice(0, 4);
+      const found = graph.searchFrom(query, 10, [...far, 4, 1_000_000])!;
+      expect(found.slots).toHaveLength(10);
+      found.slots.forEach((slot, i) => {
+        expect(codes.has(slot)).toBe(true);
+        expect(found.distances[i]).toBe(hamming(code, codes.get(slot)!));
+      });
+      expect([...found.distances]).toEqual([...found.distances].sort((a, b) => a - b));
+      const kth = exactKth(codes, query, 10);
+      hits += found.distances.filter((d) => d <= kth).length;
+    }
+    expect(hits / 300).toBeGreaterThanOrEqual(0.95);
+    // No seed the graph holds: nothing found.
+    expect(graph.searchFrom(row(queries, 0), 10, [4, 6])!.slots).toEqual([]);
+    expect(() => (graph as unknown as { native: { searchFrom(...args: unknown[]): unknown } }).native.searchFrom(row(queries, 0), 10, [1, 2])).toThrow(/Uint32Array/);
+  });
+
   nativeOnly('walks with a filter: only live matching keys, the exact filtered neighbours, in a Uint8/16/32 column and with two conditions', () => {
     const count = 3000;
     const vectors = clustered(count, 21);
@@ -500,7 +536,7 @@ describe('the native graph (native/graph.cpp)', () => {
     const random = rng(91);
     for (const [words, count] of [
       [1, 5000],
-      [3, 12_289],
+      [3, 20_483],
       [8, 3000],
       [5, 700],
     ] as const) {
@@ -515,7 +551,7 @@ describe('the native graph (native/graph.cpp)', () => {
       const at = { histogramAt, distancesAt, foundAt, codesAt, liveAt };
       const query = Float32Array.from({ length: words * 64 }, () => random() - 0.5);
       const queryCode = packSignBits(query);
-      // One word: codes from a few patterns (ties by the thousand); the entries the sample reads (every stride-th) are the query's
+      // One word: codes from a few patterns (ties by the thousand). Three words, past the 16,384 codes kept whole: the entries the sample reads (every stride-th) are the query's
       // own code, so that its cut keeps too few for a large k and the scan goes again (the pass after a sample far off).
       const stride = Math.max(1, Math.floor(count / 2048));
       for (let i = 0; i < count; i++) {

@@ -34,6 +34,11 @@ export interface NativeGraph {
     conditions: FilterColumns,
     estimate?: EstimateQuery,
   ): { keys: Uint32Array; distances: Float32Array; asked: number; passed: number; estimates?: Float32Array };
+  /**
+   * Up to `k` nearest live keys by Hamming distance, nearest first, from a walk of the base level
+   * alone that starts at `seeds` (keys; those not held are passed over), at the graph's ef or k.
+   */
+  searchFrom(query: Float32Array, k: number, seeds: Uint32Array): { keys: Uint32Array; distances: Float32Array };
   /** `count` searches on `threads` threads: query i's matches are keys[i·k, i·k + counts[i]). */
   searchMany(queries: Float32Array, count: number, k: number, threads: number): { keys: Uint32Array; distances: Float32Array; counts: Uint32Array };
   save(path: string): void;

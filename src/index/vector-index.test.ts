@@ -237,24 +237,43 @@ describe('VectorIndex graph walks', () => {
     index.close();
   });
 
-  it('walks again at four times the ef when a walk falls short, and scans only when that one falls short too', () => {
+  it('walks again from the sample’s nearest codes when a walk falls short, then at four times the ef, and scans only when both fall short too', () => {
     const { index, vectors } = walkedIndex('rewalks', 29);
     const options = { limit: 5, oversampling: 4, rescore: true };
     const ef = index.expansionFor(20);
     // The graph's walks at the search's own ef end among the items farthest from the query (those
     // nearest to its opposite), as a walk stuck in the wrong part of the graph does; wider ones, and
-    // then (second case) every walk, as they are.
+    // then (last case) every walk, as they are.
     const graph = (index as unknown as { graph: BinaryHnsw }).graph;
+    const seeds = graph.engine === 'native';
     const walk = graph.search.bind(graph);
-    const asked: number[] = [];
+    const walkFrom = graph.searchFrom.bind(graph);
+    const asked: (number | string)[] = [];
     let stuckUpTo = ef;
+    let stuckFrom = false;
     graph.search = (query: Float32Array, k: number) => {
       asked.push(k);
       return k <= stuckUpTo ? walk(query.map((x) => -x), k) : walk(query, k);
     };
+    graph.searchFrom = (query: Float32Array, k: number, from: readonly number[]) => {
+      asked.push(`from ${from.length}`);
+      expect(k).toBe(ef);
+      return walkFrom(stuckFrom ? query.map((x) => -x) : query, k, from);
+    };
+    // The walk from the sampled codes nearest to the query (the native graph) reaches it at the same ef.
+    if (seeds) {
+      const seeded = index.search(vectors[42]!, options);
+      expect(seeded.strategy).toBe('hnsw-seeded');
+      expect(asked).toEqual([ef, 'from 8']);
+      expect(seeded.hits[0]!.item.id).toBe('p42');
+      expect(seeded.hits[0]!.score).toBeCloseTo(1, 5);
+      asked.length = 0;
+      stuckFrom = true;
+    }
     const widened = index.search(vectors[42]!, options);
     expect(widened.strategy).toBe('hnsw-widened');
-    expect(asked).toEqual([ef, 4 * ef]);
+    // (On USearch's binding the walk from the seeds is asked for and answers nothing.)
+    expect(asked).toEqual([ef, 'from 8', 4 * ef]);
     expect(widened.hits[0]!.item.id).toBe('p42');
     expect(widened.hits[0]!.score).toBeCloseTo(1, 5);
     // Batched searches check their walks the same way.
@@ -262,13 +281,13 @@ describe('VectorIndex graph walks', () => {
     graph.searchMany = (queries: Float32Array, count: number, k: number, threads: number) => walkMany(queries.map((x) => -x), count, k, threads);
     asked.length = 0;
     expect(index.searchMany([vectors[42]!], options)[0]![0]!.item.id).toBe('p42');
-    expect(asked).toEqual([4 * ef]);
+    expect(asked).toEqual(['from 8', 4 * ef]);
     // Stuck at four times the ef too: every code is scanned.
     stuckUpTo = 4 * ef;
     asked.length = 0;
     const scanned = index.search(vectors[42]!, options);
     expect(scanned.strategy).toBe('exact-after-hnsw');
-    expect(asked).toEqual([ef, 4 * ef]);
+    expect(asked).toEqual([ef, 'from 8', 4 * ef]);
     expect(scanned.hits[0]!.item.id).toBe('p42');
     index.close();
   });

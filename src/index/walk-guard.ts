@@ -177,6 +177,19 @@ export class WalkGuard {
     return { passing, of: nearest.length };
   }
 
+  /**
+   * The `n` sampled items (slots) whose codes are nearest to `query`, over the sample's first look
+   * ({@link fellShort}: one entry per {@link FIRST_LOOK_SHARE} of `items`, at least 1,024), which the
+   * look has just read into the caches: where a walk that fell short starts again.
+   */
+  nearestSlots(query: ArrayLike<number>, items: number, n: number): number[] {
+    if (this.entryOf.size === 0) return [];
+    const entries = Math.min(Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), this.slots.length);
+    writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
+    const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
+    return nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, n, entries, undefined, this.nativeNearest).map(({ slot: entry }) => this.slots[entry]!);
+  }
+
   /** Scans entries `from…to-1` against the query last written, adding to its histogram: the nearest distance of every entry scanned since. */
   private scanOn(from: number, to: number): number {
     const bits = this.stride * 8;

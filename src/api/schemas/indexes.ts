@@ -175,7 +175,7 @@ export const searchResponse = z.strictObject({
   object: z.literal('list'),
   index: z.string(),
   model: indexModel,
-  strategy: z.string().describe('How the candidates were found: hnsw, hnsw-widened (the graph walk fell short of a sample of the codes, or found fewer candidates than asked while the index holds more, and a walk at four times its ef did not), exact, exact-after-hnsw (both walks fell short, so every code was scanned), filtered-exact, filtered-hnsw, filtered-exact-after-hnsw (too few of the graph\'s candidates passed the filter, so its items were scanned), filtered-exact-far (a sample of the codes nearest to the query held too few of the filter\'s items for a walk to find them, so they were scanned without one)'),
+  strategy: z.string().describe('How the candidates were found: hnsw, hnsw-seeded (the graph walk fell short of a sample of the codes, or found fewer candidates than asked while the index holds more, and a walk at the same ef started from the sampled codes nearest to the query did not), hnsw-widened (that one fell short too, and a walk at four times the ef did not), exact, exact-after-hnsw (all three walks fell short, so every code was scanned), filtered-exact, filtered-hnsw, filtered-exact-after-hnsw (too few of the graph\'s candidates passed the filter, so its items were scanned), filtered-exact-far (a sample of the codes nearest to the query held too few of the filter\'s items for a walk to find them, so they were scanned without one)'),
   candidates: z.number().int(),
   took_ms: z.number(),
   data: z.array(hit),
