@@ -509,9 +509,10 @@ describe('VectorIndex candidate counts', () => {
       return walk(query, ef);
     };
     const wide = set.search(vectors[7]!, { limit: 5, oversampling: 8, rescore: true, expansion: 500 });
-    // One walk at that ef; when it missed a poorly linked node (fewer than the 500 items), the codes were scanned instead.
+    // One walk at that ef; when it missed a poorly linked node (fewer than the 500 items), a walk from the sample's nearest
+    // codes found them all, or the codes were scanned instead.
     expect(efs).toEqual([500]);
-    expect(['hnsw', 'exact-after-hnsw']).toContain(wide.strategy);
+    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(wide.strategy);
     expect(wide.hits[0]!.item.id).toBe('item-7');
     const exact = exactTopK(vectors[7]!, vectors.slice(0, 500), 5).map((i) => `item-${i}`);
     expect(wide.hits.filter((hit) => exact.includes(hit.item.id)).length).toBeGreaterThanOrEqual(4);
@@ -523,22 +524,34 @@ describe('VectorIndex candidate counts', () => {
     const index = build(tempDir(), vectors, { exactThreshold: 0 });
     const options = { limit: 60, oversampling: 1, rescore: true };
     const reached = index.search(vectors[4]!, options);
-    // Usually the walk reaches all 60; a graph this small, built on two threads, now and then leaves one out, which the scan below makes up.
-    expect(['hnsw', 'exact-after-hnsw']).toContain(reached.strategy);
+    // Usually the walk reaches all 60; a graph this small, built on two threads, now and then leaves one out, which a walk
+    // from the sample's nearest codes or the scan below makes up.
+    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(reached.strategy);
     expect(reached.hits).toHaveLength(60);
     // Every walk leaves out the item it would rank last, as a walk that cannot reach a node does.
-    const graph = (index as unknown as { graph: { search: (query: unknown, k: number) => { slots: number[]; distances: Float32Array } } }).graph;
+    type Walk = { slots: number[]; distances: Float32Array };
+    const graph = (index as unknown as {
+      graph: { search: (query: unknown, k: number) => Walk; searchFrom: (query: unknown, k: number, seeds: readonly number[]) => Walk | undefined };
+    }).graph;
     const walk = graph.search.bind(graph);
+    const walkFrom = graph.searchFrom.bind(graph);
     // What the walk reaches (all 60, or now and then 59) less the one each walk below leaves out.
     const walked = walk(vectors[4]!, 64).slots.length - 1;
-    const asked: number[] = [];
+    const asked: (number | string)[] = [];
+    const lessOne = (found: Walk) => ({ slots: found.slots.slice(0, -1), distances: found.distances.subarray(0, found.slots.length - 1) });
     graph.search = (query, k) => {
       asked.push(k);
-      const found = walk(query, k);
-      return { slots: found.slots.slice(0, -1), distances: found.distances.subarray(0, found.slots.length - 1) };
+      return lessOne(walk(query, k));
+    };
+    // The walk from the sample's nearest codes (the native graph; none on USearch's binding) leaves one out as well.
+    graph.searchFrom = (query, k, seeds) => {
+      asked.push('from');
+      const found = walkFrom(query, k, seeds);
+      return found && lessOne(found);
     };
     const short = index.search(vectors[4]!, options);
-    expect(asked).toEqual([64]);
+    // (No walk at four times the ef: this one already asked for more than the index holds.)
+    expect(asked).toEqual([64, 'from']);
     expect(short.strategy).toBe('exact-after-hnsw');
     expect(short.hits.map((hit) => hit.item.id).sort()).toEqual(reached.hits.map((hit) => hit.item.id).sort());
     // Without the guard the walk's candidates are taken as they are.
@@ -662,8 +675,9 @@ describe('VectorIndex writes and persistence', () => {
     expect(index.get('twice')).toMatchObject({ category: 'second' });
     // Through the graph (exactThreshold 0): the retired first slot must not come back.
     const found = index.search(vectors[500]!, { limit: 501, oversampling: 1, rescore: true });
-    // The walk over every item, or the scan that follows one that missed an item (neither may bring the retired slot back).
-    expect(['hnsw', 'exact-after-hnsw']).toContain(found.strategy);
+    // The walk over every item, or the walk from the sample's nearest codes or the scan that follows one that missed an item
+    // (none may bring the retired slot back).
+    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(found.strategy);
     expect(found.hits.filter((h) => h.item.id === 'twice')).toHaveLength(1);
     expect(index.search(vectors[501]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('twice');
     index.close();
