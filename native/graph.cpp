@@ -9,6 +9,12 @@
 //    node of every candidate that enters the top list to compare its key with the removed-entry key.
 //  - Keys are the service's vector slots (below 2^32 − 1), looked up in a plain array (4 bytes a
 //    key) instead of a hash set of key and slot pairs.
+//  - A walk of the base level can start from given keys (searchFrom): for a walk from the top that
+//    the walk guard found short, started again at its sample's codes nearest to the query.
+//
+// Beside the graph: the rescoring's reads and dot products (dotMany), the two-bit estimates
+// (estimateDots), the code scans of the filtered paths and the walk guard (nearestCodes over a
+// range, nearestListed over a list of slots) and memory in huge pages (hugeBuffer).
 //
 // Files are USearch's index_dense format (the vectors matrix, the 64-byte head, the graph), so a
 // graph saved by either loads in the other. Keys are u64 and slots u32 in the file, as there.
