@@ -71,6 +71,14 @@ describe('WalkGuard', () => {
         const query = randomVector(random, dimension);
         const code = packSignBits(query);
         expect(guard.nearest(query)).toBe(Math.min(...[...codes.values()].map((other) => hamming(code, other))));
+        // The sampled items nearest to the query among the first look's entries (the first 1,024 of the sample at these
+        // sizes), nearest first: their distances are the exact 8 smallest there.
+        const seeds = guard.nearestSlots(query, codes.size, 8);
+        expect(seeds).toHaveLength(8);
+        const looked = (guard as unknown as { slots: number[] }).slots.slice(0, 1024).filter((slot) => codes.has(slot));
+        expect(seeds.every((slot) => looked.includes(slot))).toBe(true);
+        const exact = looked.map((slot) => hamming(code, codes.get(slot)!)).sort((a, b) => a - b);
+        expect(seeds.map((slot) => hamming(code, codes.get(slot)!))).toEqual(exact.slice(0, 8));
       }
       // A retired item's own code is no longer found at distance 0; a live one's is.
       const query = Float32Array.from({ length: dimension }, (_, i) => ((codes.get(1)![i >> 3]! >> (7 - (i & 7))) & 1 ? 1 : -1));

@@ -168,12 +168,9 @@ export class WalkGuard {
    */
   nearPassing(query: ArrayLike<number>, items: number, near: number, matches: (slot: number) => boolean): { passing: number; of: number } {
     if (this.entryOf.size === 0) return { passing: 0, of: 0 };
-    const entries = Math.min(Math.max(1024, Math.ceil(items / SAMPLE_SHARE)), this.slots.length);
-    writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
-    const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
-    const nearest = nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, near, entries, undefined, this.nativeNearest);
+    const nearest = this.nearestEntries(query, Math.max(1024, Math.ceil(items / SAMPLE_SHARE)), near);
     let passing = 0;
-    for (const { slot: entry } of nearest) if (matches(this.slots[entry]!)) passing++;
+    for (const entry of nearest) if (matches(this.slots[entry]!)) passing++;
     return { passing, of: nearest.length };
   }
 
@@ -184,10 +181,15 @@ export class WalkGuard {
    */
   nearestSlots(query: ArrayLike<number>, items: number, n: number): number[] {
     if (this.entryOf.size === 0) return [];
-    const entries = Math.min(Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), this.slots.length);
+    return this.nearestEntries(query, Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), n).map((entry) => this.slots[entry]!);
+  }
+
+  /** The `n` live entries among the first `entries` (at most all of them) whose codes are nearest to `query`, nearest first. */
+  private nearestEntries(query: ArrayLike<number>, entries: number, n: number): number[] {
     writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
     const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
-    return nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, n, entries, undefined, this.nativeNearest).map(({ slot: entry }) => this.slots[entry]!);
+    const count = Math.min(entries, this.slots.length);
+    return nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, n, count, undefined, this.nativeNearest).map(({ slot: entry }) => entry);
   }
 
   /** Scans entries `from…to-1` against the query last written, adding to its histogram: the nearest distance of every entry scanned since. */
