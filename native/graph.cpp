@@ -806,7 +806,11 @@ class Graph : public Napi::ObjectWrap<Graph> {
         if (wanted) {
             std::vector<byte_t> code(rows_->stride);
             pack_signs(query.Data(), dimensions_, code.data(), rows_->stride);
-            found = walk_from_(code.data(), seeds.Data(), seeds.ElementLength(), wanted, keys.Data(), distances.Data());
+            try {
+                found = walk_from_(code.data(), seeds.Data(), seeds.ElementLength(), wanted, keys.Data(), distances.Data());
+            } catch (std::exception const& error) {
+                throw Napi::Error::New(env, std::string("searchFrom: ") + error.what());
+            }
         }
         return found_(env, keys, distances, found, wanted);
     }
@@ -820,36 +824,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
         codes_view_t const codes = codes_();
         std::uint64_t const* removed = free_slots_.empty() ? nullptr : removed_.data();
         auto live = [&](slot_t_ slot) { return !removed || !((removed[slot >> 6] >> (slot & 63)) & 1u); };
-        // The slots seen, in an open-addressing set kept under half full.
-        std::vector<slot_t_> seen(std::size_t{1} << 12, no_slot);
-        std::size_t seen_count = 0;
-        auto has = [&](slot_t_ slot) {
-            for (std::size_t i = (slot * 0x9E3779B1u) & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1)) {
-                if (seen[i] == slot) return true;
-                if (seen[i] == no_slot) return false;
-            }
-        };
-        auto insert = [&](slot_t_ slot) {
-            if (2 * (seen_count + 1) > seen.size()) {
-                std::vector<slot_t_> old(seen.size() * 2, no_slot);
-                old.swap(seen);
-                for (slot_t_ kept : old)
-                    if (kept != no_slot)
-                        for (std::size_t i = (kept * 0x9E3779B1u) & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1))
-                            if (seen[i] == no_slot) {
-                                seen[i] = kept;
-                                break;
-                            }
-            }
-            for (std::size_t i = (slot * 0x9E3779B1u) & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1)) {
-                if (seen[i] == slot) return false;
-                if (seen[i] == no_slot) {
-                    seen[i] = slot;
-                    ++seen_count;
-                    return true;
-                }
-            }
-        };
+        // The slots seen: the hash set USearch's own base-level search keeps, reserved ahead of each expansion as there,
+        // and at first for ~16 visits a slot of the list (a walk visits ~10–15 × its ef): each growth rehashes it.
+        growing_hash_set_gt<slot_t_> seen;
+        if (!seen.reserve(std::max(seed_count, 16 * ef))) throw std::runtime_error("out of memory");
         std::priority_queue<candidate_t, std::vector<candidate_t>, std::greater<candidate_t>> next; // nearest first
         std::priority_queue<candidate_t> top;                                                       // farthest first, at most ef
         float radius = std::numeric_limits<float>::infinity();
@@ -863,7 +841,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
         };
         for (std::size_t i = 0; i != seed_count; ++i) {
             slot_t_ const slot = slot_of_(seeds[i]);
-            if (slot == no_slot || !insert(slot)) continue;
+            if (slot == no_slot || seen.set(slot)) continue;
             offer(hamming(code, codes.row(slot), codes.words), slot);
         }
         std::uint64_t sink = 0;
@@ -872,12 +850,13 @@ class Graph : public Napi::ObjectWrap<Graph> {
             if (top.size() >= ef && candidate.first > radius) break;
             next.pop();
             auto const neighbors = graph_->neighbors(candidate.second, 0);
+            if (!seen.reserve(seen.size() + neighbors.size())) throw std::runtime_error("out of memory");
             // The codes of the unvisited neighbours loaded first, so that their misses overlap (load_ahead_t).
             for (auto it = neighbors.begin(); it != neighbors.end(); ++it)
-                if (!has(it.slot())) sink += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(it.slot()));
+                if (!seen.test(it.slot())) sink += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(it.slot()));
             for (auto it = neighbors.begin(); it != neighbors.end(); ++it) {
                 slot_t_ const slot = it.slot();
-                if (!insert(slot)) continue;
+                if (seen.set(slot)) continue;
                 offer(hamming(code, codes.row(slot), codes.words), slot);
             }
         }
@@ -1402,10 +1381,10 @@ void keep_within_any(byte_t const* codes, std::size_t words, std::size_t count, 
 }
 
 // { positions, distances }: of the entries kept (positions in ascending order, each with its distance of
-// at most `bits`), those within the k-th smallest distance (all of them where fewer than k), by
-// distance then position (a counting sort: positions stay in order within a distance).
-Napi::Object within_kth(Napi::Env env, std::vector<std::uint32_t> const& positions, std::vector<std::uint16_t> const& distances, std::size_t k,
-                        unsigned bits) {
+// at most `bits`; no positions: entry i is position i), those within the k-th smallest distance (all
+// of them where fewer than k), by distance then position (a counting sort: positions stay in order
+// within a distance).
+Napi::Object within_kth(Napi::Env env, std::uint32_t const* positions, std::vector<std::uint16_t> const& distances, std::size_t k, unsigned bits) {
     std::size_t kept = 0;
     unsigned last = 0;
     std::vector<std::uint32_t> starts;
@@ -1425,11 +1404,11 @@ Napi::Object within_kth(Napi::Env env, std::vector<std::uint32_t> const& positio
     std::uint32_t* position_data = out_positions.Data();
     std::uint16_t* distance_data = out_distances.Data();
     if (kept > 0) {
-        for (std::size_t i = 0; i != positions.size(); ++i) {
+        for (std::size_t i = 0; i != distances.size(); ++i) {
             unsigned const d = distances[i];
             if (d > last) continue;
             std::uint32_t const at = starts[d]++;
-            position_data[at] = positions[i];
+            position_data[at] = positions ? positions[i] : static_cast<std::uint32_t>(i);
             distance_data[at] = static_cast<std::uint16_t>(d);
         }
     }
@@ -1499,16 +1478,16 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
             distances.clear();
             keep_within_any(codes, words, count, live, query, bits, positions, distances);
         }
-        return within_kth(env, positions, distances, k, bits);
+        return within_kth(env, positions.data(), distances, k, bits);
     }
-    return within_kth(env, positions, distances, 0, bits);
+    return within_kth(env, positions.data(), distances, 0, bits);
 }
 
-// The distances of the listed slots' codes into `out`, counted in `histogram`: the codes of each block
-// of 64 loaded in a short loop first, so that the misses of a scattered list overlap.
+// The distances of the listed slots' codes into `out`: the codes of each block of 64 loaded in a short
+// loop first, so that the misses of a scattered list overlap.
 template <std::size_t words_ak>
 void listed_distances(byte_t const* codes, std::size_t words, std::uint32_t const* list, std::size_t count, std::uint64_t const* query,
-                      std::uint16_t* out, std::uint32_t* histogram) {
+                      std::uint16_t* out) {
     std::size_t const bytes = (words_ak != 0 ? words_ak : words) * 8;
     std::uint64_t row[64];
     std::uint64_t sink = 0;
@@ -1521,21 +1500,20 @@ void listed_distances(byte_t const* codes, std::size_t words, std::uint32_t cons
             else std::memcpy(row, codes + list[i] * bytes, bytes);
             unsigned const d = hamming_words<words_ak>(row, query, words);
             out[i] = static_cast<std::uint16_t>(d);
-            ++histogram[d];
         }
     }
     (void)sink;
 }
 
 void listed_distances_any(byte_t const* codes, std::size_t words, std::uint32_t const* list, std::size_t count, std::uint64_t const* query,
-                          std::uint16_t* out, std::uint32_t* histogram) {
+                          std::uint16_t* out) {
     switch (words) {
-    case 2: return listed_distances<2>(codes, words, list, count, query, out, histogram);
-    case 4: return listed_distances<4>(codes, words, list, count, query, out, histogram);
-    case 8: return listed_distances<8>(codes, words, list, count, query, out, histogram);
-    case 12: return listed_distances<12>(codes, words, list, count, query, out, histogram);
-    case 16: return listed_distances<16>(codes, words, list, count, query, out, histogram);
-    default: return listed_distances<0>(codes, words, list, count, query, out, histogram);
+    case 2: return listed_distances<2>(codes, words, list, count, query, out);
+    case 4: return listed_distances<4>(codes, words, list, count, query, out);
+    case 8: return listed_distances<8>(codes, words, list, count, query, out);
+    case 12: return listed_distances<12>(codes, words, list, count, query, out);
+    case 16: return listed_distances<16>(codes, words, list, count, query, out);
+    default: return listed_distances<0>(codes, words, list, count, query, out);
     }
 }
 
@@ -1561,22 +1539,14 @@ Napi::Value NearestListed(Napi::CallbackInfo const& info) {
         if (list[i] >= slots) throw Napi::RangeError::New(env, "nearestListed: slot " + std::to_string(list[i]) + " lies outside the memory");
     std::size_t const k = std::min(k_asked, count);
     unsigned const bits = static_cast<unsigned>(words * 64);
-    std::vector<std::uint32_t> positions;
-    std::vector<std::uint16_t> distances;
-    if (k == 0) return within_kth(env, positions, distances, 0, bits);
-    std::uint64_t query[64];
-    std::memcpy(query, data + query_at, bytes);
-    std::vector<std::uint16_t> all(count);
-    std::vector<std::uint32_t> histogram(bits + 2, 0);
-    listed_distances_any(data + codes_at, words, list, count, query, all.data(), histogram.data());
-    unsigned cut = 0;
-    for (std::size_t seen = 0; cut < bits; ++cut) {
-        seen += histogram[cut];
-        if (seen >= k) break;
+    // Every listed code's distance, entry i at position i: within_kth takes those within the k-th.
+    std::vector<std::uint16_t> distances(k == 0 ? 0 : count);
+    if (k > 0) {
+        std::uint64_t query[64];
+        std::memcpy(query, data + query_at, bytes);
+        listed_distances_any(data + codes_at, words, list, count, query, distances.data());
     }
-    for (std::size_t i = 0; i != count; ++i)
-        if (all[i] <= cut) positions.push_back(static_cast<std::uint32_t>(i)), distances.push_back(all[i]);
-    return within_kth(env, positions, distances, k, bits);
+    return within_kth(env, nullptr, distances, k, bits);
 }
 
 // hugeBuffer(bytes) → ArrayBuffer: zeroed memory of map_huge's (in transparent huge pages from 16 MB
