@@ -2,7 +2,7 @@ import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, open
 import { promisify } from 'node:util';
 import { magnitudeBitsSet, packMagnitudeBits, packSignBits } from './binary-codes.js';
 import { createHammingKernel, kernelLayout, nearestInRange, nearestOf, SCAN_LOOKAHEAD, selectNearest, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
-import { graphEngine, nativeGraphModule, type EstimateQuery, type NativeEstimateDots, type NativeNearestCodes, type NativeNearestListed } from './native-graph.js';
+import { nativeHelper, type EstimateQuery, type NativeEstimateDots, type NativeNearestCodes, type NativeNearestListed } from './native-graph.js';
 
 const fsyncAsync = promisify(fsync);
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
@@ -59,10 +59,10 @@ export interface SharedCodes {
 
 /**
  * Zeroed memory for the magnitude planes and levels, which walks by the two-bit estimate read at
- * random: from the addon in huge pages where it is built ({@link nativeGraphModule}), else a plain buffer.
+ * random: from the addon in huge pages where it is built ({@link nativeHelper}), else a plain buffer.
  */
 function allocate(bytes: number): ArrayBuffer {
-  const huge = graphEngine() === 'native' ? nativeGraphModule().module?.hugeBuffer : undefined;
+  const huge = nativeHelper('hugeBuffer');
   return huge ? huge(bytes) : new ArrayBuffer(bytes);
 }
 
@@ -93,11 +93,11 @@ export class CodeStore {
   /** The sum of the bytes {@link loadAhead} last read (only so that its loads stay). */
   private loaded = 0;
   /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
-  private readonly nativeEstimate: NativeEstimateDots | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.estimateDots : undefined;
+  private readonly nativeEstimate: NativeEstimateDots | undefined = nativeHelper('estimateDots');
   /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
-  private readonly nativeNearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
+  private readonly nativeNearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
   /** The addon's list scan for {@link scanSlots} and {@link scanWritten} (the same answer). */
-  private readonly nativeListed: NativeNearestListed | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestListed : undefined;
+  private readonly nativeListed: NativeNearestListed | undefined = nativeHelper('nearestListed');
   /** One magnitude file record, reused by each write. */
   private readonly record: Buffer;
 

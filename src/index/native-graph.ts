@@ -143,6 +143,15 @@ interface NativeGraphModule {
   hugeBuffer(bytes: number): ArrayBuffer;
 }
 
+/**
+ * One of the addon's functions beside the graph, where it is built and LOOKBOOK_GRAPH does not ask for
+ * USearch's binding (see {@link graphEngine}); undefined otherwise, where the caller's JavaScript or
+ * WebAssembly stands in for it.
+ */
+export function nativeHelper<K extends Exclude<keyof NativeGraphModule, 'Graph'>>(name: K): NativeGraphModule[K] | undefined {
+  return graphEngine() === 'native' ? nativeGraphModule().module?.[name] : undefined;
+}
+
 /** Which graph implementation indexes use: `LOOKBOOK_GRAPH` (`native`, the default when built, or `usearch`). */
 export type GraphEngine = 'native' | 'usearch';
 

@@ -1,5 +1,5 @@
 import { createHammingKernel, kernelLayout, nearestInRange, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel, type ScanBuffers } from './hamming-kernel.js';
-import { graphEngine, nativeGraphModule, type NativeNearestCodes } from './native-graph.js';
+import { nativeHelper, type NativeNearestCodes } from './native-graph.js';
 import type { CodeCandidate } from './code-store.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
@@ -64,7 +64,7 @@ export class PostingCopy {
   private readonly liveAt: number;
   private readonly buffers: ScanBuffers;
   /** The addon's one-pass scan (see {@link nearestInRange}), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
-  private readonly nearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
+  private readonly nearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
   /** Re-ranks a prefix copy's shortlist by the whole codes; undefined for a copy of whole codes. */
   private readonly rerank: Rerank | undefined;
   /** The slot of each entry: the copied ones in ascending order, then those {@link append}ed. */

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fromHalf, toHalf } from './half-float.js';
-import { graphEngine, nativeGraphModule, type NativeDotMany } from './native-graph.js';
+import { nativeHelper, type NativeDotMany } from './native-graph.js';
 
 export type VectorStorage = 'f32' | 'f16';
 
@@ -33,7 +33,7 @@ export class VectorFile {
     this.scratch = Buffer.alloc(this.bytesPerVector);
     // Buffer.alloc owns its ArrayBuffer at offset 0, so a float view is aligned; the file is little-endian, as x86 and ARM hosts are.
     this.floats = storage === 'f32' ? new Float32Array(this.scratch.buffer, this.scratch.byteOffset, dimension) : new Float32Array(0);
-    this.nativeDotMany = graphEngine() === 'native' ? nativeGraphModule().module?.dotMany : undefined;
+    this.nativeDotMany = nativeHelper('dotMany');
   }
 
   private readonly floats: Float32Array;

@@ -1,5 +1,5 @@
 import { createHammingKernel, kernelLayout, nearestInRange, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel } from './hamming-kernel.js';
-import { graphEngine, nativeGraphModule, type NativeNearestCodes } from './native-graph.js';
+import { nativeHelper, type NativeNearestCodes } from './native-graph.js';
 import { rng } from '../util/random.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
@@ -39,7 +39,7 @@ const FIRST_LOOK_MARGIN = 16;
 export class WalkGuard {
   private readonly kernel: HammingKernel;
   /** The addon's one-pass scan for {@link nearPassing} (the same answer; see {@link nearestInRange}). */
-  private readonly nativeNearest: NativeNearestCodes | undefined = graphEngine() === 'native' ? nativeGraphModule().module?.nearestCodes : undefined;
+  private readonly nativeNearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
   private readonly stride: number;
   private readonly histogramAt: number;
   private readonly codesAt: number;
