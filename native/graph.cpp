@@ -376,9 +376,11 @@ struct matching_t {
     std::size_t* passed;
     bool operator()(member_cref_t const& member) const noexcept {
         std::size_t slot = get_slot(member);
+        return passes(slot, key_of_slot ? key_of_slot[slot] : static_cast<std::size_t>(get_key(member)));
+    }
+    bool passes(std::size_t slot, std::size_t key) const noexcept {
         ++*asked;
         if (removed && ((removed[slot >> 6] >> (slot & 63)) & 1u)) return false;
-        std::size_t key = key_of_slot ? key_of_slot[slot] : static_cast<std::size_t>(get_key(member));
         for (std::size_t i = 0; i != count; ++i)
             if (!conditions[i].has(key)) return false;
         ++*passed;
@@ -819,52 +821,13 @@ class Graph : public Napi::ObjectWrap<Graph> {
     // `distances` (room for `wanted`); the count found.
     std::size_t walk_from_(byte_t const* code, std::uint32_t const* seeds, std::size_t seed_count, std::size_t wanted, std::uint32_t* keys,
                            float* distances) {
-        using candidate_t = std::pair<float, slot_t_>;
-        std::size_t const ef = std::max(expansion_search_, wanted);
         codes_view_t const codes = codes_();
         std::uint64_t const* removed = free_slots_.empty() ? nullptr : removed_.data();
         auto live = [&](slot_t_ slot) { return !removed || !((removed[slot >> 6] >> (slot & 63)) & 1u); };
-        // The slots seen: the hash set USearch's own base-level search keeps, reserved ahead of each expansion as there,
-        // and at first for ~16 visits a slot of the list (a walk visits ~10–15 × its ef): each growth rehashes it.
-        growing_hash_set_gt<slot_t_> seen;
-        if (!seen.reserve(std::max(seed_count, 16 * ef))) throw std::runtime_error("out of memory");
-        std::priority_queue<candidate_t, std::vector<candidate_t>, std::greater<candidate_t>> next; // nearest first
-        std::priority_queue<candidate_t> top;                                                       // farthest first, at most ef
-        float radius = std::numeric_limits<float>::infinity();
-        auto offer = [&](float distance, slot_t_ slot) {
-            if (top.size() >= ef && distance >= radius) return;
-            next.push({distance, slot});
-            if (!live(slot)) return;
-            top.push({distance, slot});
-            if (top.size() > ef) top.pop();
-            if (top.size() >= ef) radius = top.top().first;
-        };
-        for (std::size_t i = 0; i != seed_count; ++i) {
-            slot_t_ const slot = slot_of_(seeds[i]);
-            if (slot == no_slot || seen.set(slot)) continue;
-            offer(hamming(code, codes.row(slot), codes.words), slot);
-        }
-        std::uint64_t sink = 0;
-        while (!next.empty()) {
-            candidate_t const candidate = next.top();
-            if (top.size() >= ef && candidate.first > radius) break;
-            next.pop();
-            auto const neighbors = graph_->neighbors(candidate.second, 0);
-            if (!seen.reserve(seen.size() + neighbors.size())) throw std::runtime_error("out of memory");
-            // The codes of the unvisited neighbours loaded first, so that their misses overlap (load_ahead_t).
-            for (auto it = neighbors.begin(); it != neighbors.end(); ++it)
-                if (!seen.test(it.slot())) sink += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(it.slot()));
-            for (auto it = neighbors.begin(); it != neighbors.end(); ++it) {
-                slot_t_ const slot = it.slot();
-                if (seen.set(slot)) continue;
-                offer(hamming(code, codes.row(slot), codes.words), slot);
-            }
-        }
-        loaded_ += sink;
-        std::vector<candidate_t> kept;
-        kept.reserve(top.size());
-        for (; !top.empty(); top.pop()) kept.push_back(top.top());
-        std::sort(kept.begin(), kept.end());
+        auto distance = [&](slot_t_ slot) { return hamming(code, codes.row(slot), codes.words); };
+        auto load = [&](slot_t_ slot) { return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)); };
+        std::vector<std::pair<float, slot_t_>> kept;
+        base_walk_(seeds, seed_count, std::max(expansion_search_, wanted), distance, load, live, kept);
         std::size_t const found = std::min(wanted, kept.size());
         for (std::size_t i = 0; i != found; ++i) {
             keys[i] = static_cast<std::uint32_t>(graph_->at(kept[i].second).key);
@@ -873,14 +836,128 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return found;
     }
 
-    // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?) → { keys, distances,
-    // asked, passed, estimates? } (the estimate as in search): the k nearest live keys that meet every condition (values: the value id of
+    // A walk of the base level alone from the `seeds` (keys; those the graph does not hold are passed
+    // over) with a list of `ef`, into `kept` (distance and slot, nearest first, at most ef): USearch's
+    // search_to_find_in_base_, keeping only the nodes `accept` passes and crossing the others (expanded
+    // while they are near enough, as USearch's filtered search does). `load(slot)` reads what
+    // `distance(slot)` will, for each expansion's unvisited neighbours ahead of their distances, so
+    // that their misses overlap (load_ahead_t). (A walk that never stepped on the nodes `accept`
+    // refuses was tried and dropped: on half the items of bench:search's 1M index it found 85 of the
+    // two-bit estimate's 107 best on average where a crossing walk found ~100, and at equal time its
+    // recall@10 was lower: README, "Filtered walks from the sample".)
+    template <typename distance_at, typename load_at, typename accept_at>
+    void base_walk_(std::uint32_t const* seeds, std::size_t seed_count, std::size_t ef, distance_at&& distance, load_at&& load, accept_at&& accept,
+                    std::vector<std::pair<float, slot_t_>>& kept) {
+        using candidate_t = std::pair<float, slot_t_>;
+        // The slots seen: the hash set USearch's own base-level search keeps, reserved ahead of each expansion as there,
+        // and at first for ~16 visits a slot of the list (a walk visits ~10–15 × its ef): each growth rehashes it.
+        growing_hash_set_gt<slot_t_> seen;
+        if (!seen.reserve(std::max(seed_count, 16 * ef))) throw std::runtime_error("out of memory");
+        std::priority_queue<candidate_t, std::vector<candidate_t>, std::greater<candidate_t>> next; // nearest first
+        std::priority_queue<candidate_t> top;                                                       // farthest first, at most ef
+        float radius = std::numeric_limits<float>::infinity();
+        // A node near enough to enter the list is expanded; it is kept if it passes (asked only then, as USearch's filtered search asks).
+        auto offer = [&](float d, slot_t_ slot) {
+            if (top.size() >= ef && d >= radius) return;
+            next.push({d, slot});
+            if (!accept(slot)) return;
+            top.push({d, slot});
+            if (top.size() > ef) top.pop();
+            if (top.size() >= ef) radius = top.top().first;
+        };
+        for (std::size_t i = 0; i != seed_count; ++i) {
+            slot_t_ const slot = slot_of_(seeds[i]);
+            if (slot == no_slot || seen.set(slot)) continue;
+            offer(distance(slot), slot);
+        }
+        std::uint64_t sink = 0;
+        std::vector<slot_t_> fresh;
+        while (!next.empty()) {
+            candidate_t const candidate = next.top();
+            if (top.size() >= ef && candidate.first > radius) break;
+            next.pop();
+            auto const neighbors = graph_->neighbors(candidate.second, 0);
+            if (!seen.reserve(seen.size() + neighbors.size())) throw std::runtime_error("out of memory");
+            fresh.clear();
+            for (auto it = neighbors.begin(); it != neighbors.end(); ++it) {
+                slot_t_ const slot = it.slot();
+                if (!seen.set(slot)) fresh.push_back(slot);
+            }
+            for (slot_t_ slot : fresh) sink += load(slot);
+            for (slot_t_ slot : fresh) offer(distance(slot), slot);
+        }
+        loaded_ += sink;
+        kept.clear();
+        kept.reserve(top.size());
+        for (; !top.empty(); top.pop()) kept.push_back(top.top());
+        std::sort(kept.begin(), kept.end());
+    }
+
+    // searchFiltered's walk from seeds: the base level alone from them (base_walk_), by the two-bit
+    // estimate of argument 3 where given.
+    Napi::Object walked_from_(Napi::CallbackInfo const& info, float const* query, matching_t const& matching, Napi::Uint32Array seeds) {
+        Napi::Env env = info.Env();
+        std::size_t const wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
+        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
+        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
+        estimate_t estimate;
+        bool const estimated = estimate_(info, 3, "searchFiltered", estimate);
+        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
+        std::size_t found = 0;
+        if (wanted) {
+            std::vector<byte_t> code(rows_->stride);
+            pack_signs(query, dimensions_, code.data(), rows_->stride);
+            codes_view_t const codes = codes_();
+            auto key_of = [&](slot_t_ slot) -> std::size_t {
+                return codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(graph_->at(slot).key);
+            };
+            auto accept = [&](slot_t_ slot) { return matching.passes(slot, key_of(slot)); };
+            std::vector<std::pair<float, slot_t_>> kept;
+            std::size_t const ef = std::max(expansion_search_, wanted);
+            try {
+                if (estimated) {
+                    auto distance = [&](slot_t_ slot) { return estimate.norm - estimate.dot(codes.row(slot), key_of(slot)); };
+                    auto load = [&](slot_t_ slot) {
+                        std::size_t const key = key_of(slot);
+                        return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)) +
+                               *reinterpret_cast<std::uint8_t const volatile*>(estimate.planes + key * estimate.plane_bytes) +
+                               static_cast<std::uint64_t>(*reinterpret_cast<float const volatile*>(estimate.lows + key) != 0);
+                    };
+                    base_walk_(seeds.Data(), seeds.ElementLength(), ef, distance, load, accept, kept);
+                } else {
+                    auto distance = [&](slot_t_ slot) { return hamming(code.data(), codes.row(slot), codes.words); };
+                    auto load = [&](slot_t_ slot) { return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)); };
+                    base_walk_(seeds.Data(), seeds.ElementLength(), ef, distance, load, accept, kept);
+                }
+            } catch (std::exception const& error) {
+                throw Napi::Error::New(env, std::string("searchFiltered: ") + error.what());
+            }
+            found = std::min(wanted, kept.size());
+            for (std::size_t i = 0; i != found; ++i) {
+                slot_t_ const slot = kept[i].second;
+                keys[i] = static_cast<std::uint32_t>(graph_->at(slot).key);
+                if (!estimated) {
+                    distances[i] = kept[i].first;
+                    continue;
+                }
+                estimates.Data()[i] = estimate.norm - kept[i].first;
+                distances[i] = hamming(code.data(), codes.row(slot), codes.words);
+            }
+        }
+        Napi::Object result = found_(env, keys, distances, found, wanted);
+        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
+        return result;
+    }
+
+    // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?, seeds?: Uint32Array) →
+    // { keys, distances, asked, passed, estimates? } (the estimate as in search): the k nearest live keys that meet every condition (values: the value id of
     // each key, Uint8/16/32Array, 0 for none; accept: a Uint8Array with bit i set where id i passes),
     // from one walk (at the graph's ef, or k when larger) whose list holds only such keys: it expands
     // every node it reaches, passing or not, and stops when its k nearest passing ones are nearer
     // than any node left to expand (USearch's filtered search). `asked`: the candidates near enough to enter the list, `passed`:
     // those of them that met the conditions (their ratio tells a filter that holds the query's
-    // neighbourhood from one that lies away from it).
+    // neighbourhood from one that lies away from it). With seeds (keys), the walk is of the base
+    // level from them instead of from where the upper levels lead.
     Napi::Value SearchFiltered(Napi::CallbackInfo const& info) {
         Napi::Env env = info.Env();
         if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsArray())
@@ -903,7 +980,11 @@ class Graph : public Napi::ObjectWrap<Graph> {
         }
         std::size_t asked = 0, passed = 0;
         matching_t const matching{conditions.data(), conditions.size(), free_slots_.empty() ? nullptr : removed_.data(), codes_().key_of_slot, &asked, &passed};
-        Napi::Object result = walked_(info, query.Data(), 3, "searchFiltered", &matching);
+        bool const seeded = info.Length() > 4 && !info[4].IsUndefined();
+        if (seeded && (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array))
+            throw Napi::TypeError::New(env, "searchFiltered: seeds must be a Uint32Array");
+        Napi::Object result = seeded ? walked_from_(info, query.Data(), matching, info[4].As<Napi::Uint32Array>())
+                                     : walked_(info, query.Data(), 3, "searchFiltered", &matching);
         result.Set("asked", Napi::Number::New(env, static_cast<double>(asked)));
         result.Set("passed", Napi::Number::New(env, static_cast<double>(passed)));
         return result;

@@ -144,18 +144,26 @@ export class BinaryHnsw {
   /**
    * The `k` nearest live slots that meet `conditions`, from one walk that keeps only those (the
    * native graph; undefined on USearch's binding, whose walk takes no predicate), with the share of
-   * the walk's near candidates that met them; `estimate` as in {@link search}.
+   * the walk's near candidates that met them; `estimate` as in {@link search}. With `seeds` (slots),
+   * a walk of the base level from them instead of from where the upper levels lead.
    */
   searchFiltered(
     query: Float32Array,
     k: number,
     conditions: FilterColumns,
     estimate?: EstimateQuery,
+    seeds?: readonly number[],
   ): { slots: number[]; distances: Float32Array; passShare: number; estimates?: Float32Array } | undefined {
     if (this.engine !== 'native') return undefined;
     if (this.size === 0) return { slots: [], distances: new Float32Array(0), passShare: 0 };
     this.syncCodes();
-    const { keys, distances, asked, passed, estimates } = this.native.searchFiltered(query, Math.min(k, this.size), conditions, estimate && this.codes ? estimate : undefined);
+    const { keys, distances, asked, passed, estimates } = this.native.searchFiltered(
+      query,
+      Math.min(k, this.size),
+      conditions,
+      estimate && this.codes ? estimate : undefined,
+      seeds && seeds.length > 0 ? Uint32Array.from(seeds) : undefined,
+    );
     return { slots: Array.from(keys), distances, passShare: asked > 0 ? passed / asked : 0, estimates };
   }
 

@@ -196,6 +196,51 @@ describe('the native graph (native/graph.cpp)', () => {
       }
       expect(hits / 400, name).toBeGreaterThanOrEqual(0.95);
     }
+    // From seeds: from a sample of one live key in 16 (the walk guard's kind), the matching ones nearest to the query, with a removed
+    // key and one that does not match among them (crossed, not kept).
+    const sample = live.filter((_, i) => i % 16 === 0);
+    for (const [name, columns, both] of [
+      ['one condition', [colour, colours], false],
+      ['two conditions', [colour, colours, size, sizes], true],
+    ] as const) {
+      let hits = 0;
+      for (let q = 0; q < 40; q++) {
+        const query = row(queries, q);
+        const code = packSignBits(query);
+        const near = sample.filter((slot) => passes(slot, both)).sort((a, b) => hamming(code, codes.get(a)!) - hamming(code, codes.get(b)!));
+        const stranger = live.find((slot) => !passes(slot, both))!;
+        const found = graph.searchFiltered(query, 10, [...columns], undefined, [slots[0]!, stranger, ...near.slice(0, 4)])!;
+        expect(found.slots, name).toHaveLength(10);
+        expect(found.slots.every((slot) => passes(slot, both) && slot > slots[199]!), name).toBe(true);
+        found.slots.forEach((slot, i) => expect(found.distances[i]).toBe(hamming(code, codes.get(slot)!)));
+        expect([...found.distances]).toEqual([...found.distances].sort((a, b) => a - b));
+        // The share of its near candidates that passed: about the filter's (a half, or 0.4 with two conditions).
+        expect(found.passShare).toBeGreaterThan(0.2);
+        expect(found.passShare).toBeLessThan(0.8);
+        const kth = exactKth(new Map([...codes].filter(([slot]) => passes(slot, both))), query, 10);
+        hits += [...found.distances].filter((d) => d <= kth).length;
+      }
+      expect(hits / 400, name).toBeGreaterThanOrEqual(0.95);
+    }
+    // Crossing from seeds that do not pass, far from the query (the keys nearest to its opposite): the walk crosses them and finds the
+    // exact filtered neighbours all the same.
+    let crossed = 0;
+    for (let q = 0; q < 40; q++) {
+      const query = row(queries, q);
+      const opposite = packSignBits(query.map((x) => -x));
+      const far = live.filter((slot) => !passes(slot, false)).sort((a, b) => hamming(opposite, codes.get(a)!) - hamming(opposite, codes.get(b)!)).slice(0, 4);
+      const found = graph.searchFiltered(query, 10, [colour, colours], undefined, far)!;
+      expect(found.slots).toHaveLength(10);
+      expect(found.slots.every((slot) => passes(slot, false) && slot > slots[199]!)).toBe(true);
+      found.slots.forEach((slot, i) => expect(found.distances[i]).toBe(hamming(packSignBits(query), codes.get(slot)!)));
+      const kth = exactKth(new Map([...codes].filter(([slot]) => passes(slot, false))), query, 10);
+      crossed += [...found.distances].filter((d) => d <= kth).length;
+    }
+    expect(crossed / 400).toBeGreaterThanOrEqual(0.95);
+    // No seed the graph holds: nothing found.
+    expect(graph.searchFiltered(row(queries, 0), 10, [colour, colours], undefined, [2, 4])!.slots).toEqual([]);
+    const native = (graph as unknown as { native: { searchFiltered(...args: unknown[]): unknown } }).native;
+    expect(() => native.searchFiltered(row(queries, 0), 10, [colour, colours], undefined, [1, 2])).toThrow(/seeds must be a Uint32Array/);
     // Keys past a column's end, and ids past the accepted bits, do not pass; a filter nothing passes finds nothing.
     expect(graph.searchFiltered(row(queries, 0), 10, [colour.subarray(0, 10), colours])!.slots.every((slot) => slot < 10)).toBe(true);
     expect(graph.searchFiltered(row(queries, 0), 10, [colour, accept([7])])!.slots).toEqual([]);

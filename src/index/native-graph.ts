@@ -26,13 +26,15 @@ export interface NativeGraph {
    * Up to `k` nearest live keys that meet every condition (`conditions`: pairs of a column of value
    * ids by key, 0 for none, and a bitset of the ids accepted), from one walk whose list holds only
    * such keys; `asked`: the candidates near enough to enter that list, `passed`: those that met the
-   * conditions. `estimate` as in {@link search}.
+   * conditions. `estimate` as in {@link search}. With `seeds` (keys), the walk is of the base level
+   * alone from them (those not held are passed over), not from where the upper levels lead.
    */
   searchFiltered(
     query: Float32Array,
     k: number,
     conditions: FilterColumns,
     estimate?: EstimateQuery,
+    seeds?: Uint32Array,
   ): { keys: Uint32Array; distances: Float32Array; asked: number; passed: number; estimates?: Float32Array };
   /**
    * Up to `k` nearest live keys by Hamming distance, nearest first, from a walk of the base level
