@@ -231,6 +231,51 @@ describe('VectorIndex filters correlated with the vectors', () => {
     expect(byEstimate.far).toBeGreaterThanOrEqual(27);
     index.close();
   });
+
+  it("starts a filtered walk at the walk guard's sampled codes nearest to the query, not where the upper levels lead", () => {
+    const { vectors, category } = factoredCorpus(12_000, MODEL.dimension, 4, 40, 31);
+    const categoryOf = (i: number) => `k${category[i]!}`;
+    const index = build(tempDir(), vectors, { exactThreshold: 100 }, categoryOf);
+    const graph = (index as unknown as { graph: { engine: string; searchFiltered: (...args: unknown[]) => { slots: number[]; passShare: number } | undefined } }).graph;
+    if (graph.engine !== 'native') return index.close(); // USearch's binding walks unfiltered
+    // A walk from the top ends among the items farthest from the query (those nearest to its opposite, by Hamming distance), as a
+    // descent into the wrong part of the graph does; one from seeds walks as it is.
+    const walkFiltered = graph.searchFiltered.bind(graph);
+    const walks: { k: number; seeds: number[] | undefined }[] = [];
+    graph.searchFiltered = (query: unknown, k: unknown, columns: unknown, estimate: unknown, seeds: unknown) => {
+      walks.push({ k: k as number, seeds: seeds as number[] | undefined });
+      return seeds ? walkFiltered(query, k, columns, estimate, seeds) : walkFiltered((query as Float32Array).map((x) => -x), k, columns);
+    };
+    const seeded = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 5 };
+    let fromSeeds = 0;
+    let fromTop = 0;
+    for (const { query, own } of ownAndOther(vectors, category)) {
+      const truth = exactTop10Where(query, vectors, (i) => categoryOf(i) === own);
+      index.tuning = seeded;
+      walks.length = 0;
+      const walked = index.search(query, byCategory(own));
+      expect(walked.strategy).toBe('filtered-hnsw');
+      expect(walks).toHaveLength(1);
+      // The 32 sampled codes nearest to the query (all of its own category here, whose items are the nearer), and, the filter
+      // holding them, a walk for the pool × seededWalkFactor (under 1: the pool is what it found).
+      const seeds = walks[0]!.seeds!;
+      expect(seeds).toHaveLength(DEFAULT_FILTERED_SEARCH_TUNING.nearSample);
+      expect(seeds.every((slot) => categoryOf(slot) === own)).toBe(true);
+      expect(DEFAULT_FILTERED_SEARCH_TUNING.seededWalkFactor).toBeLessThan(1);
+      expect(walked.candidates).toBe(walks[0]!.k);
+      fromSeeds += walked.hits.filter((hit) => truth.includes(hit.item.id)).length;
+      // Without seeds (walkSeeds off): from the top, which these walks get wrong.
+      index.tuning = { ...seeded, walkSeeds: false };
+      walks.length = 0;
+      const top = index.search(query, byCategory(own));
+      expect(walks.map((walk) => walk.seeds)).toEqual([undefined]);
+      expect(walks[0]!.k).toBeGreaterThan(walked.candidates);
+      fromTop += top.strategy === 'filtered-hnsw' ? top.hits.filter((hit) => truth.includes(hit.item.id)).length : 0;
+    }
+    expect(fromSeeds).toBeGreaterThanOrEqual(27);
+    expect(fromTop).toBeLessThan(10);
+    index.close();
+  });
 });
 
 describe('VectorIndex copies of scanned filters', () => {

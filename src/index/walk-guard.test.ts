@@ -32,18 +32,26 @@ describe('WalkGuard', () => {
         const distances = sampled.map((slot) => hamming(code, codes[slot]!)).sort((a, b) => a - b);
         const cut = distances[31]!;
         const within = sampled.filter((slot) => hamming(code, codes[slot]!) < cut);
-        const { passing, of } = guard.nearPassing(centre, 6000, 32, even);
+        const { passing, of, slots } = guard.nearPassing(centre, 6000, 32, even);
         expect(of).toBe(32);
+        // The codes looked at, sampled and live, nearest first: where a filtered walk may start.
+        expect(slots).toHaveLength(32);
+        expect(slots.filter(even)).toHaveLength(passing);
+        expect(slots.every((slot) => sampled.includes(slot))).toBe(true);
+        const near = slots.map((slot) => hamming(code, codes[slot]!));
+        expect(near).toEqual([...near].sort((a, b) => a - b));
         expect(passing).toBeGreaterThanOrEqual(within.filter(even).length);
         expect(passing).toBeLessThanOrEqual(within.filter(even).length + (32 - within.length));
         expect(passing).toBe(centre === centres[0] ? 32 : 0);
       }
-      expect(guard.nearPassing(centres[0]!, 6000, 32, () => true)).toEqual({ passing: 32, of: 32 });
+      expect(guard.nearPassing(centres[0]!, 6000, 32, () => true)).toMatchObject({ passing: 32, of: 32 });
       // A sample smaller than asked for: all of it.
       const small = new WalkGuard(dimension, 10);
       for (let slot = 0; slot < 5; slot++) small.offer(slot, () => codes[slot]!);
-      expect(small.nearPassing(centres[0]!, 5, 32, even)).toEqual({ passing: 3, of: 5 });
-      expect(new WalkGuard(dimension).nearPassing(centres[0]!, 0, 32, even)).toEqual({ passing: 0, of: 0 });
+      const few = small.nearPassing(centres[0]!, 5, 32, even);
+      expect(few).toMatchObject({ passing: 3, of: 5 });
+      expect(new Set(few.slots)).toEqual(new Set([0, 1, 2, 3, 4]));
+      expect(new WalkGuard(dimension).nearPassing(centres[0]!, 0, 32, even)).toEqual({ passing: 0, of: 0, slots: [] });
     }
   });
 
