@@ -9,8 +9,9 @@
 //    node of every candidate that enters the top list to compare its key with the removed-entry key.
 //  - Keys are the service's vector slots (below 2^32 − 1), looked up in a plain array (4 bytes a
 //    key) instead of a hash set of key and slot pairs.
-//  - A walk of the base level can start from given keys (searchFrom): for a walk from the top that
-//    the walk guard found short, started again at its sample's codes nearest to the query.
+//  - A walk of the base level can start from given keys (searchFrom, and searchFiltered with seeds):
+//    for a walk from the top that the walk guard found short, started again at its sample's codes
+//    nearest to the query, and for every filtered walk, started there at once.
 //
 // Beside the graph: the rescoring's reads and dot products (dotMany), the two-bit estimates
 // (estimateDots), the code scans of the filtered paths and the walk guard (nearestCodes over a
