@@ -18,6 +18,7 @@
  *   npm run bench:search -- --emoji models/lookbook-emoji/bench-emoji.f32   (real embeddings, see README)
  *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
  *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
+ *   npm run bench:search -- --sizes 1000000 --configs b1 --http --http-ef 64   (… on an index created with expansion_search 64)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --ef 256,384,512   (unfiltered rows at other efs than the default)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --walk-guard on,off   (with and without the walk guard)
  */
@@ -84,6 +85,8 @@ const { values } = parseArgs({
     'write-seconds': { type: 'string', default: '0' },
     /** Also time filtered and unfiltered searches through POST /v1/indexes/{name}/search of the service, started as a child process. */
     http: { type: 'boolean', default: false },
+    /** The ef the --http index is created with (its expansion_search; 0: the service's default, which grows with the index). */
+    'http-ef': { type: 'string', default: '0' },
     /** The model the service loads for --http (its dimension must be --dim). */
     model: { type: 'string', default: 'models/lookbook-emoji' },
     /**
@@ -881,7 +884,8 @@ async function httpRows(work: string, dim: number, count: number): Promise<HttpR
   const service = await startService({ model: values.model!, logLevel: 'warn', name: 'search-http' });
   const origin = service.origin;
   try {
-    await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity) });
+    const ef = Number(values['http-ef']);
+    await post(origin, '/v1/indexes', { name: HTTP_INDEX, connectivity: Number(values.connectivity), ...(ef > 0 ? { expansion_search: ef } : {}) });
     const data = readAll(join(work, 'data.f32'));
     const quarterOf = quarterModel(work, dim);
     let next = 0;
@@ -1197,7 +1201,7 @@ async function parent() {
       if (values.http) {
         const rows = await httpRows(work, dim, count);
         console.log(
-          `\n### Through HTTP (POST /v1/indexes/{name}/search of the service on 127.0.0.1, raw query vectors, b1 HNSW M${values.connectivity}, default expansion, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries, in a pass unfiltered, then one filtered; client ms = request sent to answer parsed; took_ms = the answer's own)\n`,
+          `\n### Through HTTP (POST /v1/indexes/{name}/search of the service on 127.0.0.1, raw query vectors, b1 HNSW M${values.connectivity}, ${Number(values['http-ef']) > 0 ? `created with expansion_search ${values['http-ef']}` : 'default expansion'}, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries, in a pass unfiltered, then one filtered; client ms = request sent to answer parsed; took_ms = the answer's own)\n`,
         );
         console.log('| filter | share of items | recall@10 | filtered ms | unfiltered ms | filtered ÷ unfiltered | filtered took_ms | unfiltered took_ms | took_ms ratio | path |');
         console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

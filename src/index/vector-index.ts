@@ -1162,9 +1162,11 @@ export class VectorIndex {
   }
 
   /**
-   * The matching candidates nearest to the query from the native graph's filtered walk: by the
-   * two-bit `estimate` where given (the pool × `estimateWalkFactor` of them, in the estimate's order:
-   * `ranked`), else by Hamming distance (`wanted` × the graph overfetch at the filter's share); or
+   * The matching candidates nearest to the query from the native graph's filtered walk, from the
+   * walk guard's sampled codes nearest to it (`near`, where given) or from the top: by the two-bit
+   * `estimate` where given (the pool × `estimateWalkFactor` of them, × `seededWalkFactor` from
+   * codes that hold the filter, in the estimate's order: `ranked`), else by Hamming distance
+   * (`wanted` × the graph overfetch at the filter's share); or
    * undefined where it found fewer than `need` or the candidates near the query passed at less than
    * `estimatePassShortfall` (by the estimate) or `graphPassShortfall` × the filter's share (the
    * filter lies away from the query: a scan answers better).
