@@ -294,6 +294,13 @@ struct estimate_t {
         float const high_all = (magnitudes[0] + magnitudes[1]) + (magnitudes[2] + magnitudes[3]);
         return low * (2 * all - total) + (high - low) * (2 * high_signs - high_all);
     }
+    // A walk's distance by the estimate: the query's length less it.
+    float distance(byte_t const* code, std::size_t key) const noexcept { return norm - dot(code, key); }
+    // Reads what dot(code, key) will (the code, the plane and the level), for a load ahead of it.
+    std::uint64_t touch(byte_t const* code, std::size_t key) const noexcept {
+        return *reinterpret_cast<std::uint64_t const volatile*>(code) + *reinterpret_cast<std::uint8_t const volatile*>(planes + key * plane_bytes) +
+               static_cast<std::uint64_t>(*reinterpret_cast<float const volatile*>(lows + key) != 0);
+    }
 };
 
 // A walk's metric by the two-bit estimate: the query's length less it (the query argument, its sign
@@ -304,7 +311,7 @@ struct estimate_metric_t {
     template <typename member_at> float distance(member_at const& m) const noexcept {
         std::size_t const slot = get_slot(m);
         std::size_t const key = codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(get_key(m));
-        return estimate->norm - estimate->dot(codes.row(slot), key);
+        return estimate->distance(codes.row(slot), key);
     }
     float operator()(byte_t const*, member_cref_t b) const noexcept { return distance(b); }
     float operator()(byte_t const*, member_citerator_t b) const noexcept { return distance(b); }
@@ -320,9 +327,7 @@ struct estimate_ahead_t {
         for (; begin != end; ++begin) {
             std::size_t const slot = get_slot(begin);
             std::size_t const key = codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(get_key(begin));
-            sum += *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)) +
-                   *reinterpret_cast<std::uint8_t const volatile*>(estimate->planes + key * estimate->plane_bytes) +
-                   static_cast<std::uint64_t>(*reinterpret_cast<float const volatile*>(estimate->lows + key) != 0);
+            sum += estimate->touch(codes.row(slot), key);
         }
         *sink += sum;
     }
@@ -750,9 +755,11 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return result;
     }
 
-    // The walk of search and searchFiltered (`keep` null for the former) for the k of argument 1, by
-    // the estimate of argument `at` where one is given: { keys, distances, estimates? } of what it found.
-    Napi::Object walked_(Napi::CallbackInfo const& info, float const* query, std::size_t at, char const* name, matching_t const* keep) {
+    // The walk of search, searchFrom and searchFiltered (`keep` null for the first two) for the k of
+    // argument 1, by the estimate of argument `at` where one is given, from the top or, with `seeds`,
+    // from them (walk_seeded_): { keys, distances, estimates? } of what it found.
+    Napi::Object walked_(Napi::CallbackInfo const& info, float const* query, std::size_t at, char const* name, matching_t const* keep,
+                         Napi::Uint32Array seeds = {}) {
         Napi::Env env = info.Env();
         std::size_t wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
         Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
@@ -763,9 +770,12 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t found = 0;
         if (wanted) {
             std::vector<byte_t> code(rows_->stride);
+            estimate_t const* by = estimated ? &estimate : nullptr;
+            float* estimate_out = estimated ? estimates.Data() : nullptr;
             try {
-                found = walk_(query, wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, keep, estimated ? &estimate : nullptr,
-                              estimated ? estimates.Data() : nullptr);
+                found = seeds.IsEmpty() ? walk_(query, wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, keep, by, estimate_out)
+                                        : walk_seeded_(query, seeds.Data(), seeds.ElementLength(), wanted, code.data(), keys.Data(), distances.Data(),
+                                                       &loaded_, keep, by, estimate_out);
             } catch (std::exception const& error) {
                 throw Napi::Error::New(env, std::string(name) + ": " + error.what());
             }
@@ -801,38 +811,44 @@ class Graph : public Napi::ObjectWrap<Graph> {
             throw Napi::TypeError::New(env, "searchFrom(query: Float32Array, k: number, seeds: Uint32Array)");
         Napi::Float32Array query = info[0].As<Napi::Float32Array>();
         if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "searchFrom: the query must have the graph's dimensions");
-        Napi::Uint32Array seeds = info[2].As<Napi::Uint32Array>();
-        std::size_t const wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
-        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
-        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
-        std::size_t found = 0;
-        if (wanted) {
-            std::vector<byte_t> code(rows_->stride);
-            pack_signs(query.Data(), dimensions_, code.data(), rows_->stride);
-            try {
-                found = walk_from_(code.data(), seeds.Data(), seeds.ElementLength(), wanted, keys.Data(), distances.Data());
-            } catch (std::exception const& error) {
-                throw Napi::Error::New(env, std::string("searchFrom: ") + error.what());
-            }
-        }
-        return found_(env, keys, distances, found, wanted);
+        // By Hamming distance: no argument is read as an estimate.
+        return walked_(info, query.Data(), std::numeric_limits<std::size_t>::max(), "searchFrom", nullptr, info[2].As<Napi::Uint32Array>());
     }
 
-    // The walk of searchFrom: USearch's search_to_find_in_base_ from several starts, into `keys` and
-    // `distances` (room for `wanted`); the count found.
-    std::size_t walk_from_(byte_t const* code, std::uint32_t const* seeds, std::size_t seed_count, std::size_t wanted, std::uint32_t* keys,
-                           float* distances) {
+    // One walk of the base level from `seeds` (base_walk_) into `keys` and `distances` (room for
+    // `wanted`), keeping the candidates `keep` passes (live ones when it is null), by the `estimate`
+    // where given (each found key's estimate into `estimates`, its Hamming distance into `distances`,
+    // as walk_ does); the count found.
+    std::size_t walk_seeded_(float const* query, std::uint32_t const* seeds, std::size_t seed_count, std::size_t wanted, byte_t* code, std::uint32_t* keys,
+                             float* distances, std::uint64_t* sink, matching_t const* keep, estimate_t const* estimate, float* estimates) const {
+        pack_signs(query, dimensions_, code, rows_->stride);
         codes_view_t const codes = codes_();
         std::uint64_t const* removed = free_slots_.empty() ? nullptr : removed_.data();
-        auto live = [&](slot_t_ slot) { return !removed || !((removed[slot >> 6] >> (slot & 63)) & 1u); };
-        auto distance = [&](slot_t_ slot) { return hamming(code, codes.row(slot), codes.words); };
-        auto load = [&](slot_t_ slot) { return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)); };
+        auto key_of = [&](slot_t_ slot) -> std::size_t { return codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(graph_->at(slot).key); };
+        auto accept = [&](slot_t_ slot) {
+            if (keep) return keep->passes(slot, key_of(slot));
+            return !removed || !((removed[slot >> 6] >> (slot & 63)) & 1u);
+        };
+        std::size_t const ef = std::max(expansion_search_, wanted);
         std::vector<std::pair<float, slot_t_>> kept;
-        base_walk_(seeds, seed_count, std::max(expansion_search_, wanted), distance, load, live, kept);
+        if (estimate)
+            base_walk_(
+                seeds, seed_count, ef, [&](slot_t_ slot) { return estimate->distance(codes.row(slot), key_of(slot)); },
+                [&](slot_t_ slot) { return estimate->touch(codes.row(slot), key_of(slot)); }, accept, sink, kept);
+        else
+            base_walk_(
+                seeds, seed_count, ef, [&](slot_t_ slot) { return hamming(code, codes.row(slot), codes.words); },
+                [&](slot_t_ slot) { return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)); }, accept, sink, kept);
         std::size_t const found = std::min(wanted, kept.size());
         for (std::size_t i = 0; i != found; ++i) {
-            keys[i] = static_cast<std::uint32_t>(graph_->at(kept[i].second).key);
-            distances[i] = kept[i].first;
+            slot_t_ const slot = kept[i].second;
+            keys[i] = static_cast<std::uint32_t>(graph_->at(slot).key);
+            if (!estimate) {
+                distances[i] = kept[i].first;
+                continue;
+            }
+            estimates[i] = estimate->norm - kept[i].first;
+            distances[i] = hamming(code, codes.row(slot), codes.words);
         }
         return found;
     }
@@ -848,7 +864,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
     // recall@10 was lower: README, "Filtered walks from the sample".)
     template <typename distance_at, typename load_at, typename accept_at>
     void base_walk_(std::uint32_t const* seeds, std::size_t seed_count, std::size_t ef, distance_at&& distance, load_at&& load, accept_at&& accept,
-                    std::vector<std::pair<float, slot_t_>>& kept) {
+                    std::uint64_t* sink, std::vector<std::pair<float, slot_t_>>& kept) const {
         using candidate_t = std::pair<float, slot_t_>;
         // The slots seen: the hash set USearch's own base-level search keeps, reserved ahead of each expansion as there,
         // and at first for ~16 visits a slot of the list (a walk visits ~10–15 × its ef): each growth rehashes it.
@@ -871,7 +887,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
             if (slot == no_slot || seen.set(slot)) continue;
             offer(distance(slot), slot);
         }
-        std::uint64_t sink = 0;
+        std::uint64_t loads = 0;
         std::vector<slot_t_> fresh;
         while (!next.empty()) {
             candidate_t const candidate = next.top();
@@ -884,70 +900,14 @@ class Graph : public Napi::ObjectWrap<Graph> {
                 slot_t_ const slot = it.slot();
                 if (!seen.set(slot)) fresh.push_back(slot);
             }
-            for (slot_t_ slot : fresh) sink += load(slot);
+            for (slot_t_ slot : fresh) loads += load(slot);
             for (slot_t_ slot : fresh) offer(distance(slot), slot);
         }
-        loaded_ += sink;
+        *sink += loads;
         kept.clear();
         kept.reserve(top.size());
         for (; !top.empty(); top.pop()) kept.push_back(top.top());
         std::sort(kept.begin(), kept.end());
-    }
-
-    // searchFiltered's walk from seeds: the base level alone from them (base_walk_), by the two-bit
-    // estimate of argument 3 where given.
-    Napi::Object walked_from_(Napi::CallbackInfo const& info, float const* query, matching_t const& matching, Napi::Uint32Array seeds) {
-        Napi::Env env = info.Env();
-        std::size_t const wanted = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), live_());
-        Napi::Uint32Array keys = Napi::Uint32Array::New(env, wanted);
-        Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
-        estimate_t estimate;
-        bool const estimated = estimate_(info, 3, "searchFiltered", estimate);
-        Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
-        std::size_t found = 0;
-        if (wanted) {
-            std::vector<byte_t> code(rows_->stride);
-            pack_signs(query, dimensions_, code.data(), rows_->stride);
-            codes_view_t const codes = codes_();
-            auto key_of = [&](slot_t_ slot) -> std::size_t {
-                return codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(graph_->at(slot).key);
-            };
-            auto accept = [&](slot_t_ slot) { return matching.passes(slot, key_of(slot)); };
-            std::vector<std::pair<float, slot_t_>> kept;
-            std::size_t const ef = std::max(expansion_search_, wanted);
-            try {
-                if (estimated) {
-                    auto distance = [&](slot_t_ slot) { return estimate.norm - estimate.dot(codes.row(slot), key_of(slot)); };
-                    auto load = [&](slot_t_ slot) {
-                        std::size_t const key = key_of(slot);
-                        return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)) +
-                               *reinterpret_cast<std::uint8_t const volatile*>(estimate.planes + key * estimate.plane_bytes) +
-                               static_cast<std::uint64_t>(*reinterpret_cast<float const volatile*>(estimate.lows + key) != 0);
-                    };
-                    base_walk_(seeds.Data(), seeds.ElementLength(), ef, distance, load, accept, kept);
-                } else {
-                    auto distance = [&](slot_t_ slot) { return hamming(code.data(), codes.row(slot), codes.words); };
-                    auto load = [&](slot_t_ slot) { return *reinterpret_cast<std::uint64_t const volatile*>(codes.row(slot)); };
-                    base_walk_(seeds.Data(), seeds.ElementLength(), ef, distance, load, accept, kept);
-                }
-            } catch (std::exception const& error) {
-                throw Napi::Error::New(env, std::string("searchFiltered: ") + error.what());
-            }
-            found = std::min(wanted, kept.size());
-            for (std::size_t i = 0; i != found; ++i) {
-                slot_t_ const slot = kept[i].second;
-                keys[i] = static_cast<std::uint32_t>(graph_->at(slot).key);
-                if (!estimated) {
-                    distances[i] = kept[i].first;
-                    continue;
-                }
-                estimates.Data()[i] = estimate.norm - kept[i].first;
-                distances[i] = hamming(code.data(), codes.row(slot), codes.words);
-            }
-        }
-        Napi::Object result = found_(env, keys, distances, found, wanted);
-        if (estimated) result.Set("estimates", found == wanted ? estimates : Napi::Float32Array::New(env, found, estimates.ArrayBuffer(), 0));
-        return result;
     }
 
     // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?, seeds?: Uint32Array) →
@@ -984,8 +944,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
         bool const seeded = info.Length() > 4 && !info[4].IsUndefined();
         if (seeded && (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array))
             throw Napi::TypeError::New(env, "searchFiltered: seeds must be a Uint32Array");
-        Napi::Object result = seeded ? walked_from_(info, query.Data(), matching, info[4].As<Napi::Uint32Array>())
-                                     : walked_(info, query.Data(), 3, "searchFiltered", &matching);
+        Napi::Object result = walked_(info, query.Data(), 3, "searchFiltered", &matching, seeded ? info[4].As<Napi::Uint32Array>() : Napi::Uint32Array());
         result.Set("asked", Napi::Number::New(env, static_cast<double>(asked)));
         result.Set("passed", Napi::Number::New(env, static_cast<double>(passed)));
         return result;
