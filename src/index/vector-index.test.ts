@@ -237,6 +237,33 @@ describe('VectorIndex graph walks', () => {
     index.close();
   });
 
+  it('scans the filter’s codes when a filtered walk finds fewer than it asked for while the filter holds more, even on an index that never scans', () => {
+    const d = 64;
+    const random = rng(41);
+    const vectors = Array.from({ length: 1000 }, () => {
+      const v = Float32Array.from({ length: d }, () => random() - 0.5);
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+    const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'short-filtered', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0 });
+    index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}`, category: `c${i % 2}` }, vector })));
+    const graph = (index as unknown as { graph: BinaryHnsw }).graph;
+    if (graph.engine !== 'native') return index.close(); // USearch's binding walks unfiltered (graphSearchWithin)
+    // A search that asks for more candidates than the filter's 500 items: the walk can return them all.
+    const options = { limit: 5, oversampling: 100, rescore: true, filter: { category: ['c0'] } };
+    const walked = index.search(vectors[124]!, options);
+    expect(walked.strategy).toBe('filtered-hnsw');
+    expect(walked.hits[0]!.item.id).toBe('p124');
+    // Item p124 out of the graph, as an item no link leads to; still live in the catalog, the codes and the filter.
+    graph.remove(124);
+    const found = index.search(vectors[124]!, options);
+    expect(found.strategy).toBe('filtered-exact-after-hnsw');
+    expect(found.hits[0]!.item.id).toBe('p124');
+    expect(found.hits[0]!.score).toBeCloseTo(1, 5);
+    expect(found.hits.every((hit) => hit.item.category === 'c0')).toBe(true);
+    index.close();
+  });
+
   it('walks again from the sample’s nearest codes when a walk falls short, then at four times the ef, and scans only when both fall short too', () => {
     const { index, vectors } = walkedIndex('rewalks', 29);
     const options = { limit: 5, oversampling: 4, rescore: true };

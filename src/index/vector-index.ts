@@ -1166,10 +1166,11 @@ export class VectorIndex {
    * walk guard's sampled codes nearest to it (`near`, where given) or from the top: by the two-bit
    * `estimate` where given (the pool × `estimateWalkFactor` of them, × `seededWalkFactor` from
    * codes that hold the filter, in the estimate's order: `ranked`), else by Hamming distance
-   * (`wanted` × the graph overfetch at the filter's share); or
-   * undefined where it found fewer than `need` or the candidates near the query passed at less than
-   * `estimatePassShortfall` (by the estimate) or `graphPassShortfall` × the filter's share (the
-   * filter lies away from the query: a scan answers better).
+   * (`wanted` × the graph overfetch at the filter's share); or undefined (a scan answers) where it
+   * found fewer than it asked for while the filter holds more (whatever the exact threshold), or,
+   * on an index that scans, fewer than `need`, or where the candidates near the query passed at
+   * less than `estimatePassShortfall` (by the estimate) or `graphPassShortfall` × the filter's
+   * share (the filter lies away from the query).
    */
   private filteredWalk(
     query: Float32Array,
@@ -1192,6 +1193,9 @@ export class VectorIndex {
     const found = this.graph.searchFiltered(query, ask, plan.columns(), estimate, seeded ? near.slots : undefined)!;
     const scans = this.settings.exactThreshold > 0;
     const shortfall = estimate ? this.tuning.estimatePassShortfall : this.tuning.graphPassShortfall;
+    // Fewer than it asked for while the filter holds more: items the walk could not reach (a graph whose removed nodes were
+    // reused can leave an item no link leads to), scanned whatever the index's exact threshold, as an unfiltered walk's are.
+    if (found.slots.length < Math.min(ask, matching)) return undefined;
     if (scans && (found.slots.length < Math.min(need, ask, matching) || found.passShare < share * shortfall)) return undefined;
     return { candidates: found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! })), ranked: found.estimates !== undefined };
   }
