@@ -213,7 +213,7 @@ const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
   'no-copies': { ...DEFAULT_FILTERED_SEARCH_TUNING, copyBytesPerItem: 0 },
   /** The defaults, but graph walks unfiltered, keeping their matching candidates (as until 2026-12-02, and on USearch's binding). */
   'post-filter': { ...DEFAULT_FILTERED_SEARCH_TUNING, filteredWalk: false },
-  /** The filtered walks as until 2026-12-03: from where the graph's upper levels lead, asking for the pool × 1.2 (`estimateWalkFactor`). */
+  /** The filtered walks as until the eighth session of 2026-12-02: from where the graph's upper levels lead, asking for the pool × 1.2 (`estimateWalkFactor`). */
   'top-walks': { ...DEFAULT_FILTERED_SEARCH_TUNING, walkSeeds: false },
   /** The defaults without the look at the filter's share near the query before a graph walk (as until 2026-12-02). */
   'no-near': { ...DEFAULT_FILTERED_SEARCH_TUNING, nearSample: 0 },

@@ -393,7 +393,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // (the pool of 107 × 1.0, 1.2) 1.38–1.41× at 0.961–0.970 and 1.57× at 0.981–0.983. The unfiltered walk by it: see `all` in the README.
   estimateWalks: 'filtered',
   estimateWalkFactor: 1.2,
-  // Walks from the sample's codes (`walkSeeds`; 2026-12-03), the 1M index's 50 % category, 300 queries taking turns block by block:
+  // Walks from the sample's codes (`walkSeeds`; 2026-12-02, eighth session), the 1M index's 50 % category, 300 queries taking turns block by block:
   // × 1.2 recall@10 0.988 (from the top: 0.959, ten walks of 300 finding none of the query's neighbours), × 1.0 0.987, × 0.8 0.983,
   // × 0.7 0.978, × 0.6 0.972, × 0.4 0.964, each step ~5–15 % less time (× 0.8: 0.64–0.72 of the time × 1.2 takes). Below × 0.6 the
   // walk's ef is the graph's 64 whatever the ask: only the rescoring shrinks. The quarter against the query at × 0.8: 0.961 (0.968
