@@ -820,7 +820,7 @@ export class VectorIndex {
         const walked = far
           ? undefined
           : walks
-            ? this.filteredWalk(query, plan, wanted, need, size, pool, estimate, this.tuning.walkSeeds ? near : undefined)
+            ? this.filteredWalk(query, plan, wanted, size, pool, estimate, this.tuning.walkSeeds ? near : undefined)
             : this.graphSearchWithin(query, matches, need, Math.min(fetch, nearFetch), size);
         if (walked) {
           candidates = Array.isArray(walked) ? walked : walked.candidates;
@@ -1167,16 +1167,15 @@ export class VectorIndex {
    * `estimate` where given (the pool × `estimateWalkFactor` of them, × `seededWalkFactor` from
    * codes that hold the filter, in the estimate's order: `ranked`), else by Hamming distance
    * (`wanted` × the graph overfetch at the filter's share); or undefined (a scan answers) where it
-   * found fewer than it asked for while the filter holds more (whatever the exact threshold), or,
-   * on an index that scans, fewer than `need`, or where the candidates near the query passed at
-   * less than `estimatePassShortfall` (by the estimate) or `graphPassShortfall` × the filter's
-   * share (the filter lies away from the query).
+   * found fewer than it asked for while the filter holds more (it ran out of nodes it could reach;
+   * whatever the exact threshold), or, on an index that scans, where the candidates near the query
+   * passed at less than `estimatePassShortfall` (by the estimate) or `graphPassShortfall` × the
+   * filter's share (the filter lies away from the query).
    */
   private filteredWalk(
     query: Float32Array,
     plan: FilterPlan,
     wanted: number,
-    need: number,
     matching: number,
     pool: number,
     estimate: EstimateQuery | undefined,
@@ -1196,7 +1195,7 @@ export class VectorIndex {
     // Fewer than it asked for while the filter holds more: items the walk could not reach (a graph whose removed nodes were
     // reused can leave an item no link leads to), scanned whatever the index's exact threshold, as an unfiltered walk's are.
     if (found.slots.length < Math.min(ask, matching)) return undefined;
-    if (scans && (found.slots.length < Math.min(need, ask, matching) || found.passShare < share * shortfall)) return undefined;
+    if (scans && found.passShare < share * shortfall) return undefined;
     return { candidates: found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! })), ranked: found.estimates !== undefined };
   }
 
