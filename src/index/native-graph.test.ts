@@ -576,15 +576,21 @@ describe('the native graph (native/graph.cpp)', () => {
     expect(() => hugeBuffer(-1)).toThrow(/size/);
   });
 
-  nativeOnly('its scans of a range and of a list answer what the WebAssembly kernel’s scans and selection answer', () => {
-    const { nearestCodes, nearestListed } = nativeGraphModule().module!;
+  nativeOnly('its scans of a range and of a list answer what the WebAssembly kernel’s scans and selection answer, with either of its kernels', () => {
+    const { nearestCodes, nearestListed, scanKernel } = nativeGraphModule().module!;
     const random = rng(91);
-    for (const [words, count] of [
+    // AVX-512's where this CPU has it (its three-word and its any-width paths), and the plain loop.
+    const kernels = scanKernel('avx512') === 'avx512' ? (['avx512', 'scalar'] as const) : (['scalar'] as const);
+    try {
+    for (const [kernelName, words, count] of kernels.flatMap((name) => ([
       [1, 5000],
       [3, 20_483],
       [8, 3000],
       [5, 700],
-    ] as const) {
+      [12, 1_001],
+      [64, 203],
+    ] as const).map(([words, count]) => [name, words, count] as const))) {
+      expect(scanKernel(kernelName)).toBe(kernelName);
       const kernel = createHammingKernel(words);
       const { histogramAt, codesAt } = kernelLayout(words);
       const liveAt = codesAt + count * words * 8;
@@ -596,12 +602,13 @@ describe('the native graph (native/graph.cpp)', () => {
       const at = { histogramAt, distancesAt, foundAt, codesAt, liveAt };
       const query = Float32Array.from({ length: words * 64 }, () => random() - 0.5);
       const queryCode = packSignBits(query);
-      // One word: codes from a few patterns (ties by the thousand). Three words, past the 16,384 codes kept whole: the entries the sample reads (every stride-th) are the query's
+      // One word: codes from a few patterns (ties by the thousand). Three words, past the 16,384 codes kept whole: the entries the sample reads (the first 32 of every stride) are the query's
       // own code, so that its cut keeps too few for a large k and the scan goes again (the pass after a sample far off).
-      const stride = Math.max(1, Math.floor(count / 2048));
+      // (The sample: 64 runs of 32 entries, one every count / 64.)
+      const stride = Math.floor(count / 64);
       for (let i = 0; i < count; i++) {
         const code = memory.subarray(codesAt + i * words * 8, codesAt + (i + 1) * words * 8);
-        if (words === 3 && i % stride === 0) code.set(queryCode);
+        if (words === 3 && i % stride < 32) code.set(queryCode);
         else for (let b = 0; b < code.length; b++) code[b] = words === 1 ? [0x00, 0xff, 0x0f, queryCode[b]!][Math.floor(random() * 4)]! : Math.floor(random() * 256);
         memory[liveAt + i] = random() < 0.9 ? 1 : 0;
       }
@@ -651,6 +658,10 @@ describe('the native graph (native/graph.cpp)', () => {
       expect(() => nearestCodes(memory as unknown as ArrayBuffer, codesAt, words, count, liveAt, 0, 10)).toThrow(/ArrayBuffer/);
       expect(() => nearestCodes(kernel.memory.buffer, codesAt, words, count, liveAt, 0, '10' as unknown as number)).toThrow(/numbers/);
     }
+    } finally {
+      scanKernel('avx512');
+    }
+    expect(() => scanKernel('sse' as 'scalar')).toThrow(/scanKernel/);
   });
 
   nativeOnly('two-bit estimates computed by the addon are the JavaScript loop’s to the last bit', () => {

@@ -141,6 +141,11 @@ interface NativeGraphModule {
   estimateDots: NativeEstimateDots;
   nearestCodes: NativeNearestCodes;
   nearestListed: NativeNearestListed;
+  /**
+   * The kernel {@link nearestCodes} computes its distances with: AVX-512's popcount where the CPU has it
+   * (unless LOOKBOOK_SCAN_KERNEL=scalar), else a plain loop; `name` chooses one first (tests compare them).
+   */
+  scanKernel(name?: 'avx512' | 'scalar'): 'avx512' | 'scalar';
   /** Zeroed memory in transparent huge pages (from 16 MB up), given back when the buffer is collected. */
   hugeBuffer(bytes: number): ArrayBuffer;
 }
