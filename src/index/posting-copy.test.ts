@@ -158,6 +158,18 @@ describe('PostingCopy', () => {
     }
     // Near the exact top 10 by the whole codes.
     expect(overlap / 20).toBeGreaterThan(0.9);
+    // Items appended after the copy was made sit after the copied ones, out of slot order: the shortlist's ties at its last distance still go by slot.
+    const first = slots.filter((_, i) => i % 3 !== 0);
+    const later = slots.filter((_, i) => i % 3 === 0).reverse();
+    const grown = PostingCopy.of(dimension, first, gather, rerank, later.length);
+    for (const slot of later) expect(grown.append(slot, gather)).toBe(true);
+    for (let q = 0; q < 10; q++) {
+      const query = centres[q]!.map((x) => x + 0.05 * (random() - 0.5));
+      const code = packSignBits(query);
+      const prefixOf = (slot: number) => hamming(code.subarray(0, 24), codes[slot]!.subarray(0, 24));
+      const byPrefix = [...slots].sort((a, b) => prefixOf(a) - prefixOf(b) || a - b);
+      for (const k of [10, 200, 700]) expect(grown.scan(query, k)).toEqual(store.scanSlots(query, Uint32Array.from(byPrefix.slice(0, Math.max(2 * k, 256))), k));
+    }
     // A code of two words is copied whole, re-ranking or not: it answers exactly.
     const small = new CodeStore(join(mkdtempSync(join(tmpdir(), 'copy-')), 'codes.b1'), 100);
     for (let slot = 0; slot < 500; slot++) {

@@ -1,4 +1,4 @@
-import { createHammingKernel, kernelLayout, nearestInRange, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel, type ScanBuffers } from './hamming-kernel.js';
+import { createHammingKernel, kernelLayout, nearestInRange, nearestSlots, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel, type ScanBuffers } from './hamming-kernel.js';
 import { nativeHelper, type NativeNearestCodes } from './native-graph.js';
 import type { CodeCandidate } from './code-store.js';
 
@@ -203,11 +203,20 @@ export class PostingCopy {
     const { histogramAt } = this.buffers;
     const bits = this.words * 64;
     // A prefix copy's query is the query's first dimensions, as many as its codes hold.
-    const head = this.rerank ? Float32Array.from({ length: Math.min(bits, query.length) }, (_, i) => query[i]!) : query;
+    const length = Math.min(bits, query.length);
+    const head = !this.rerank ? query : query instanceof Float32Array ? query.subarray(0, length) : Float32Array.from({ length }, (_, i) => query[i]!);
     writeScanQuery(new Uint8Array(this.kernel.memory.buffer), head, this.words, histogramAt);
     const at = { ...this.buffers, codesAt: this.codesAt, liveAt: this.liveAt };
     if (!this.rerank) return nearestInRange(this.kernel, at, this.words, this.dimension, k, count, this.slots, this.nearest);
-    const shortlist = nearestInRange(this.kernel, at, this.words, bits, Math.min(this.size, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN)), count, this.slots, this.nearest);
-    return this.rerank(query, Uint32Array.from(shortlist, (candidate) => candidate.slot), k);
+    const top = Math.min(this.size, Math.max(PREFIX_SHORTLIST * k, PREFIX_SHORTLIST_MIN));
+    // The shortlist's slots straight from the addon's answer (an object per entry cost more than its scan).
+    if (this.nearest) {
+      const { positions, distances } = this.nearest(this.kernel.memory.buffer, this.codesAt, this.words, count, this.liveAt, 0, top);
+      return this.rerank(query, nearestSlots(positions, distances, top, this.slots), k);
+    }
+    const shortlist = nearestInRange(this.kernel, at, this.words, bits, top, count, this.slots);
+    const slots = new Uint32Array(shortlist.length);
+    for (let i = 0; i < shortlist.length; i++) slots[i] = shortlist[i]!.slot;
+    return this.rerank(query, slots, k);
   }
 }

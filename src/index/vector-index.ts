@@ -960,11 +960,10 @@ export class VectorIndex {
     const n = candidates.length;
     const scores = new Float64Array(n);
     if (options.rescore) {
-      vectors.dotMany(
-        Uint32Array.from(candidates, (candidate) => candidate.slot),
-        query,
-        scores,
-      );
+      // A loop, not a mapping Uint32Array.from (V8's generic path: ~0.1 µs an entry).
+      const slots = new Uint32Array(n);
+      for (let i = 0; i < n; i++) slots[i] = candidates[i]!.slot;
+      vectors.dotMany(slots, query, scores);
     } else for (let i = 0; i < n; i++) scores[i] = 1 - (2 * candidates[i]!.hamming) / this.model.dimension;
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot);
     return { order, scores };
