@@ -94,6 +94,8 @@ export class CodeStore {
   private loaded = 0;
   /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
   private readonly nativeEstimate: NativeEstimateDots | undefined = nativeHelper('estimateDots');
+  private readonly nativeByteSums = nativeHelper('byteSums');
+  private readonly adviseHuge = nativeHelper('adviseHuge');
   /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
   private readonly nativeNearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
   /** The addon's list scan for {@link scanSlots} and {@link scanWritten} (the same answer). */
@@ -166,6 +168,8 @@ export class CodeStore {
     this.refresh();
     this.memoryGeneration += 1;
     this.capacity = capacity;
+    // The codes' pages not written yet come as huge ones where the addon can ask (the walks and estimates read codes at random).
+    this.adviseHuge?.(this.kernel.memory.buffer, this.codesAt + oldCapacity * this.stride, this.codesAt + capacity * this.stride);
     this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);
     this.bytes.fill(0, this.liveAt + oldCapacity, this.liveAt + capacity);
     this.reservePlanes(capacity);
@@ -378,21 +382,28 @@ export class CodeStore {
       return;
     }
     this.loadAhead(slots, true);
+    const chains = new Float64Array(12);
+    // Bytes in whole fours; those after them go to chains 0, 1, 2 in turn.
+    const whole = bytes - (bytes % 4);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       const offset = this.codesAt + slot * this.stride;
       const plane = slot * bytes;
-      // signs: Σ over set sign bits; both: over set sign and magnitude bits; magnitudes: over set magnitude bits.
-      let signs = 0;
-      let both = 0;
-      let magnitudes = 0;
-      for (let position = 0, base = 0; position < bytes; position++, base += 256) {
+      // signs: Σ over set sign bits; both: over set sign and magnitude bits; magnitudes: over set magnitude bits. Each in four
+      // chains, byte j of each four into chain j, summed (0 + 1) + (2 + 3): the addon's order (its chains run side by side).
+      chains.fill(0);
+      for (let position = 0; position < bytes; position++) {
         const sign = memory[offset + position]!;
         const magnitude = planes[plane + position]!;
-        signs += sums[base + sign]!;
-        both += sums[base + (sign & magnitude)]!;
-        magnitudes += sums[base + magnitude]!;
+        const base = position * 256;
+        const chain = position < whole ? position & 3 : position - whole;
+        chains[chain] = chains[chain]! + sums[base + sign]!;
+        chains[4 + chain] = chains[4 + chain]! + sums[base + (sign & magnitude)]!;
+        chains[8 + chain] = chains[8 + chain]! + sums[base + magnitude]!;
       }
+      const signs = chains[0]! + chains[1]! + (chains[2]! + chains[3]!);
+      const both = chains[4]! + chains[5]! + (chains[6]! + chains[7]!);
+      const magnitudes = chains[8]! + chains[9]! + (chains[10]! + chains[11]!);
       const lowLevel = this.lows[slot]!;
       const highLevel = Math.sqrt(Math.max(0, 1 - lowCount * lowLevel * lowLevel) / highCount);
       // Σ sign·q over every component, and over the high ones.
@@ -417,6 +428,7 @@ export class CodeStore {
   /** Fills {@link byteSums} for `query`; returns the sum of its components. */
   private fillByteSums(query: ArrayLike<number>): number {
     const sums = this.byteSums;
+    if (this.nativeByteSums && query instanceof Float32Array && query.length >= this.dimension) return this.nativeByteSums(query, this.dimension, sums);
     let total = 0;
     for (let i = 0; i < this.dimension; i++) total += query[i]!;
     for (let position = 0; position < this.planeBytes; position++) {

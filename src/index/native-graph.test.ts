@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -576,6 +576,26 @@ describe('the native graph (native/graph.cpp)', () => {
     expect(() => hugeBuffer(-1)).toThrow(/size/);
   });
 
+  nativeOnly('asks for huge pages for the whole 2 MB pages of a range of a WebAssembly memory (the code store’s codes), and the memory keeps its bytes', () => {
+    const adviseHuge = nativeGraphModule().module!.adviseHuge;
+    const memory = new WebAssembly.Memory({ initial: 160 }); // 10 MB
+    const view = new Uint8Array(memory.buffer);
+    view.fill(9, 0, 1 << 20);
+    const advised = adviseHuge(memory.buffer, 100, memory.buffer.byteLength);
+    // Whole huge pages only, within the range: at least three of the ten megabytes past byte 100 wherever the memory starts.
+    expect(advised % (2 << 20)).toBe(0);
+    // (A kernel built without transparent huge pages refuses the advice: none.)
+    expect(advised).toBeGreaterThanOrEqual(existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? 3 * (2 << 20) : 0);
+    expect(advised).toBeLessThanOrEqual(memory.buffer.byteLength - 100);
+    expect(adviseHuge(memory.buffer, 0, 4096)).toBe(0);
+    view.fill(5, 5 << 20, 6 << 20);
+    expect(view[0]).toBe(9);
+    expect(view[(6 << 20) - 1]).toBe(5);
+    expect(view[(1 << 20) + 1]).toBe(0);
+    expect(() => adviseHuge(memory.buffer, 0, memory.buffer.byteLength + 1)).toThrow(/outside the memory/);
+    expect(() => adviseHuge(memory.buffer, 10, 5)).toThrow(/outside the memory/);
+  });
+
   nativeOnly('its scans of a range and of a list answer what the WebAssembly kernel’s scans and selection answer, with either of its kernels', () => {
     const { nearestCodes, nearestListed, scanKernel } = nativeGraphModule().module!;
     const random = rng(91);
@@ -664,7 +684,7 @@ describe('the native graph (native/graph.cpp)', () => {
     expect(() => scanKernel('sse' as 'scalar')).toThrow(/scanKernel/);
   });
 
-  nativeOnly('two-bit estimates computed by the addon are the JavaScript loop’s to the last bit', () => {
+  nativeOnly('two-bit estimates computed by the addon, from its byte sums, are the JavaScript loop’s to the last bit', () => {
     const random = rng(55);
     for (const dimension of [128, 100]) {
       const path = join(dir, `estimates-${dimension}.b1`);
@@ -672,14 +692,21 @@ describe('the native graph (native/graph.cpp)', () => {
       for (let slot = 0; slot < 300; slot++) native.write(slot, Float32Array.from({ length: dimension }, () => random() * 2 - 1));
       native.sync();
       const script = withEngine('usearch', () => new CodeStore(path, dimension));
-      const query = Float32Array.from({ length: dimension }, () => random() * 2 - 1);
       const slots = Array.from({ length: 500 }, (_, i) => (i * 131) % 300);
-      const mine = new Float64Array(slots.length);
-      const theirs = new Float64Array(slots.length);
-      native.estimateDots(query, slots, mine);
-      script.estimateDots(query, slots, theirs);
-      expect(mine).toEqual(theirs);
-      expect(new Set(mine).size).toBeGreaterThan(250);
+      // Components of every size, down to 1e-12 beside ones near 1: sums where adding in doubles and rounding to floats is not one float addition.
+      for (const scale of [() => 1, () => 10 ** -Math.floor(random() * 13)]) {
+        const query = Float32Array.from({ length: dimension }, () => (random() * 2 - 1) * scale());
+        const mine = new Float64Array(slots.length);
+        const theirs = new Float64Array(slots.length);
+        native.estimateDots(query, slots, mine);
+        script.estimateDots(query, slots, theirs);
+        expect(mine).toEqual(theirs);
+        expect(new Set(mine).size).toBeGreaterThan(250);
+      }
+      const { byteSums } = nativeGraphModule().module!;
+      expect(() => byteSums(new Float32Array(4), 5, new Float32Array(256))).toThrow(/dimension/);
+      expect(() => byteSums(new Float32Array(16), 16, new Float32Array(256))).toThrow(/too short/);
+      expect(() => byteSums(new Float64Array(4) as unknown as Float32Array, 4, new Float32Array(256))).toThrow(/Float32Array/);
       native.close();
       script.close();
     }
