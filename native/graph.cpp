@@ -1704,16 +1704,38 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
 
     std::vector<std::uint32_t> positions;
     std::vector<std::uint16_t> distances;
+    if (k > 0 && count <= 16384) {
+        // A range of up to 16,384 codes (the walk guard's sample, 1 MB at 1M items): every distance, the exact cut from their
+        // histogram, then the entries within it (keeping every entry for the selection after took 0.1–0.2 ms at 15,625 codes).
+        std::vector<std::uint16_t> all(count);
+        code_distances(codes, words, count, query, all.data());
+        std::vector<std::uint32_t> histogram(bits + 1, 0);
+        for (std::size_t i = 0; i != count; ++i)
+            if (live[i]) ++histogram[all[i]];
+        unsigned cut = 0;
+        for (std::size_t seen = 0; cut < bits; ++cut) {
+            seen += histogram[cut];
+            if (seen >= k) break;
+        }
+        positions.reserve(std::min<std::size_t>(count, 2 * k + 64));
+        distances.reserve(std::min<std::size_t>(count, 2 * k + 64));
+        for (std::size_t i = 0; i != count; ++i) {
+            if (all[i] <= cut && live[i]) {
+                positions.push_back(static_cast<std::uint32_t>(i));
+                distances.push_back(all[i]);
+            }
+        }
+        return within_kth(env, positions.data(), distances, k, bits);
+    }
     if (k > 0) {
         // The cut: from the distances of 2,048 codes in 64 runs of 32 spread over the copy, the one that keeps about 2k + 64 of all
         // (2,048 codes each on its own cache line, a stride over the copy, cost a fifth of the scan in their misses).
-        // A range of up to 16,384 codes (the walk guard's first look at its sample) is kept whole: a sample would cost as much as the pass.
         constexpr std::size_t runs = 64, run = 32;
         std::size_t const stride = count / runs;
         // The sampled codes gathered side by side, then their distances by the scan's own kernel.
         std::vector<std::uint64_t> gathered;
         std::vector<std::uint16_t> sample;
-        if (count > 16384) {
+        {
             gathered.resize(runs * run * words);
             std::size_t taken = 0;
             for (std::size_t r = 0; r != runs; ++r)
