@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
 import type { ItemFilter } from '../src/index/catalog.js';
-import { VectorIndex, CHECKPOINT_SPACING, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning, type SearchOutcome } from '../src/index/vector-index.js';
+import { VectorIndex, CHECKPOINT_SPACING, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning, type SearchOutcome, type IndexSettings } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
 import { percentile } from './percentile.js';
 import { startService, stopService } from './service.js';
@@ -66,6 +66,8 @@ const { values } = parseArgs({
     'filter-rounds': { type: 'string', default: '3' },
     /** Candidates = 10 × this for the filtered rows and their unfiltered baseline. */
     'filter-oversampling': { type: 'string', default: '4' },
+    /** The index's ef (its expansion_search) for the filtered rows, the unfiltered searches beside them included; 0: the index's default (256 at 1M). */
+    'filter-ef': { type: 'string', default: '0' },
     /** HNSW connectivity (M) of the b1 index (the service's default). */
     connectivity: { type: 'string', default: String(DEFAULT_INDEX_SETTINGS.connectivity) },
     /** Filtered-search variants timed side by side in each filtered row (see FILTER_VARIANTS; `two-bit` is the service's path). */
@@ -349,6 +351,8 @@ async function child(config: string, work: string): Promise<ChildResult> {
       rows.push({ config: `b1 HNSW M${values.connectivity} ef${index.expansionFor(10)}, no float rescoring`, recall: recallOf(found, truth), qps1, qpsBatch: NaN });
     }
     // --filter-queries 0: no filtered rows (nor their ground truth).
+    // --filter-ef: the index as though created with that expansion_search (the service's indexes take it at creation).
+    if (Number(values['filter-ef']) > 0) (index as unknown as { settings: IndexSettings }).settings = { ...index.settings, expansionSearch: Number(values['filter-ef']) };
     const filterRows = Number(values['filter-queries']) > 0 ? await filteredRows(index, work, dim, count, queries) : [];
     const saveRows = Number(values['save-seconds']) > 0 ? await savingRows(index, queryList, Number(values['save-seconds']) * 1000) : [];
     const churnRows = Number(values['copy-churn-seconds']) > 0 ? await copyChurnRows(index, queryList, Number(values['copy-churn-seconds'])) : [];
@@ -1049,7 +1053,7 @@ function runChild(config: string, work: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const args = ['--child', config, '--work', work, '--threads', String(threads), '--oversampling', values.oversampling!, '--float-ef', values['float-ef']!];
     args.push('--graph', values.graph!, '--graph-passes', values['graph-passes']!);
-    args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!);
+    args.push('--filter-queries', values['filter-queries']!, '--filter-oversampling', values['filter-oversampling']!, '--filter-ef', values['filter-ef']!);
     args.push('--connectivity', values.connectivity!, '--filter-variants', values['filter-variants']!);
     args.push('--save-seconds', values['save-seconds']!, '--write-seconds', values['write-seconds']!, '--ef', values.ef!, '--walk-guard', values['walk-guard']!, '--unfiltered-walks', values['unfiltered-walks']!, '--copy-churn-seconds', values['copy-churn-seconds']!);
     if (values['copy-budget']) args.push('--copy-budget', values['copy-budget']);
@@ -1146,7 +1150,7 @@ async function parent() {
       }
       if (filterRows.length > 0) {
         console.log(
-          `\n### Filtered search (b1 HNSW M${values.connectivity}, default expansion, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items; variants: ${values['filter-variants']})\n`,
+          `\n### Filtered search (b1 HNSW M${values.connectivity}, ${Number(values['filter-ef']) > 0 ? `ef ${values['filter-ef']} for the unfiltered searches beside them` : 'default expansion'}, k = ${10 * Number(values['filter-oversampling'])}; ${values['filter-queries']} queries; recall@10 against exact float search over the matching items; variants: ${values['filter-variants']})\n`,
         );
         console.log('| filter | share of items | variant | recall@10 | filtered ms/query | unfiltered ms/query | filtered ÷ unfiltered (lowest–highest) | path |');
         console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
