@@ -196,7 +196,7 @@ const median = (values: readonly number[]) => percentile([...values].sort((a, b)
  * `scan-only` the service's with every filter scanned.
  */
 const FILTER_VARIANTS: Record<string, FilteredSearchTuning> = {
-  hamming: { ...DEFAULT_FILTERED_SEARCH_TUNING, poolFactor: 1, sparsePoolFactor: 1, shortlistFactor: 1, narrowGain: 1 },
+  hamming: { ...DEFAULT_FILTERED_SEARCH_TUNING, poolFactor: 1, sparsePoolFactor: 1, shortlistFactor: 1, denseShortlistFactor: 1, narrowGain: 1 },
   /** The service's path: candidates narrowed by their two-bit codes. */
   'two-bit': DEFAULT_FILTERED_SEARCH_TUNING,
   /** The path before two-bit codes: narrowed by the signed dot products of the sign codes, with the pools that needed. */
