@@ -1849,31 +1849,8 @@ Napi::Value HugeBuffer(Napi::CallbackInfo const& info) {
     }, new std::size_t(mapped));
 }
 
-// adviseHuge(memory: ArrayBuffer, from, to) → bytes advised: asks for transparent huge pages for the
-// whole 2 MB pages within bytes [from, to) of `memory` (a WebAssembly memory's codes, which graph walks,
-// list scans and estimates read at random: a 4 KB page each missed the TLB at 1M items), so that the
-// pages written there next come as huge ones. What is already written stays as it is. 0 where the
-// range holds no whole huge page or the system has none.
-Napi::Value AdviseHuge(Napi::CallbackInfo const& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !info[2].IsNumber())
-        throw Napi::TypeError::New(env, "adviseHuge(memory: ArrayBuffer, from: number, to: number)");
-    Napi::ArrayBuffer memory = info[0].As<Napi::ArrayBuffer>();
-    double const from = info[1].As<Napi::Number>().DoubleValue(), to = info[2].As<Napi::Number>().DoubleValue();
-    if (!(from >= 0) || !(to >= from) || to > static_cast<double>(memory.ByteLength())) throw Napi::RangeError::New(env, "adviseHuge: the range lies outside the memory");
-    auto const base = reinterpret_cast<std::uintptr_t>(memory.Data());
-    std::uintptr_t const start = (base + static_cast<std::uintptr_t>(from) + huge_page - 1) / huge_page * huge_page;
-    std::uintptr_t const end = (base + static_cast<std::uintptr_t>(to)) / huge_page * huge_page;
-    if (end <= start) return Napi::Number::New(env, 0);
-#ifdef MADV_HUGEPAGE
-    if (::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0) return Napi::Number::New(env, static_cast<double>(end - start));
-#endif
-    return Napi::Number::New(env, 0);
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer, "hugeBuffer"));
-    exports.Set("adviseHuge", Napi::Function::New(env, AdviseHuge, "adviseHuge"));
     exports.Set("Graph", Graph::Define(env));
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
     exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));

@@ -95,7 +95,6 @@ export class CodeStore {
   /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
   private readonly nativeEstimate: NativeEstimateDots | undefined = nativeHelper('estimateDots');
   private readonly nativeByteSums = nativeHelper('byteSums');
-  private readonly adviseHuge = nativeHelper('adviseHuge');
   /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
   private readonly nativeNearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
   /** The addon's list scan for {@link scanSlots} and {@link scanWritten} (the same answer). */
@@ -168,8 +167,6 @@ export class CodeStore {
     this.refresh();
     this.memoryGeneration += 1;
     this.capacity = capacity;
-    // The codes' pages not written yet come as huge ones where the addon can ask (the walks and estimates read codes at random).
-    this.adviseHuge?.(this.kernel.memory.buffer, this.codesAt + oldCapacity * this.stride, this.codesAt + capacity * this.stride);
     this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);
     this.bytes.fill(0, this.liveAt + oldCapacity, this.liveAt + capacity);
     this.reservePlanes(capacity);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -574,26 +574,6 @@ describe('the native graph (native/graph.cpp)', () => {
       expect(view[bytes - 1]).toBe(7);
     }
     expect(() => hugeBuffer(-1)).toThrow(/size/);
-  });
-
-  nativeOnly('asks for huge pages for the whole 2 MB pages of a range of a WebAssembly memory (the code store’s codes), and the memory keeps its bytes', () => {
-    const adviseHuge = nativeGraphModule().module!.adviseHuge;
-    const memory = new WebAssembly.Memory({ initial: 160 }); // 10 MB
-    const view = new Uint8Array(memory.buffer);
-    view.fill(9, 0, 1 << 20);
-    const advised = adviseHuge(memory.buffer, 100, memory.buffer.byteLength);
-    // Whole huge pages only, within the range: at least three of the ten megabytes past byte 100 wherever the memory starts.
-    expect(advised % (2 << 20)).toBe(0);
-    // (A kernel built without transparent huge pages refuses the advice: none.)
-    expect(advised).toBeGreaterThanOrEqual(existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? 3 * (2 << 20) : 0);
-    expect(advised).toBeLessThanOrEqual(memory.buffer.byteLength - 100);
-    expect(adviseHuge(memory.buffer, 0, 4096)).toBe(0);
-    view.fill(5, 5 << 20, 6 << 20);
-    expect(view[0]).toBe(9);
-    expect(view[(6 << 20) - 1]).toBe(5);
-    expect(view[(1 << 20) + 1]).toBe(0);
-    expect(() => adviseHuge(memory.buffer, 0, memory.buffer.byteLength + 1)).toThrow(/outside the memory/);
-    expect(() => adviseHuge(memory.buffer, 10, 5)).toThrow(/outside the memory/);
   });
 
   nativeOnly('its scans of a range and of a list answer what the WebAssembly kernel’s scans and selection answer, with either of its kernels', () => {

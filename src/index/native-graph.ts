@@ -148,8 +148,6 @@ interface NativeGraphModule {
    * (unless LOOKBOOK_SCAN_KERNEL=scalar), else a plain loop; `name` chooses one first (tests compare them).
    */
   scanKernel(name?: 'avx512' | 'scalar'): 'avx512' | 'scalar';
-  /** Asks for transparent huge pages for the whole 2 MB pages within bytes [from, to) of `memory`, for the pages written there next; the bytes advised (0: none). */
-  adviseHuge(memory: ArrayBuffer, from: number, to: number): number;
   /** Zeroed memory in transparent huge pages (from 16 MB up), given back when the buffer is collected. */
   hugeBuffer(bytes: number): ArrayBuffer;
 }
