@@ -1732,17 +1732,15 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
         // (2,048 codes each on its own cache line, a stride over the copy, cost a fifth of the scan in their misses).
         constexpr std::size_t runs = 64, run = 32;
         std::size_t const stride = count / runs;
-        // The sampled codes gathered side by side, then their distances by the scan's own kernel.
-        std::vector<std::uint64_t> gathered;
+        // Each run's distances by the scan's own kernel, where the run lies; the live entries' make the sample.
         std::vector<std::uint16_t> sample;
-        {
-            gathered.resize(runs * run * words);
-            std::size_t taken = 0;
-            for (std::size_t r = 0; r != runs; ++r)
-                for (std::size_t i = r * stride; i != r * stride + run; ++i)
-                    if (live[i]) std::memcpy(gathered.data() + words * taken++, codes + i * words * 8, words * 8);
-            sample.resize(taken);
-            code_distances(reinterpret_cast<byte_t const*>(gathered.data()), words, taken, query, sample.data());
+        sample.reserve(runs * run);
+        std::uint16_t found[run];
+        for (std::size_t r = 0; r != runs; ++r) {
+            std::size_t const from = r * stride;
+            code_distances(codes + from * words * 8, words, run, query, found);
+            for (std::size_t j = 0; j != run; ++j)
+                if (live[from + j]) sample.push_back(found[j]);
         }
         unsigned cut = bits;
         if (!sample.empty()) {
