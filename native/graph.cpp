@@ -58,6 +58,17 @@ using namespace unum::usearch;
 
 namespace {
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// AVX-512 (its popcount of 64-bit lanes, VPOPCNTQ: Intel since Ice Lake, AMD since Zen 4) for the code scans
+// (code_distances) and the walks' two-bit estimates (estimate_t), chosen at run time.
+#define LOOKBOOK_AVX512 __attribute__((target("avx512f,avx512vpopcntdq,avx512bw,avx512vl")))
+
+bool const avx512_popcount = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") &&
+                             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+// Whether they use it: where the CPU has it, unless LOOKBOOK_SCAN_KERNEL=scalar (or scanKernel('scalar')) asks for the plain loops.
+bool scan_avx512 = avx512_popcount && !(std::getenv("LOOKBOOK_SCAN_KERNEL") && std::string(std::getenv("LOOKBOOK_SCAN_KERNEL")) == "scalar");
+#endif
+
 using key_t_ = std::uint64_t;
 using slot_t_ = std::uint32_t;
 constexpr std::size_t huge_page = std::size_t{2} << 20;
@@ -274,7 +285,52 @@ struct estimate_t {
     // The query's length: the walk's distance is it less the estimate (≥ 0 up to rounding, since the
     // two-bit vectors have unit length), so that nearer is smaller, as the graph wants.
     float norm;
+    // The query's components in the codes' bit order (bit j of byte p: component 8p + 7 − j), zero past the
+    // dimensions, a multiple of 16: set for a walk where AVX-512 runs (see walked_), which then sums them
+    // under the code's bits as masks instead of looking its bytes up in the table (the same sums, in
+    // other floats' rounding: a walk's order at near ties, not the narrowing's, which stays the table's).
+    float const* weights = nullptr;
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+    LOOKBOOK_AVX512 float dot_avx512(byte_t const* code, std::size_t key) const noexcept {
+        auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
+        std::uint8_t const* plane = planes + key * plane_bytes;
+        // Two chains a sum: 16 components a step.
+        __m512 signs[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, both[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()},
+               magnitudes[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        std::size_t const steps = plane_bytes / 2;
+        for (std::size_t step = 0; step != steps; ++step) {
+            std::uint16_t s, m;
+            std::memcpy(&s, sign + 2 * step, 2);
+            std::memcpy(&m, plane + 2 * step, 2);
+            __m512 const w = _mm512_loadu_ps(weights + 16 * step);
+            std::size_t const j = step & 1;
+            signs[j] = _mm512_mask_add_ps(signs[j], static_cast<__mmask16>(s), signs[j], w);
+            both[j] = _mm512_mask_add_ps(both[j], static_cast<__mmask16>(s & m), both[j], w);
+            magnitudes[j] = _mm512_mask_add_ps(magnitudes[j], static_cast<__mmask16>(m), magnitudes[j], w);
+        }
+        if (plane_bytes & 1) {
+            std::uint16_t const s = sign[plane_bytes - 1], m = plane[plane_bytes - 1];
+            __m512 const w = _mm512_loadu_ps(weights + 16 * steps);
+            signs[0] = _mm512_mask_add_ps(signs[0], static_cast<__mmask16>(s), signs[0], w);
+            both[0] = _mm512_mask_add_ps(both[0], static_cast<__mmask16>(s & m), both[0], w);
+            magnitudes[0] = _mm512_mask_add_ps(magnitudes[0], static_cast<__mmask16>(m), magnitudes[0], w);
+        }
+        float const all = _mm512_reduce_add_ps(_mm512_add_ps(signs[0], signs[1]));
+        float const high_signs = _mm512_reduce_add_ps(_mm512_add_ps(both[0], both[1]));
+        float const high_all = _mm512_reduce_add_ps(_mm512_add_ps(magnitudes[0], magnitudes[1]));
+        float const low = lows[key];
+        float const high = std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count);
+        return low * (2 * all - total) + (high - low) * (2 * high_signs - high_all);
+    }
+#pragma GCC diagnostic pop
+#endif
     float dot(byte_t const* code, std::size_t key) const noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (weights) return dot_avx512(code, key);
+#endif
         auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
         std::uint8_t const* plane = planes + key * plane_bytes;
         // Four bytes a step, each into chains of its own: the sums' add latency, not the lookups, bounds one chain.
@@ -770,6 +826,16 @@ class Graph : public Napi::ObjectWrap<Graph> {
         Napi::Float32Array distances = Napi::Float32Array::New(env, wanted);
         estimate_t estimate;
         bool const estimated = estimate_(info, at, name, estimate);
+        std::vector<float> weights;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (estimated && scan_avx512) {
+            weights.assign((estimate.plane_bytes + 1) / 2 * 16, 0.0f);
+            for (std::size_t p = 0; p != estimate.plane_bytes; ++p)
+                for (std::size_t j = 0; j != 8; ++j)
+                    if (8 * p + 7 - j < dimensions_) weights[8 * p + j] = query[8 * p + 7 - j];
+            estimate.weights = weights.data();
+        }
+#endif
         Napi::Float32Array estimates = Napi::Float32Array::New(env, estimated ? wanted : 0);
         std::size_t found = 0;
         if (wanted) {
@@ -1467,12 +1533,6 @@ void code_distances_scalar(byte_t const* codes, std::size_t words, std::size_t c
 // GCC 12's AVX-512 headers start their results from _mm512_undefined_epi32, which -Wmaybe-uninitialized takes for a bug.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define LOOKBOOK_AVX512 __attribute__((target("avx512f,avx512vpopcntdq,avx512bw,avx512vl")))
-
-bool const avx512_popcount = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") &&
-                             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-// Whether scans use it: where the CPU has it, unless LOOKBOOK_SCAN_KERNEL=scalar (or scanKernel('scalar')) asks for the plain loop.
-bool scan_avx512 = avx512_popcount && !(std::getenv("LOOKBOOK_SCAN_KERNEL") && std::string(std::getenv("LOOKBOOK_SCAN_KERNEL")) == "scalar");
 
 // Lane j of the result: the sum of the lanes of v[j].
 LOOKBOOK_AVX512 inline __m512i lane_sums(__m512i const* v) noexcept {

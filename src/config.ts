@@ -73,6 +73,8 @@ const envSchema = z.object({
   LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: int(0, 10_000).default(26),
   // Read where indexes open their graphs (src/index/native-graph.ts); validated here so that a typo stops the start.
   LOOKBOOK_GRAPH: z.enum(['native', 'usearch']).optional(),
+  // Read by the addon as it loads (native/graph.cpp): `scalar` keeps the code scans off AVX-512; validated here as LOOKBOOK_GRAPH is.
+  LOOKBOOK_SCAN_KERNEL: z.enum(['avx512', 'scalar']).optional(),
   LOOKBOOK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOOKBOOK_MODELS: z.string().default('models/lookbook-emoji').transform(csv).pipe(z.array(z.string()).min(1)),
   LOOKBOOK_DEFAULT_MODEL: z.string().min(1).optional(),

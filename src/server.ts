@@ -234,7 +234,9 @@ export async function startServer(config: Config, logger: Logger, options: Servi
   // Throws (before any index opens) when LOOKBOOK_GRAPH=native and the addon is not there; says why it falls back otherwise.
   const graph = graphEngine();
   if (graph === 'usearch' && !process.env.LOOKBOOK_GRAPH) logger.warn(`indexes use USearch's own binding: ${nativeGraphModule().why}`);
-  logger.info({ url, models: services.registry.ids(), default: services.registry.defaultId, graph }, 'listening');
+  // The code scans' kernel (AVX-512's popcount where the CPU has it, unless LOOKBOOK_SCAN_KERNEL=scalar): reported, as the graph is.
+  const scanKernel = graph === 'native' ? nativeGraphModule().module?.scanKernel() : undefined;
+  logger.info({ url, models: services.registry.ids(), default: services.registry.defaultId, graph, ...(scanKernel && { scanKernel }) }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () => {
