@@ -1651,6 +1651,20 @@ void code_distances(byte_t const* codes, std::size_t words, std::size_t count, s
 }
 
 // The live entries whose distance is at most `cut`, in order: the distances a block at a time, then the block's kept entries.
+// Of `count` distances of entries from `from` on, the live ones of at most `cut`, in order, into positions and distances.
+void keep_block(std::uint16_t const* found, std::uint8_t const* live, std::size_t from, std::size_t count, unsigned cut,
+                std::vector<std::uint32_t>& positions, std::vector<std::uint16_t>& distances) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (scan_avx512) return keep_block_avx512(found, live, from, count, cut, positions, distances);
+#endif
+    for (std::size_t i = 0; i != count; ++i) {
+        if (found[i] <= cut && live[from + i]) {
+            positions.push_back(static_cast<std::uint32_t>(from + i));
+            distances.push_back(found[i]);
+        }
+    }
+}
+
 void keep_within_any(byte_t const* codes, std::size_t words, std::size_t count, std::uint8_t const* live, std::uint64_t const* query, unsigned cut,
                      std::vector<std::uint32_t>& positions, std::vector<std::uint16_t>& distances) {
     constexpr std::size_t block = 1024;
@@ -1658,18 +1672,7 @@ void keep_within_any(byte_t const* codes, std::size_t words, std::size_t count, 
     for (std::size_t from = 0; from < count; from += block) {
         std::size_t const n = std::min(block, count - from);
         code_distances(codes + from * words * 8, words, n, query, found);
-#if defined(__x86_64__) && defined(__GNUC__)
-        if (scan_avx512) {
-            keep_block_avx512(found, live, from, n, cut, positions, distances);
-            continue;
-        }
-#endif
-        for (std::size_t i = 0; i != n; ++i) {
-            if (found[i] <= cut && live[from + i]) {
-                positions.push_back(static_cast<std::uint32_t>(from + i));
-                distances.push_back(found[i]);
-            }
-        }
+        keep_block(found, live, from, n, cut, positions, distances);
     }
 }
 
@@ -1779,12 +1782,7 @@ Napi::Value NearestCodes(Napi::CallbackInfo const& info) {
         }
         positions.reserve(std::min<std::size_t>(count, 2 * k + 64));
         distances.reserve(std::min<std::size_t>(count, 2 * k + 64));
-        for (std::size_t i = 0; i != count; ++i) {
-            if (all[i] <= cut && live[i]) {
-                positions.push_back(static_cast<std::uint32_t>(i));
-                distances.push_back(all[i]);
-            }
-        }
+        keep_block(all.data(), live, 0, count, cut, positions, distances);
         return within_kth(env, positions.data(), distances, k, bits);
     }
     if (k > 0) {

@@ -33,6 +33,13 @@ export interface CodeCandidate {
   readonly hamming: number;
 }
 
+/** The candidates' slots, in their order, by a loop (a mapping `Uint32Array.from` takes V8's generic path: ~0.1 µs an entry). */
+export function slotsOf(candidates: readonly { readonly slot: number }[]): Uint32Array {
+  const slots = new Uint32Array(candidates.length);
+  for (let i = 0; i < candidates.length; i++) slots[i] = candidates[i]!.slot;
+  return slots;
+}
+
 /**
  * The packed sign-bit codes of every slot (64 bytes per 512-d item), in memory and in a file
  * beside the vectors, with which slots are live, for exact Hamming scans of the whole index or of

@@ -1,6 +1,6 @@
 import { createHammingKernel, kernelLayout, nearestInRange, nearestSlots, WASM_PAGE as PAGE, writeScanQuery, type HammingKernel, type ScanBuffers } from './hamming-kernel.js';
 import { nativeHelper, type NativeNearestCodes } from './native-graph.js';
-import type { CodeCandidate } from './code-store.js';
+import { slotsOf, type CodeCandidate } from './code-store.js';
 
 const align8 = (offset: number) => Math.ceil(offset / 8) * 8;
 
@@ -214,9 +214,6 @@ export class PostingCopy {
       const { positions, distances } = this.nearest(this.kernel.memory.buffer, this.codesAt, this.words, count, this.liveAt, 0, top);
       return this.rerank(query, nearestSlots(positions, distances, top, this.slots), k);
     }
-    const shortlist = nearestInRange(this.kernel, at, this.words, bits, top, count, this.slots);
-    const slots = new Uint32Array(shortlist.length);
-    for (let i = 0; i < shortlist.length; i++) slots[i] = shortlist[i]!.slot;
-    return this.rerank(query, slots, k);
+    return this.rerank(query, slotsOf(nearestInRange(this.kernel, at, this.words, bits, top, count, this.slots)), k);
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConflictError } from '../errors.js';
 import { BinaryHnsw, type HnswSettings } from './binary-hnsw.js';
 import { Catalog, type CatalogItem, type ItemFields, type ItemFilter } from './catalog.js';
-import { CodeStore, type CodeCandidate } from './code-store.js';
+import { CodeStore, slotsOf, type CodeCandidate } from './code-store.js';
 import { FilterIndex, type FilterPlan } from './filter-index.js';
 import { PostingCopy } from './posting-copy.js';
 import { GRAPH_FILE, readGraphState, runGraphCheckpoint, writeGraphState, type RunningCheckpoint } from './graph-checkpoint.js';
@@ -792,9 +792,10 @@ export class VectorIndex {
         return plan ? this.codes.scanWritten(query, plan.writeSlots, top) : this.codes.scanSlots(query, allowed!, top);
       };
       // Candidates the Hamming stage (graph or scan) should yield, narrowed by the estimated dot products to the pool rescored with float vectors.
-      const wanted = Math.ceil(k * (size < sparseShare * count ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
+      const sparse = size < sparseShare * count;
+      const wanted = Math.ceil(k * (sparse ? sparsePoolFactor : Math.min(maxPoolFactor, Math.max(poolFactor, (size / poolGrowth) * (1 - size / count)))));
       let pool = Math.max(Math.ceil(k * poolFactor), Math.ceil(wanted / narrowGain));
-      const shortlist = Math.ceil(wanted * (size < sparseShare * count ? shortlistFactor : denseShortlistFactor));
+      const shortlist = Math.ceil(wanted * (sparse ? shortlistFactor : denseShortlistFactor));
       // Graph candidates to fetch so that `wanted` of them are expected to pass the filter.
       const fetch = Math.ceil(((wanted * count) / size) * overfetchAt(graphOverfetch, graphOverfetchEndShare, size / count));
       const walk = Math.max(fetch, this.expansionFor(k));
@@ -874,8 +875,7 @@ export class VectorIndex {
   /** The `pool` candidates with the highest estimated dot products with the query (ties by Hamming order). */
   private narrow(query: Float32Array, candidates: readonly CodeCandidate[], pool: number, codes = this.codes): CodeCandidate[] {
     const n = candidates.length;
-    const slots = new Uint32Array(n);
-    for (let i = 0; i < n; i++) slots[i] = candidates[i]!.slot;
+    const slots = slotsOf(candidates);
     const scores = new Float64Array(n);
     if (this.tuning.narrowBy === 'sign') codes.signedDots(query, slots, scores);
     else codes.estimateDots(query, slots, scores);
@@ -970,10 +970,7 @@ export class VectorIndex {
     const n = candidates.length;
     const scores = new Float64Array(n);
     if (options.rescore) {
-      // A loop, not a mapping Uint32Array.from (V8's generic path: ~0.1 µs an entry).
-      const slots = new Uint32Array(n);
-      for (let i = 0; i < n; i++) slots[i] = candidates[i]!.slot;
-      vectors.dotMany(slots, query, scores);
+      vectors.dotMany(slotsOf(candidates), query, scores);
     } else for (let i = 0; i < n; i++) scores[i] = 1 - (2 * candidates[i]!.hamming) / this.model.dimension;
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot);
     return { order, scores };
