@@ -319,12 +319,13 @@ describe('the native graph (native/graph.cpp)', () => {
 
   nativeOnly('rescoring dot products read by the addon are the JavaScript loop’s to the last bit, for f32 and f16 files', () => {
     const random = rng(21);
-    for (const storage of ['f32', 'f16'] as const) {
-      const path = join(dir, `vectors.${storage}`);
-      const native = new VectorFile(path, DIMENSION, storage);
-      for (let slot = 0; slot < 50; slot++) native.write(slot, Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1));
-      const script = withEngine('usearch', () => new VectorFile(path, DIMENSION, storage));
-      const query = Float32Array.from({ length: DIMENSION }, () => random() * 2 - 1);
+    // 27 dimensions as well: three components past the last full group of the eight partial sums.
+    for (const [dimension, storage] of [DIMENSION, 27].flatMap((d) => (['f32', 'f16'] as const).map((s) => [d, s] as const))) {
+      const path = join(dir, `vectors-${dimension}.${storage}`);
+      const native = new VectorFile(path, dimension, storage);
+      for (let slot = 0; slot < 50; slot++) native.write(slot, Float32Array.from({ length: dimension }, () => random() * 2 - 1));
+      const script = withEngine('usearch', () => new VectorFile(path, dimension, storage));
+      const query = Float32Array.from({ length: dimension }, () => random() * 2 - 1);
       // Any order, repeats and adjacent runs.
       const slots = [7, 3, 4, 5, 49, 0, 7, 22];
       const mine = new Float64Array(slots.length);
@@ -347,7 +348,7 @@ describe('the native graph (native/graph.cpp)', () => {
       nativeGraphModule().module!.dotMany(fd, Uint32Array.from(many), storage, query, preadMany, 'pread');
       expect(preadMany).toEqual(theirsMany);
       expect(() => nativeGraphModule().module!.dotMany(fd, Uint32Array.of(50), storage, query, preadMany, 'pread')).toThrow(/vector slot 50 is missing/);
-      expect(() => native.dotMany([3, 50], query, mine)).toThrow(/vector slot 50 is missing.*vectors\.f/);
+      expect(() => native.dotMany([3, 50], query, mine)).toThrow(/vector slot 50 is missing.*vectors-\d+\.f/);
       native.close();
       script.close();
     }
