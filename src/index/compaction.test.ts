@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { rng } from '../util/random.js';
+import { Catalog } from './catalog.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex } from './vector-index.js';
 
 const d = 16;
@@ -66,6 +67,32 @@ describe('VectorIndex compaction', () => {
     expect(reopened.search(query, { limit: 10, oversampling: 100, rescore: true }).hits.map((hit) => hit.item.id)).toEqual(before);
     expect(reopened.search(query, { limit: 10, oversampling: 100, rescore: true, exact: true }).hits.map((hit) => hit.item.id)).toEqual(before);
     reopened.close();
+  });
+
+  it('makes a checkpoint’s released slots durable off the event loop before the next writes take them', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'compact-')), 'idx');
+    const index = VectorIndex.create(dir, 'c', model, DEFAULT_INDEX_SETTINGS);
+    const random = rng(8);
+    await index.upsertAsync(Array.from({ length: 12 }, (_, i) => ({ fields: { id: `q${i}` }, vector: unitVector(random) })));
+    await index.checkpoint();
+    await index.deleteAsync(['q3', 'q4']);
+    const blocking = vi.spyOn(Catalog.prototype, 'sync');
+    const offLoop = vi.spyOn(Catalog.prototype, 'syncAsync');
+    try {
+      await index.checkpoint();
+      expect(blocking).not.toHaveBeenCalled();
+      expect(offLoop).toHaveBeenCalled();
+    } finally {
+      blocking.mockRestore();
+      offLoop.mockRestore();
+    }
+    expect(index.compaction()).toMatchObject({ reclaimedSlots: 2, freeSlots: 2 });
+    // The next write takes a released slot: the vector file does not grow.
+    const before = statSync(join(dir, 'vectors.f32')).size;
+    await index.upsertAsync([{ fields: { id: 'r' }, vector: unitVector(random) }]);
+    expect(statSync(join(dir, 'vectors.f32')).size).toBe(before);
+    expect(index.compaction().freeSlots).toBe(1);
+    index.close();
   });
 
   it('cuts free slots off the end of the files once their deletions are saved', async () => {
