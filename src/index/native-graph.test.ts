@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -280,6 +280,11 @@ describe('the native graph (native/graph.cpp)', () => {
     const mine = join(dir, 'native.graph');
     native.save(mine);
     expect(statSync(mine).size).toBe(statSync(theirs).size);
+    // Written behind in ranges of 4 KB (16 MB in the service), byte for byte the same file.
+    const behind = join(dir, 'behind.graph');
+    (native as unknown as { native: { save(path: string, writeBehindBytes?: number): void } }).native.save(behind, 4096);
+    expect(readFileSync(behind).equals(readFileSync(mine))).toBe(true);
+    expect(() => (native as unknown as { native: { save(path: string, writeBehindBytes?: unknown): void } }).native.save(behind, 'x')).toThrow(/writeBehindBytes/);
     expect(native.search(row(vectors, 0), 1).slots[0]).toBe(5000);
 
     const reread = new BinaryHnsw(DIMENSION, SETTINGS, 'usearch');
