@@ -1277,21 +1277,7 @@ export class VectorIndex {
       this.checkpointError = undefined;
       // Writes that came after the checkpoint's snapshot keep the graph dirty (and their timer runs).
       if (this.catalog.seq === state.seq) this.dirty = false;
-      // The release made durable on libuv's thread pool, as the worker's own fsyncs are off this thread: ~0.3 ms on an idle disk
-      // (bench/search's 1M save rows, 2026-12-03), but an fsync waits behind whatever else the disk is writing.
-      const released = this.catalog.releaseSlots(state.seq);
-      if (released.length > 0) {
-        // A close meanwhile may have closed the log under this fsync: the slots are free at the next open (no row holds them),
-        // or, had the release not reached the disk, released again by the next checkpoint.
-        const synced = await this.catalog.syncAsync().then(
-          () => true,
-          (error: unknown) => {
-            if (this.closed) return false;
-            throw error;
-          },
-        );
-        if (synced && !this.closed) this.reuse(released);
-      }
+      await this.reclaimOffLoop(state.seq);
     } finally {
       this.checkpointing = undefined;
       const endedAt = performance.now();
@@ -1326,6 +1312,26 @@ export class VectorIndex {
     if (released.length === 0) return;
     this.catalog.sync();
     this.reuse(released);
+  }
+
+  /**
+   * {@link reclaim} after a checkpoint, the release made durable on libuv's thread pool, as the
+   * checkpoint thread's own fsyncs are off this thread: ~0.3 ms on an idle disk (bench/search's 1M
+   * save rows, 2026-12-03), but an fsync waits behind whatever else the disk is writing.
+   */
+  private async reclaimOffLoop(seq: number): Promise<void> {
+    const released = this.catalog.releaseSlots(seq);
+    if (released.length === 0) return;
+    // A close meanwhile may have closed the log under this fsync: the slots are free at the next open (no row holds them),
+    // or, had the release not reached the disk, released again by the next checkpoint.
+    const synced = await this.catalog.syncAsync().then(
+      () => true,
+      (error: unknown) => {
+        if (this.closed) return false;
+        throw error;
+      },
+    );
+    if (synced && !this.closed) this.reuse(released);
   }
 
   /** Takes slots whose release is durable into the free list, and cuts the files where the free slots reach their end. */
