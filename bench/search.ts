@@ -569,7 +569,8 @@ async function filteredRows(index: VectorIndex, work: string, dim: number, count
     }
     index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
     const copies = index.postingCopies;
-    process.stderr.write(`filtered ${name}: copies of filters held ${copies.filters}, ${(copies.bytes / count).toFixed(1)} bytes/item\n`);
+    const graphs = index.filterGraphStats;
+    process.stderr.write(`filtered ${name}: copies of filters held ${copies.filters}, ${(copies.bytes / count).toFixed(1)} bytes/item; filters' graphs ${graphs.filters}, ${(graphs.bytes / count).toFixed(1)} bytes/item\n`);
     for (const variant of variants) {
       rows.push({
         filter: name,

@@ -627,7 +627,9 @@ class Graph : public Napi::ObjectWrap<Graph> {
     }
 
     Napi::Value MemoryUsage(Napi::CallbackInfo const& info) {
-        std::size_t bytes = graph_->memory_usage() + rows_->capacity * rows_->stride + (slot_of_key_.capacity() + key_of_slot_.capacity()) * sizeof(slot_t_) +
+        // The nodes' own bytes (the tape packs them on 8-byte boundaries: no allocator's entry overhead) and the node table.
+        // USearch's count walks every node: callers keep the figure rather than ask at each search.
+        std::size_t bytes = graph_->memory_usage(0) + rows_->capacity * rows_->stride + (slot_of_key_.capacity() + key_of_slot_.capacity()) * sizeof(slot_t_) +
                             removed_.capacity() * 8 + free_slots_.capacity() * sizeof(slot_t_);
         return Napi::Number::New(info.Env(), static_cast<double>(bytes));
     }

@@ -13,12 +13,19 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.server)).toBe(true);
     expect(config.server.keepAliveTimeoutMs).toBe(65_000);
     expect(config.filterCopyBytesPerItem).toBe(26);
+    expect(config.filterGraphBytesPerItem).toBe(128);
   });
 
   it('takes a budget for copies of filters, 0 for none', () => {
     expect(loadConfig({ LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: '0' }).filterCopyBytesPerItem).toBe(0);
     expect(loadConfig({ LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: '48' }).filterCopyBytesPerItem).toBe(48);
     for (const value of ['-1', '2.5', 'lots']) expect(() => loadConfig({ LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: value })).toThrow('LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM');
+  });
+
+  it("takes a budget for graphs of filters' own items, 0 for none", () => {
+    expect(loadConfig({ LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM: '0' }).filterGraphBytesPerItem).toBe(0);
+    expect(loadConfig({ LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM: '150' }).filterGraphBytesPerItem).toBe(150);
+    for (const value of ['-1', '2.5', 'lots']) expect(() => loadConfig({ LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM: value })).toThrow('LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM');
   });
 
   it('keeps idle connections open for a bounded time', () => {

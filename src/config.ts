@@ -71,6 +71,7 @@ const envSchema = z.object({
   LOOKBOOK_PORT: int(0, 65535).default(8080),
   LOOKBOOK_DATA_DIR: z.string().min(1).default('data'),
   LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: int(0, 10_000).default(26),
+  LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM: int(0, 10_000).default(128),
   // Read where indexes open their graphs (src/index/native-graph.ts); validated here so that a typo stops the start.
   LOOKBOOK_GRAPH: z.enum(['native', 'usearch']).optional(),
   // Read by the addon as it loads (native/graph.cpp): `scalar` keeps the code scans off AVX-512; validated here as LOOKBOOK_GRAPH is.
@@ -187,6 +188,8 @@ export interface Config {
   readonly dataDir: string;
   /** Memory for copies of filters' codes laid side by side, per live item of an index (see `FilteredSearchTuning.copyBytesPerItem`); 0 makes none. */
   readonly filterCopyBytesPerItem: number;
+  /** Memory for graphs of large filters' own items, per live item of an index (see `FilteredSearchTuning.graphBytesPerItem`); 0 makes none. */
+  readonly filterGraphBytesPerItem: number;
   readonly logLevel: string;
   readonly models: {
     /** Model directories to load, in order. */
@@ -323,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     dataDir: e.LOOKBOOK_DATA_DIR,
     filterCopyBytesPerItem: e.LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM,
+    filterGraphBytesPerItem: e.LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM,
     logLevel: e.LOOKBOOK_LOG_LEVEL,
     models: {
       dirs: e.LOOKBOOK_MODELS,

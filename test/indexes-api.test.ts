@@ -46,6 +46,7 @@ describe('index management', () => {
       count: 0,
       settings: { vector_storage: 'f16' },
       filter_copies: { filters: 0, bytes: 0, budget_bytes: 0 },
+      filter_graphs: { filters: 0, bytes: 0, budget_bytes: 0 },
     });
     expect((await call('POST', '/v1/indexes', { name: 'catalog-a' })).json.error.code).toBe('index_exists');
     expect((await call('POST', '/v1/indexes', { name: '../etc' })).status).toBe(400);
@@ -91,6 +92,8 @@ describe('items', () => {
     expect(third.json.next_after).toBeNull();
     // Far below the size a filter needs for a copy of its codes; the budget is the default's 26 bytes an item.
     expect((await call('GET', '/v1/indexes/paging')).json.filter_copies).toEqual({ filters: 0, bytes: 0, budget_bytes: 26 * 12 });
+    // Far below the size a filter needs for a graph of its own; the default's 128 bytes an item.
+    expect((await call('GET', '/v1/indexes/paging')).json.filter_graphs).toEqual({ filters: 0, bytes: 0, budget_bytes: 128 * 12 });
 
     const before = (await call('GET', '/v1/indexes/paging/items/sku-4')).json;
     await call('POST', '/v1/indexes/paging/items', { items: [{ id: 'sku-4', text: 'now a text item', category: 'hats', metadata: { title: 'Changed' } }] });

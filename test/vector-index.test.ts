@@ -805,3 +805,132 @@ describe('VectorIndex writes and persistence', () => {
     index.close();
   });
 });
+
+describe('VectorIndex graphs of large filters', () => {
+  it("walks a graph of a filter's own items after its second ask, as near the exact answer as the index's walk, kept up to date through writes", async () => {
+    const { vectors } = clusteredCorpus(4_000, MODEL.dimension, 40, 43);
+    const queries = clusteredCorpus(40, MODEL.dimension, 40, 43).vectors;
+    const index = build(tempDir(), vectors, { exactThreshold: 100, expansionSearch: 64 }, (i) => `c${i % 4}`);
+    // A quarter of 4,000 items sent to the copy's branch (graphStepInCodes 0: never the planner's scan), with room for the graphs.
+    const tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 0, copyMinItems: 100, copyBytesPerItem: 1_000, graphMinItems: 500, graphBytesPerItem: 10_000 };
+    index.tuning = tuning;
+    const options = { limit: 10, oversampling: 4, rescore: true, filter: { category: ['c1'] } };
+    const inC1 = (i: number) => i % 4 === 1;
+    const recall = () => {
+      let hits = 0;
+      let walked = 0;
+      for (const query of queries) {
+        const truth = new Set(exactTop10Where(query, vectors, inC1));
+        const found = index.search(query, options);
+        // The rest scanned: their nearest codes in the filter lay farther than the walk guard's sample's nearest.
+        if (found.strategy === 'filtered-graph') walked++;
+        else expect(found.strategy).toBe('filtered-exact');
+        hits += found.hits.filter((hit) => truth.has(hit.item.id)).length;
+      }
+      return { recall: hits / (queries.length * 10), walked: walked / queries.length };
+    };
+    const query = vectors[9]!;
+    expect(index.search(query, options).strategy).not.toBe('filtered-graph');
+    expect(index.filterGraphStats.filters).toBe(0);
+    // The second ask starts the graph, built over turns of the event loop; the searches meanwhile take the other paths.
+    expect(index.search(query, options).strategy).not.toBe('filtered-graph');
+    expect(index.filterGraphStats.filters).toBe(0);
+    await index.copiesBuilt();
+    expect(index.filterGraphStats).toEqual({ filters: 1, bytes: expect.any(Number) });
+    // A node of 16 links at the base level (4 bytes each) for each of the 1,000 items at least.
+    expect(index.filterGraphStats.bytes).toBeGreaterThan(1_000 * 64);
+    const walked = recall();
+    expect(walked.walked).toBeGreaterThanOrEqual(0.5);
+    expect(walked.recall).toBeGreaterThanOrEqual(0.95);
+    const first = index.search(query, options);
+    expect(first.hits.every((hit) => hit.item.category === 'c1')).toBe(true);
+    expect(first.hits[0]!.item.id).toBe('item-9');
+
+    // Writes reach it: an item that joins the filter is found, one that leaves (replaced into another category, deleted) is not.
+    index.upsert([{ fields: { id: 'new-one', category: 'c1' }, vector: query }]);
+    const joined = index.search(query, options);
+    expect(joined.strategy).toBe('filtered-graph');
+    expect(joined.hits.slice(0, 2).map((hit) => hit.item.id).sort()).toEqual(['item-9', 'new-one']);
+    // One replaced into another category, with its vector, and one deleted.
+    const moved = first.hits[1]!.item.id;
+    index.upsert([{ fields: { id: moved, category: 'c2' }, vector: vectors[Number(moved.slice('item-'.length))]! }]);
+    index.delete(['new-one']);
+    const left = index.search(query, options);
+    expect(left.strategy).toBe('filtered-graph');
+    expect(left.hits.map((hit) => hit.item.id)).not.toContain('new-one');
+    expect(left.hits.map((hit) => hit.item.id)).not.toContain(moved);
+    expect(left.hits.every((hit) => hit.item.category === 'c1')).toBe(true);
+    // The same answer as the exact scan of the filter's codes.
+    const exact = index.search(query, { ...options, exact: true }).hits.map((hit) => hit.item.id);
+    expect(left.hits.filter((hit) => exact.includes(hit.item.id)).length).toBeGreaterThanOrEqual(9);
+    // Compaction's moves: the moved items are found at their new slots.
+    index.delete(Array.from({ length: 400 }, (_, i) => `item-${4 * i}`));
+    expect((await index.compact()).movedItems).toBeGreaterThan(0);
+    const afterMoves = recall();
+    expect(afterMoves.walked).toBeGreaterThanOrEqual(0.5);
+    expect(afterMoves.recall).toBeGreaterThanOrEqual(0.9);
+
+    // A budget of 0 leaves the graph unused; one that holds a graph but not two leaves a second filter without.
+    index.tuning = { ...tuning, graphBytesPerItem: 0 };
+    expect(index.search(query, options).strategy).not.toBe('filtered-graph');
+    index.tuning = { ...tuning, graphBytesPerItem: Math.ceil((index.filterGraphStats.bytes * 1.5) / index.count) };
+    expect(index.search(query, options).strategy).toBe('filtered-graph');
+    for (let i = 0; i < 2; i++) index.search(query, { ...options, filter: { category: ['c2'] } });
+    await index.copiesBuilt();
+    expect(index.filterGraphStats.filters).toBe(1);
+    expect(index.search(query, { ...options, filter: { category: ['c2'] } }).strategy).not.toBe('filtered-graph');
+    // With room, it gets one too; a filter under graphMinItems never does.
+    index.tuning = tuning;
+    index.search(query, { ...options, filter: { category: ['c2'] } });
+    await index.copiesBuilt();
+    expect(index.filterGraphStats.filters).toBe(2);
+    expect(index.search(query, { ...options, filter: { category: ['c2'] } }).strategy).toBe('filtered-graph');
+    index.tuning = { ...tuning, graphMinItems: 5_000 };
+    for (let i = 0; i < 2; i++) index.search(query, { ...options, filter: { category: ['c3'] } });
+    await index.copiesBuilt();
+    expect(index.filterGraphStats.filters).toBe(2);
+    index.close();
+  });
+
+  it('counts a graph being built at the size it is expected to take: two filters asking at once do not both get the room of one', async () => {
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 45);
+    const index = build(tempDir(), vectors, { exactThreshold: 100, expansionSearch: 64 }, (i) => `c${i % 3}`);
+    // One graph of 1,000 items is expected to take 1,000 × (8 × 16 + 40) + 6 × 3,000 bytes: room for one and a half.
+    const tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 0, copyMinItems: 100, copyBytesPerItem: 1_000, graphMinItems: 500 };
+    index.tuning = { ...tuning, graphBytesPerItem: Math.ceil((1.5 * (1_000 * 168 + 6 * 3_000)) / 3_000) };
+    const options = { limit: 10, oversampling: 4, rescore: true };
+    for (const category of ['c0', 'c1', 'c0', 'c1']) index.search(vectors[0]!, { ...options, filter: { category: [category] } });
+    await index.copiesBuilt();
+    expect(index.filterGraphStats.filters).toBe(1);
+    expect(index.filterGraphStats.bytes).toBeLessThanOrEqual(index.tuning.graphBytesPerItem * index.count);
+    index.close();
+  });
+
+  it('answers while its graph is being built, and drops a graph being built when the index closes', async () => {
+    const { vectors } = clusteredCorpus(3_000, MODEL.dimension, 30, 44);
+    const index = build(tempDir(), vectors, { exactThreshold: 100, expansionSearch: 64 }, (i) => `c${i % 3}`);
+    index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 0, copyMinItems: 100, copyBytesPerItem: 1_000, graphMinItems: 500, graphBytesPerItem: 10_000 };
+    const options = { limit: 10, oversampling: 4, rescore: true, filter: { category: ['c0'] } };
+    const query = vectors[3]!;
+    const before = index.search(query, options);
+    index.search(query, options);
+    // An item written while the graph is being built joins it.
+    index.upsert([{ fields: { id: 'during', category: 'c0' }, vector: query }]);
+    const during = index.search(query, options);
+    expect(during.strategy).not.toBe('filtered-graph');
+    expect(during.hits[0]!.item.id === 'during' || during.hits[1]!.item.id === 'during').toBe(true);
+    await index.copiesBuilt();
+    const after = index.search(query, options);
+    expect(after.strategy).toBe('filtered-graph');
+    expect(after.hits.slice(0, 2).map((hit) => hit.item.id).sort()).toEqual(['during', 'item-3']);
+    const earlier = before.hits.map((hit) => hit.item.id);
+    expect(after.hits.filter((hit) => earlier.includes(hit.item.id)).length).toBeGreaterThanOrEqual(8);
+    // Closing while another filter's graph is being built stops it (the process is not kept up, copiesBuilt answers).
+    index.search(query, { ...options, filter: { category: ['c1'] } });
+    index.search(query, { ...options, filter: { category: ['c1'] } });
+    const waiting = index.copiesBuilt();
+    index.close();
+    await waiting;
+    expect(index.filterGraphStats).toEqual({ filters: 0, bytes: 0 });
+  });
+});

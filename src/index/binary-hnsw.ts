@@ -68,6 +68,11 @@ export class BinaryHnsw {
     return this.syncCodes();
   }
 
+  /** Whether the native graph reads the code store's codes (see {@link shareCodes}). */
+  get readsCodes(): boolean {
+    return this.engine === 'native' && this.codes !== undefined;
+  }
+
   /** Passes the store's memory to the native graph when it is another buffer than last time; true when the graph reads it. */
   private syncCodes(): boolean {
     if (!this.codes) return false;
@@ -240,5 +245,16 @@ export class BinaryHnsw {
 
   clear(): void {
     this.reset();
+  }
+
+  /** Empties the graph and gives its memory back now, not when the collector gets to the native graph's wrapper. */
+  release(): void {
+    if (this.engine === 'native') this.native.clear();
+    this.reset();
+  }
+
+  /** Bytes the native graph holds, its nodes, links and key maps (0 with USearch's binding, which does not say). */
+  get memoryBytes(): number {
+    return this.engine === 'native' ? this.native.memoryUsage() : 0;
   }
 }

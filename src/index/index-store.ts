@@ -49,7 +49,7 @@ export class IndexStore {
     dataDir: string,
     private readonly logger: Logger,
     /** `filterCopyBytesPerItem`: each index's budget for copies of its filters' codes (see `FilteredSearchTuning.copyBytesPerItem`); the default's when unset. */
-    private readonly options: { filterCopyBytesPerItem?: number } = {},
+    private readonly options: { filterCopyBytesPerItem?: number; filterGraphBytesPerItem?: number } = {},
   ) {
     this.root = join(dataDir, 'indexes');
     mkdirSync(this.root, { recursive: true });
@@ -213,6 +213,8 @@ export class IndexStore {
   private watch(name: string, index: VectorIndex): VectorIndex {
     const copyBytesPerItem = this.options.filterCopyBytesPerItem;
     if (copyBytesPerItem !== undefined) index.tuning = { ...index.tuning, copyBytesPerItem };
+    const graphBytesPerItem = this.options.filterGraphBytesPerItem;
+    if (graphBytesPerItem !== undefined) index.tuning = { ...index.tuning, graphBytesPerItem };
     index.onReclaim = (reclaimed) => this.logger.info({ index: name, releasedSlots: reclaimed.slots, reclaimedBytes: reclaimed.bytes, truncatedBytes: reclaimed.truncatedBytes }, 'index space reclaimed');
     return index;
   }

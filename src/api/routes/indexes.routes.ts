@@ -36,6 +36,7 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
     },
     bytes: stats.bytes,
     filter_copies: { ...index.postingCopies, budget_bytes: index.tuning.copyBytesPerItem * stats.count },
+    filter_graphs: { ...index.filterGraphStats, budget_bytes: index.tuning.graphBytesPerItem * stats.count },
     created_at: index.createdAt,
   };
 }

@@ -114,6 +114,13 @@ export const indexResponse = z.strictObject({
       budget_bytes: z.number().int().describe('The most they may take: LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM × the items'),
     })
     .describe("Copies of large filters' codes laid side by side in memory, made for filters searched a second time within a minute and kept up to date through writes"),
+  filter_graphs: z
+    .strictObject({
+      filters: z.number().int().describe('Filters with a graph of their own items built'),
+      bytes: z.number().int().describe('Memory the graphs take, those being built included'),
+      budget_bytes: z.number().int().describe('The most they may take: LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM × the items'),
+    })
+    .describe("Graphs of large filters' own items (100,000 and more, too many to scan and too few for the index's graph to walk well), built for filters searched a second time within a minute and kept up to date through writes"),
   created_at: z.string(),
 });
 export const indexListResponse = listOf(indexResponse);
@@ -175,7 +182,7 @@ export const searchResponse = z.strictObject({
   object: z.literal('list'),
   index: z.string(),
   model: indexModel,
-  strategy: z.string().describe('How the candidates were found: hnsw, hnsw-seeded (the graph walk fell short of a sample of the codes, or found fewer candidates than asked while the index holds more, and a walk at the same ef started from the sampled codes nearest to the query did not), hnsw-widened (that one fell short too, and a walk at four times the ef did not), exact, exact-after-hnsw (all three walks fell short, so every code was scanned), filtered-exact, filtered-hnsw, filtered-exact-after-hnsw (too few of the graph\'s candidates passed the filter, so its items were scanned), filtered-exact-far (a sample of the codes nearest to the query held too few of the filter\'s items for a walk to find them, so they were scanned without one)'),
+  strategy: z.string().describe('How the candidates were found: hnsw, hnsw-seeded (the graph walk fell short of a sample of the codes, or found fewer candidates than asked while the index holds more, and a walk at the same ef started from the sampled codes nearest to the query did not), hnsw-widened (that one fell short too, and a walk at four times the ef did not), exact, exact-after-hnsw (all three walks fell short, so every code was scanned), filtered-exact, filtered-hnsw, filtered-exact-after-hnsw (too few of the graph\'s candidates passed the filter, so its items were scanned), filtered-exact-far (a sample of the codes nearest to the query held too few of the filter\'s items for a walk to find them, so they were scanned without one), filtered-graph (the graph of the filter\'s own items was walked)'),
   candidates: z.number().int(),
   took_ms: z.number(),
   data: z.array(hit),
