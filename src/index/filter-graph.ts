@@ -19,7 +19,7 @@ import type { EstimateQuery } from './native-graph.js';
 export class FilterGraph {
   private readonly graph: BinaryHnsw;
   /** The filter's items when the graph was asked for, added by {@link fill} from `next` on. */
-  private readonly pending: Uint32Array;
+  private pending: Uint32Array;
   private next = 0;
   private readonly vector: Float32Array;
   private counted: { bytes: number; size: number } | undefined;
@@ -60,7 +60,11 @@ export class FilterGraph {
     }
     this.next = to;
     this.addSlots(slots);
-    return this.complete;
+    if (!this.complete) return false;
+    // Its list goes once done (1 MB for a quarter of 1M items).
+    this.pending = new Uint32Array(0);
+    this.next = 0;
+    return true;
   }
 
   /** An item that joined the filter (new, replacing another, or moved): added at once, built or not. */
