@@ -67,9 +67,9 @@ export class FilterGraph {
     return true;
   }
 
-  /** An item that joined the filter (new, replacing another, or moved): added at once, built or not. */
-  add(slot: number): void {
-    if (!this.graph.has(slot)) this.addSlots([slot]);
+  /** Items that joined the filter (new, replacing others, or moved): added at once, built or not, in one call (on every core). */
+  add(slots: readonly number[]): void {
+    this.addSlots(slots.filter((slot) => !this.graph.has(slot)));
   }
 
   /** An item that left the filter; one not added yet is passed over by {@link fill} (its filter no longer holds it). */

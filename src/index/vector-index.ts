@@ -1292,7 +1292,7 @@ export class VectorIndex {
         this.dropFilterGraph(key);
         continue;
       }
-      for (const slot of slots) if (plan.matches(slot)) graph.add(slot);
+      graph.add(slots.filter((slot) => plan.matches(slot)));
     }
   }
 
