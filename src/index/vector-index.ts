@@ -358,6 +358,31 @@ const COPY_DEAD_SHARE = 1 / 8;
 /** A filter's scan asks for a copy of its codes when another came within this long before it (see {@link FilteredSearchTuning.copyMinItems}). */
 const COPY_ASK_WINDOW_MS = 60_000;
 
+/** Whether this ask for `key` (a copy, a graph) at `now` is its second within {@link COPY_ASK_WINDOW_MS}; else it counts as the first. */
+function askedAgain(asks: Map<string, number>, key: string, now: number): boolean {
+  const first = asks.get(key);
+  if (first !== undefined && now - first <= COPY_ASK_WINDOW_MS) return true;
+  // Bounded however many different filters arrive.
+  if (asks.size >= 10_000) asks.clear();
+  asks.set(key, now);
+  return false;
+}
+
+/**
+ * Whether `bytes` fit in `room`, once the `idle` holders (the longest idle first) are dropped as
+ * needed; none is dropped unless that makes the room.
+ */
+function makeRoom(bytes: number, room: number, idle: readonly { key: string; bytes: number }[], drop: (key: string) => void): boolean {
+  if (bytes <= room) return true;
+  if (bytes > room + idle.reduce((sum, held) => sum + held.bytes, 0)) return false;
+  for (const held of idle) {
+    if (bytes <= room) break;
+    room += held.bytes;
+    drop(held.key);
+  }
+  return true;
+}
+
 export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // bench/search at 1M, 25 % and 50 %: 1.5 gave recall@10 0.962 and 0.970 in 3.7 and 2.7 ms, 2 gave 0.968 and 0.977 in 4.2 and 3.2 ms.
   graphOverfetch: 1.5,
@@ -1082,13 +1107,7 @@ export class VectorIndex {
     if (this.copyBuilds.has(key)) return undefined;
     // A second scan within COPY_ASK_WINDOW_MS of the first asks for a copy: a filter in use, not one met now and then.
     const now = performance.now();
-    const first = this.copyScans.get(key);
-    if (first === undefined || now - first > COPY_ASK_WINDOW_MS) {
-      // Bounded however many different filters arrive.
-      if (this.copyScans.size >= 10_000) this.copyScans.clear();
-      this.copyScans.set(key, now);
-      return undefined;
-    }
+    if (!askedAgain(this.copyScans, key, now)) return undefined;
     if (copyQuietMs > 0 && now - this.changedAt < copyQuietMs) return undefined;
     const slots = plan.slots();
     const bytes = PostingCopy.memoryFor(this.model.dimension, slots.length, true, COPY_SPARE);
@@ -1104,16 +1123,8 @@ export class VectorIndex {
    * makes the room).
    */
   private makeRoomForCopy(bytes: number, budget: number, idleSince: number): boolean {
-    let room = budget - this.postingCopies.bytes;
-    if (bytes <= room) return true;
     const idle = this.copiesByIdle().filter((key) => (this.copyUsedAt.get(key) ?? 0) <= idleSince);
-    if (bytes > room + idle.reduce((sum, key) => sum + this.copies.get(key)!.memoryBytes, 0)) return false;
-    for (const key of idle) {
-      if (bytes <= room) break;
-      room += this.copies.get(key)!.memoryBytes;
-      this.dropCopy(key);
-    }
-    return true;
+    return makeRoom(bytes, budget - this.postingCopies.bytes, idle.map((key) => ({ key, bytes: this.copies.get(key)!.memoryBytes })), (key) => this.dropCopy(key));
   }
 
   /** The copied filters' keys, the longest idle first. */
@@ -1210,13 +1221,7 @@ export class VectorIndex {
       held.usedAt = now;
       return held.graph;
     }
-    const first = this.graphAsks.get(key);
-    if (first === undefined || now - first > COPY_ASK_WINDOW_MS) {
-      // Bounded however many different filters arrive.
-      if (this.graphAsks.size >= 10_000) this.graphAsks.clear();
-      this.graphAsks.set(key, now);
-      return undefined;
-    }
+    if (!askedAgain(this.graphAsks, key, now)) return undefined;
     // A node's links at the base level (2M of 4 bytes), its header, upper levels and entry in the node table (~160 bytes at
     // M16), and the native graph's map from slots to nodes (4 bytes a slot, grown by half).
     const bytes = plan.estimate * (8 * this.settings.connectivity + 40) + 6 * this.slotEnd;
@@ -1230,16 +1235,8 @@ export class VectorIndex {
 
   /** Whether `bytes` more fit beside the filters' graphs within `budget`, once those last searched before `idleSince` give way (the longest idle first). */
   private makeRoomForGraph(bytes: number, budget: number, idleSince: number): boolean {
-    let room = budget - this.filterGraphBytes;
-    if (bytes <= room) return true;
     const idle = [...this.filterGraphs.entries()].filter(([, held]) => held.timer === undefined && held.usedAt <= idleSince).sort(([, a], [, b]) => a.usedAt - b.usedAt);
-    if (bytes > room + idle.reduce((sum, [, held]) => sum + held.graph.memoryBytes, 0)) return false;
-    for (const [key, held] of idle) {
-      if (bytes <= room) break;
-      room += held.graph.memoryBytes;
-      this.dropFilterGraph(key);
-    }
-    return true;
+    return makeRoom(bytes, budget - this.filterGraphBytes, idle.map(([key, held]) => ({ key, bytes: held.graph.memoryBytes })), (key) => this.dropFilterGraph(key));
   }
 
   /**
