@@ -5,8 +5,8 @@ import type { EstimateQuery } from './native-graph.js';
 /**
  * A graph over one filter's items alone (Qdrant's payload-aware graph, one value's links kept
  * apart): the native graph, keyed by vector slot, reading the codes from the code store as the
- * index's own graph does. A search in it is an unfiltered search of a smaller index: a walk at the
- * index's ef finds the filter's nearest items whatever their share, where the index's graph, walked
+ * index's own graph does. A search in it is an unfiltered search of a smaller index: a walk (by the
+ * two-bit estimate, see VectorIndex) finds the filter's nearest items whatever their share, where the index's graph, walked
  * with the filter, passes most of its candidates by (a quarter of 1M items: ~3× the unfiltered time),
  * and the filter's copied codes are read whole (a quarter of 1M codes' prefixes: 6 MB a search, at
  * the speed of memory).
