@@ -47,7 +47,11 @@ const { values } = parseArgs({
     'float-ef': { type: 'string', default: '64,128,256' },
     /** Unfiltered b1 rows with the check of each graph walk against a sample of the codes (the service's way) and without it: on, off or both. */
     'walk-guard': { type: 'string', default: 'on' },
-    /** Unfiltered b1 rows walked by the service's default (`default`) or with every native walk by the two-bit estimate (`two-bit`, tuning `estimateWalks: 'all'`), or both. */
+    /**
+     * Unfiltered b1 rows walked by the service's default (`default`: from the walk guard's sampled codes nearest to the query), from the
+     * graph's top (`from-top`, tuning `walkFromSample: false`, as until 2026-12-03), or with every native walk by the two-bit estimate
+     * (`two-bit`, tuning `estimateWalks: 'all'`, from the top); any of them, comma-separated.
+     */
     'unfiltered-walks': { type: 'string', default: 'default' },
     /**
      * Graph engines of the unfiltered b1 rows, in turns (`native`: native/graph.cpp, `usearch`: USearch's binding; both open
@@ -292,8 +296,9 @@ async function child(config: string, work: string): Promise<ChildResult> {
       const expansions = values.ef!.split(',').map(Number);
       for (const [guard, walks] of values['walk-guard']!.split(',').flatMap((guard) => values['unfiltered-walks']!.split(',').map((walks) => [guard, walks] as const))) {
         index.guardWalks = guard === 'on';
-        if (walks !== 'default' && walks !== 'two-bit') throw new Error(`--unfiltered-walks takes default and two-bit, not ${walks}`);
-        index.tuning = walks === 'two-bit' ? { ...DEFAULT_FILTERED_SEARCH_TUNING, estimateWalks: 'all' } : DEFAULT_FILTERED_SEARCH_TUNING;
+        if (walks !== 'default' && walks !== 'two-bit' && walks !== 'from-top') throw new Error(`--unfiltered-walks takes default, from-top and two-bit, not ${walks}`);
+        index.tuning =
+          walks === 'two-bit' ? { ...DEFAULT_FILTERED_SEARCH_TUNING, estimateWalks: 'all' } : walks === 'from-top' ? { ...DEFAULT_FILTERED_SEARCH_TUNING, walkFromSample: false } : DEFAULT_FILTERED_SEARCH_TUNING;
         for (const expansion of expansions) {
           for (const oversampling of values.oversampling!.split(',').map(Number)) {
             const options = { limit: 10, oversampling, rescore: true, expansion };
@@ -301,15 +306,18 @@ async function child(config: string, work: string): Promise<ChildResult> {
             let scanned = 0;
             let widened = 0;
             let seeded = 0;
+            let fromTop = 0;
             const qps1 = timeQueries(queryList.length, () => {
               scanned = 0;
               widened = 0;
               seeded = 0;
+              fromTop = 0;
               found = queryList.map((q) => {
                 const outcome = index.search(q, options);
                 if (outcome.strategy === 'exact-after-hnsw') scanned++;
                 if (outcome.strategy === 'hnsw-widened') widened++;
                 if (outcome.strategy === 'hnsw-seeded') seeded++;
+                if (outcome.strategy === 'hnsw-from-top') fromTop++;
                 return outcome.hits.map((hit) => Number(hit.item.id));
               });
             });
@@ -318,7 +326,9 @@ async function child(config: string, work: string): Promise<ChildResult> {
             });
             const qpsBatch = timeQueries(queryList.length, () => index.searchMany(queryList, options, threads));
             const ef = `ef${index.expansionFor(10 * oversampling, expansion)}${expansion ? '' : ' (default)'}`;
-            const guarded = index.guardWalks ? `, walk guard (of ${queryList.length}: ${seeded} walked again from its sample, ${widened} at four times the ef, ${scanned} scanned)` : ', no walk guard';
+            const start = index.tuning.walkFromSample && walks !== 'two-bit' ? 'from its sample' : 'from the top';
+            const again = walks === 'two-bit' || !index.tuning.walkFromSample ? `${seeded} walked again from its sample` : `${fromTop} walked again from the top`;
+            const guarded = index.guardWalks ? `, walk guard (walks ${start}; of ${queryList.length}: ${again}, ${widened} at four times the ef, ${scanned} scanned)` : ', no walk guard';
             const walked = walks === 'two-bit' ? ', walked by the two-bit estimate' : '';
             rows.push({ rss, config: `${label}b1 HNSW M${values.connectivity} ${ef}${walked} + f32 rescore, top ${10 * oversampling}${guarded}`, recall: recallOf(found, truth), qps1, qpsIndex, qpsBatch });
           }

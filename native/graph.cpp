@@ -1023,8 +1023,9 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return result;
     }
 
-    // searchMany(queries: Float32Array (count × dimensions), count, k, threads) →
-    // { keys: Uint32Array (count × k), distances: Float32Array (count × k), counts: Uint32Array (count) }.
+    // searchMany(queries: Float32Array (count × dimensions), count, k, threads, seeds?: Uint32Array (count × s), seedCounts?: Uint32Array (count)) →
+    // { keys: Uint32Array (count × k), distances: Float32Array (count × k), counts: Uint32Array (count) }. With seeds, query i's
+    // walk is searchFrom's from its first seedCounts[i] seeds (of its s), or from the top where it has none.
     Napi::Value SearchMany(Napi::CallbackInfo const& info) {
         Napi::Env env = info.Env();
         if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber())
@@ -1033,6 +1034,22 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t const count = info[1].As<Napi::Number>().Uint32Value();
         if (queries.ElementLength() != count * dimensions_)
             throw Napi::RangeError::New(env, "searchMany: queries must hold count × dimensions values");
+        std::uint32_t const* seeds = nullptr;
+        std::uint32_t const* seed_counts = nullptr;
+        std::size_t seeds_each = 0;
+        if (info.Length() > 4 && !info[4].IsUndefined()) {
+            auto const is_u32 = [](Napi::Value value) { return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array; };
+            if (!is_u32(info[4]) || info.Length() < 6 || !is_u32(info[5]))
+                throw Napi::TypeError::New(env, "searchMany: seeds and seedCounts must be Uint32Arrays");
+            Napi::Uint32Array seed_array = info[4].As<Napi::Uint32Array>(), count_array = info[5].As<Napi::Uint32Array>();
+            seeds_each = count ? seed_array.ElementLength() / count : 0;
+            if (count_array.ElementLength() != count || seed_array.ElementLength() != count * seeds_each)
+                throw Napi::RangeError::New(env, "searchMany: seeds must hold count × s slots and seedCounts count numbers");
+            for (std::size_t i = 0; i != count; ++i)
+                if (count_array[i] > seeds_each) throw Napi::RangeError::New(env, "searchMany: a query's seed count exceeds its seeds");
+            seeds = seed_array.Data();
+            seed_counts = count_array.Data();
+        }
         std::size_t const k = info[2].As<Napi::Number>().Uint32Value();
         std::size_t const wanted = std::min<std::size_t>(k, live_());
         Napi::Uint32Array keys = Napi::Uint32Array::New(env, count * k);
@@ -1055,7 +1072,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
                 for (std::size_t i; (i = next.fetch_add(1)) < count && !failed.load();) {
                     try {
                         count_out[i] = static_cast<std::uint32_t>(
-                            walk_(values + i * dimensions_, wanted, thread, code.data(), key_out + i * k, distance_out + i * k, &sinks[thread]));
+                            seeds && seed_counts[i] > 0
+                                ? walk_seeded_(values + i * dimensions_, seeds + i * seeds_each, seed_counts[i], wanted, code.data(), key_out + i * k,
+                                               distance_out + i * k, &sinks[thread], nullptr, nullptr, nullptr)
+                                : walk_(values + i * dimensions_, wanted, thread, code.data(), key_out + i * k, distance_out + i * k, &sinks[thread]));
                     } catch (std::exception const& error) {
                         if (!failed.exchange(true)) failure = error.what();
                     }

@@ -34,7 +34,7 @@ export class Metrics {
 
   readonly indexSearches = new Counter({
     name: 'lookbook_index_searches_total',
-    help: 'Index searches answered through POST /v1/indexes/{name}/search and /search/upload, by how the candidates were found (hnsw-seeded: the walk guard found a graph walk short and one started from the sampled codes nearest to the query went right; hnsw-widened: that one fell short too, and a walk at four times the ef went right; exact-after-hnsw: that one fell short as well, and every code was scanned)',
+    help: 'Index searches answered through POST /v1/indexes/{name}/search and /search/upload, by how the candidates were found (hnsw-from-top: the walk guard found a graph walk from the sampled codes nearest to the query short and one from the top of the graph went right; hnsw-seeded: the same the other way round, where walks start from the top; hnsw-widened: the second walk fell short too, and a walk at four times the ef went right; exact-after-hnsw: that one fell short as well, and every code was scanned)',
     labelNames: ['strategy'] as const,
     registers: [this.registry],
   });

@@ -201,8 +201,8 @@ describe('search over HTTP', () => {
     const exact = await call('POST', '/v1/indexes/walk/search', { ...query, exact: true });
     const wide = await call('POST', '/v1/indexes/walk/search', { ...query, expansion_search: 250 });
     expect(wide.status).toBe(200);
-    // The walk, or when the walk over every item missed one (the walk guard's count check) a walk from the sample's nearest codes or a scan.
-    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(wide.json.strategy);
+    // The walk, or when the walk over every item missed one (the walk guard's count check) a walk from the other start or a scan.
+    expect(['hnsw', 'hnsw-seeded', 'hnsw-from-top', 'exact-after-hnsw']).toContain(wide.json.strategy);
     expect(wide.json.data.map((hit: any) => hit.id)).toEqual(exact.json.data.map((hit: any) => hit.id));
     for (const expansion_search of [0, 4097, 2.5, '64']) {
       const bad = await call('POST', '/v1/indexes/walk/search', { ...query, expansion_search });
@@ -217,7 +217,7 @@ describe('search over HTTP', () => {
       const response = await fetch(`${server.url}/v1/indexes/walk/search/upload`, { method: 'POST', body: form });
       const json = await response.json();
       expect(response.status).toBe(status);
-      if (status === 200) expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(json.strategy);
+      if (status === 200) expect(['hnsw', 'hnsw-seeded', 'hnsw-from-top', 'exact-after-hnsw']).toContain(json.strategy);
       else expect(json.error.param).toBe('expansion_search');
     }
   });

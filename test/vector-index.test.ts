@@ -548,18 +548,24 @@ describe('VectorIndex candidate counts', () => {
     // exact top 5 (at least 4 of them: USearch's threaded build differs from run to run, and a walk may miss a poorly linked node).
     expect(set.expansionFor(20, 200)).toBe(200);
     expect(set.expansionFor(250, 200)).toBe(250);
-    const graph = (set as unknown as { graph: { search: (query: unknown, ef: number) => unknown } }).graph;
+    const graph = (set as unknown as { graph: { engine: string; search: (query: unknown, ef: number) => unknown; searchFrom: (query: unknown, ef: number, seeds: unknown) => unknown } }).graph;
     const walk = graph.search.bind(graph);
-    const efs: number[] = [];
+    const walkFrom = graph.searchFrom.bind(graph);
+    const efs: (number | string)[] = [];
     graph.search = (query, ef) => {
       efs.push(ef);
       return walk(query, ef);
     };
+    graph.searchFrom = (query, ef, seeds) => {
+      efs.push(`from ${ef}`);
+      return walkFrom(query, ef, seeds);
+    };
     const wide = set.search(vectors[7]!, { limit: 5, oversampling: 8, rescore: true, expansion: 500 });
-    // One walk at that ef; when it missed a poorly linked node (fewer than the 500 items), a walk from the sample's nearest
-    // codes found them all, or the codes were scanned instead.
-    expect(efs).toEqual([500]);
-    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(wide.strategy);
+    // A walk at that ef (from the sample's nearest codes on the native graph); when it missed a poorly linked node (fewer than the
+    // 500 items), a walk from the other start found them all, or the codes were scanned instead.
+    expect(efs[0]).toBe(graph.engine === 'native' ? 'from 500' : 500);
+    expect(efs.every((ef) => ef === 500 || ef === 'from 500')).toBe(true);
+    expect(['hnsw', 'hnsw-seeded', 'hnsw-from-top', 'exact-after-hnsw']).toContain(wide.strategy);
     expect(wide.hits[0]!.item.id).toBe('item-7');
     const exact = exactTopK(vectors[7]!, vectors.slice(0, 500), 5).map((i) => `item-${i}`);
     expect(wide.hits.filter((hit) => exact.includes(hit.item.id)).length).toBeGreaterThanOrEqual(4);
@@ -572,8 +578,8 @@ describe('VectorIndex candidate counts', () => {
     const options = { limit: 60, oversampling: 1, rescore: true };
     const reached = index.search(vectors[4]!, options);
     // Usually the walk reaches all 60; a graph this small, built on two threads, now and then leaves one out, which a walk
-    // from the sample's nearest codes or the scan below makes up.
-    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(reached.strategy);
+    // from the other start (the top, or the sample's nearest codes) or the scan below makes up.
+    expect(['hnsw', 'hnsw-seeded', 'hnsw-from-top', 'exact-after-hnsw']).toContain(reached.strategy);
     expect(reached.hits).toHaveLength(60);
     // Every walk leaves out the item it would rank last, as a walk that cannot reach a node does.
     type Walk = { slots: number[]; distances: Float32Array };
@@ -597,8 +603,9 @@ describe('VectorIndex candidate counts', () => {
       return found && lessOne(found);
     };
     const short = index.search(vectors[4]!, options);
-    // (No walk at four times the ef: this one already asked for more than the index holds.)
-    expect(asked).toEqual([64, 'from']);
+    // From the sample's codes, then from the top on the native graph; from the top, then from the sample's codes on USearch's
+    // binding. (No walk at four times the ef: this one already asked for more than the index holds.)
+    expect(asked).toEqual((graph as unknown as { engine: string }).engine === 'native' ? ['from', 64] : [64, 'from']);
     expect(short.strategy).toBe('exact-after-hnsw');
     expect(short.hits.map((hit) => hit.item.id).sort()).toEqual(reached.hits.map((hit) => hit.item.id).sort());
     // Without the guard the walk's candidates are taken as they are.
@@ -722,9 +729,9 @@ describe('VectorIndex writes and persistence', () => {
     expect(index.get('twice')).toMatchObject({ category: 'second' });
     // Through the graph (exactThreshold 0): the retired first slot must not come back.
     const found = index.search(vectors[500]!, { limit: 501, oversampling: 1, rescore: true });
-    // The walk over every item, or the walk from the sample's nearest codes or the scan that follows one that missed an item
-    // (none may bring the retired slot back).
-    expect(['hnsw', 'hnsw-seeded', 'exact-after-hnsw']).toContain(found.strategy);
+    // The walk over every item, or the walk from the other start or the scan that follows one that missed an item (none may
+    // bring the retired slot back).
+    expect(['hnsw', 'hnsw-seeded', 'hnsw-from-top', 'exact-after-hnsw']).toContain(found.strategy);
     expect(found.hits.filter((h) => h.item.id === 'twice')).toHaveLength(1);
     expect(index.search(vectors[501]!, { limit: 1, oversampling: 4, rescore: true }).hits[0]!.item.id).toBe('twice');
     index.close();

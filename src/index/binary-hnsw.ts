@@ -186,13 +186,24 @@ export class BinaryHnsw {
     return { slots: Array.from(keys), distances };
   }
 
-  /** Candidates for many queries at once (on `threads` threads). */
-  searchMany(queries: Float32Array, count: number, k: number, threads: number): { slots: number[]; distances: Float32Array }[] {
+  /**
+   * Candidates for many queries at once (on `threads` threads). With `seeds` (the native graph),
+   * query i's walk starts as {@link searchFrom}'s at seeds[i] (from the top where that is empty).
+   */
+  searchMany(queries: Float32Array, count: number, k: number, threads: number, seeds?: readonly (readonly number[])[]): { slots: number[]; distances: Float32Array }[] {
     if (this.size === 0) return Array.from({ length: count }, () => ({ slots: [], distances: new Float32Array(0) }));
     const wanted = Math.min(k, this.size);
     if (this.engine === 'native') {
       this.syncCodes();
-      const { keys, distances, counts } = this.native.searchMany(queries, count, wanted, threads);
+      let flat: Uint32Array | undefined;
+      let seedCounts: Uint32Array | undefined;
+      if (seeds) {
+        const each = Math.max(0, ...seeds.map((from) => from.length));
+        flat = new Uint32Array(count * each);
+        seedCounts = Uint32Array.from({ length: count }, (_, i) => seeds[i]?.length ?? 0);
+        seeds.forEach((from, i) => flat!.set(from, i * each));
+      }
+      const { keys, distances, counts } = this.native.searchMany(queries, count, wanted, threads, flat, seedCounts);
       return Array.from({ length: count }, (_, i) => ({
         slots: Array.from(keys.subarray(i * wanted, i * wanted + counts[i]!)),
         distances: distances.subarray(i * wanted, i * wanted + counts[i]!),

@@ -141,6 +141,18 @@ describe('the native graph (native/graph.cpp)', () => {
       hits += found.distances.filter((d) => d <= kth).length;
     }
     expect(hits / 300).toBeGreaterThanOrEqual(0.95);
+    // A batch walks each query from its own seeds as searchFrom does, and from the top where it has none (on two threads).
+    const seedsOf = (q: number) => (q % 3 === 2 ? [] : [slots[(q * 97) % count]!, slots[(q * 31 + 5) % count]!].filter((slot) => codes.has(slot)));
+    const batch = graph.searchMany(queries.subarray(0, 12 * DIMENSION), 12, 10, 2, Array.from({ length: 12 }, (_, q) => seedsOf(q)));
+    batch.forEach((answer, q) => {
+      const one = seedsOf(q).length > 0 ? graph.searchFrom(row(queries, q), 10, seedsOf(q))! : graph.search(row(queries, q), 10);
+      expect(answer.slots).toEqual(one.slots);
+      expect([...answer.distances]).toEqual([...one.distances]);
+    });
+    const native = (graph as unknown as { native: { searchMany(...args: unknown[]): unknown } }).native;
+    expect(() => native.searchMany(queries.subarray(0, 2 * DIMENSION), 2, 10, 2, new Uint32Array(4), new Uint32Array([1, 3]))).toThrow(/seed count/);
+    expect(() => native.searchMany(queries.subarray(0, 2 * DIMENSION), 2, 10, 2, new Uint32Array(3), new Uint32Array([1, 1]))).toThrow(/count × s/);
+    expect(() => native.searchMany(queries.subarray(0, 2 * DIMENSION), 2, 10, 2, [1, 2])).toThrow(/Uint32Arrays/);
     // No seed the graph holds: nothing found.
     expect(graph.searchFrom(row(queries, 0), 10, [4, 6])!.slots).toEqual([]);
     expect(() => (graph as unknown as { native: { searchFrom(...args: unknown[]): unknown } }).native.searchFrom(row(queries, 0), 10, [1, 2])).toThrow(/Uint32Array/);

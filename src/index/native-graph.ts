@@ -42,7 +42,15 @@ export interface NativeGraph {
    */
   searchFrom(query: Float32Array, k: number, seeds: Uint32Array): { keys: Uint32Array; distances: Float32Array };
   /** `count` searches on `threads` threads: query i's matches are keys[i·k, i·k + counts[i]). */
-  searchMany(queries: Float32Array, count: number, k: number, threads: number): { keys: Uint32Array; distances: Float32Array; counts: Uint32Array };
+  /** With `seeds` (count × s slots) and `seedCounts`: query i walks as searchFrom does from its first seedCounts[i] seeds, from the top where it has none. */
+  searchMany(
+    queries: Float32Array,
+    count: number,
+    k: number,
+    threads: number,
+    seeds?: Uint32Array,
+    seedCounts?: Uint32Array,
+  ): { keys: Uint32Array; distances: Float32Array; counts: Uint32Array };
   /** Written back to the disk as it goes, `writeBehindBytes` (16 MB) at a time, so that the fsync after finds little to write. */
   save(path: string, writeBehindBytes?: number): void;
   load(path: string): void;

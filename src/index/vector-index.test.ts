@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BinaryHnsw } from './binary-hnsw.js';
-import { DEFAULT_INDEX_SETTINGS, VectorIndex, overfetchAt, shareBounds } from './vector-index.js';
+import { DEFAULT_FILTERED_SEARCH_TUNING, DEFAULT_INDEX_SETTINGS, VectorIndex, overfetchAt, shareBounds } from './vector-index.js';
 import { sampleKey } from './filter-index.js';
 import { rng } from '../util/random.js';
 
@@ -264,15 +264,14 @@ describe('VectorIndex graph walks', () => {
     index.close();
   });
 
-  it('walks again from the sample’s nearest codes when a walk falls short, then at four times the ef, and scans only when both fall short too', () => {
+  it('walks from the sample’s nearest codes, again from the top when that falls short, then at four times the ef, and scans only when all fall short', () => {
     const { index, vectors } = walkedIndex('rewalks', 29);
     const options = { limit: 5, oversampling: 4, rescore: true };
     const ef = index.expansionFor(20);
-    // The graph's walks at the search's own ef end among the items farthest from the query (those
-    // nearest to its opposite), as a walk stuck in the wrong part of the graph does; wider ones, and
-    // then (last case) every walk, as they are.
+    // The graph's walks end among the items farthest from the query (those nearest to its opposite), as a walk stuck in the
+    // wrong part of the graph does: those from the top up to `stuckUpTo`, those from the sample's codes while `stuckFrom`.
     const graph = (index as unknown as { graph: BinaryHnsw }).graph;
-    const seeds = graph.engine === 'native';
+    const native = graph.engine === 'native';
     const walk = graph.search.bind(graph);
     const walkFrom = graph.searchFrom.bind(graph);
     const asked: (number | string)[] = [];
@@ -287,34 +286,65 @@ describe('VectorIndex graph walks', () => {
       expect(k).toBe(ef);
       return walkFrom(stuckFrom ? query.map((x) => -x) : query, k, from);
     };
-    // The walk from the sampled codes nearest to the query (the native graph) reaches it at the same ef.
-    if (seeds) {
+    const p42 = (outcome: { hits: { item: { id: string }; score: number }[] }) => {
+      expect(outcome.hits[0]!.item.id).toBe('p42');
+      expect(outcome.hits[0]!.score).toBeCloseTo(1, 5);
+    };
+    if (native) {
+      // The native graph walks from the 8 sampled codes nearest to the query: one walk, whatever the top would have done.
+      const fromSample = index.search(vectors[42]!, options);
+      expect(fromSample.strategy).toBe('hnsw');
+      expect(asked).toEqual(['from 8']);
+      p42(fromSample);
+      // That walk stuck: again from the top, at the same ef.
+      asked.length = 0;
+      stuckFrom = true;
+      stuckUpTo = 0;
+      const fromTop = index.search(vectors[42]!, options);
+      expect(fromTop.strategy).toBe('hnsw-from-top');
+      expect(asked).toEqual(['from 8', ef]);
+      p42(fromTop);
+      // Both stuck: from the top at four times the ef.
+      asked.length = 0;
+      stuckUpTo = ef;
+      const widened = index.search(vectors[42]!, options);
+      expect(widened.strategy).toBe('hnsw-widened');
+      expect(asked).toEqual(['from 8', ef, 4 * ef]);
+      p42(widened);
+      // Walks from the top first where the tuning asks for it (as until 2026-12-03): the sample's codes second.
+      index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, walkFromSample: false };
+      stuckFrom = false;
+      asked.length = 0;
       const seeded = index.search(vectors[42]!, options);
       expect(seeded.strategy).toBe('hnsw-seeded');
       expect(asked).toEqual([ef, 'from 8']);
-      expect(seeded.hits[0]!.item.id).toBe('p42');
-      expect(seeded.hits[0]!.score).toBeCloseTo(1, 5);
-      asked.length = 0;
+      p42(seeded);
+      index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
       stuckFrom = true;
+    } else {
+      // USearch's binding walks from the top; the walk from the seeds is asked for and answers nothing.
+      const widened = index.search(vectors[42]!, options);
+      expect(widened.strategy).toBe('hnsw-widened');
+      expect(asked).toEqual([ef, 'from 8', 4 * ef]);
+      p42(widened);
     }
-    const widened = index.search(vectors[42]!, options);
-    expect(widened.strategy).toBe('hnsw-widened');
-    // (On USearch's binding the walk from the seeds is asked for and answers nothing.)
-    expect(asked).toEqual([ef, 'from 8', 4 * ef]);
-    expect(widened.hits[0]!.item.id).toBe('p42');
-    expect(widened.hits[0]!.score).toBeCloseTo(1, 5);
-    // Batched searches check their walks the same way.
+    // Batched searches start their walks as single ones do (here stuck, from the sample's codes or the top) and check them the same way.
     const walkMany = graph.searchMany.bind(graph);
-    graph.searchMany = (queries: Float32Array, count: number, k: number, threads: number) => walkMany(queries.map((x) => -x), count, k, threads);
+    const startedMany: (number | undefined)[] = [];
+    graph.searchMany = (queries: Float32Array, count: number, k: number, threads: number, seeds?: readonly (readonly number[])[]) => {
+      startedMany.push(seeds?.[0]?.length);
+      return walkMany(queries.map((x) => -x), count, k, threads, seeds);
+    };
     asked.length = 0;
     expect(index.searchMany([vectors[42]!], options)[0]![0]!.item.id).toBe('p42');
-    expect(asked).toEqual(['from 8', 4 * ef]);
+    expect(startedMany).toEqual([native ? 8 : undefined]);
+    expect(asked).toEqual(native ? [ef, 4 * ef] : ['from 8', 4 * ef]);
     // Stuck at four times the ef too: every code is scanned.
     stuckUpTo = 4 * ef;
     asked.length = 0;
     const scanned = index.search(vectors[42]!, options);
     expect(scanned.strategy).toBe('exact-after-hnsw');
-    expect(asked).toEqual([ef, 'from 8', 4 * ef]);
+    expect(asked).toEqual(native ? ['from 8', ef, 4 * ef] : [ef, 'from 8', 4 * ef]);
     expect(scanned.hits[0]!.item.id).toBe('p42');
     index.close();
   });

@@ -104,14 +104,16 @@ export interface SearchHit {
 export interface SearchOutcome {
   readonly hits: SearchHit[];
   /**
-   * `hnsw-seeded`: the graph walk fell short (see {@link WalkGuard}) and one at the same ef started from the sampled codes nearest to the query did not;
-   * `hnsw-widened`: that one fell short too, and one from the top at four times the ef did not;
+   * `hnsw`: a graph walk, from the walk guard's sampled codes nearest to the query (the native graph) or from the graph's top, that did not fall short (see {@link WalkGuard});
+   * `hnsw-from-top`: the walk from the sampled codes fell short and one from the top at the same ef did not;
+   * `hnsw-seeded`: the walk from the top (batched searches, USearch's binding) fell short and one at the same ef started from the sampled codes nearest to the query did not;
+   * `hnsw-widened`: the second walk fell short too, and one from the top at four times the ef did not;
    * `exact-after-hnsw`: all three fell short and every code was scanned;
    * `filtered-exact-after-hnsw`: too few of the graph's candidates passed the filter (its items lie far from the query), so its codes were scanned;
    * `filtered-exact-far`: the walk guard's sample codes nearest to the query held too few of the filter's items for a walk to find them, so its codes were scanned without one;
    * `filtered-graph`: the filter's own graph (see {@link FilteredSearchTuning.graphMinItems}) was walked.
    */
-  readonly strategy: 'hnsw' | 'hnsw-seeded' | 'hnsw-widened' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw' | 'filtered-exact-after-hnsw' | 'filtered-exact-far' | 'filtered-graph';
+  readonly strategy: 'hnsw' | 'hnsw-seeded' | 'hnsw-from-top' | 'hnsw-widened' | 'exact' | 'exact-after-hnsw' | 'filtered-exact' | 'filtered-hnsw' | 'filtered-exact-after-hnsw' | 'filtered-exact-far' | 'filtered-graph';
   /** Candidates considered by the binary stage. */
   readonly candidates: number;
 }
@@ -270,6 +272,13 @@ export interface FilteredSearchTuning {
    * does not check, finds none of the query's neighbours. False (or no look): from the top.
    */
   readonly walkSeeds: boolean;
+  /**
+   * An unfiltered walk (by Hamming distance, the walk guard on, the native graph) starts on the base
+   * level at the {@link SEEDS} codes of the guard's first look nearest to the query, which the guard
+   * reads anyway, instead of where the graph's upper levels lead; false: from the top, as until
+   * 2026-12-03 (see {@link SEEDS}).
+   */
+  readonly walkFromSample: boolean;
 }
 
 /**
@@ -282,8 +291,10 @@ export interface FilteredSearchTuning {
 const REWALK_FACTOR = 4;
 
 /**
- * A walk the walk guard finds short of the query's neighbourhood is walked first from this many of
- * the sampled codes nearest to the query (from its first look), at the same ef: a walk from the top
+ * Unfiltered walks on the native graph start from this many of the sampled codes nearest to the
+ * query (the walk guard's first look, read before the walk instead of after it; see
+ * FilteredSearchTuning.walkFromSample), and a walk from the top that the walk guard finds short of
+ * the query's neighbourhood is walked again from them, at the same ef: a walk from the top
  * falls short where the upper levels lead it into the wrong part of the graph, and one that starts
  * in the right part does not. On bench/search's 1M index it held for all 72 of 500 walks that fell
  * short at ef 64 and all 8 at ef 256 (a walk at four times the ef: 64 and 8), its Hamming top 10
@@ -463,6 +474,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // at ef 256 (1.25–1.26×), recall@10 0.973–0.979 against 0.986–0.987: not taken, a point and more of recall on data we cannot see.
   seededWalkFactor: 0.8,
   walkSeeds: true,
+  walkFromSample: true,
 };
 
 /**
@@ -930,7 +942,10 @@ export class VectorIndex {
       // The graph's whole candidate list (its ef), narrowed to k by the estimated dot products: the same graph walk, a better k.
       const expansion = this.expansionFor(k, options.expansion);
       const estimate = this.tuning.estimateWalks === 'all' && this.graph.engine === 'native' ? this.codes.estimateQuery(query) : undefined;
-      ({ candidates, strategy } = this.checkWalk(query, this.graph.search(query, expansion, estimate), expansion));
+      // From the walk guard's sampled codes nearest to the query (the native graph; by Hamming distance), else from the top.
+      const start = this.guardWalks && this.tuning.walkFromSample && !estimate && this.graph.engine === 'native' ? this.walkGuard.start(query, this.liveCount, SEEDS) : undefined;
+      const seeded = start && start.slots.length > 0 ? this.graph.searchFrom(query, expansion, start.slots) : undefined;
+      ({ candidates, strategy } = seeded ? this.checkWalk(query, seeded, expansion, start!.nearest) : this.checkWalk(query, this.graph.search(query, expansion, estimate), expansion));
       // A walk by the estimate that held (not walked again by Hamming distance) hands its candidates over in the estimate's order.
       if (candidates.length > k) candidates = estimate && strategy === 'hnsw' ? candidates.slice(0, k) : this.narrow(query, candidates, k);
     }
@@ -998,38 +1013,49 @@ export class VectorIndex {
     const matrix = new Float32Array(queries.length * this.model.dimension);
     queries.forEach((query, i) => matrix.set(query, i * this.model.dimension));
     const expansion = this.expansionFor(k, options.expansion);
-    const found = this.graph.searchMany(matrix, queries.length, expansion, threads);
+    // From the walk guard's sampled codes nearest to each query, as search's walks start (see FilteredSearchTuning.walkFromSample).
+    const starts = this.guardWalks && this.tuning.walkFromSample && this.tuning.estimateWalks !== 'all' && this.graph.engine === 'native' ? queries.map((query) => this.walkGuard.start(query, this.liveCount, SEEDS)) : undefined;
+    const found = this.graph.searchMany(matrix, queries.length, expansion, threads, starts?.map((start) => start.slots));
     return found.map((walk, i) => {
-      const { candidates } = this.checkWalk(queries[i]!, walk, expansion);
+      const seededAt = starts && starts[i]!.slots.length > 0 ? starts[i]!.nearest : undefined;
+      const { candidates } = this.checkWalk(queries[i]!, walk, expansion, seededAt);
       return this.rank(queries[i]!, candidates.length > k ? this.narrow(queries[i]!, candidates, k) : candidates, options, new Set());
     });
   }
 
   /**
    * A graph walk's candidates, or, when the sample of codes holds one nearer to the query than the
-   * walk's nearest (the walk stopped short of the query's neighbourhood), those of a walk of the
-   * base level at the same ef that starts at the {@link SEEDS} sampled codes nearest to the query
-   * (the native graph), or, when the sample says that one fell short too, the nearest as many of a
-   * walk at {@link REWALK_FACTOR} times the ef, or, when that one fell short as well, as many from a
-   * scan of every code.
+   * walk's nearest (the walk stopped short of the query's neighbourhood), those of a second walk at
+   * the same ef from the other start: for a walk from the top, one of the base level from the
+   * {@link SEEDS} sampled codes nearest to the query (the native graph); for one from those codes
+   * (`seededAt`: the nearest one's distance, the guard's first look), one from the top. When the
+   * sample says that one fell short too, the nearest as many of a walk at {@link REWALK_FACTOR}
+   * times the ef, or, when that one fell short as well, as many from a scan of every code.
    */
   private checkWalk(
     query: Float32Array,
     walk: { slots: number[]; distances: Float32Array; estimates?: Float32Array },
     expansion: number,
-  ): { candidates: CodeCandidate[]; strategy: 'hnsw' | 'hnsw-seeded' | 'hnsw-widened' | 'exact-after-hnsw' } {
+    seededAt?: number,
+  ): { candidates: CodeCandidate[]; strategy: 'hnsw' | 'hnsw-seeded' | 'hnsw-from-top' | 'hnsw-widened' | 'exact-after-hnsw' } {
     // Short: fewer candidates than asked for while the index holds more (items the walk could not reach from its entry point,
     // as a black-box sweep once saw in a 40-item index of near-identical texts), or a nearest farther than the guard's sample's.
     // The nearest by Hamming distance: the first, unless the walk went by the estimate.
     const nearest = (found: { distances: Float32Array; estimates?: Float32Array }) => (found.estimates ? Math.min(...found.distances) : found.distances[0]!);
-    const fellShort = (found: { slots: number[]; distances: Float32Array; estimates?: Float32Array }, asked: number) =>
-      found.slots.length < Math.min(asked, this.liveCount) || (found.slots.length > 0 && this.walkGuard.fellShort(query, nearest(found), this.liveCount));
+    const fellShort = (found: { slots: number[]; distances: Float32Array; estimates?: Float32Array }, asked: number, firstLook?: number) =>
+      found.slots.length < Math.min(asked, this.liveCount) || (found.slots.length > 0 && this.walkGuard.fellShort(query, nearest(found), this.liveCount, firstLook));
     // The first n of a walk's candidates (all of them unless it is wider than the search's ef).
     const candidatesOf = (found: { slots: number[]; distances: Float32Array }, n = found.slots.length) =>
       (n < found.slots.length ? found.slots.slice(0, n) : found.slots).map((slot, i) => ({ slot, hamming: found.distances[i]! }));
-    if (!this.guardWalks || !fellShort(walk, expansion)) return { candidates: candidatesOf(walk), strategy: 'hnsw' };
-    const seeded = this.graph.searchFrom(query, expansion, this.walkGuard.nearestSlots(query, this.liveCount, SEEDS));
-    if (seeded && !fellShort(seeded, expansion)) return { candidates: candidatesOf(seeded), strategy: 'hnsw-seeded' };
+    if (!this.guardWalks || !fellShort(walk, expansion, seededAt)) return { candidates: candidatesOf(walk), strategy: 'hnsw' };
+    if (seededAt !== undefined) {
+      // The walk from the sample's nearest codes fell short: one from the top at the same ef.
+      const fromTop = this.graph.search(query, expansion);
+      if (!fellShort(fromTop, expansion)) return { candidates: candidatesOf(fromTop), strategy: 'hnsw-from-top' };
+    } else {
+      const seeded = this.graph.searchFrom(query, expansion, this.walkGuard.nearestSlots(query, this.liveCount, SEEDS));
+      if (seeded && !fellShort(seeded, expansion)) return { candidates: candidatesOf(seeded), strategy: 'hnsw-seeded' };
+    }
     const wider = Math.min(expansion * REWALK_FACTOR, this.graph.size);
     if (wider > expansion) {
       const again = this.graph.search(query, wider);

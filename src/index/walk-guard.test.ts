@@ -168,8 +168,22 @@ describe('WalkGuard', () => {
     expect(guard.fellShort(query, 40, items)).toBe(false);
     // Up to 65,536 items the first look is the whole look, 1,024 entries, which the near code is not among.
     expect(guard.fellShort(query, 50, 60_000)).toBe(false);
-    // A near code inside the first look is found there, whatever the walk's distance.
+    // Where a walk starts: the first look's 8 nearest codes (all far, so any 8 of its entries) and their distance, which the
+    // check after the walk takes as its first look; the rest is read as without, another query's scan between.
+    const start = guard.start(query, items, 8);
+    expect(start.nearest).toBe(dimension);
+    expect(start.slots).toHaveLength(8);
+    expect(start.slots.every((slot) => entryOf.get(slot)! < 2_500)).toBe(true);
+    guard.start(Float32Array.from({ length: dimension }, () => -1), items, 8);
+    expect(guard.fellShort(query, 50, items, start.nearest)).toBe(true);
+    expect(guard.fellShort(query, 40, items, start.nearest)).toBe(false);
+    // A first look nearer than the walk's nearest: short, whatever the rest holds.
+    expect(guard.fellShort(query, dimension + 1, items, start.nearest)).toBe(true);
+    // A near code inside the first look is found there, whatever the walk's distance, and is where the next walk starts.
     guard.offer(early, () => near);
     expect(guard.fellShort(query, 1, items)).toBe(true);
+    expect(guard.start(query, items, 8)).toMatchObject({ nearest: 0 });
+    expect(guard.start(query, items, 8).slots[0]).toBe(early);
+    expect(new WalkGuard(dimension).start(query, items, 8)).toEqual({ slots: [], nearest: Infinity });
   });
 });

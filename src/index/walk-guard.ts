@@ -184,12 +184,28 @@ export class WalkGuard {
     return this.nearestEntries(query, Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), n).map((entry) => this.slots[entry]!);
   }
 
+  /**
+   * Where an unfiltered walk starts: the `n` sampled items (slots) nearest to `query` over the first
+   * look of {@link fellShort}, nearest first, and the nearest one's distance (Infinity for an empty
+   * sample), which {@link fellShort} takes as its first look after the walk.
+   */
+  start(query: ArrayLike<number>, items: number, n: number): { slots: number[]; nearest: number } {
+    if (this.entryOf.size === 0) return { slots: [], nearest: Infinity };
+    const found = this.nearestFound(query, Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), n);
+    return { slots: found.map(({ slot: entry }) => this.slots[entry]!), nearest: found[0]?.hamming ?? Infinity };
+  }
+
   /** The `n` live entries among the first `entries` (at most all of them) whose codes are nearest to `query`, nearest first. */
   private nearestEntries(query: ArrayLike<number>, entries: number, n: number): number[] {
+    return this.nearestFound(query, entries, n).map(({ slot: entry }) => entry);
+  }
+
+  /** {@link nearestEntries} with their distances (`slot`: the entry). */
+  private nearestFound(query: ArrayLike<number>, entries: number, n: number): { slot: number; hamming: number }[] {
     writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
     const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
     const count = Math.min(entries, this.slots.length);
-    return nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, n, count, undefined, this.nativeNearest).map(({ slot: entry }) => entry);
+    return nearestInRange(this.kernel, at, this.stride / 8, this.stride * 8, n, count, undefined, this.nativeNearest);
   }
 
   /** Scans entries `from…to-1` against the query last written, adding to its histogram: the nearest distance of every entry scanned since. */
@@ -208,14 +224,17 @@ export class WalkGuard {
    * neighbourhood, at any size, for a cost that grows with the full scans it stands beside. It
    * looks in two steps: one entry per {@link FIRST_LOOK_SHARE} items first (at least 1,024), and
    * the rest only when that look's nearest code comes within {@link FIRST_LOOK_MARGIN} bits of the
-   * walk's nearest (up to 65,536 items the first look is the whole of it).
+   * walk's nearest (up to 65,536 items the first look is the whole of it). `firstLook`: that look's
+   * nearest distance where {@link start} took it for the walk (not looked at again).
    */
-  fellShort(query: ArrayLike<number>, walked: number, items: number): boolean {
+  fellShort(query: ArrayLike<number>, walked: number, items: number, firstLook?: number): boolean {
     const first = Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE));
     const all = Math.max(1024, Math.ceil(items / SAMPLE_SHARE));
-    const near = this.nearest(query, first);
+    const near = firstLook ?? this.nearest(query, first);
     if (near < walked) return true;
     if (all <= first || near >= walked + FIRST_LOOK_MARGIN) return false;
+    // The query written again and its histogram emptied: other scans of the sample may have come between.
+    if (firstLook !== undefined) writeScanQuery(this.bytes, query, this.stride / 8, this.histogramAt);
     return this.scanOn(first, all) < walked;
   }
 }
