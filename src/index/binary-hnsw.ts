@@ -198,7 +198,7 @@ export class BinaryHnsw {
       let flat: Uint32Array | undefined;
       let seedCounts: Uint32Array | undefined;
       if (seeds) {
-        const each = Math.max(0, ...seeds.map((from) => from.length));
+        const each = seeds.reduce((most, from) => Math.max(most, from.length), 0);
         flat = new Uint32Array(count * each);
         seedCounts = Uint32Array.from({ length: count }, (_, i) => seeds[i]?.length ?? 0);
         seeds.forEach((from, i) => flat!.set(from, i * each));

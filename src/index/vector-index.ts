@@ -942,10 +942,10 @@ export class VectorIndex {
       // The graph's whole candidate list (its ef), narrowed to k by the estimated dot products: the same graph walk, a better k.
       const expansion = this.expansionFor(k, options.expansion);
       const estimate = this.tuning.estimateWalks === 'all' && this.graph.engine === 'native' ? this.codes.estimateQuery(query) : undefined;
-      // From the walk guard's sampled codes nearest to the query (the native graph; by Hamming distance), else from the top.
-      const start = this.guardWalks && this.tuning.walkFromSample && !estimate && this.graph.engine === 'native' ? this.walkGuard.start(query, this.liveCount, SEEDS) : undefined;
-      const seeded = start && start.slots.length > 0 ? this.graph.searchFrom(query, expansion, start.slots) : undefined;
-      ({ candidates, strategy } = seeded ? this.checkWalk(query, seeded, expansion, start!.nearest) : this.checkWalk(query, this.graph.search(query, expansion, estimate), expansion));
+      // From the walk guard's sampled codes nearest to the query where it can, else from the top.
+      const start = this.walkStart(query);
+      const seeded = start && this.graph.searchFrom(query, expansion, start.slots);
+      ({ candidates, strategy } = start && seeded ? this.checkWalk(query, seeded, expansion, start.nearest) : this.checkWalk(query, this.graph.search(query, expansion, estimate), expansion));
       // A walk by the estimate that held (not walked again by Hamming distance) hands its candidates over in the estimate's order.
       if (candidates.length > k) candidates = estimate && strategy === 'hnsw' ? candidates.slice(0, k) : this.narrow(query, candidates, k);
     }
@@ -1013,14 +1013,26 @@ export class VectorIndex {
     const matrix = new Float32Array(queries.length * this.model.dimension);
     queries.forEach((query, i) => matrix.set(query, i * this.model.dimension));
     const expansion = this.expansionFor(k, options.expansion);
-    // From the walk guard's sampled codes nearest to each query, as search's walks start (see FilteredSearchTuning.walkFromSample).
-    const starts = this.guardWalks && this.tuning.walkFromSample && this.tuning.estimateWalks !== 'all' && this.graph.engine === 'native' ? queries.map((query) => this.walkGuard.start(query, this.liveCount, SEEDS)) : undefined;
-    const found = this.graph.searchMany(matrix, queries.length, expansion, threads, starts?.map((start) => start.slots));
+    // Each from the walk guard's sampled codes nearest to it where it can, as search's walks start.
+    const starts = queries.map((query) => this.walkStart(query));
+    const seeds = starts.some((start) => start !== undefined) ? starts.map((start) => start?.slots ?? []) : undefined;
+    const found = this.graph.searchMany(matrix, queries.length, expansion, threads, seeds);
     return found.map((walk, i) => {
-      const seededAt = starts && starts[i]!.slots.length > 0 ? starts[i]!.nearest : undefined;
-      const { candidates } = this.checkWalk(queries[i]!, walk, expansion, seededAt);
+      const { candidates } = this.checkWalk(queries[i]!, walk, expansion, starts[i]?.nearest);
       return this.rank(queries[i]!, candidates.length > k ? this.narrow(queries[i]!, candidates, k) : candidates, options, new Set());
     });
+  }
+
+  /**
+   * Where an unfiltered walk starts when not from the top: the walk guard's {@link SEEDS} sampled
+   * codes nearest to `query` and the nearest one's distance (see FilteredSearchTuning.walkFromSample);
+   * undefined for a walk from the top (the guard off, the tuning's choice, a walk by the estimate,
+   * USearch's binding, or an empty sample).
+   */
+  private walkStart(query: Float32Array): { slots: number[]; nearest: number } | undefined {
+    if (!this.guardWalks || !this.tuning.walkFromSample || this.tuning.estimateWalks === 'all' || this.graph.engine !== 'native') return undefined;
+    const start = this.walkGuard.start(query, this.liveCount, SEEDS);
+    return start.slots.length > 0 ? start : undefined;
   }
 
   /**

@@ -18,6 +18,9 @@ const SAMPLE_SHARE = 64;
 const FIRST_LOOK_SHARE = 512;
 const FIRST_LOOK_MARGIN = 16;
 
+/** The sample's entries the first look reads for an index of `items` items. */
+const firstLookEntries = (items: number) => Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE));
+
 /**
  * A uniform sample of an index's live codes, kept contiguous so that an exact scan of it costs
  * microseconds: the check that a graph walk did not stop in the wrong part of the graph. A walk
@@ -180,8 +183,7 @@ export class WalkGuard {
    * look has just read into the caches: where a walk that fell short starts again.
    */
   nearestSlots(query: ArrayLike<number>, items: number, n: number): number[] {
-    if (this.entryOf.size === 0) return [];
-    return this.nearestEntries(query, Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), n).map((entry) => this.slots[entry]!);
+    return this.start(query, items, n).slots;
   }
 
   /**
@@ -191,7 +193,7 @@ export class WalkGuard {
    */
   start(query: ArrayLike<number>, items: number, n: number): { slots: number[]; nearest: number } {
     if (this.entryOf.size === 0) return { slots: [], nearest: Infinity };
-    const found = this.nearestFound(query, Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE)), n);
+    const found = this.nearestFound(query, firstLookEntries(items), n);
     return { slots: found.map(({ slot: entry }) => this.slots[entry]!), nearest: found[0]?.hamming ?? Infinity };
   }
 
@@ -228,7 +230,7 @@ export class WalkGuard {
    * nearest distance where {@link start} took it for the walk (not looked at again).
    */
   fellShort(query: ArrayLike<number>, walked: number, items: number, firstLook?: number): boolean {
-    const first = Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE));
+    const first = firstLookEntries(items);
     const all = Math.max(1024, Math.ceil(items / SAMPLE_SHARE));
     const near = firstLook ?? this.nearest(query, first);
     if (near < walked) return true;
