@@ -554,8 +554,9 @@ describe('the native graph (native/graph.cpp)', () => {
     }
     expect(found / 800).toBeGreaterThanOrEqual(0.95);
     expect(found).toBeGreaterThan(hammingFound);
-    // Where the CPU has AVX-512 the walks sum the query's components under the codes' bits; the plain loop looks the bytes up in
-    // the table: the same walks, the same estimates to float rounding.
+    // Where the CPU has AVX-512 the walks sum the query's components under the codes' bits (as 16-bit words where it has VNNI too,
+    // the estimates handed over summed again in floats); the plain loop looks the bytes up in the table: the same walks, the same
+    // estimates to float rounding.
     const { scanKernel } = nativeGraphModule().module!;
     if (scanKernel('avx512') === 'avx512') {
       try {
