@@ -66,7 +66,7 @@ namespace {
 
 bool const avx512_popcount = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") &&
                              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-// AVX-512 VNNI (VPDPWSSD: Intel since Ice Lake, AMD since Zen 4) for the walks' two-bit estimates in 16-bit integers (estimate_t::dot_words).
+// AVX-512 VNNI (VPDPBUSD: Intel since Ice Lake, AMD since Zen 4) for the walks' two-bit estimates in 8-bit integers (estimate_t::dot_bytes).
 #define LOOKBOOK_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 bool const avx512_vnni = avx512_popcount && __builtin_cpu_supports("avx512vnni");
 // Whether they use it: where the CPU has it, unless LOOKBOOK_SCAN_KERNEL=scalar (or scanKernel('scalar')) asks for the plain loops.
@@ -294,12 +294,13 @@ struct estimate_t {
     // under the code's bits as masks instead of looking its bytes up in the table (the same sums, in
     // other floats' rounding: a walk's order at near ties, not the narrowing's, which stays the table's).
     float const* weights = nullptr;
-    // The same components rounded to 16-bit integers (component ≈ word × word_scale), 32 a block in the codes' bit order
-    // (block b, lane i: component 32b + 8(i / 8) + 7 − i % 8), zero past the dimensions, and each block negated after it
-    // (64 words a block): set beside `weights` where AVX-512 VNNI runs, for the walk's distances (dot_words). A walk by them
-    // is a walk by a query moved ~1e-5 of its length; the estimates it hands over are summed again from `weights` (exact).
-    std::int16_t const* words = nullptr;
-    float word_scale = 0;
+    // The same components rounded to 8-bit integers (component ≈ byte × byte_scale, the largest at ±127), 64 a block in the
+    // codes' bit order (block b, lane i: component 64b + 8(i / 8) + 7 − i % 8), zero past the dimensions, and each block
+    // negated after it (128 bytes a block): set beside `weights` where AVX-512 VNNI runs, for the walk's distances
+    // (dot_bytes). A walk by them is a walk by a query moved at most half a step (the largest component ÷ 127) in each
+    // component; the estimates it hands over are summed again from `weights` in single precision.
+    std::int8_t const* byte_weights = nullptr;
+    float byte_scale = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -337,44 +338,44 @@ struct estimate_t {
     }
 #pragma GCC diagnostic pop
 #endif
-    // The estimate from the 16-bit components: each code bit picks a component's word or its negation (the sign), each plane
-    // bit which of two sums it goes to (the level), summed in pairs into 32-bit lanes (VPDPWSSD), 32 components a step where
-    // dot_avx512 takes three masked float adds for 16: its walks 0.84–0.94 × the time of that kernel's on bench/search's 1M
-    // index, whose sums took most of a walk by the estimate (README, *Walks by the estimate in 16-bit words*).
+    // The estimate from the 8-bit components: each code bit picks a component's byte or its negation (the sign), each plane
+    // bit which of two sums it goes to (the level), summed in fours into 32-bit lanes (VPDPBUSD), 64 components a step where
+    // dot_avx512 takes three masked float adds for 16: its walks 0.80–0.88 × the time of that kernel's on bench/search's 1M
+    // index, whose sums took most of a walk by the estimate (README, *Walks by the estimate in bytes*).
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-    LOOKBOOK_AVX512_VNNI float dot_words(byte_t const* code, std::size_t key) const noexcept {
+    LOOKBOOK_AVX512_VNNI float dot_bytes(byte_t const* code, std::size_t key) const noexcept {
         auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
         std::uint8_t const* plane = planes + key * plane_bytes;
-        __m512i const ones = _mm512_set1_epi16(1);
+        __m512i const ones = _mm512_set1_epi8(1);
         __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
-        std::size_t const blocks = (plane_bytes + 3) / 4, whole = plane_bytes / 4;
+        std::size_t const blocks = (plane_bytes + 7) / 8, whole = plane_bytes / 8;
         for (std::size_t block = 0; block != blocks; ++block) {
-            std::uint32_t s = 0, m = 0;
+            std::uint64_t s = 0, m = 0;
             if (block < whole) {
-                std::memcpy(&s, sign + 4 * block, 4);
-                std::memcpy(&m, plane + 4 * block, 4);
+                std::memcpy(&s, sign + 8 * block, 8);
+                std::memcpy(&m, plane + 8 * block, 8);
             } else
-                for (std::size_t byte = 0; 4 * block + byte < plane_bytes; ++byte) {
-                    s |= std::uint32_t{sign[4 * block + byte]} << (8 * byte);
-                    m |= std::uint32_t{plane[4 * block + byte]} << (8 * byte);
+                for (std::size_t byte = 0; 8 * block + byte < plane_bytes; ++byte) {
+                    s |= std::uint64_t{sign[8 * block + byte]} << (8 * byte);
+                    m |= std::uint64_t{plane[8 * block + byte]} << (8 * byte);
                 }
-            __m512i const positive = _mm512_loadu_si512(words + 64 * block), negative = _mm512_loadu_si512(words + 64 * block + 32);
-            __m512i const signed_words = _mm512_mask_blend_epi16(static_cast<__mmask32>(s), negative, positive);
-            high_sum = _mm512_dpwssd_epi32(high_sum, _mm512_maskz_mov_epi16(static_cast<__mmask32>(m), signed_words), ones);
-            low_sum = _mm512_dpwssd_epi32(low_sum, _mm512_maskz_mov_epi16(static_cast<__mmask32>(~m), signed_words), ones);
+            __m512i const positive = _mm512_loadu_si512(byte_weights + 128 * block), negative = _mm512_loadu_si512(byte_weights + 128 * block + 64);
+            __m512i const signed_bytes = _mm512_mask_blend_epi8(_cvtu64_mask64(s), negative, positive);
+            high_sum = _mm512_dpbusd_epi32(high_sum, ones, _mm512_maskz_mov_epi8(_cvtu64_mask64(m), signed_bytes));
+            low_sum = _mm512_dpbusd_epi32(low_sum, ones, _mm512_maskz_mov_epi8(_cvtu64_mask64(~m), signed_bytes));
         }
         float const low = lows[key];
         float const high = std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count);
-        return word_scale * (low * static_cast<float>(_mm512_reduce_add_epi32(low_sum)) + high * static_cast<float>(_mm512_reduce_add_epi32(high_sum)));
+        return byte_scale * (low * static_cast<float>(_mm512_reduce_add_epi32(low_sum)) + high * static_cast<float>(_mm512_reduce_add_epi32(high_sum)));
     }
 #pragma GCC diagnostic pop
 #endif
     float dot(byte_t const* code, std::size_t key) const noexcept {
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (words) return dot_words(code, key);
+        if (byte_weights) return dot_bytes(code, key);
 #endif
         return exact(code, key);
     }
@@ -883,7 +884,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
         estimate_t estimate;
         bool const estimated = estimate_(info, at, name, estimate);
         std::vector<float> weights;
-        std::vector<std::int16_t> words;
+        std::vector<std::int8_t> byte_weights;
 #if defined(__x86_64__) && defined(__GNUC__)
         if (estimated && scan_avx512) {
             weights.assign((estimate.plane_bytes + 1) / 2 * 16, 0.0f);
@@ -894,17 +895,17 @@ class Graph : public Napi::ObjectWrap<Graph> {
             if (avx512_vnni) {
                 float largest = 0;
                 for (float const weight : weights) largest = std::max(largest, std::fabs(weight));
-                std::size_t const blocks = (estimate.plane_bytes + 3) / 4;
-                words.assign(blocks * 64, 0);
-                float const per_word = largest > 0 ? 32767.0f / largest : 0.0f;
+                std::size_t const blocks = (estimate.plane_bytes + 7) / 8;
+                byte_weights.assign(blocks * 128, 0);
+                float const per_step = largest > 0 ? 127.0f / largest : 0.0f;
                 for (std::size_t block = 0; block != blocks; ++block)
-                    for (std::size_t lane = 0; lane != 32 && 32 * block + lane < weights.size(); ++lane) {
-                        auto const word = static_cast<std::int16_t>(std::lrint(weights[32 * block + lane] * per_word));
-                        words[64 * block + lane] = word;
-                        words[64 * block + 32 + lane] = static_cast<std::int16_t>(-word);
+                    for (std::size_t lane = 0; lane != 64 && 64 * block + lane < weights.size(); ++lane) {
+                        auto const rounded = static_cast<std::int8_t>(std::lrint(weights[64 * block + lane] * per_step));
+                        byte_weights[128 * block + lane] = rounded;
+                        byte_weights[128 * block + 64 + lane] = static_cast<std::int8_t>(-rounded);
                     }
-                estimate.words = words.data();
-                estimate.word_scale = largest > 0 ? largest / 32767.0f : 0.0f;
+                estimate.byte_weights = byte_weights.data();
+                estimate.byte_scale = largest > 0 ? largest / 127.0f : 0.0f;
             }
         }
 #endif
@@ -997,7 +998,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
     }
 
     // The first `found` of keys, distances and estimates in the order of the estimates, highest first (ties as they were): a
-    // walk by the 16-bit words (estimate_t::dot_words) ranks by them, its estimates are summed again exactly.
+    // walk by the 8-bit components (estimate_t::dot_bytes) ranks by them, its estimates are summed again in floats.
     static void by_estimate_(std::size_t found, std::uint32_t* keys, float* distances, float* estimates) {
         std::vector<std::size_t> order(found);
         for (std::size_t i = 0; i != found; ++i) order[i] = i;
