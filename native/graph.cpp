@@ -301,6 +301,8 @@ struct estimate_t {
     // component; the estimates it hands over are summed again from `weights` in single precision.
     std::int8_t const* byte_weights = nullptr;
     float byte_scale = 0;
+    // A key's high level from its low one: the two-bit vector has unit length.
+    float high_level(float low) const noexcept { return std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count); }
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -333,19 +335,13 @@ struct estimate_t {
         float const high_signs = _mm512_reduce_add_ps(_mm512_add_ps(both[0], both[1]));
         float const high_all = _mm512_reduce_add_ps(_mm512_add_ps(magnitudes[0], magnitudes[1]));
         float const low = lows[key];
-        float const high = std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count);
+        float const high = high_level(low);
         return low * (2 * all - total) + (high - low) * (2 * high_signs - high_all);
     }
-#pragma GCC diagnostic pop
-#endif
     // The estimate from the 8-bit components: each code bit picks a component's byte or its negation (the sign), each plane
     // bit which of two sums it goes to (the level), summed in fours into 32-bit lanes (VPDPBUSD), 64 components a step where
     // dot_avx512 takes three masked float adds for 16: its walks 0.80–0.88 × the time of that kernel's on bench/search's 1M
     // index, whose sums took most of a walk by the estimate (README, *Walks by the estimate in bytes*).
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
     LOOKBOOK_AVX512_VNNI float dot_bytes(byte_t const* code, std::size_t key) const noexcept {
         auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
         std::uint8_t const* plane = planes + key * plane_bytes;
@@ -368,7 +364,7 @@ struct estimate_t {
             low_sum = _mm512_dpbusd_epi32(low_sum, ones, _mm512_maskz_mov_epi8(_cvtu64_mask64(~m), signed_bytes));
         }
         float const low = lows[key];
-        float const high = std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count);
+        float const high = high_level(low);
         return byte_scale * (low * static_cast<float>(_mm512_reduce_add_epi32(low_sum)) + high * static_cast<float>(_mm512_reduce_add_epi32(high_sum)));
     }
 #pragma GCC diagnostic pop
@@ -401,7 +397,7 @@ struct estimate_t {
             signs[j] += t[s], both[j] += t[s & m], magnitudes[j] += t[m];
         }
         float const low = lows[key];
-        float const high = std::sqrt(std::max(0.0f, 1 - low_count * low * low) / high_count);
+        float const high = high_level(low);
         float const all = (signs[0] + signs[1]) + (signs[2] + signs[3]);
         float const high_signs = (both[0] + both[1]) + (both[2] + both[3]);
         float const high_all = (magnitudes[0] + magnitudes[1]) + (magnitudes[2] + magnitudes[3]);
