@@ -405,6 +405,9 @@ struct estimate_t {
     }
     // A walk's distance by the estimate: the query's length less it.
     float distance(byte_t const* code, std::size_t key) const noexcept { return norm - dot(code, key); }
+    // The estimate a walk hands over for a candidate it found at `walked` (its distance): summed again in single precision
+    // where the walk went by the 8-bit components, else the walk's own.
+    float handed_over(byte_t const* code, std::size_t key, float walked) const noexcept { return byte_weights ? exact(code, key) : norm - walked; }
     // Reads what dot(code, key) will (the code, the plane and the level), for a load ahead of it.
     std::uint64_t touch(byte_t const* code, std::size_t key) const noexcept {
         return *reinterpret_cast<std::uint64_t const volatile*>(code) + *reinterpret_cast<std::uint8_t const volatile*>(planes + key * plane_bytes) +
@@ -804,10 +807,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
                     continue;
                 }
                 std::size_t const slot = get_slot(match.member);
-                estimates[i] = estimate->exact(codes.row(slot), codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(match.member.key));
+                estimates[i] = estimate->handed_over(codes.row(slot), codes.key_of_slot ? codes.key_of_slot[slot] : static_cast<std::size_t>(match.member.key), match.distance);
                 distances[i] = hamming(code, codes.row(slot), codes.words);
             }
-            if (estimate) by_estimate_(found, keys, distances, estimates);
+            if (estimate && estimate->byte_weights) by_estimate_(found, keys, distances, estimates);
             return found;
         };
         auto run = [&](auto const& metric, auto const& ahead) -> std::size_t {
@@ -986,10 +989,10 @@ class Graph : public Napi::ObjectWrap<Graph> {
                 distances[i] = kept[i].first;
                 continue;
             }
-            estimates[i] = estimate->exact(codes.row(slot), key_of(slot));
+            estimates[i] = estimate->handed_over(codes.row(slot), key_of(slot), kept[i].first);
             distances[i] = hamming(code, codes.row(slot), codes.words);
         }
-        if (estimate) by_estimate_(found, keys, distances, estimates);
+        if (estimate && estimate->byte_weights) by_estimate_(found, keys, distances, estimates);
         return found;
     }
 
