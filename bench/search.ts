@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { exactSearch, Index, MetricKind, ScalarKind } from 'usearch';
 import { CodeStore } from '../src/index/code-store.js';
 import type { ItemFilter } from '../src/index/catalog.js';
+import type { ExpansionMeasurement } from '../src/index/expansion-meter.js';
 import { VectorIndex, CHECKPOINT_SPACING, DEFAULT_INDEX_SETTINGS, DEFAULT_FILTERED_SEARCH_TUNING, type FilteredSearchTuning, type SearchOutcome, type IndexSettings } from '../src/index/vector-index.js';
 import { rng } from '../src/util/random.js';
 import { percentile } from './percentile.js';
@@ -60,8 +61,13 @@ const { values } = parseArgs({
     graph: { type: 'string', default: '' },
     /** Rounds of the unfiltered rows (each engine in turn in each round, so the machine's drift falls on all). */
     'graph-passes': { type: 'string', default: '1' },
-    /** Unfiltered ef of the b1 rows (0: the index's default, which grows with its size). */
+    /** Unfiltered ef of the b1 rows (0: the index's default: measured on --measure-queries queries, or grown with its size). */
     ef: { type: 'string', default: '0' },
+    /**
+     * Queries (fresh ones, not the timed ones) the b1 index measures its unfiltered ef on before the rows, as the service does on
+     * a sample of its searches (src/index/expansion-meter.ts); 0: none, the default ef grows with the index (256 at 1M).
+     */
+    'measure-queries': { type: 'string', default: '64' },
     emoji: { type: 'string' },
     configs: { type: 'string', default: 'f32,f16,b1' },
     /** Queries per filtered row (each needs its own exact filtered ground truth). */
@@ -70,7 +76,7 @@ const { values } = parseArgs({
     'filter-rounds': { type: 'string', default: '3' },
     /** Candidates = 10 × this for the filtered rows and their unfiltered baseline. */
     'filter-oversampling': { type: 'string', default: '4' },
-    /** The index's ef (its expansion_search) for the filtered rows, the unfiltered searches beside them included; 0: the index's default (256 at 1M). */
+    /** The index's ef (its expansion_search) for the filtered rows, the unfiltered searches beside them included; 0: the index's default (see --measure-queries). */
     'filter-ef': { type: 'string', default: '0' },
     /** HNSW connectivity (M) of the b1 index (the service's default). */
     connectivity: { type: 'string', default: String(DEFAULT_INDEX_SETTINGS.connectivity) },
@@ -234,6 +240,8 @@ interface ChildResult {
   churnRows?: ChurnRow[];
   steadyRows?: SteadyRow[];
   checkpointRows?: CheckpointRow[];
+  /** The ef the index measured on --measure-queries queries of its own (see expansion-meter.ts), which its default rows use. */
+  measured?: ExpansionMeasurement;
   buildSeconds: number;
   rssPerItem: number;
   diskPerItem: number;
@@ -287,6 +295,23 @@ async function child(config: string, work: string): Promise<ChildResult> {
       );
     }
     built.close();
+  }
+  let measured: ExpansionMeasurement | undefined;
+  if (config === 'b1') {
+    // The ef measured on queries of the index's own (the service samples its searches), or none: a reused index forgets the last.
+    const index = VectorIndex.open(join(dir, 'idx'));
+    const measureQueries = Number(values['measure-queries']);
+    if (measureQueries > 0) {
+      // Fresh queries from the queries' distribution (another seed); an emoji run measures on its own queries.
+      const fresh = join(work, `measure-${measureQueries}.f32`);
+      if (!values.emoji && !existsSync(fresh)) writeClustered(fresh, measureQueries, dim, 13, 42, count);
+      const pool = values.emoji ? queries : readAll(fresh);
+      const list = Array.from({ length: Math.min(measureQueries, pool.length / dim) }, (_, q) => pool.slice(q * dim, (q + 1) * dim));
+      const started = performance.now();
+      measured = index.measureExpansionNow(list);
+      console.error(`# measured ef ${measured.expansion} in ${((performance.now() - started) / 1000).toFixed(1)} s: ${measured.recallByExpansion.map((step) => `${step.expansion} → ${step.recall.toFixed(3)}`).join(', ')}`);
+    } else index.forgetExpansion();
+    index.close();
   }
   if (config === 'b1') {
     // 0: not measured (the index was reused); NaN would not survive the message to the parent.
@@ -344,6 +369,7 @@ async function child(config: string, work: string): Promise<ChildResult> {
         if (engine) process.env.LOOKBOOK_GRAPH = engine;
         if (!engineRss.has(engine)) engineRss.set(engine, await serveRss('b1', join(dir, 'idx'), dim, count));
         const index = VectorIndex.open(join(dir, 'idx'));
+        index.measureInBackground = false;
         const label = engine ? `${engine} graph${Number(values['graph-passes']) > 1 ? `, round ${pass + 1}` : ''}: ` : '';
         unfilteredRows(index, label, engineRss.get(engine)!);
         index.close();
@@ -352,6 +378,7 @@ async function child(config: string, work: string): Promise<ChildResult> {
     if (engines[0]) process.env.LOOKBOOK_GRAPH = engines[0];
     const rssPerItem = engineRss.get(engines[0]!)!;
     const index = VectorIndex.open(join(dir, 'idx'));
+    index.measureInBackground = false;
     index.guardWalks = true;
     {
       let found: number[][] = [];
@@ -371,7 +398,7 @@ async function child(config: string, work: string): Promise<ChildResult> {
     const disk = dirBytes(dir);
     index.close();
     if (!kept) rmSync(dir, { recursive: true, force: true });
-    return { rows, filterRows, saveRows, churnRows, steadyRows, checkpointRows: checkpointRowsFound, buildSeconds, rssPerItem, diskPerItem: disk / count };
+    return { rows, filterRows, saveRows, churnRows, steadyRows, checkpointRows: checkpointRowsFound, measured, buildSeconds, rssPerItem, diskPerItem: disk / count };
   }
 
   const quantization = config === 'f16' ? ScalarKind.F16 : ScalarKind.F32;
@@ -1151,6 +1178,12 @@ async function parent() {
         for (const row of result.rows) {
           console.log(
             `| ${row.config} | ${row.recall.toFixed(3)} | ${row.qps1.toFixed(0)} | ${row.qpsIndex === undefined ? '—' : row.qpsIndex.toFixed(0)} | ${row.qpsBatch === null || Number.isNaN(row.qpsBatch) ? '—' : row.qpsBatch.toFixed(0)} | ${result.buildSeconds === 0 ? '— (reused)' : (count / result.buildSeconds).toFixed(0)} | ${(row.rss ?? result.rssPerItem).toFixed(0)} | ${result.diskPerItem.toFixed(0)} |`,
+          );
+        }
+        if (result.measured) {
+          const { measured } = result;
+          console.log(
+            `\nThe b1 index's default ef, measured on ${measured.queries} fresh queries (recall@10 against the answer over every code, target ${measured.target}): ${measured.expansion} (${measured.recallByExpansion.map((step) => `ef ${step.expansion} ${step.recall.toFixed(3)}`).join(', ')})\n`,
           );
         }
         filterRows.push(...(result.filterRows ?? []));

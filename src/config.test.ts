@@ -14,6 +14,13 @@ describe('loadConfig', () => {
     expect(config.server.keepAliveTimeoutMs).toBe(65_000);
     expect(config.filterCopyBytesPerItem).toBe(26);
     expect(config.filterGraphBytesPerItem).toBe(128);
+    expect(config.searchTargetRecall).toBe(0.99);
+  });
+
+  it('takes the recall whose ef indexes measure, 0 for none', () => {
+    expect(loadConfig({ LOOKBOOK_SEARCH_TARGET_RECALL: '0' }).searchTargetRecall).toBe(0);
+    expect(loadConfig({ LOOKBOOK_SEARCH_TARGET_RECALL: '0.95' }).searchTargetRecall).toBe(0.95);
+    for (const value of ['-0.1', '1', '2', 'high']) expect(() => loadConfig({ LOOKBOOK_SEARCH_TARGET_RECALL: value })).toThrow('LOOKBOOK_SEARCH_TARGET_RECALL');
   });
 
   it('takes a budget for copies of filters, 0 for none', () => {

@@ -72,6 +72,7 @@ const envSchema = z.object({
   LOOKBOOK_DATA_DIR: z.string().min(1).default('data'),
   LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM: int(0, 10_000).default(26),
   LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM: int(0, 10_000).default(128),
+  LOOKBOOK_SEARCH_TARGET_RECALL: z.coerce.number().min(0).lt(1).default(0.99),
   // Read where indexes open their graphs (src/index/native-graph.ts); validated here so that a typo stops the start.
   LOOKBOOK_GRAPH: z.enum(['native', 'usearch']).optional(),
   // Read by the addon as it loads (native/graph.cpp): `scalar` keeps the code scans off AVX-512; validated here as LOOKBOOK_GRAPH is.
@@ -190,6 +191,8 @@ export interface Config {
   readonly filterCopyBytesPerItem: number;
   /** Memory for graphs of large filters' own items, per live item of an index (see `FilteredSearchTuning.graphBytesPerItem`); 0 makes none. */
   readonly filterGraphBytesPerItem: number;
+  /** The recall@10 whose smallest ef indexes measure on their own queries (see `FilteredSearchTuning.targetRecall`); 0: the ef grows with the index. */
+  readonly searchTargetRecall: number;
   readonly logLevel: string;
   readonly models: {
     /** Model directories to load, in order. */
@@ -327,6 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.LOOKBOOK_DATA_DIR,
     filterCopyBytesPerItem: e.LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM,
     filterGraphBytesPerItem: e.LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM,
+    searchTargetRecall: e.LOOKBOOK_SEARCH_TARGET_RECALL,
     logLevel: e.LOOKBOOK_LOG_LEVEL,
     models: {
       dirs: e.LOOKBOOK_MODELS,

@@ -123,7 +123,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const embeddings = new EmbeddingService({ registry, images });
     const blobs = new BlobStore(config.dataDir);
     opened.push(blobs);
-    const store = new IndexStore(config.dataDir, logger, { filterCopyBytesPerItem: config.filterCopyBytesPerItem, filterGraphBytesPerItem: config.filterGraphBytesPerItem });
+    const store = new IndexStore(config.dataDir, logger, { filterCopyBytesPerItem: config.filterCopyBytesPerItem, filterGraphBytesPerItem: config.filterGraphBytesPerItem, targetRecall: config.searchTargetRecall });
     opened.push(store);
     const versions = new ModelVersions(config.dataDir, logger);
     const graphs = new GraphStore(config.dataDir);

@@ -47,6 +47,8 @@ describe('index management', () => {
       settings: { vector_storage: 'f16' },
       filter_copies: { filters: 0, bytes: 0, budget_bytes: 0 },
       filter_graphs: { filters: 0, bytes: 0, budget_bytes: 0 },
+      // Nothing measured yet: the ef grown with the index (64 up to 100k items).
+      search_expansion: { expansion_search: 64, source: 'size', target_recall: 0.99, measured: null },
     });
     expect((await call('POST', '/v1/indexes', { name: 'catalog-a' })).json.error.code).toBe('index_exists');
     expect((await call('POST', '/v1/indexes', { name: '../etc' })).status).toBe(400);
@@ -220,6 +222,38 @@ describe('search over HTTP', () => {
       if (status === 200) expect(['hnsw', 'hnsw-seeded', 'hnsw-from-top', 'exact-after-hnsw']).toContain(json.strategy);
       else expect(json.error.param).toBe('expansion_search');
     }
+  });
+
+  it("measures the ef unfiltered searches need on the index's own queries, and reports it", async () => {
+    await call('POST', '/v1/indexes', { name: 'metered', exact_threshold: 0 });
+    const random = rng(12);
+    const vector = () => {
+      const v = Array.from({ length: 512 }, () => random() - 0.5);
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    };
+    for (let start = 0; start < 600; start += 200) {
+      const items = Array.from({ length: 200 }, (_, i) => ({ id: `v-${start + i}`, vector: vector() }));
+      expect((await call('POST', '/v1/indexes/metered/items', { items })).json).toMatchObject({ failed: 0 });
+    }
+    // An index created with an ef keeps it.
+    expect((await call('GET', '/v1/indexes/walk')).json.search_expansion).toEqual({ expansion_search: 40, source: 'setting', target_recall: 0.99, measured: null });
+    // One search in four is sampled; 32 sampled start a measurement in the background.
+    for (let i = 0; i < 125; i++) expect((await call('POST', '/v1/indexes/metered/search', { query: { vector: vector() } })).status).toBe(200);
+    let described: any;
+    for (let tries = 0; tries < 100; tries++) {
+      described = (await call('GET', '/v1/indexes/metered')).json;
+      if (described.search_expansion.source === 'measured') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const { search_expansion: expansion } = described;
+    expect(expansion).toMatchObject({ source: 'measured', target_recall: 0.99, measured: { target_recall: 0.99, queries: 32, items: 600 } });
+    expect(expansion.expansion_search).toBe(expansion.measured.expansion_search);
+    const steps = expansion.measured.recall_by_expansion;
+    expect(steps[0].expansion_search).toBe(64);
+    expect(steps.at(-1).expansion_search).toBeGreaterThanOrEqual(expansion.measured.expansion_search);
+    expect(steps.find((step: any) => step.expansion_search === expansion.measured.expansion_search).recall).toBe(expansion.measured.recall);
+    for (const step of steps) expect(step.recall).toBeGreaterThan(0.5);
   });
 
   it('validates search requests', async () => {

@@ -183,6 +183,10 @@ export class Catalog {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+  }
+
   /** The highest change sequence number. */
   get seq(): number {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM items').get() as { seq: number }).seq;

@@ -49,7 +49,7 @@ export class IndexStore {
     dataDir: string,
     private readonly logger: Logger,
     /** `filterCopyBytesPerItem`: each index's budget for copies of its filters' codes (see `FilteredSearchTuning.copyBytesPerItem`); the default's when unset. */
-    private readonly options: { filterCopyBytesPerItem?: number; filterGraphBytesPerItem?: number } = {},
+    private readonly options: { filterCopyBytesPerItem?: number; filterGraphBytesPerItem?: number; targetRecall?: number } = {},
   ) {
     this.root = join(dataDir, 'indexes');
     mkdirSync(this.root, { recursive: true });
@@ -209,12 +209,16 @@ export class IndexStore {
     });
   }
 
-  /** Logs each time an index's save releases slots for reuse or cuts its files. */
+  /** Logs each time an index's save releases slots for reuse or cuts its files, or its ef is measured; applies the service's tuning. */
   private watch(name: string, index: VectorIndex): VectorIndex {
     const copyBytesPerItem = this.options.filterCopyBytesPerItem;
     if (copyBytesPerItem !== undefined) index.tuning = { ...index.tuning, copyBytesPerItem };
     const graphBytesPerItem = this.options.filterGraphBytesPerItem;
     if (graphBytesPerItem !== undefined) index.tuning = { ...index.tuning, graphBytesPerItem };
+    const targetRecall = this.options.targetRecall;
+    if (targetRecall !== undefined) index.tuning = { ...index.tuning, targetRecall };
+    index.onExpansionMeasured = (measured) =>
+      this.logger.info({ index: name, expansion: measured.expansion, recall: measured.recall, target: measured.target, queries: measured.queries, items: measured.items, recallByExpansion: measured.recallByExpansion }, 'index search ef measured');
     index.onReclaim = (reclaimed) => this.logger.info({ index: name, releasedSlots: reclaimed.slots, reclaimedBytes: reclaimed.bytes, truncatedBytes: reclaimed.truncatedBytes }, 'index space reclaimed');
     return index;
   }

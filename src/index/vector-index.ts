@@ -10,6 +10,7 @@ import { FilterGraph } from './filter-graph.js';
 import { GRAPH_FILE, readGraphState, runGraphCheckpoint, writeGraphState, type RunningCheckpoint } from './graph-checkpoint.js';
 import { VectorFile, type VectorStorage } from './vector-file.js';
 import { WalkGuard } from './walk-guard.js';
+import { measureExpansion, QuerySample, TRUTH_CANDIDATES, TRUTH_OVERSAMPLING, type ExpansionMeasurement, type ExpansionProbe } from './expansion-meter.js';
 import type { EstimateQuery } from './native-graph.js';
 
 export interface IndexModel {
@@ -279,6 +280,12 @@ export interface FilteredSearchTuning {
    * 2026-12-03 (see {@link SEEDS}).
    */
   readonly walkFromSample: boolean;
+  /**
+   * The recall@10 an unfiltered search should reach where the index's settings leave its ef to it: the
+   * smallest ef that reached it on a sample of the index's own queries is measured in the background
+   * and taken (see expansion-meter.ts); 0: no measuring, the ef grows with the index (see {@link graphExpansion}).
+   */
+  readonly targetRecall: number;
 }
 
 /**
@@ -354,6 +361,12 @@ const COPY_PAUSE_MS = 2;
  * after each turn for the requests waiting.
  */
 const GRAPH_SLICE_MS = 4;
+/** A measurement of the ef (see {@link VectorIndex.expansionMeasured}) runs its steps for this long at a time (one step at least: at 1M an exact answer takes ~5 ms, a search at ef 256 ~1)... */
+const MEASURE_SLICE_MS = 4;
+/** ...with this much time for searches between. */
+const MEASURE_GAP_MS = 10;
+/** Where the catalog keeps the last measurement. */
+const MEASURED_EXPANSION_META = 'measured-expansion';
 const GRAPH_BATCH = 32;
 const FILTER_GRAPH_EXPANSION_ADD = 128;
 
@@ -475,6 +488,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   seededWalkFactor: 0.8,
   walkSeeds: true,
   walkFromSample: true,
+  targetRecall: 0.99,
 };
 
 /**
@@ -521,6 +535,15 @@ export class VectorIndex {
   /** A sample of the live codes that tells when an unfiltered graph walk fell short (see {@link WalkGuard}); bench/search turns it off to compare. */
   guardWalks = true;
   private readonly walkGuard: WalkGuard;
+  /** Queries of {@link search}, sampled to measure the ef unfiltered walks need (see {@link measureExpansion}). */
+  private readonly querySample = new QuerySample();
+  /** The last such measurement (kept in the catalog), and the one under way. */
+  private measured: ExpansionMeasurement | undefined;
+  private measuring: Promise<ExpansionMeasurement | undefined> | undefined;
+  /** Whether searches are sampled and measured in the background; bench/search measures once, before its rows. */
+  measureInBackground = true;
+  /** Called when a measurement of the ef ends (to log it). */
+  onExpansionMeasured: ((measurement: ExpansionMeasurement) => void) | undefined;
   /** A slot's sign code, for the walk guard's sample. */
   private readonly codeOf = (slot: number) => this.codes.codeOf(slot);
 
@@ -545,6 +568,8 @@ export class VectorIndex {
     liveCount: number,
   ) {
     this.liveCount = liveCount;
+    const measured = catalog.getMeta(MEASURED_EXPANSION_META);
+    this.measured = measured ? (JSON.parse(measured) as ExpansionMeasurement) : undefined;
     this.walkGuard = new WalkGuard(model.dimension);
     for (let slot = 0; slot < codes.slots; slot++) if (codes.isLive(slot)) this.walkGuard.offer(slot, this.codeOf);
     const held = new Uint8Array(this.slotEnd);
@@ -816,6 +841,7 @@ export class VectorIndex {
   }
 
   search(query: Float32Array, options: SearchOptions): SearchOutcome {
+    if (!options.exact) this.sampleQuery(query);
     const exclude = new Set(options.excludeIds ?? []);
     const { candidates, strategy } = this.candidatesFor(query, options, exclude.size);
     return { hits: this.rank(query, candidates, options, exclude), strategy, candidates: candidates.length };
@@ -1076,10 +1102,96 @@ export class VectorIndex {
     return { candidates: this.codes.scanAll(query, expansion), strategy: 'exact-after-hnsw' };
   }
 
-  /** The ef of an unfiltered graph search for k candidates: the one asked for, the index's setting, or grown with the index (see {@link graphExpansion}); at least k. */
+  /**
+   * The ef of an unfiltered graph search for k candidates: the one asked for, the index's setting, the
+   * one measured on its queries (see {@link measureExpansionNow}), or grown with the index (see
+   * {@link graphExpansion}); at least k.
+   */
   expansionFor(k: number, requested?: number): number {
-    return Math.max(k, requested || this.settings.expansionSearch || graphExpansion(this.graph.size));
+    return Math.max(k, requested || this.settings.expansionSearch || this.measuredExpansion?.expansion || graphExpansion(this.graph.size));
   }
+
+  /** The measurement {@link expansionFor} takes: the last one, made for the tuning's target. */
+  private get measuredExpansion(): ExpansionMeasurement | undefined {
+    return this.tuning.targetRecall > 0 && this.measured?.target === this.tuning.targetRecall ? this.measured : undefined;
+  }
+
+  /** Where the ef of an unfiltered search (limit 10, oversampling 4) comes from now, and the last measurement. */
+  expansionReport(): { expansion: number; source: 'setting' | 'measured' | 'size'; targetRecall: number; measured: ExpansionMeasurement | null } {
+    const source = this.settings.expansionSearch ? 'setting' : this.measuredExpansion ? 'measured' : 'size';
+    return { expansion: this.expansionFor(40), source, targetRecall: this.tuning.targetRecall, measured: this.measured ?? null };
+  }
+
+  /** Whether the ef is the index's to measure: a target, no ef in the settings, and enough items that unfiltered searches walk the graph. */
+  private get measuresExpansion(): boolean {
+    return !this.closed && this.tuning.targetRecall > 0 && !this.settings.expansionSearch && this.liveCount > this.settings.exactThreshold;
+  }
+
+  /** Samples a search's query, and starts a measurement in the background when one is due (see {@link QuerySample.due}). */
+  private sampleQuery(query: Float32Array): void {
+    if (!this.measureInBackground || !this.measuresExpansion) return;
+    this.querySample.offer(query);
+    if (this.measuring || !this.querySample.due(this.liveCount, this.measuredExpansion)) return;
+    const steps = measureExpansion(this.querySample.take(), this.expansionProbe, this.tuning.targetRecall, this.liveCount);
+    this.measuring = new Promise((resolve) => {
+      // A slice of steps (one exact answer or one search each) at a time, searches served between; a
+      // closed index's next slice ends the measurement, so that the promise settles.
+      const slice = () => {
+        if (!this.measuresExpansion) {
+          this.measuring = undefined;
+          return resolve(undefined);
+        }
+        const until = performance.now() + MEASURE_SLICE_MS;
+        let step = steps.next();
+        while (!step.done && performance.now() < until) step = steps.next();
+        if (!step.done) return void setTimeout(slice, MEASURE_GAP_MS).unref();
+        this.measuring = undefined;
+        this.adoptMeasurement(step.value);
+        resolve(step.value);
+      };
+      setTimeout(slice, MEASURE_GAP_MS).unref();
+    });
+  }
+
+  /** The measurement under way, when it ends (undefined: none under way, or the index closed or stopped measuring first). */
+  expansionMeasured(): Promise<ExpansionMeasurement | undefined> {
+    return this.measuring ?? Promise.resolve(undefined);
+  }
+
+  /**
+   * Measures the ef unfiltered searches need on `queries` at once (bench/search, with queries of its
+   * own), and takes it unless the settings set one.
+   */
+  measureExpansionNow(queries: readonly Float32Array[]): ExpansionMeasurement {
+    const steps = measureExpansion(queries, this.expansionProbe, this.tuning.targetRecall || 0.99, this.liveCount);
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    this.adoptMeasurement(step.value);
+    return step.value;
+  }
+
+  /** Drops the last measurement: the ef grows with the index until the next (bench/search, to time the default of old). */
+  forgetExpansion(): void {
+    this.measured = undefined;
+    this.catalog.deleteMeta(MEASURED_EXPANSION_META);
+  }
+
+  private adoptMeasurement(measurement: ExpansionMeasurement): void {
+    if (this.closed) return;
+    this.measured = measurement;
+    this.catalog.setMeta(MEASURED_EXPANSION_META, JSON.stringify(measurement));
+    this.onExpansionMeasured?.(measurement);
+  }
+
+  /** What a measurement compares: the top 10 of the search's own stages over every code (see {@link TRUTH_CANDIDATES}), and of an unfiltered search at an ef. */
+  private readonly expansionProbe: ExpansionProbe = {
+    truth: (query) => {
+      const candidates = this.narrow(query, this.codes.scanAll(query, TRUTH_CANDIDATES), 10 * TRUTH_OVERSAMPLING);
+      const { order } = this.score(query, candidates, { rescore: true });
+      return order.slice(0, 10).map((i) => candidates[i]!.slot);
+    },
+    answer: (query, expansion) => this.searchSlots(query, { limit: 10, oversampling: 4, rescore: true, expansion }).slots,
+  };
 
   /** The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or estimated from their Hamming distances) and their order, best first (ties by slot). */
   private score(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'rescore'>, vectors = this.vectors): { order: number[]; scores: Float64Array } {

@@ -34,10 +34,29 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
       expansion_search: index.settings.expansionSearch || null,
       exact_threshold: index.settings.exactThreshold,
     },
+    search_expansion: describeExpansion(index),
     bytes: stats.bytes,
     filter_copies: { ...index.postingCopies, budget_bytes: index.tuning.copyBytesPerItem * stats.count },
     filter_graphs: { ...index.filterGraphStats, budget_bytes: index.tuning.graphBytesPerItem * stats.count },
     created_at: index.createdAt,
+  };
+}
+
+function describeExpansion(index: VectorIndex) {
+  const { expansion, source, targetRecall, measured } = index.expansionReport();
+  return {
+    expansion_search: expansion,
+    source,
+    target_recall: targetRecall,
+    measured: measured && {
+      expansion_search: measured.expansion,
+      recall: measured.recall,
+      target_recall: measured.target,
+      queries: measured.queries,
+      items: measured.items,
+      measured_at: measured.measuredAt,
+      recall_by_expansion: measured.recallByExpansion.map((step) => ({ expansion_search: step.expansion, recall: step.recall })),
+    },
   };
 }
 

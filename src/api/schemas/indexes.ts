@@ -25,7 +25,7 @@ export const createIndexRequest = z.strictObject({
   vector_storage: z.enum(['f32', 'f16']).optional().describe('Float vectors kept for rescoring (default f32)'),
   connectivity: z.number().int().min(2).max(128).optional().describe('HNSW links per node (default 16)'),
   expansion_add: graphExpansion.optional().describe('Default 256'),
-  expansion_search: graphExpansion.optional().describe('Graph candidates (ef) per unfiltered search, at least the limit × oversampling. Default: grows with the index, 64 up to 100k items, 256 at 1M, at most 1024'),
+  expansion_search: graphExpansion.optional().describe('Graph candidates (ef) per unfiltered search, at least the limit × oversampling. Default: the smallest that reaches LOOKBOOK_SEARCH_TARGET_RECALL (0.99) on a sample of the index’s own queries, measured in the background; until then it grows with the index, 64 up to 100k items, 256 at 1M'),
   exact_threshold: z.number().int().min(0).optional().describe('Indexes or filtered subsets up to this size are scanned exactly (default 20000)'),
 });
 
@@ -103,9 +103,30 @@ export const indexResponse = z.strictObject({
     vector_storage: z.enum(['f32', 'f16']),
     connectivity: z.number().int(),
     expansion_add: z.number().int(),
-    expansion_search: z.number().int().nullable().describe('null: grows with the index (64 up to 100k items, 256 at 1M)'),
+    expansion_search: z.number().int().nullable().describe('null: measured on the index’s own queries, or grown with the index until then (64 up to 100k items, 256 at 1M): see search_expansion'),
     exact_threshold: z.number().int(),
   }),
+  search_expansion: z
+    .strictObject({
+      expansion_search: z.number().int().describe('The ef an unfiltered search (limit 10, oversampling 4) walks the graph with now'),
+      source: z
+        .enum(['setting', 'measured', 'size'])
+        .describe("setting: the index's expansion_search; measured: the smallest ef that reached target_recall on a sample of the index's own queries; size: grown with the index (no measurement yet, or measuring off)"),
+      target_recall: z.number().describe('LOOKBOOK_SEARCH_TARGET_RECALL (0: no measuring)'),
+      measured: z
+        .strictObject({
+          expansion_search: z.number().int(),
+          recall: z.number().describe('Mean recall@10 at that ef against the exact answer over the codes (their nearest 160 by Hamming distance, rescored)'),
+          target_recall: z.number(),
+          queries: z.number().int(),
+          items: z.number().int().describe('Live items when measured'),
+          measured_at: z.string(),
+          recall_by_expansion: z.array(z.strictObject({ expansion_search: z.number().int(), recall: z.number() })).describe('Every ef tried, smallest first'),
+        })
+        .nullable()
+        .describe('The last measurement: made in the background once the index holds more items than exact_threshold and has answered 128 searches, again when its items change by a tenth or after 10 minutes of new queries'),
+    })
+    .describe("How many graph candidates (ef) unfiltered searches keep, and why"),
   bytes: z.record(z.string(), z.number()).describe('Bytes on disk by part'),
   filter_copies: z
     .strictObject({
