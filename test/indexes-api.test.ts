@@ -47,8 +47,9 @@ describe('index management', () => {
       settings: { vector_storage: 'f16' },
       filter_copies: { filters: 0, bytes: 0, budget_bytes: 0 },
       filter_graphs: { filters: 0, bytes: 0, budget_bytes: 0 },
-      // Nothing measured yet: the ef grown with the index (64 up to 100k items).
-      search_expansion: { expansion_search: 64, source: 'size', target_recall: 0.99, measured: null },
+      // The ef grown with the index (64 up to 100k items).
+      // Nothing measured yet, and no more items than exact_threshold: scanned.
+      search_expansion: { expansion_search: 64, exact_scan: true, source: 'size', target_recall: 0.99, measured: null },
     });
     expect((await call('POST', '/v1/indexes', { name: 'catalog-a' })).json.error.code).toBe('index_exists');
     expect((await call('POST', '/v1/indexes', { name: '../etc' })).status).toBe(400);
@@ -237,7 +238,7 @@ describe('search over HTTP', () => {
       expect((await call('POST', '/v1/indexes/metered/items', { items })).json).toMatchObject({ failed: 0 });
     }
     // An index created with an ef keeps it.
-    expect((await call('GET', '/v1/indexes/walk')).json.search_expansion).toEqual({ expansion_search: 40, source: 'setting', target_recall: 0.99, measured: null });
+    expect((await call('GET', '/v1/indexes/walk')).json.search_expansion).toEqual({ expansion_search: 40, exact_scan: false, source: 'setting', target_recall: 0.99, measured: null });
     // One search in four is sampled; 32 sampled start a measurement in the background.
     for (let i = 0; i < 125; i++) expect((await call('POST', '/v1/indexes/metered/search', { query: { vector: vector() } })).status).toBe(200);
     let described: any;
@@ -254,6 +255,11 @@ describe('search over HTTP', () => {
     expect(steps.at(-1).expansion_search).toBeGreaterThanOrEqual(expansion.measured.expansion_search);
     expect(steps.find((step: any) => step.expansion_search === expansion.measured.expansion_search).recall).toBe(expansion.measured.recall);
     for (const step of steps) expect(step.recall).toBeGreaterThan(0.5);
+    // Searches walk at that ef, or scan every code where the measurement found that no slower.
+    expect(expansion.exact_scan).toBe(expansion.measured.scan);
+    const searched = await call('POST', '/v1/indexes/metered/search', { query: { vector: vector() } });
+    if (expansion.measured.scan) expect(searched.json.strategy).toBe('exact');
+    else expect(searched.json.strategy).toMatch(/^hnsw/);
   });
 
   it('validates search requests', async () => {

@@ -40,8 +40,8 @@ function indexOf(vectors: readonly Float32Array[], settings: Partial<IndexSettin
   return index;
 }
 
-/** Recall@10 of the index's searches at `expansion` against the exact float top 10 over every vector. */
-function floatRecall(index: VectorIndex, vectors: readonly Float32Array[], queries: readonly Float32Array[], expansion: number): number {
+/** Recall@10 of the index's searches at `expansion` (its own: undefined) against the exact float top 10 over every vector. */
+function floatRecall(index: VectorIndex, vectors: readonly Float32Array[], queries: readonly Float32Array[], expansion?: number): number {
   let hits = 0;
   for (const query of queries) {
     const scores = vectors.map((vector, i) => ({ i, score: vector.reduce((sum, x, d) => sum + x * query[d]!, 0) }));
@@ -51,25 +51,44 @@ function floatRecall(index: VectorIndex, vectors: readonly Float32Array[], queri
   return hits / (10 * queries.length);
 }
 
+/** Busy for `ms`. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 describe('measureExpansion', () => {
-  /** A probe whose answer at each ef finds `found[ef]` of the 10 true slots for every query. */
-  const probe = (found: Record<number, number>): ExpansionProbe => ({
-    truth: () => Array.from({ length: 10 }, (_, i) => i),
-    answer: (_, expansion) => Array.from({ length: 10 }, (_, i) => (i < found[expansion]! ? i : 100 + i)),
+  /** The first `n` of the 10 true slots, and others. */
+  const finding = (n: number) => Array.from({ length: 10 }, (_, i) => (i < n ? i : 100 + i));
+  /**
+   * A probe whose answer at each ef finds `found[ef]` of the 10 true slots for every query, in
+   * `walkMs`; whose scan finds `scanFound` at once; and whose answer over every code takes `truthMs`.
+   */
+  const probe = (found: Record<number, number>, { scanFound = 10, walkMs = 0, truthMs = 0 } = {}): ExpansionProbe => ({
+    truth: () => {
+      spin(truthMs);
+      return finding(10);
+    },
+    answer: (_, expansion) => {
+      spin(walkMs);
+      return finding(found[expansion]!);
+    },
+    scan: () => finding(scanFound),
   });
-  const run = (found: Record<number, number>, target = 0.9) => {
-    const steps = measureExpansion([new Float32Array(4), new Float32Array(4)], probe(found), target, 1000);
+  const run = (found: Record<number, number>, target = 0.9, times: Parameters<typeof probe>[1] = {}) => {
+    const steps = measureExpansion([new Float32Array(4), new Float32Array(4)], probe(found, times), target, 1000);
     let step = steps.next();
     while (!step.done) step = steps.next();
     return step.value;
   };
+  const efs = (measured: ExpansionMeasurement) => measured.recallByExpansion.map(({ expansion, recall }) => ({ expansion, recall }));
   const full = (values: number[]) => Object.fromEntries(EXPANSION_LADDER.map((ef, i) => [ef, values[i]!]));
 
   it('takes the smallest ef that reaches the target, and tries none above it', () => {
     const measured = run(full([5, 7, 9, 10, 10, 10, 10, 10, 10]));
     expect(measured.expansion).toBe(128);
     expect(measured.recall).toBe(0.9);
-    expect(measured.recallByExpansion).toEqual([
+    expect(efs(measured)).toEqual([
       { expansion: 64, recall: 0.5 },
       { expansion: 96, recall: 0.7 },
       { expansion: 128, recall: 0.9 },
@@ -84,6 +103,20 @@ describe('measureExpansion', () => {
     expect(plateau.recallByExpansion.map((step) => step.expansion)).toEqual([64, 96, 128, 192]);
     // A pause of one step is not a plateau.
     expect(run(full([6, 8, 8, 9, 9, 9, 9, 9, 9])).expansion).toBe(192);
+  });
+
+  it('scans every code instead where that is as good and no slower, or reaches the target where no walk does; tries no scan far slower than the walks', () => {
+    const walkMs = 0.3;
+    // The walks reach 0.8 at most (what no ef finds), the scan everything at once.
+    const unreached = run(full([6, 8, 8, 8, 8, 8, 8, 8, 8]), 0.9, { walkMs, scanFound: 10 });
+    expect(unreached).toMatchObject({ expansion: 96, recall: 0.8, scan: true, scanned: { recall: 1 } });
+    expect(unreached.scanned!.ms).toBeLessThan(walkMs);
+    // As good as the walks and no slower.
+    expect(run(full([6, 9, 10, 10, 10, 10, 10, 10, 10]), 0.9, { walkMs, scanFound: 9 })).toMatchObject({ expansion: 96, scan: true });
+    // Faster but worse than the walk that reached the target.
+    expect(run(full([6, 9, 10, 10, 10, 10, 10, 10, 10]), 0.9, { walkMs, scanFound: 5 })).toMatchObject({ expansion: 96, scan: false, scanned: { recall: 0.5 } });
+    // The answer over every code (a scan and more) took over 16 times the walks: no scan tried.
+    expect(run(full([6, 8, 8, 8, 8, 8, 8, 8, 8]), 0.9, { truthMs: 20 * 0.05, walkMs: 0.05 })).toMatchObject({ expansion: 96, scan: false, scanned: null });
   });
 
   it('takes the largest ef when recall still grows at the top of the ladder', () => {
@@ -143,7 +176,12 @@ describe('VectorIndex: the ef measured on its queries', () => {
     expect(index.expansionReport()).toMatchObject({ expansion: measured.expansion, source: 'measured', targetRecall: 0.99 });
     // Checked on other queries against the exact float answer: the measured ef finds more of it than the least one.
     const held = hard.queries(40);
-    expect(floatRecall(index, hard.vectors, held, measured.expansion)).toBeGreaterThan(floatRecall(index, hard.vectors, held, 64) + 0.1);
+    const least = floatRecall(index, hard.vectors, held, 64);
+    expect(floatRecall(index, hard.vectors, held, measured.expansion)).toBeGreaterThan(least + 0.1);
+    // Its searches: walks at that ef, or scans of every code where the measurement found them no slower.
+    expect(index.search(held[0]!, { limit: 10, oversampling: 4, rescore: true }).strategy).toBe(measured.scan ? 'exact' : 'hnsw');
+    expect(index.expansionReport().scan).toBe(measured.scan);
+    expect(floatRecall(index, hard.vectors, held)).toBeGreaterThan(least + 0.1);
 
     // Tight groups of near-duplicates: ef 64 finds them all.
     const easy = dataset(6000, 10, 0.02, 2);
@@ -176,10 +214,10 @@ describe('VectorIndex: the ef measured on its queries', () => {
     const dir = index.dir;
     index.close();
     const reopened = VectorIndex.open(dir);
-    expect(reopened.expansionReport()).toEqual({ expansion: measured!.expansion, source: 'measured', targetRecall: 0.99, measured });
+    expect(reopened.expansionReport()).toEqual({ expansion: measured!.expansion, scan: measured!.scan, source: 'measured', targetRecall: 0.99, measured });
     // Measuring off: the ef grows with the index again.
     reopened.tuning = { ...reopened.tuning, targetRecall: 0 };
-    expect(reopened.expansionReport()).toMatchObject({ expansion: 64, source: 'size' });
+    expect(reopened.expansionReport()).toMatchObject({ expansion: 64, scan: false, source: 'size' });
     // Forgotten (bench/search's --measure-queries 0): gone from the catalog too.
     reopened.forgetExpansion();
     reopened.close();
@@ -197,7 +235,7 @@ describe('VectorIndex: the ef measured on its queries', () => {
     const small = indexOf(hard.vectors.slice(0, 2000), { exactThreshold: 2000 });
     for (const query of queries) small.search(query, { limit: 10, oversampling: 4, rescore: true });
     expect(await small.expansionMeasured()).toBeUndefined();
-    expect(small.expansionReport()).toMatchObject({ source: 'size', measured: null });
+    expect(small.expansionReport()).toMatchObject({ scan: true, source: 'size', measured: null });
     small.close();
   });
 

@@ -11,7 +11,8 @@
  * the two-bit estimate to {@link TRUTH_OVERSAMPLING} × 10, rescored. What it measures is what the
  * graph loses, not what the codes do (oversampling sets that): an ef past which the answer no longer
  * improves is enough. The smallest ef whose answers hold the target share of that answer, or past
- * which they stop improving, becomes the index's (as turbopuffer and Vespa measure recall on
+ * which they stop improving, becomes the index's — and its searches take their candidates from a
+ * scan of every code instead of a walk where that took no longer (as turbopuffer and Vespa measure recall on
  * production queries, and FAISS's
  * auto-tuning picks the cheapest setting that reaches a recall).
  */
@@ -37,6 +38,8 @@ export const REMEASURE_AFTER_MS = 10 * 60_000;
  * the smallest ef tried within this of the best recall is taken.
  */
 export const PLATEAU = 0.001;
+/** A scan is timed where the answers over every code (a scan and more) took less than this many times the walks at the ef taken. */
+export const SCAN_WORTH_TRYING = 16;
 
 export interface ExpansionMeasurement {
   /** The ef taken: the smallest whose recall reached the target, or, where recall stopped growing, the smallest near the best. */
@@ -48,14 +51,28 @@ export interface ExpansionMeasurement {
   /** Live items when measured. */
   readonly items: number;
   readonly measuredAt: string;
-  /** Every ef tried, smallest first: the ladder up to the one taken or the one after it. */
-  readonly recallByExpansion: readonly { readonly expansion: number; readonly recall: number }[];
+  /** Every ef tried, smallest first (the ladder up to the one taken, or where it stopped), and the mean ms of its searches. */
+  readonly recallByExpansion: readonly { readonly expansion: number; readonly recall: number; readonly ms: number }[];
+  /**
+   * Mean ms and recall of searches whose candidates at the ef taken came from a scan of every code:
+   * measured where the answers over every code took less than {@link SCAN_WORTH_TRYING} times the walks
+   * (else null: at 1M a scan takes ~5 ms, a walk at ef 64 ~0.3).
+   */
+  readonly scanned: { readonly ms: number; readonly recall: number } | null;
+  /**
+   * Whether unfiltered searches scan every code instead of walking: the scan took no longer than the
+   * walks at the ef taken for as much recall (a small index, or data where only a walk over much of it
+   * finds the answer), or it reached the target where no walk did (groups of near-duplicates whose
+   * codes the graph's links leave some of unreached: 60k items in groups of ten, 0.90 at every ef).
+   */
+  readonly scan: boolean;
 }
 
-/** What the meter asks of the index: the top 10 slots of the exact answer and of a search at an ef. */
+/** What the meter asks of the index: the top 10 slots of the answer over every code, of a search at an ef, and of one whose candidates come from a scan of every code instead of a walk at that ef. */
 export interface ExpansionProbe {
   truth(query: Float32Array): ArrayLike<number>;
   answer(query: Float32Array, expansion: number): ArrayLike<number>;
+  scan(query: Float32Array, expansion: number): ArrayLike<number>;
 }
 
 /** The share of `truth` that `found` holds. */
@@ -80,19 +97,31 @@ export function* measureExpansion(
   ladder: readonly number[] = EXPANSION_LADDER,
 ): Generator<void, ExpansionMeasurement> {
   const truths: ArrayLike<number>[] = [];
+  let truthMs = 0;
   for (const query of queries) {
+    const started = performance.now();
     truths.push(probe.truth(query));
+    truthMs += performance.now() - started;
     yield;
   }
-  const tried: { expansion: number; recall: number }[] = [];
-  let taken: { expansion: number; recall: number } | undefined;
-  for (const expansion of ladder) {
+  const n = Math.max(queries.length, 1);
+  /** Mean ms and recall of `search` over the queries. */
+  function* time(search: (query: Float32Array) => ArrayLike<number>): Generator<void, { ms: number; recall: number }> {
     let sum = 0;
+    let ms = 0;
     for (let q = 0; q < queries.length; q++) {
-      sum += recallOf(probe.answer(queries[q]!, expansion), truths[q]!);
+      const started = performance.now();
+      const found = search(queries[q]!);
+      ms += performance.now() - started;
+      sum += recallOf(found, truths[q]!);
       yield;
     }
-    const step = { expansion, recall: queries.length ? sum / queries.length : 1 };
+    return { ms: ms / n, recall: queries.length ? sum / n : 1 };
+  }
+  const tried: { expansion: number; recall: number; ms: number }[] = [];
+  let taken: { expansion: number; recall: number; ms: number } | undefined;
+  for (const expansion of ladder) {
+    const step = { expansion, ...(yield* time((query) => probe.answer(query, expansion))) };
     tried.push(step);
     if (step.recall >= target) {
       taken = step;
@@ -106,7 +135,11 @@ export function* measureExpansion(
     }
   }
   taken ??= tried.at(-1)!;
-  return { ...taken, target, queries: queries.length, items, measuredAt: new Date().toISOString(), recallByExpansion: tried };
+  const expansion = taken.expansion;
+  const scanned = truthMs / n < SCAN_WORTH_TRYING * taken.ms ? yield* time((query) => probe.scan(query, expansion)) : null;
+  // As good and no slower; or reaching the target where no walk did (a walk may miss what no ef finds: near-duplicates the graph left unlinked).
+  const scan = scanned !== null && ((scanned.ms <= taken.ms && scanned.recall >= taken.recall - PLATEAU) || (scanned.recall >= target && taken.recall < target));
+  return { expansion, recall: taken.recall, target, queries: queries.length, items, measuredAt: new Date().toISOString(), recallByExpansion: tried, scanned, scan };
 }
 
 /** The sample of an index's queries and when to measure again. */

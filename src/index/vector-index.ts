@@ -964,6 +964,10 @@ export class VectorIndex {
     } else if (options.exact || count <= this.settings.exactThreshold) {
       candidates = this.codes.scanAll(query, k);
       strategy = 'exact';
+    } else if (!options.expansion && this.measuredExpansion?.scan) {
+      // The measurement found a scan of every code for the ef's candidates no slower than the walk, and as good.
+      candidates = this.narrow(query, this.codes.scanAll(query, this.expansionFor(k)), k);
+      strategy = 'exact';
     } else {
       // The graph's whole candidate list (its ef), narrowed to k by the estimated dot products: the same graph walk, a better k.
       const expansion = this.expansionFor(k, options.expansion);
@@ -1117,9 +1121,10 @@ export class VectorIndex {
   }
 
   /** Where the ef of an unfiltered search (limit 10, oversampling 4) comes from now, and the last measurement. */
-  expansionReport(): { expansion: number; source: 'setting' | 'measured' | 'size'; targetRecall: number; measured: ExpansionMeasurement | null } {
+  expansionReport(): { expansion: number; scan: boolean; source: 'setting' | 'measured' | 'size'; targetRecall: number; measured: ExpansionMeasurement | null } {
     const source = this.settings.expansionSearch ? 'setting' : this.measuredExpansion ? 'measured' : 'size';
-    return { expansion: this.expansionFor(40), source, targetRecall: this.tuning.targetRecall, measured: this.measured ?? null };
+    const scan = this.liveCount <= this.settings.exactThreshold || (source === 'measured' && this.measured!.scan);
+    return { expansion: this.expansionFor(40), scan, source, targetRecall: this.tuning.targetRecall, measured: this.measured ?? null };
   }
 
   /** Whether the ef is the index's to measure: a target, no ef in the settings, and enough items that unfiltered searches walk the graph. */
@@ -1191,6 +1196,11 @@ export class VectorIndex {
       return order.slice(0, 10).map((i) => candidates[i]!.slot);
     },
     answer: (query, expansion) => this.searchSlots(query, { limit: 10, oversampling: 4, rescore: true, expansion }).slots,
+    scan: (query, expansion) => {
+      const candidates = this.narrow(query, this.codes.scanAll(query, Math.max(40, expansion)), 40);
+      const { order } = this.score(query, candidates, { rescore: true });
+      return order.slice(0, 10).map((i) => candidates[i]!.slot);
+    },
   };
 
   /** The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or estimated from their Hamming distances) and their order, best first (ties by slot). */

@@ -43,9 +43,10 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
 }
 
 function describeExpansion(index: VectorIndex) {
-  const { expansion, source, targetRecall, measured } = index.expansionReport();
+  const { expansion, scan, source, targetRecall, measured } = index.expansionReport();
   return {
     expansion_search: expansion,
+    exact_scan: scan,
     source,
     target_recall: targetRecall,
     measured: measured && {
@@ -55,7 +56,9 @@ function describeExpansion(index: VectorIndex) {
       queries: measured.queries,
       items: measured.items,
       measured_at: measured.measuredAt,
-      recall_by_expansion: measured.recallByExpansion.map((step) => ({ expansion_search: step.expansion, recall: step.recall })),
+      recall_by_expansion: measured.recallByExpansion.map((step) => ({ expansion_search: step.expansion, recall: step.recall, ms: step.ms })),
+      scanned: measured.scanned,
+      scan: measured.scan,
     },
   };
 }

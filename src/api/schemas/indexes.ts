@@ -109,6 +109,7 @@ export const indexResponse = z.strictObject({
   search_expansion: z
     .strictObject({
       expansion_search: z.number().int().describe('The ef an unfiltered search (limit 10, oversampling 4) walks the graph with now'),
+      exact_scan: z.boolean().describe('Whether unfiltered searches scan every code instead: an index of up to exact_threshold items, or one whose measurement found the scan no slower than the walks the ef needs'),
       source: z
         .enum(['setting', 'measured', 'size'])
         .describe("setting: the index's expansion_search; measured: the smallest ef that reached target_recall on a sample of the index's own queries; size: grown with the index (no measurement yet, or measuring off)"),
@@ -121,7 +122,12 @@ export const indexResponse = z.strictObject({
           queries: z.number().int(),
           items: z.number().int().describe('Live items when measured'),
           measured_at: z.string(),
-          recall_by_expansion: z.array(z.strictObject({ expansion_search: z.number().int(), recall: z.number() })).describe('Every ef tried, smallest first'),
+          recall_by_expansion: z.array(z.strictObject({ expansion_search: z.number().int(), recall: z.number(), ms: z.number().describe('Mean time of a search at that ef') })).describe('Every ef tried, smallest first'),
+          scanned: z
+            .strictObject({ ms: z.number(), recall: z.number() })
+            .nullable()
+            .describe("Mean time and recall of searches whose candidates at that ef came from a scan of every code instead of a walk; null: not tried, the scan being far slower than the walk"),
+          scan: z.boolean().describe('Whether the scan took no longer than the walks, for as much recall: unfiltered searches scan every code'),
         })
         .nullable()
         .describe('The last measurement: made in the background once the index holds more items than exact_threshold and has answered 128 searches, again when its items change by a tenth or after 10 minutes of new queries'),
