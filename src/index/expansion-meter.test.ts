@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EXPANSION_LADDER, MIN_QUERIES, REMEASURE_AFTER_MS, SAMPLE_EVERY, SAMPLE_SIZE, QuerySample, measureExpansion, type ExpansionMeasurement, type ExpansionProbe } from './expansion-meter.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex, type IndexSettings } from './vector-index.js';
 import { rng } from '../util/random.js';
@@ -237,6 +237,27 @@ describe('VectorIndex: the ef measured on its queries', () => {
     expect(await small.expansionMeasured()).toBeUndefined();
     expect(small.expansionReport()).toMatchObject({ scan: true, source: 'size', measured: null });
     small.close();
+  });
+
+  it('ends a measurement that fails, reporting the error, and measures again later', async () => {
+    const hard = dataset(3000, 20, 0.25, 5);
+    const index = indexOf(hard.vectors);
+    const errors: unknown[] = [];
+    index.onExpansionMeasureFailed = (error) => errors.push(error);
+    const queries = hard.queries((MIN_QUERIES - 1) * SAMPLE_EVERY + 1);
+    for (const query of queries) index.search(query, { limit: 10, oversampling: 4, rescore: true });
+    // A fault in the searches it makes (a disk read, say): the timer's slice must not throw.
+    const searchSlots = vi.spyOn(index, 'searchSlots').mockImplementation(() => {
+      throw new Error('disk gone');
+    });
+    expect(await index.expansionMeasured()).toBeUndefined();
+    expect(errors.map((error) => (error as Error).message)).toEqual(['disk gone']);
+    expect(index.expansionReport().source).toBe('size');
+    searchSlots.mockRestore();
+    // Still due: the next sampled search starts another.
+    for (const query of queries.slice(0, SAMPLE_EVERY)) index.search(query, { limit: 10, oversampling: 4, rescore: true });
+    expect((await index.expansionMeasured())?.expansion).toBeGreaterThan(64);
+    index.close();
   });
 
   it('ends a measurement under way when the index closes', async () => {

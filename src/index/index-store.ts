@@ -218,7 +218,11 @@ export class IndexStore {
     const targetRecall = this.options.targetRecall;
     if (targetRecall !== undefined) index.tuning = { ...index.tuning, targetRecall };
     index.onExpansionMeasured = (measured) =>
-      this.logger.info({ index: name, expansion: measured.expansion, recall: measured.recall, target: measured.target, queries: measured.queries, items: measured.items, recallByExpansion: measured.recallByExpansion }, 'index search ef measured');
+      this.logger.info(
+        { index: name, expansion: measured.expansion, recall: measured.recall, target: measured.target, queries: measured.queries, items: measured.items, recallByExpansion: measured.recallByExpansion, scanned: measured.scanned, scan: measured.scan },
+        'index search ef measured',
+      );
+    index.onExpansionMeasureFailed = (error) => this.logger.error({ index: name, err: error }, 'index search ef measurement failed');
     index.onReclaim = (reclaimed) => this.logger.info({ index: name, releasedSlots: reclaimed.slots, reclaimedBytes: reclaimed.bytes, truncatedBytes: reclaimed.truncatedBytes }, 'index space reclaimed');
     return index;
   }

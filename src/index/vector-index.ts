@@ -542,8 +542,9 @@ export class VectorIndex {
   private measuring: Promise<ExpansionMeasurement | undefined> | undefined;
   /** Whether searches are sampled and measured in the background; bench/search measures once, before its rows. */
   measureInBackground = true;
-  /** Called when a measurement of the ef ends (to log it). */
+  /** Called when a measurement of the ef ends, or fails (to log it). */
   onExpansionMeasured: ((measurement: ExpansionMeasurement) => void) | undefined;
+  onExpansionMeasureFailed: ((error: unknown) => void) | undefined;
   /** A slot's sign code, for the walk guard's sample. */
   private readonly codeOf = (slot: number) => this.codes.codeOf(slot);
 
@@ -1147,8 +1148,16 @@ export class VectorIndex {
           return resolve(undefined);
         }
         const until = performance.now() + MEASURE_SLICE_MS;
-        let step = steps.next();
-        while (!step.done && performance.now() < until) step = steps.next();
+        let step: IteratorResult<void, ExpansionMeasurement>;
+        try {
+          step = steps.next();
+          while (!step.done && performance.now() < until) step = steps.next();
+        } catch (error) {
+          // On a timer nothing above would catch it: the measurement ends, the ef stays, the next one is due as this one was.
+          this.measuring = undefined;
+          this.onExpansionMeasureFailed?.(error);
+          return resolve(undefined);
+        }
         if (!step.done) return void setTimeout(slice, MEASURE_GAP_MS).unref();
         this.measuring = undefined;
         this.adoptMeasurement(step.value);
