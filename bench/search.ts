@@ -20,6 +20,8 @@
  *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --http --http-ef 64   (… on an index created with expansion_search 64)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --ef 256,384,512   (unfiltered rows at other efs than the default)
+ *   npm run bench:search -- --sizes 1000000 --configs b1 --measure-queries 0   (the default ef grown with the index, as before it was measured on queries;
+ *     a --http service measures its index's ef on its own searches, in the background, from its 125th)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --walk-guard on,off   (with and without the walk guard)
  */
 import { execFileSync, fork } from 'node:child_process';
