@@ -276,6 +276,7 @@ struct metric_t {
     float operator()(member_citerator_t a, member_citerator_t b) const noexcept { return hamming(v(a), v(b), codes.words); }
 };
 
+
 // The two-bit estimate of a key's dot product with the query (CodeStore.estimateDots: its sign code
 // read as sign × low or high level, the magnitude plane saying which), from the query's sums over
 // each code byte's set bits (`table`, plane_bytes × 256): three lookups a byte, summed in float in
@@ -737,7 +738,13 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::size_t threads = info[2].As<Napi::Number>().Uint32Value();
         if (threads == 0) threads = threads_;
         threads = std::min({threads, threads_, count});
-        std::atomic<std::size_t> next{0};
+        // Each thread adds one run of the batch's keys, in order, rather than the next key any thread
+        // is free for: keys side by side in a batch are often nearly alike (a product's variants,
+        // upserted together), and two such keys added at the same time do not find each other, link
+        // to the same far nodes, whose lists then keep one of them. Added two at a time that way, 10 %
+        // of 20,000 items in groups of ten nearly alike had no link from any node a walk to their
+        // group reached (recall@10 of the group 0.925 at every ef); added in runs, 0.1 %, as one thread.
+        std::size_t const run = (count + threads - 1) / threads;
         std::atomic<bool> failed{false};
         std::string failure;
         std::vector<std::uint64_t> sinks(threads, 0);
@@ -748,7 +755,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
             index_update_config_t config;
             config.expansion = expansion_add_;
             config.thread = thread;
-            for (std::size_t i; (i = next.fetch_add(1)) < count && !failed.load();) {
+            for (std::size_t i = thread * run, end = std::min(count, i + run); i < end && !failed.load(); ++i) {
                 key_t_ key = key_data[i];
                 pack_signs(values + i * dimensions_, dimensions_, code.data(), rows_->stride);
                 auto on_success = [&](graph_t::member_ref_t member) {
