@@ -62,8 +62,8 @@ export interface ExpansionMeasurement {
   /**
    * Whether unfiltered searches scan every code instead of walking: the scan took no longer than the
    * walks at the ef taken for as much recall (a small index, or data where only a walk over much of it
-   * finds the answer), or it reached the target where no walk did (groups of near-duplicates whose
-   * codes the graph's links leave some of unreached: 60k items in groups of ten, 0.90 at every ef).
+   * finds the answer), or it reached the target where no walk did (groups of duplicates whose
+   * codes the graph reaches only in part: 50k exact duplicates in groups of ten, 0.94 at every ef).
    */
   readonly scan: boolean;
 }
@@ -137,7 +137,7 @@ export function* measureExpansion(
   taken ??= tried.at(-1)!;
   const expansion = taken.expansion;
   const scanned = truthMs / n < SCAN_WORTH_TRYING * taken.ms ? yield* time((query) => probe.scan(query, expansion)) : null;
-  // As good and no slower; or reaching the target where no walk did (a walk may miss what no ef finds: near-duplicates the graph left unlinked).
+  // As good and no slower; or reaching the target where no walk did (a walk may miss what no ef finds: exact duplicates, whose identical codes take up each other's links).
   const scan = scanned !== null && ((scanned.ms <= taken.ms && scanned.recall >= taken.recall - PLATEAU) || (scanned.recall >= target && taken.recall < target));
   return { expansion, recall: taken.recall, target, queries: queries.length, items, measuredAt: new Date().toISOString(), recallByExpansion: tried, scanned, scan };
 }
