@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EXPANSION_LADDER, MIN_QUERIES, REMEASURE_AFTER_MS, SAMPLE_EVERY, SAMPLE_SIZE, QuerySample, measureExpansion, type ExpansionMeasurement, type ExpansionProbe } from './expansion-meter.js';
+import { EXPANSION_LADDER, MIN_QUERIES, REMEASURE_AFTER_MS, SAMPLE_EVERY, SAMPLE_SIZE, QuerySample, measureExpansion, runSteps, type ExpansionMeasurement, type ExpansionProbe } from './expansion-meter.js';
 import { DEFAULT_INDEX_SETTINGS, VectorIndex, type IndexSettings } from './vector-index.js';
 import { rng } from '../util/random.js';
 
@@ -75,12 +75,8 @@ describe('measureExpansion', () => {
     },
     scan: () => finding(scanFound),
   });
-  const run = (found: Record<number, number>, target = 0.9, times: Parameters<typeof probe>[1] = {}) => {
-    const steps = measureExpansion([new Float32Array(4), new Float32Array(4)], probe(found, times), target, 1000);
-    let step = steps.next();
-    while (!step.done) step = steps.next();
-    return step.value;
-  };
+  const run = (found: Record<number, number>, target = 0.9, times: Parameters<typeof probe>[1] = {}) =>
+    runSteps(measureExpansion([new Float32Array(4), new Float32Array(4)], probe(found, times), target, 1000));
   const efs = (measured: ExpansionMeasurement) => measured.recallByExpansion.map(({ expansion, recall }) => ({ expansion, recall }));
   const full = (values: number[]) => Object.fromEntries(EXPANSION_LADDER.map((ef, i) => [ef, values[i]!]));
 

@@ -142,6 +142,13 @@ export function* measureExpansion(
   return { expansion, recall: taken.recall, target, queries: queries.length, items, measuredAt: new Date().toISOString(), recallByExpansion: tried, scanned, scan };
 }
 
+/** Runs `steps` (a measurement's) to the end at once. */
+export function runSteps<T>(steps: Generator<void, T>): T {
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
 /** The sample of an index's queries and when to measure again. */
 export class QuerySample {
   private readonly kept: Float32Array[] = [];

@@ -10,7 +10,7 @@ import { FilterGraph } from './filter-graph.js';
 import { GRAPH_FILE, readGraphState, runGraphCheckpoint, writeGraphState, type RunningCheckpoint } from './graph-checkpoint.js';
 import { VectorFile, type VectorStorage } from './vector-file.js';
 import { WalkGuard } from './walk-guard.js';
-import { measureExpansion, QuerySample, TRUTH_CANDIDATES, TRUTH_OVERSAMPLING, type ExpansionMeasurement, type ExpansionProbe } from './expansion-meter.js';
+import { measureExpansion, QuerySample, runSteps, TRUTH_CANDIDATES, TRUTH_OVERSAMPLING, type ExpansionMeasurement, type ExpansionProbe } from './expansion-meter.js';
 import type { EstimateQuery } from './native-graph.js';
 
 export interface IndexModel {
@@ -854,7 +854,11 @@ export class VectorIndex {
    * measures ("index search plus rescoring"): bench/search times it beside the whole search.
    */
   searchSlots(query: Float32Array, options: Omit<SearchOptions, 'excludeIds'>): { slots: Uint32Array; scores: Float64Array } {
-    const { candidates } = this.candidatesFor(query, options, 0);
+    return this.topSlots(query, this.candidatesFor(query, options, 0).candidates, options);
+  }
+
+  /** The slots of the top `limit` of `candidates` by their rescored (or estimated) dot products, best first. */
+  private topSlots(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>): { slots: Uint32Array; scores: Float64Array } {
     const { order, scores } = this.score(query, candidates, options);
     const top = order.slice(0, options.limit);
     return { slots: Uint32Array.from(top, (i) => candidates[i]!.slot), scores: Float64Array.from(top, (i) => scores[i]!) };
@@ -967,7 +971,7 @@ export class VectorIndex {
       strategy = 'exact';
     } else if (!options.expansion && this.measuredExpansion?.scan) {
       // The measurement found a scan of every code for the ef's candidates no slower than the walk, and as good.
-      candidates = this.narrow(query, this.codes.scanAll(query, this.expansionFor(k)), k);
+      candidates = this.scanNarrowed(query, this.expansionFor(k), k);
       strategy = 'exact';
     } else {
       // The graph's whole candidate list (its ef), narrowed to k by the estimated dot products: the same graph walk, a better k.
@@ -1177,11 +1181,9 @@ export class VectorIndex {
    * own), and takes it unless the settings set one.
    */
   measureExpansionNow(queries: readonly Float32Array[]): ExpansionMeasurement {
-    const steps = measureExpansion(queries, this.expansionProbe, this.tuning.targetRecall || 0.99, this.liveCount);
-    let step = steps.next();
-    while (!step.done) step = steps.next();
-    this.adoptMeasurement(step.value);
-    return step.value;
+    const measurement = runSteps(measureExpansion(queries, this.expansionProbe, this.tuning.targetRecall || 0.99, this.liveCount));
+    this.adoptMeasurement(measurement);
+    return measurement;
   }
 
   /** Drops the last measurement: the ef grows with the index until the next (bench/search, to time the default of old). */
@@ -1197,19 +1199,19 @@ export class VectorIndex {
     this.onExpansionMeasured?.(measurement);
   }
 
-  /** What a measurement compares: the top 10 of the search's own stages over every code (see {@link TRUTH_CANDIDATES}), and of an unfiltered search at an ef. */
+  /** The k candidates of a scan of every code as a walk at `expansion` gives them: its nearest `expansion` codes, narrowed by the estimate. */
+  private scanNarrowed(query: Float32Array, expansion: number, k: number): CodeCandidate[] {
+    return this.narrow(query, this.codes.scanAll(query, Math.max(k, expansion)), k);
+  }
+
+  /**
+   * What a measurement compares, each the top 10 rescored: the search's own stages over every code
+   * (see {@link TRUTH_CANDIDATES}), an unfiltered search at an ef, and one whose candidates come from a scan.
+   */
   private readonly expansionProbe: ExpansionProbe = {
-    truth: (query) => {
-      const candidates = this.narrow(query, this.codes.scanAll(query, TRUTH_CANDIDATES), 10 * TRUTH_OVERSAMPLING);
-      const { order } = this.score(query, candidates, { rescore: true });
-      return order.slice(0, 10).map((i) => candidates[i]!.slot);
-    },
+    truth: (query) => this.topSlots(query, this.scanNarrowed(query, TRUTH_CANDIDATES, 10 * TRUTH_OVERSAMPLING), { limit: 10, rescore: true }).slots,
     answer: (query, expansion) => this.searchSlots(query, { limit: 10, oversampling: 4, rescore: true, expansion }).slots,
-    scan: (query, expansion) => {
-      const candidates = this.narrow(query, this.codes.scanAll(query, Math.max(40, expansion)), 40);
-      const { order } = this.score(query, candidates, { rescore: true });
-      return order.slice(0, 10).map((i) => candidates[i]!.slot);
-    },
+    scan: (query, expansion) => this.topSlots(query, this.scanNarrowed(query, expansion, 40), { limit: 10, rescore: true }).slots,
   };
 
   /** The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or estimated from their Hamming distances) and their order, best first (ties by slot). */
