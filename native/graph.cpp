@@ -276,7 +276,6 @@ struct metric_t {
     float operator()(member_citerator_t a, member_citerator_t b) const noexcept { return hamming(v(a), v(b), codes.words); }
 };
 
-
 // The two-bit estimate of a key's dot product with the query (CodeStore.estimateDots: its sign code
 // read as sign × low or high level, the magnitude plane saying which), from the query's sums over
 // each code byte's set bits (`table`, plane_bytes × 256): three lookups a byte, summed in float in
@@ -741,9 +740,9 @@ class Graph : public Napi::ObjectWrap<Graph> {
         // Each thread adds one run of the batch's keys, in order, rather than the next key any thread
         // is free for: keys side by side in a batch are often nearly alike (a product's variants,
         // upserted together), and two such keys added at the same time do not find each other, link
-        // to the same far nodes, whose lists then keep one of them. Added two at a time that way, 10 %
-        // of 20,000 items in groups of ten nearly alike had no link from any node a walk to their
-        // group reached (recall@10 of the group 0.925 at every ef); added in runs, 0.1 %, as one thread.
+        // to the same far nodes, whose lists then keep one of them. Added two at a time that way, 7.5 %
+        // of 20,000 items in groups of ten nearly alike were out of reach of walks to their group
+        // (0.925 of each group found at any ef); added in runs, none, as on one thread.
         std::size_t const run = (count + threads - 1) / threads;
         std::atomic<bool> failed{false};
         std::string failure;
