@@ -130,7 +130,7 @@ export const indexResponse = z.strictObject({
           scan: z.boolean().describe('Whether the scan took no longer than the walks, for as much recall: unfiltered searches scan every code'),
         })
         .nullable()
-        .describe('The last measurement: made in the background once the index holds more items than exact_threshold and has answered 128 searches, again when its items change by a tenth or after 10 minutes of new queries'),
+        .describe('The last measurement: made in the background once the index holds more items than exact_threshold and has answered 125 searches (one in four sampled, 32 of them), again when its live items change by a tenth, or 10 minutes after the last once 256 more searches (a whole new sample) have come'),
     })
     .describe("How many graph candidates (ef) unfiltered searches keep, and why"),
   bytes: z.record(z.string(), z.number()).describe('Bytes on disk by part'),
