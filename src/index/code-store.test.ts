@@ -37,7 +37,17 @@ describe('CodeStore scans', () => {
         expect(store.scanAll(query, 25)).toEqual(reference(query, vectors, 25));
         const subset = new Map([...vectors].filter(([slot]) => slot % 5 === q));
         expect(store.scanSlots(query, Uint32Array.from(subset.keys()), 10)).toEqual(reference(query, subset, 10));
+        // A range of slots (as the ef's measurement scans every code, in parts), past the end too.
+        for (const [from, to] of [
+          [0, 1024],
+          [1024, 2560],
+          [2560, 9000],
+        ] as const) {
+          const range = new Map([...vectors].filter(([slot]) => slot >= from && slot < to));
+          expect(store.scanRange(query, 25, from, to)).toEqual(reference(query, range, 25));
+        }
       }
+      expect(() => store.scanRange(randomVector(random, dimension), 5, 100, 200)).toThrow('multiple of 64');
       expect(store.liveSlots()).toEqual([...vectors.keys()]);
       store.close();
     });

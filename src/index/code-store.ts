@@ -277,9 +277,19 @@ export class CodeStore {
 
   /** The top `k` live slots by Hamming distance to `query` (ties by slot), scanning every code. */
   scanAll(query: ArrayLike<number>, k: number): CodeCandidate[] {
+    return this.scanRange(query, k, 0, this.slots);
+  }
+
+  /**
+   * {@link scanAll} over slots `from` to `to` − 1 only: a scan of every code taken in parts (the ef's
+   * measurement). `from` a multiple of 64, so that the codes it starts at keep their alignment.
+   */
+  scanRange(query: ArrayLike<number>, k: number, from: number, to: number): CodeCandidate[] {
+    if (from % 64 !== 0) throw new Error(`a range of codes starts at a multiple of 64, not ${from}`);
     this.writeQuery(query);
-    const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt, liveAt: this.liveAt };
-    return nearestInRange(this.kernel, at, this.stride / 8, this.dimension, k, this.slots, undefined, this.nativeNearest);
+    const at = { histogramAt: this.histogramAt, distancesAt: this.distancesAt, foundAt: this.foundAt, codesAt: this.codesAt + from * this.stride, liveAt: this.liveAt + from };
+    const found = nearestInRange(this.kernel, at, this.stride / 8, this.dimension, k, Math.max(0, Math.min(to, this.slots) - from), undefined, this.nativeNearest);
+    return from > 0 ? found.map(({ slot, hamming }) => ({ slot: slot + from, hamming })) : found;
   }
 
   /** The top `k` of the given slots (live, distinct) by Hamming distance to `query` (ties by slot). */

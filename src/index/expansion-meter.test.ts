@@ -65,7 +65,8 @@ describe('measureExpansion', () => {
    * `walkMs`; whose scan finds `scanFound` at once; and whose answer over every code takes `truthMs`.
    */
   const probe = (found: Record<number, number>, { scanFound = 10, walkMs = 0, truthMs = 0 } = {}): ExpansionProbe => ({
-    truth: () => {
+    // eslint-disable-next-line require-yield
+    truth: function* () {
       spin(truthMs);
       return finding(10);
     },

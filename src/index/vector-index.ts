@@ -361,10 +361,12 @@ const COPY_PAUSE_MS = 2;
  * after each turn for the requests waiting.
  */
 const GRAPH_SLICE_MS = 4;
-/** A measurement of the ef (see {@link VectorIndex.expansionMeasured}) runs its steps for this long at a time (one step at least: at 1M an exact answer takes ~5 ms, a search at ef 256 ~1)... */
+/** A measurement of the ef (see {@link VectorIndex.expansionMeasured}) runs its steps for this long at a time (one step at least: a part of a scan of every code, a search)... */
 const MEASURE_SLICE_MS = 4;
 /** ...with this much time for searches between. */
 const MEASURE_GAP_MS = 10;
+/** Codes its scans of every code take a step at a time (a multiple of 64): ~1 ms of a 1M scan. */
+const MEASURE_SCAN_PART = 131_072;
 /** Where the catalog keeps the last measurement. */
 const MEASURED_EXPANSION_META = 'measured-expansion';
 const GRAPH_BATCH = 32;
@@ -1199,6 +1201,22 @@ export class VectorIndex {
     this.onExpansionMeasured?.(measurement);
   }
 
+  /**
+   * The measurement's answer over every code (see {@link TRUTH_CANDIDATES}), a step per
+   * {@link MEASURE_SCAN_PART} codes scanned: at 1M one scan of every code held the event loop ~12 ms.
+   */
+  private *truthSteps(query: Float32Array): Generator<void, Uint32Array> {
+    let nearest: CodeCandidate[] = [];
+    for (let from = 0; from < this.codes.slots; from += MEASURE_SCAN_PART) {
+      // The part's nearest with those so far, in scanAll's order (distance, then slot): the same codes as one scan.
+      nearest = [...nearest, ...this.codes.scanRange(query, TRUTH_CANDIDATES, from, from + MEASURE_SCAN_PART)]
+        .sort((a, b) => a.hamming - b.hamming || a.slot - b.slot)
+        .slice(0, TRUTH_CANDIDATES);
+      yield;
+    }
+    return this.topSlots(query, this.narrow(query, nearest, 10 * TRUTH_OVERSAMPLING), { limit: 10, rescore: true }).slots;
+  }
+
   /** The k candidates of a scan of every code as a walk at `expansion` gives them: its nearest `expansion` codes, narrowed by the estimate. */
   private scanNarrowed(query: Float32Array, expansion: number, k: number): CodeCandidate[] {
     return this.narrow(query, this.codes.scanAll(query, Math.max(k, expansion)), k);
@@ -1209,7 +1227,7 @@ export class VectorIndex {
    * (see {@link TRUTH_CANDIDATES}), an unfiltered search at an ef, and one whose candidates come from a scan.
    */
   private readonly expansionProbe: ExpansionProbe = {
-    truth: (query) => this.topSlots(query, this.scanNarrowed(query, TRUTH_CANDIDATES, 10 * TRUTH_OVERSAMPLING), { limit: 10, rescore: true }).slots,
+    truth: (query) => this.truthSteps(query),
     answer: (query, expansion) => this.searchSlots(query, { limit: 10, oversampling: 4, rescore: true, expansion }).slots,
     scan: (query, expansion) => this.topSlots(query, this.scanNarrowed(query, expansion, 40), { limit: 10, rescore: true }).slots,
   };
