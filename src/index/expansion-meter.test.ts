@@ -236,6 +236,15 @@ describe('VectorIndex: the ef measured on its queries', () => {
     small.close();
   });
 
+  it('measures on given queries in the background when asked (bench/search times searches meanwhile)', async () => {
+    const hard = dataset(3000, 20, 0.25, 6);
+    const index = indexOf(hard.vectors);
+    const measured = await index.measureExpansionInBackground(hard.queries(40));
+    expect(measured).toMatchObject({ queries: 40, items: 3000, target: 0.99 });
+    expect(index.expansionReport()).toMatchObject({ source: 'measured', expansion: measured!.expansion, measured });
+    index.close();
+  });
+
   it('ends a measurement that fails, reporting the error, and measures again later', async () => {
     const hard = dataset(3000, 20, 0.25, 5);
     const index = indexOf(hard.vectors);
@@ -262,7 +271,10 @@ describe('VectorIndex: the ef measured on its queries', () => {
     const index = indexOf(hard.vectors);
     for (const query of hard.queries(MIN_QUERIES * SAMPLE_EVERY)) index.search(query, { limit: 10, oversampling: 4, rescore: true });
     const measuring = index.expansionMeasured();
+    // One at a time: asked for another, the one under way.
+    expect(index.measureExpansionInBackground(hard.queries(8))).toBe(measuring);
     index.close();
     expect(await measuring).toBeUndefined();
+    expect(await index.expansionMeasured()).toBeUndefined();
   });
 });

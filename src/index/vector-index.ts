@@ -1144,7 +1144,16 @@ export class VectorIndex {
     if (!this.measureInBackground || !this.measuresExpansion) return;
     this.querySample.offer(query);
     if (this.measuring || !this.querySample.due(this.liveCount, this.measuredExpansion)) return;
-    const steps = measureExpansion(this.querySample.take(), this.expansionProbe, this.tuning.targetRecall, this.liveCount);
+    void this.measureExpansionInBackground(this.querySample.take());
+  }
+
+  /**
+   * Measures the ef on `queries` in the background, as a due measurement does: its promise, the one
+   * under way's if there is one (see {@link expansionMeasured}). bench/search times searches during it.
+   */
+  measureExpansionInBackground(queries: readonly Float32Array[]): Promise<ExpansionMeasurement | undefined> {
+    if (this.measuring) return this.measuring;
+    const steps = measureExpansion(queries, this.expansionProbe, this.tuning.targetRecall, this.liveCount);
     this.measuring = new Promise((resolve) => {
       // A slice of steps (one exact answer or one search each) at a time, searches served between; a
       // closed index's next slice ends the measurement, so that the promise settles.
@@ -1171,6 +1180,7 @@ export class VectorIndex {
       };
       setTimeout(slice, MEASURE_GAP_MS).unref();
     });
+    return this.measuring;
   }
 
   /** The measurement under way, when it ends (undefined: none under way, or the index closed or stopped measuring first). */
