@@ -362,11 +362,11 @@ const COPY_PAUSE_MS = 2;
  */
 const GRAPH_SLICE_MS = 4;
 /** A measurement of the ef (see {@link VectorIndex.expansionMeasured}) runs its steps for this long at a time (one step at least: a part of a scan of every code, a search)... */
-const MEASURE_SLICE_MS = 4;
+const MEASURE_SLICE_MS = 2;
 /** ...with this much time for searches between. */
 const MEASURE_GAP_MS = 10;
 /** Codes its scans of every code take a step at a time (a multiple of 64): ~1 ms of a 1M scan. */
-const MEASURE_SCAN_PART = 131_072;
+const MEASURE_SCAN_PART = 65_536;
 /** Where the catalog keeps the last measurement. */
 const MEASURED_EXPANSION_META = 'measured-expansion';
 const GRAPH_BATCH = 32;
