@@ -365,7 +365,7 @@ const GRAPH_SLICE_MS = 4;
 const MEASURE_SLICE_MS = 2;
 /** ...with this much time for searches between. */
 const MEASURE_GAP_MS = 10;
-/** Codes its scans of every code take a step at a time (a multiple of 64): ~1 ms of a 1M scan. */
+/** Codes its scans of every code take a step at a time (a multiple of 64): at 1M ~0.6-1.5 ms of a 11.7 ms scan. */
 const MEASURE_SCAN_PART = 65_536;
 /** Where the catalog keeps the last measurement. */
 const MEASURED_EXPANSION_META = 'measured-expansion';
