@@ -369,6 +369,9 @@ const MEASURE_GAP_MS = 10;
 const MEASURE_SCAN_PART = 65_536;
 /** Where the catalog keeps the last measurement. */
 const MEASURED_EXPANSION_META = 'measured-expansion';
+/** The search a measurement of the ef times, and its report describes: the API's defaults (k = 40). */
+const MEASURED_SEARCH = { limit: 10, oversampling: 4, rescore: true } as const;
+const MEASURED_K = MEASURED_SEARCH.limit * MEASURED_SEARCH.oversampling;
 const GRAPH_BATCH = 32;
 const FILTER_GRAPH_EXPANSION_ADD = 128;
 
@@ -1131,7 +1134,7 @@ export class VectorIndex {
   expansionReport(): { expansion: number; scan: boolean; source: 'setting' | 'measured' | 'size'; targetRecall: number; measured: ExpansionMeasurement | null } {
     const source = this.settings.expansionSearch ? 'setting' : this.measuredExpansion ? 'measured' : 'size';
     const scan = this.liveCount <= this.settings.exactThreshold || (source === 'measured' && this.measured!.scan);
-    return { expansion: this.expansionFor(40), scan, source, targetRecall: this.tuning.targetRecall, measured: this.measured ?? null };
+    return { expansion: this.expansionFor(MEASURED_K), scan, source, targetRecall: this.tuning.targetRecall, measured: this.measured ?? null };
   }
 
   /** Whether the ef is the index's to measure: a target, no ef in the settings, and enough items that unfiltered searches walk the graph. */
@@ -1193,7 +1196,7 @@ export class VectorIndex {
    * own), and takes it unless the settings set one.
    */
   measureExpansionNow(queries: readonly Float32Array[]): ExpansionMeasurement {
-    const measurement = runSteps(measureExpansion(queries, this.expansionProbe, this.tuning.targetRecall || 0.99, this.liveCount));
+    const measurement = runSteps(measureExpansion(queries, this.expansionProbe, this.tuning.targetRecall || DEFAULT_FILTERED_SEARCH_TUNING.targetRecall, this.liveCount));
     this.adoptMeasurement(measurement);
     return measurement;
   }
@@ -1224,7 +1227,7 @@ export class VectorIndex {
         .slice(0, TRUTH_CANDIDATES);
       yield;
     }
-    return this.topSlots(query, this.narrow(query, nearest, 10 * TRUTH_OVERSAMPLING), { limit: 10, rescore: true }).slots;
+    return this.topSlots(query, this.narrow(query, nearest, MEASURED_SEARCH.limit * TRUTH_OVERSAMPLING), MEASURED_SEARCH).slots;
   }
 
   /** The k candidates of a scan of every code as a walk at `expansion` gives them: its nearest `expansion` codes, narrowed by the estimate. */
@@ -1238,8 +1241,8 @@ export class VectorIndex {
    */
   private readonly expansionProbe: ExpansionProbe = {
     truth: (query) => this.truthSteps(query),
-    answer: (query, expansion) => this.searchSlots(query, { limit: 10, oversampling: 4, rescore: true, expansion }).slots,
-    scan: (query, expansion) => this.topSlots(query, this.scanNarrowed(query, expansion, 40), { limit: 10, rescore: true }).slots,
+    answer: (query, expansion) => this.searchSlots(query, { ...MEASURED_SEARCH, expansion }).slots,
+    scan: (query, expansion) => this.topSlots(query, this.scanNarrowed(query, expansion, MEASURED_K), MEASURED_SEARCH).slots,
   };
 
   /** The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or estimated from their Hamming distances) and their order, best first (ties by slot). */
