@@ -45,8 +45,8 @@ describe('index management', () => {
       model_loaded: true,
       count: 0,
       settings: { vector_storage: 'f16' },
-      filter_copies: { filters: 0, bytes: 0, budget_bytes: 0 },
-      filter_graphs: { filters: 0, bytes: 0, budget_bytes: 0 },
+      filter_copies: { filters: 0, bytes: 0, building: 0, budget_bytes: 0 },
+      filter_graphs: { filters: 0, bytes: 0, building: 0, budget_bytes: 0 },
       // The ef grown with the index (64 up to 100k items).
       // Nothing measured yet, and no more items than exact_threshold: scanned.
       search_expansion: { expansion_search: 64, exact_scan: true, source: 'size', target_recall: 0.99, measured: null },
@@ -94,9 +94,9 @@ describe('items', () => {
     expect(new Set(ids).size).toBe(12);
     expect(third.json.next_after).toBeNull();
     // Far below the size a filter needs for a copy of its codes; the budget is the default's 26 bytes an item.
-    expect((await call('GET', '/v1/indexes/paging')).json.filter_copies).toEqual({ filters: 0, bytes: 0, budget_bytes: 26 * 12 });
+    expect((await call('GET', '/v1/indexes/paging')).json.filter_copies).toEqual({ filters: 0, bytes: 0, building: 0, budget_bytes: 26 * 12 });
     // Far below the size a filter needs for a graph of its own; the default's 128 bytes an item.
-    expect((await call('GET', '/v1/indexes/paging')).json.filter_graphs).toEqual({ filters: 0, bytes: 0, budget_bytes: 128 * 12 });
+    expect((await call('GET', '/v1/indexes/paging')).json.filter_graphs).toEqual({ filters: 0, bytes: 0, building: 0, budget_bytes: 128 * 12 });
 
     const before = (await call('GET', '/v1/indexes/paging/items/sku-4')).json;
     await call('POST', '/v1/indexes/paging/items', { items: [{ id: 'sku-4', text: 'now a text item', category: 'hats', metadata: { title: 'Changed' } }] });

@@ -303,7 +303,9 @@ describe('VectorIndex copies of scanned filters', () => {
     // The second scan starts the copy, filled over turns of the event loop; the searches meanwhile go through the list.
     expect(answer(index.search(query, options))).toEqual(answer(first));
     expect(index.postingCopies.filters).toBe(0);
+    expect(index.backgroundBuilds.copies).toBe(1);
     await index.copiesBuilt();
+    expect(index.backgroundBuilds).toEqual({ copies: 0, graphs: 0 });
     expect(index.postingCopies).toEqual({ filters: 1, bytes: expect.any(Number) });
     // 750 items: codes of 16 bytes, each with its buffers, in whole pages.
     expect(index.postingCopies.bytes).toBeGreaterThan(750 * 16);
@@ -859,7 +861,9 @@ describe('VectorIndex graphs of large filters', () => {
     // The second ask starts the graph, built over turns of the event loop; the searches meanwhile take the other paths.
     expect(index.search(query, options).strategy).not.toBe('filtered-graph');
     expect(index.filterGraphStats.filters).toBe(0);
+    expect(index.backgroundBuilds.graphs).toBe(1);
     await index.copiesBuilt();
+    expect(index.backgroundBuilds).toEqual({ copies: 0, graphs: 0 });
     expect(index.filterGraphStats).toEqual({ filters: 1, bytes: expect.any(Number) });
     // A node of 16 links at the base level (4 bytes each) for each of the 1,000 items at least.
     expect(index.filterGraphStats.bytes).toBeGreaterThan(1_000 * 64);

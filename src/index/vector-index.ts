@@ -1514,6 +1514,13 @@ export class VectorIndex {
     return { filters, bytes: this.filterGraphBytes };
   }
 
+  /** Copies of filters' codes and graphs of filters' items being built now, in the background of the event loop. */
+  get backgroundBuilds(): { copies: number; graphs: number } {
+    let graphs = 0;
+    for (const { timer } of this.filterGraphs.values()) if (timer !== undefined) graphs++;
+    return { copies: this.copyBuilds.size, graphs };
+  }
+
   private settleCopyBuilds(): void {
     if (this.copyBuilds.size > 0 || this.filterGraphsBuilding) return;
     const waiters = this.copyWaiters;

@@ -21,6 +21,7 @@ function toFilter(filter: z.infer<typeof filterSchema> | undefined) {
 
 export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
   const stats = index.stats();
+  const builds = index.backgroundBuilds;
   return {
     name: index.name,
     object: 'index' as const,
@@ -36,8 +37,8 @@ export function describeIndex(index: VectorIndex, modelLoaded: boolean) {
     },
     search_expansion: describeExpansion(index),
     bytes: stats.bytes,
-    filter_copies: { ...index.postingCopies, budget_bytes: index.tuning.copyBytesPerItem * stats.count },
-    filter_graphs: { ...index.filterGraphStats, budget_bytes: index.tuning.graphBytesPerItem * stats.count },
+    filter_copies: { ...index.postingCopies, building: builds.copies, budget_bytes: index.tuning.copyBytesPerItem * stats.count },
+    filter_graphs: { ...index.filterGraphStats, building: builds.graphs, budget_bytes: index.tuning.graphBytesPerItem * stats.count },
     created_at: index.createdAt,
   };
 }

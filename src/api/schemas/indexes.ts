@@ -138,6 +138,7 @@ export const indexResponse = z.strictObject({
     .strictObject({
       filters: z.number().int().describe('Filters whose codes are copied now'),
       bytes: z.number().int().describe('Memory the copies take'),
+      building: z.number().int().describe('Copies being made now, in the background (not counted in filters and bytes until made)'),
       budget_bytes: z.number().int().describe('The most they may take: LOOKBOOK_FILTER_COPY_BYTES_PER_ITEM × the items'),
     })
     .describe("Copies of large filters' codes laid side by side in memory, made for filters searched a second time within a minute and kept up to date through writes"),
@@ -145,6 +146,7 @@ export const indexResponse = z.strictObject({
     .strictObject({
       filters: z.number().int().describe('Filters with a graph of their own items built'),
       bytes: z.number().int().describe('Memory the graphs take, those being built included'),
+      building: z.number().int().describe('Graphs being built now, in the background (their filters meanwhile searched by the other paths)'),
       budget_bytes: z.number().int().describe('The most they may take: LOOKBOOK_FILTER_GRAPH_BYTES_PER_ITEM × the items'),
     })
     .describe("Graphs of large filters' own items (100,000 and more, too many to scan and too few for the index's graph to walk well), built for filters searched a second time within a minute and kept up to date through writes"),
