@@ -17,7 +17,8 @@
  *   npm run bench:search -- [--sizes 100000,1000000] [--queries 500] [--dim 512] [--threads 2] [--configs f32,f16,b1]
  *   npm run bench:search -- --emoji models/lookbook-emoji/bench-emoji.f32   (real embeddings, see README)
  *   npm run bench:search -- --sizes 100000 --configs b1 --oversampling 4,8 --filter-queries 200 --exact-sizes 100000
- *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API)
+ *   npm run bench:search -- --sizes 100000 --configs b1 --http   (the filtered rows again through the service's HTTP API; after
+ *     a warm-up pass it waits for the copies and graphs of filters the service builds, as its index's description reports them)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --http --http-ef 64   (… on an index created with expansion_search 64)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --oversampling 4 --ef 256,384,512   (unfiltered rows at other efs than the default)
  *   npm run bench:search -- --sizes 1000000 --configs b1 --measure-queries 0   (the default ef grown with the index, as before it was measured on queries;
