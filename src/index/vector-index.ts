@@ -1496,8 +1496,7 @@ export class VectorIndex {
   }
 
   private get filterGraphsBuilding(): boolean {
-    for (const { timer } of this.filterGraphs.values()) if (timer !== undefined) return true;
-    return false;
+    return this.backgroundBuilds.graphs > 0;
   }
 
   /** Bytes the filters' graphs take, a graph being built counting at least what it is expected to take. */
