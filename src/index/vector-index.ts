@@ -1508,9 +1508,7 @@ export class VectorIndex {
 
   /** Filters with graphs of their own items (see {@link filterGraph}), built, and the memory they take (those being built too, at least what they are expected to take). */
   get filterGraphStats(): { filters: number; bytes: number } {
-    let filters = 0;
-    for (const { timer } of this.filterGraphs.values()) if (timer === undefined) filters++;
-    return { filters, bytes: this.filterGraphBytes };
+    return { filters: this.filterGraphs.size - this.backgroundBuilds.graphs, bytes: this.filterGraphBytes };
   }
 
   /** Copies of filters' codes and graphs of filters' items being built now, in the background of the event loop. */
