@@ -51,33 +51,31 @@ function floatRecall(index: VectorIndex, vectors: readonly Float32Array[], queri
   return hits / (10 * queries.length);
 }
 
-/** Busy for `ms`. */
-function spin(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until);
-}
 
 describe('measureExpansion', () => {
   /** The first `n` of the 10 true slots, and others. */
   const finding = (n: number) => Array.from({ length: 10 }, (_, i) => (i < n ? i : 100 + i));
   /**
    * A probe whose answer at each ef finds `found[ef]` of the 10 true slots for every query, in
-   * `walkMs`; whose scan finds `scanFound` at once; and whose answer over every code takes `truthMs`.
+   * `walkMs`; whose scan finds `scanFound` at once; and whose answer over every code takes `truthMs`:
+   * times on the measurement's clock, which only the probe moves (the machine's own load aside).
    */
-  const probe = (found: Record<number, number>, { scanFound = 10, walkMs = 0, truthMs = 0 } = {}): ExpansionProbe => ({
+  const probe = (found: Record<number, number>, clock: { ms: number }, { scanFound = 10, walkMs = 0, truthMs = 0 } = {}): ExpansionProbe => ({
     // eslint-disable-next-line require-yield
     truth: function* () {
-      spin(truthMs);
+      clock.ms += truthMs;
       return finding(10);
     },
     answer: (_, expansion) => {
-      spin(walkMs);
+      clock.ms += walkMs;
       return finding(found[expansion]!);
     },
     scan: () => finding(scanFound),
   });
-  const run = (found: Record<number, number>, target = 0.9, times: Parameters<typeof probe>[1] = {}) =>
-    runSteps(measureExpansion([new Float32Array(4), new Float32Array(4)], probe(found, times), target, 1000));
+  const run = (found: Record<number, number>, target = 0.9, times: Parameters<typeof probe>[2] = {}) => {
+    const clock = { ms: 0 };
+    return runSteps(measureExpansion([new Float32Array(4), new Float32Array(4)], probe(found, clock, times), target, 1000, EXPANSION_LADDER, () => clock.ms));
+  };
   const efs = (measured: ExpansionMeasurement) => measured.recallByExpansion.map(({ expansion, recall }) => ({ expansion, recall }));
   const full = (values: number[]) => Object.fromEntries(EXPANSION_LADDER.map((ef, i) => [ef, values[i]!]));
 
