@@ -2067,8 +2067,29 @@ Napi::Value HugeBuffer(Napi::CallbackInfo const& info) {
     }, new std::size_t(mapped));
 }
 
+// adviseHuge(buffer: ArrayBuffer) → bytes: asks for the whole huge pages inside memory that JavaScript
+// allocated (the code store's codes, in the Hamming kernel's WebAssembly memory) to be backed by
+// transparent huge pages, as map_huge asks for its own: madvise(MADV_HUGEPAGE) on them, so that pages
+// touched from then on come as huge pages and the kernel's khugepaged gathers those touched before.
+// The sign codes are what every walk reads at random, and in 4 KB pages most of a 1M walk's reads of
+// them missed the TLB (README, "Codes in huge pages"). 0 where nothing was advised: below 16 MB (a
+// touched huge page is resident whole), or where the system refused (no THP).
+Napi::Value AdviseHuge(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "adviseHuge(buffer: ArrayBuffer)");
+    Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+    auto const from = reinterpret_cast<std::uintptr_t>(buffer.Data());
+    std::uintptr_t const start = (from + huge_page - 1) / huge_page * huge_page, end = (from + buffer.ByteLength()) / huge_page * huge_page;
+    if (buffer.ByteLength() < (std::size_t{16} << 20) || end <= start) return Napi::Number::New(env, 0);
+#ifdef MADV_HUGEPAGE
+    if (::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0) return Napi::Number::New(env, static_cast<double>(end - start));
+#endif
+    return Napi::Number::New(env, 0);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer, "hugeBuffer"));
+    exports.Set("adviseHuge", Napi::Function::New(env, AdviseHuge, "adviseHuge"));
     exports.Set("Graph", Graph::Define(env));
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
     exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));

@@ -31,6 +31,8 @@ function readRecords(fd: number, size: number, count: number, each: (record: Buf
 export interface CodeCandidate {
   readonly slot: number;
   readonly hamming: number;
+  /** Its two-bit estimate ({@link CodeStore.estimateDots}), where the narrowing or a walk by it found one. */
+  readonly estimate?: number;
 }
 
 /** The candidates' slots, in their order, by a loop (a mapping `Uint32Array.from` takes V8's generic path: ~0.1 µs an entry). */
@@ -102,6 +104,7 @@ export class CodeStore {
   /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
   private readonly nativeEstimate: NativeEstimateDots | undefined = nativeHelper('estimateDots');
   private readonly nativeByteSums = nativeHelper('byteSums');
+  private readonly adviseHuge = nativeHelper('adviseHuge');
   /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
   private readonly nativeNearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
   /** The addon's list scan for {@link scanSlots} and {@link scanWritten} (the same answer). */
@@ -172,6 +175,8 @@ export class CodeStore {
     const pages = Math.ceil(needed / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
     if (pages > 0) this.kernel.memory.grow(pages);
     this.refresh();
+    // The codes, which walks read at random, in huge pages where the system gives them (the grown part is a mapping of its own).
+    this.adviseHuge?.(this.kernel.memory.buffer);
     this.memoryGeneration += 1;
     this.capacity = capacity;
     this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);

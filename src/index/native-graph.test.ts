@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -644,6 +644,38 @@ describe('the native graph (native/graph.cpp)', () => {
       expect(view[bytes - 1]).toBe(7);
     }
     expect(() => hugeBuffer(-1)).toThrow(/size/);
+  });
+
+  nativeOnly('asks for huge pages inside memory JavaScript allocated (the code store’s WebAssembly memory) from 16 MB up', () => {
+    const adviseHuge = nativeGraphModule().module!.adviseHuge;
+    // Bytes of the mappings the kernel was asked to back by huge pages (VmFlags `hg`).
+    const advised = () => {
+      let total = 0;
+      let size = 0;
+      for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        const sized = /^Size:\s+(\d+) kB/.exec(line);
+        if (sized) size = Number(sized[1]) * 1024;
+        if (line.startsWith('VmFlags:') && line.split(/\s+/).includes('hg')) total += size;
+      }
+      return total;
+    };
+    expect(adviseHuge(new WebAssembly.Memory({ initial: 16 }).buffer)).toBe(0);
+    expect(adviseHuge(new ArrayBuffer(1 << 20))).toBe(0);
+    expect(() => adviseHuge(new Uint8Array(4) as unknown as ArrayBuffer)).toThrow(/ArrayBuffer/);
+    const memory = new WebAssembly.Memory({ initial: 640, maximum: 4096 }); // 40 MB
+    const before = advised();
+    const bytes = adviseHuge(memory.buffer);
+    const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') && !readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').includes('[never]');
+    if (!thp) return;
+    // The whole huge pages inside the buffer: at least 38 MB of its 40, in 2 MB steps, now flagged.
+    expect(bytes % (2 << 20)).toBe(0);
+    expect(bytes).toBeGreaterThanOrEqual(38 << 20);
+    expect(bytes).toBeLessThanOrEqual(memory.buffer.byteLength);
+    expect(advised() - before).toBeGreaterThanOrEqual(bytes);
+    // The memory still reads and writes as before.
+    const view = new Uint8Array(memory.buffer);
+    view.fill(5, 0, view.length);
+    expect(view[view.length - 1]).toBe(5);
   });
 
   nativeOnly('its scans of a range and of a list answer what the WebAssembly kernel’s scans and selection answer, with either of its kernels', () => {

@@ -159,6 +159,8 @@ interface NativeGraphModule {
   scanKernel(name?: 'avx512' | 'scalar'): 'avx512' | 'scalar';
   /** Zeroed memory in transparent huge pages (from 16 MB up), given back when the buffer is collected. */
   hugeBuffer(bytes: number): ArrayBuffer;
+  /** Asks for the whole huge pages inside `buffer` (16 MB and up) to be backed by transparent huge pages; the bytes advised (0: none). */
+  adviseHuge(buffer: ArrayBuffer): number;
 }
 
 /**
