@@ -76,6 +76,8 @@ bool scan_avx512 = avx512_popcount && !(std::getenv("LOOKBOOK_SCAN_KERNEL") && s
 using key_t_ = std::uint64_t;
 using slot_t_ = std::uint32_t;
 constexpr std::size_t huge_page = std::size_t{2} << 20;
+// Memory asked to be backed by huge pages from this size up (map_huge, adviseHuge).
+constexpr std::size_t huge_advice_from = std::size_t{16} << 20;
 
 // Anonymous memory for `bytes` (a whole number of huge pages); from 16 MB up, asked to be backed by
 // transparent huge pages: a 1M walk otherwise pays a TLB miss for most nodes and codes it reads
@@ -86,7 +88,7 @@ inline byte_t* map_huge(std::size_t bytes) noexcept {
     void* data = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (data == MAP_FAILED) return nullptr;
 #ifdef MADV_HUGEPAGE
-    if (bytes >= (std::size_t{16} << 20)) ::madvise(data, bytes, MADV_HUGEPAGE);
+    if (bytes >= huge_advice_from) ::madvise(data, bytes, MADV_HUGEPAGE);
 #endif
     return static_cast<byte_t*>(data);
 }
@@ -2071,16 +2073,16 @@ Napi::Value HugeBuffer(Napi::CallbackInfo const& info) {
 // allocated (the code store's codes, in the Hamming kernel's WebAssembly memory) to be backed by
 // transparent huge pages, as map_huge asks for its own: madvise(MADV_HUGEPAGE) on them, so that pages
 // touched from then on come as huge pages and the kernel's khugepaged gathers those touched before.
-// The sign codes are what every walk reads at random, and in 4 KB pages most of a 1M walk's reads of
-// them missed the TLB (README, "Codes in huge pages"). 0 where nothing was advised: below 16 MB (a
-// touched huge page is resident whole), or where the system refused (no THP).
+// The sign codes are what every walk reads at random, as it reads the nodes and planes map_huge holds
+// (README, "Codes in huge pages": 2–3 % of a search's time at 1M). 0 where nothing was advised: below
+// 16 MB (a touched huge page is resident whole), or where the system refused (no THP).
 Napi::Value AdviseHuge(Napi::CallbackInfo const& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "adviseHuge(buffer: ArrayBuffer)");
     Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
     auto const from = reinterpret_cast<std::uintptr_t>(buffer.Data());
     std::uintptr_t const start = (from + huge_page - 1) / huge_page * huge_page, end = (from + buffer.ByteLength()) / huge_page * huge_page;
-    if (buffer.ByteLength() < (std::size_t{16} << 20) || end <= start) return Napi::Number::New(env, 0);
+    if (buffer.ByteLength() < huge_advice_from || end <= start) return Napi::Number::New(env, 0);
 #ifdef MADV_HUGEPAGE
     if (::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0) return Napi::Number::New(env, static_cast<double>(end - start));
 #endif
