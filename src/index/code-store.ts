@@ -171,10 +171,12 @@ export class CodeStore {
     const oldCapacity = this.capacity;
     const needed = this.codesAt + capacity * (this.stride + 11);
     const pages = Math.ceil(needed / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
-    if (pages > 0) this.kernel.memory.grow(pages);
+    if (pages > 0) {
+      this.kernel.memory.grow(pages);
+      // The codes, which walks read at random, in huge pages where the system gives them (the grown part is a mapping of its own).
+      this.adviseHuge?.(this.kernel.memory.buffer);
+    }
     this.refresh();
-    // The codes, which walks read at random, in huge pages where the system gives them (the grown part is a mapping of its own).
-    this.adviseHuge?.(this.kernel.memory.buffer);
     this.memoryGeneration += 1;
     this.capacity = capacity;
     this.bytes.copyWithin(this.liveAt, oldLive, oldLive + oldCapacity);
