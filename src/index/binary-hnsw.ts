@@ -150,7 +150,8 @@ export class BinaryHnsw {
    * The `k` nearest live slots that meet `conditions`, from one walk that keeps only those (the
    * native graph; undefined on USearch's binding, whose walk takes no predicate), with the share of
    * the walk's near candidates that met them; `estimate` as in {@link search}. With `seeds` (slots),
-   * a walk of the base level from them instead of from where the upper levels lead.
+   * a walk of the base level from them instead of from where the upper levels lead, `beam` nodes a
+   * step (the addon's default, 3, when undefined).
    */
   searchFiltered(
     query: Float32Array,
@@ -158,6 +159,7 @@ export class BinaryHnsw {
     conditions: FilterColumns,
     estimate?: EstimateQuery,
     seeds?: readonly number[],
+    beam?: number,
   ): { slots: number[]; distances: Float32Array; passShare: number; estimates?: Float32Array } | undefined {
     if (this.engine !== 'native') return undefined;
     if (this.size === 0) return { slots: [], distances: new Float32Array(0), passShare: 0 };
@@ -168,6 +170,7 @@ export class BinaryHnsw {
       conditions,
       estimate && this.codes ? estimate : undefined,
       seeds && seeds.length > 0 ? Uint32Array.from(seeds) : undefined,
+      beam,
     );
     return { slots: Array.from(keys), distances, passShare: asked > 0 ? passed / asked : 0, estimates };
   }
@@ -176,13 +179,14 @@ export class BinaryHnsw {
    * The `k` nearest live slots by Hamming distance from a walk of the graph's base level that starts
    * at `seeds` (slots; those not in the graph are passed over) rather than where the upper levels lead:
    * for a walk from the top that stopped short of the query's neighbourhood, started at codes nearer
-   * to it (the walk guard's). The native graph only; undefined on USearch's binding.
+   * to it (the walk guard's), `beam` nodes a step (the addon's default, 3, when undefined). The native
+   * graph only; undefined on USearch's binding.
    */
-  searchFrom(query: Float32Array, k: number, seeds: readonly number[]): { slots: number[]; distances: Float32Array } | undefined {
+  searchFrom(query: Float32Array, k: number, seeds: readonly number[], beam?: number): { slots: number[]; distances: Float32Array } | undefined {
     if (this.engine !== 'native') return undefined;
     if (this.size === 0) return { slots: [], distances: new Float32Array(0) };
     this.syncCodes();
-    const { keys, distances } = this.native.searchFrom(query, Math.min(k, this.size), Uint32Array.from(seeds));
+    const { keys, distances } = this.native.searchFrom(query, Math.min(k, this.size), Uint32Array.from(seeds), beam);
     return { slots: Array.from(keys), distances };
   }
 

@@ -27,7 +27,8 @@ export interface NativeGraph {
    * ids by key, 0 for none, and a bitset of the ids accepted), from one walk whose list holds only
    * such keys; `asked`: the candidates near enough to enter that list, `passed`: those that met the
    * conditions. `estimate` as in {@link search}. With `seeds` (keys), the walk is of the base level
-   * alone from them (those not held are passed over), not from where the upper levels lead.
+   * alone from them (those not held are passed over), not from where the upper levels lead, `beam`
+   * nodes a step as {@link searchFrom}'s.
    */
   searchFiltered(
     query: Float32Array,
@@ -35,12 +36,14 @@ export interface NativeGraph {
     conditions: FilterColumns,
     estimate?: EstimateQuery,
     seeds?: Uint32Array,
+    beam?: number,
   ): { keys: Uint32Array; distances: Float32Array; asked: number; passed: number; estimates?: Float32Array };
   /**
    * Up to `k` nearest live keys by Hamming distance, nearest first, from a walk of the base level
-   * alone that starts at `seeds` (keys; those not held are passed over), at the graph's ef or k.
+   * alone that starts at `seeds` (keys; those not held are passed over), at the graph's ef or k,
+   * expanding `beam` nodes a step (1–8; 3 when absent; 1 is USearch's walk of one node a step).
    */
-  searchFrom(query: Float32Array, k: number, seeds: Uint32Array): { keys: Uint32Array; distances: Float32Array };
+  searchFrom(query: Float32Array, k: number, seeds: Uint32Array, beam?: number): { keys: Uint32Array; distances: Float32Array };
   /** `count` searches on `threads` threads: query i's matches are keys[i·k, i·k + counts[i]). */
   /** With `seeds` (count × s slots) and `seedCounts`: query i walks as searchFrom does from its first seedCounts[i] seeds, from the top where it has none. */
   searchMany(
