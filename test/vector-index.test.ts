@@ -114,60 +114,6 @@ describe('VectorIndex search', () => {
   });
 });
 
-describe('VectorIndex rescoring that stops early', () => {
-  it('rescores only the candidates whose two-bit estimate can still reach the limit, and answers as rescoring every candidate does', () => {
-    // Groups of ~30 items (a candidate pool reaches past the query's group, whose rescoring the estimates can rule out: within
-    // one group of a hundred, all alike, nothing is ruled out, and every candidate is read).
-    const dimension = 512;
-    const { vectors } = clusteredCorpus(12_000, dimension, 400, 3, 0.8);
-    const queries = clusteredCorpus(80, dimension, 400, 3, 0.8).vectors;
-    const index = VectorIndex.create(tempDir(), 'test', { ...MODEL, dimension }, { ...DEFAULT_INDEX_SETTINGS, exactThreshold: 0, connectivity: 16, expansionSearch: 64 });
-    for (let i = 0; i < vectors.length; i += 500) {
-      index.upsert(vectors.slice(i, i + 500).map((vector, j) => ({ fields: { id: `item-${i + j}`, category: `c${(i + j) % 10}` }, vector })));
-    }
-    // The float vectors each search reads for its rescoring.
-    const file = (index as unknown as { vectors: { dotMany(slots: Uint32Array, query: Float32Array, out: Float64Array): void } }).vectors;
-    const dotMany = file.dotMany.bind(file);
-    let read = 0;
-    file.dotMany = (slots, query, out) => {
-      read += slots.length;
-      dotMany(slots, query, out);
-    };
-    const cases = [
-      { limit: 10, oversampling: 6, rescore: true },
-      { limit: 10, oversampling: 8, rescore: true, filter: { category: ['c1', 'c2', 'c3', 'c4', 'c5'] } },
-      { limit: 5, oversampling: 10, rescore: true, excludeIds: ['item-1', 'item-2', 'item-3'] },
-    ];
-    for (const options of cases) {
-      const answers = (spread: number) => {
-        index.tuning = { ...DEFAULT_FILTERED_SEARCH_TUNING, rescoreSpread: spread };
-        read = 0;
-        let candidates = 0;
-        const hits = queries.map((query) => {
-          const outcome = index.search(query, options);
-          candidates += outcome.candidates;
-          return outcome.hits.map((hit) => [hit.item.id, hit.score]);
-        });
-        return { hits, read, candidates };
-      };
-      const every = answers(0);
-      const some = answers(DEFAULT_FILTERED_SEARCH_TUNING.rescoreSpread);
-      // Every candidate read without it; the same candidates, fewer read with it, and the same answers, scores included.
-      expect(every.read).toBe(every.candidates);
-      expect(some.candidates).toBe(every.candidates);
-      expect(some.read).toBeLessThan(every.read * 0.6);
-      expect(some.hits).toEqual(every.hits);
-      expect(some.hits.every((hits) => hits.length === options.limit)).toBe(true);
-    }
-    // Asked for less than the first rescored, or with too few candidates: every candidate is read.
-    index.tuning = DEFAULT_FILTERED_SEARCH_TUNING;
-    read = 0;
-    const few = index.search(queries[0]!, { limit: 10, oversampling: 2, rescore: true });
-    expect(read).toBe(few.candidates);
-    index.close();
-  });
-});
-
 describe('VectorIndex filters correlated with the vectors', () => {
   const byCategory = (value: string) => ({ limit: 10, oversampling: 4, rescore: true, filter: { category: [value] } });
   /** Three queries of a factored corpus, each with its own category and the next one (where none of its neighbours are). */

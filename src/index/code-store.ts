@@ -31,8 +31,6 @@ function readRecords(fd: number, size: number, count: number, each: (record: Buf
 export interface CodeCandidate {
   readonly slot: number;
   readonly hamming: number;
-  /** Its two-bit estimate ({@link CodeStore.estimateDots}), where the narrowing or a walk by it found one. */
-  readonly estimate?: number;
 }
 
 /** The candidates' slots, in their order, by a loop (a mapping `Uint32Array.from` takes V8's generic path: ~0.1 µs an entry). */

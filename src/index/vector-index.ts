@@ -296,13 +296,6 @@ export interface FilteredSearchTuning {
    * and taken (see expansion-meter.ts); 0: no measuring, the ef grows with the index (see {@link graphExpansion}).
    */
   readonly targetRecall: number;
-  /**
-   * Rescoring stops once the candidates left, in the order of their two-bit estimates, cannot reach
-   * the search's limit (see {@link VectorIndex.rescoreSome}): their estimate plus the largest
-   * amount a rescored score exceeded its estimate among the first rescored, plus this many standard
-   * deviations of those amounts, falls short of the limit's score. 0: every candidate is rescored.
-   */
-  readonly rescoreSpread: number;
 }
 
 /**
@@ -313,15 +306,6 @@ export interface FilteredSearchTuning {
  * machine, a walk at 1,024 ~2 ms.
  */
 const REWALK_FACTOR = 4;
-
-/** Candidates rescored before rescoring may stop (or twice the results wanted, when more): see {@link VectorIndex.rescoreSome}. */
-const RESCORE_PROBE = 16;
-
-/** A walk's candidates, each with its two-bit estimate where the walk went by it. */
-function withEstimates(found: { slots: readonly number[]; distances: Float32Array; estimates?: Float32Array }): CodeCandidate[] {
-  const { slots, distances, estimates } = found;
-  return slots.map((slot, i) => (estimates ? { slot, hamming: distances[i]!, estimate: estimates[i]! } : { slot, hamming: distances[i]! }));
-}
 
 /**
  * Unfiltered walks on the native graph start from this many of the sampled codes nearest to the
@@ -521,7 +505,6 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   walkFromSample: true,
   walkBeam: 3,
   targetRecall: 0.99,
-  rescoreSpread: 3,
 };
 
 /**
@@ -891,9 +874,9 @@ export class VectorIndex {
   }
 
   /** The slots of the top `limit` of `candidates` by their rescored (or estimated) dot products, best first. */
-  private topSlots(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, need = options.limit): { slots: Uint32Array; scores: Float64Array } {
-    const { order, scores, rescored } = this.score(query, candidates, options, this.vectors, need);
-    const top = order.slice(0, Math.min(options.limit, rescored));
+  private topSlots(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>): { slots: Uint32Array; scores: Float64Array } {
+    const { order, scores } = this.score(query, candidates, options);
+    const top = order.slice(0, options.limit);
     return { slots: Uint32Array.from(top, (i) => candidates[i]!.slot), scores: Float64Array.from(top, (i) => scores[i]!) };
   }
 
@@ -945,7 +928,7 @@ export class VectorIndex {
         const estimate = this.tuning.estimateWalks !== 'none' ? this.codes.estimateQuery(query) : undefined;
         const ask = Math.max(k, estimate ? Math.ceil(pool * this.tuning.estimateWalkFactor) : Math.ceil(wanted * copiedShortlistFactor));
         const found = own.search(query, ask, estimate, this.tuning.walkBeam);
-        candidates = withEstimates(found);
+        candidates = found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
         ranked = found.estimates !== undefined;
         strategy = 'filtered-graph';
         // Fewer than asked while the filter holds more (items no link leads to), or its nearest code farther than a random
@@ -1043,9 +1026,8 @@ export class VectorIndex {
     // The pool-th highest score by a native sort, then one pass: fewer than `pool` lie above it, ties fill up in Hamming order.
     const cut = scores.slice().sort()[n - pool]!;
     const out: CodeCandidate[] = [];
-    // Each with its estimate, which the rescoring reads (see rescoreSome).
-    for (let i = 0; i < n; i++) if (scores[i]! > cut) out.push({ slot: candidates[i]!.slot, hamming: candidates[i]!.hamming, estimate: scores[i]! });
-    for (let i = 0; i < n && out.length < pool; i++) if (scores[i] === cut) out.push({ slot: candidates[i]!.slot, hamming: candidates[i]!.hamming, estimate: scores[i]! });
+    for (let i = 0; i < n; i++) if (scores[i]! > cut) out.push(candidates[i]!);
+    for (let i = 0; i < n && out.length < pool; i++) if (scores[i] === cut) out.push(candidates[i]!);
     return out;
   }
 
@@ -1070,7 +1052,7 @@ export class VectorIndex {
     // A filter within the shortlist is narrowed whole (its Hamming distances unread: 0), within the pool rescored whole.
     let candidates = slots.length <= shortlist ? Array.from(slots, (slot) => ({ slot, hamming: 0 })) : codes.scanSlots(query, slots, shortlist);
     if (candidates.length > pool) candidates = this.narrow(query, candidates, pool, codes);
-    return this.rank(query, candidates, { limit: options.limit, rescore: true }, exclude, base, codes);
+    return this.rank(query, candidates, { limit: options.limit, rescore: true }, exclude, base);
   }
 
   /**
@@ -1256,8 +1238,7 @@ export class VectorIndex {
         .slice(0, TRUTH_CANDIDATES);
       yield;
     }
-    // Every candidate rescored: the answer the searches are measured against.
-    return this.topSlots(query, this.narrow(query, nearest, MEASURED_SEARCH.limit * TRUTH_OVERSAMPLING), MEASURED_SEARCH, Infinity).slots;
+    return this.topSlots(query, this.narrow(query, nearest, MEASURED_SEARCH.limit * TRUTH_OVERSAMPLING), MEASURED_SEARCH).slots;
   }
 
   /** The k candidates of a scan of every code as a walk at `expansion` gives them: its nearest `expansion` codes, narrowed by the estimate. */
@@ -1275,124 +1256,33 @@ export class VectorIndex {
     scan: (query, expansion) => this.topSlots(query, this.scanNarrowed(query, expansion, MEASURED_K), MEASURED_SEARCH).slots,
   };
 
-  /**
-   * The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or
-   * estimated from their Hamming distances) and their order, best first (ties by slot): the first
-   * `rescored` of `order`. Rescoring needs only the `need` best: where it can, it stops early
-   * ({@link rescoreSome}), and the candidates it passed over follow in `order`, their scores NaN.
-   */
-  private score(
-    query: Float32Array,
-    candidates: readonly CodeCandidate[],
-    options: Pick<SearchOptions, 'rescore'>,
-    vectors = this.vectors,
-    need = Infinity,
-    codes = this.codes,
-  ): { order: number[]; scores: Float64Array; rescored: number } {
+  /** The candidates' dot products with `query` (rescored with the float vectors of `vectors`, or estimated from their Hamming distances) and their order, best first (ties by slot). */
+  private score(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'rescore'>, vectors = this.vectors): { order: number[]; scores: Float64Array } {
     const n = candidates.length;
     const scores = new Float64Array(n);
-    const byScore = (a: number, b: number) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot;
     if (options.rescore) {
-      const some = this.rescoreSome(query, candidates, vectors, codes, need, scores);
-      if (some) {
-        scores.fill(NaN);
-        for (const [i, score] of some.scores) scores[i] = score;
-        const rescored = some.taken.sort(byScore);
-        return { order: [...rescored, ...some.passed], scores, rescored: rescored.length };
-      }
       vectors.dotMany(slotsOf(candidates), query, scores);
     } else for (let i = 0; i < n; i++) scores[i] = 1 - (2 * candidates[i]!.hamming) / this.model.dimension;
-    const order = Array.from({ length: n }, (_, i) => i).sort(byScore);
-    return { order, scores, rescored: n };
-  }
-
-  /**
-   * Rescoring that stops once the candidates left cannot reach the `need` best (RaBitQ's re-ranking
-   * by error bounds, the bound measured on each query): the candidates in the order of their two-bit
-   * estimates ({@link CodeStore.estimateDots}), the first {@link RESCORE_PROBE} (or 2 × `need`)
-   * rescored, and of the rest those whose estimate plus a margin reaches the `need`-th best score of
-   * the first: the largest amount by which a rescored score of the first exceeded its estimate, plus
-   * `rescoreSpread` standard deviations of those amounts. Undefined where every candidate is
-   * rescored: too few of them, a spread of 0, or codes without magnitude planes. (bench/search's 1M
-   * index, 200 queries: unfiltered 21.8 rescored of 40, a 50 % filter 54.9 of 88.5, each answer the
-   * same as with every candidate rescored; at 1 standard deviation 2 and 0 answers of 2,000 changed, at 0 14 and 1.)
-   */
-  private rescoreSome(
-    query: Float32Array,
-    candidates: readonly CodeCandidate[],
-    vectors: VectorFile,
-    codes: CodeStore,
-    need: number,
-    scores: Float64Array,
-  ): { taken: number[]; passed: number[]; scores: [number, number][] } | undefined {
-    const n = candidates.length;
-    const probe = Math.max(RESCORE_PROBE, 2 * need);
-    const spread = this.tuning.rescoreSpread;
-    if (!(spread > 0) || !Number.isFinite(need) || n < probe + RESCORE_PROBE || codes.magnitudeSlots < codes.slots) return undefined;
-    const slots = slotsOf(candidates);
-    // The estimates the narrowing or the walk found, else summed now.
-    const estimates = new Float64Array(n);
-    let known = true;
-    for (let i = 0; i < n && known; i++) {
-      const estimate = candidates[i]!.estimate;
-      if (estimate === undefined) known = false;
-      else estimates[i] = estimate;
-    }
-    if (!known) codes.estimateDots(query, slots, estimates);
-    // The first: the `probe` highest estimates (a cut by a numeric sort, ties in the candidates' order).
-    const cut = estimates.slice().sort()[n - probe]!;
-    const head: number[] = [];
-    for (let i = 0; i < n; i++) if (estimates[i]! > cut) head.push(i);
-    for (let i = 0; i < n && head.length < probe; i++) if (estimates[i] === cut) head.push(i);
-    const inHead = new Uint8Array(n);
-    for (const i of head) inHead[i] = 1;
-    const headScores = new Float64Array(probe);
-    vectors.dotMany(Uint32Array.from(head, (i) => slots[i]!), query, headScores);
-    let sum = 0;
-    let most = 0;
-    for (let j = 0; j < probe; j++) {
-      const over = headScores[j]! - estimates[head[j]!]!;
-      sum += over;
-      most = Math.max(most, over);
-    }
-    let squares = 0;
-    for (let j = 0; j < probe; j++) squares += (headScores[j]! - estimates[head[j]!]! - sum / probe) ** 2;
-    const margin = most + spread * Math.sqrt(squares / probe);
-    const bar = headScores.slice().sort()[probe - need]!;
-    // The rest that can reach the bar.
-    const rest: number[] = [];
-    const passed: number[] = [];
-    for (let i = 0; i < n; i++) if (!inHead[i]) (estimates[i]! + margin >= bar ? rest : passed).push(i);
-    const found: [number, number][] = head.map((i, j) => [i, headScores[j]!]);
-    if (rest.length > 0) {
-      const restScores = scores.subarray(0, rest.length);
-      vectors.dotMany(Uint32Array.from(rest, (i) => slots[i]!), query, restScores);
-      rest.forEach((i, j) => found.push([i, restScores[j]!]));
-    }
-    return { taken: head.concat(rest), passed, scores: found };
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || candidates[a]!.slot - candidates[b]!.slot);
+    return { order, scores };
   }
 
   /** The top `limit` candidates by their dot products with `query`: rescored with the float vectors of `vectors`, or estimated from their Hamming distances. */
-  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>, vectors = this.vectors, codes = this.codes): SearchHit[] {
-    // Rescore first (the pool's vectors in one pass over the file, or the part that can reach the limit), look items up only for the winners.
+  private rank(query: Float32Array, candidates: readonly CodeCandidate[], options: Pick<SearchOptions, 'limit' | 'rescore'>, exclude: Set<string>, vectors = this.vectors): SearchHit[] {
+    // Rescore first (the pool's vectors in one pass over the file), look items up only for the winners.
     const n = candidates.length;
-    let need = options.limit + exclude.size;
-    for (;;) {
-      const { order, scores, rescored } = this.score(query, candidates, options, vectors, need, codes);
-      const hits: SearchHit[] = [];
-      for (let start = 0; start < rescored && hits.length < options.limit; start += options.limit) {
-        const chunk = order.slice(start, Math.min(rescored, start + options.limit + exclude.size));
-        const items = this.catalog.bySlots(chunk.map((i) => candidates[i]!.slot));
-        for (const i of chunk) {
-          const { slot, hamming } = candidates[i]!;
-          const item = items.get(slot);
-          if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score: scores[i]!, hamming });
-        }
+    const { order, scores } = this.score(query, candidates, options, vectors);
+    const hits: SearchHit[] = [];
+    for (let start = 0; start < n && hits.length < options.limit; start += options.limit) {
+      const chunk = order.slice(start, start + options.limit + exclude.size);
+      const items = this.catalog.bySlots(chunk.map((i) => candidates[i]!.slot));
+      for (const i of chunk) {
+        const { slot, hamming } = candidates[i]!;
+        const item = items.get(slot);
+        if (item && !exclude.has(item.id) && hits.length < options.limit) hits.push({ item, score: scores[i]!, hamming });
       }
-      // Short of the limit with candidates not rescored (items gone from the catalog meanwhile): all of them, once.
-      if (hits.length >= options.limit || rescored === n) return hits;
-      need = Infinity;
     }
+    return hits;
   }
 
   /** Takes retired slots (deleted or replaced items) out of the live flags, the filter's lists and the graph. */
@@ -1705,7 +1595,7 @@ export class VectorIndex {
     // reused can leave an item no link leads to), scanned whatever the index's exact threshold, as an unfiltered walk's are.
     if (found.slots.length < Math.min(ask, matching)) return undefined;
     if (scans && found.passShare < share * shortfall) return undefined;
-    return { candidates: withEstimates(found), ranked: found.estimates !== undefined };
+    return { candidates: found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! })), ranked: found.estimates !== undefined };
   }
 
   /**
