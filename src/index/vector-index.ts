@@ -245,6 +245,14 @@ export interface FilteredSearchTuning {
    */
   readonly nearSample: number;
   /**
+   * A filter of at least this share of the items looks over the sample's first look only (see
+   * {@link WalkGuard.nearPassing}): ~2,000 codes at 1M where the whole sample is ~15,600, which at 1M
+   * was ~50 µs of a 50 % filter's ~700. Such a filter's share near the query only falls short of
+   * `graphPassShortfall` × its share where it leans hard away from the query, which the wider look
+   * still shows; and the walk checks the share it met after (`estimatePassShortfall`). Above 1: never.
+   */
+  readonly firstLookShare: number;
+  /**
    * A filter the planner answers walks the native graph with the filter inside the walk
    * ({@link BinaryHnsw.searchFiltered}: its list keeps only matching codes, so it asks for the
    * candidates wanted, not the walk that would hold them) rather than walking unfiltered and
@@ -486,6 +494,7 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // fetch sets it); at 10 % (scan) ÷ 3 gave 0.986, ÷ 4 and ÷ 6 0.967.
   narrowGain: 3,
   nearSample: 32,
+  firstLookShare: 0.4,
   filteredWalk: true,
   // bench/search's 1M index, 100 queries (2026-12-02, sixth session): the filter's float top 10 lay within the first 17 of its
   // 500k codes by the two-bit estimate for 95 % of them (54 for 99 %), against 177 (857) by Hamming distance. The 50 % rows, the
@@ -954,7 +963,7 @@ export class VectorIndex {
       } else {
         const matches = plan ? plan.matches : ((set) => (slot: number) => set.has(slot))(new Set(allowed));
         const need = Math.max(k, Math.ceil(wanted / 2));
-        const near = this.nearShare(query, matches, scans);
+        const near = this.nearShare(query, matches, scans, size / count >= this.tuning.firstLookShare);
         // A filter the sample near the query all but misses is scanned at once, whatever the walk's ranking: a walk until its
         // list fills with such a filter's items would expand every node nearer than they are.
         const far = near !== undefined && near.high < (size / count) * this.tuning.graphPassShortfall;
@@ -1006,13 +1015,13 @@ export class VectorIndex {
 
   /**
    * Bounds on the share of the query's neighbourhood that `matches` passes, from the walk guard's
-   * sampled codes nearest to it (see `nearSample`); undefined when not looked at (no scans, the
-   * guard off, or too small a sample).
+   * sampled codes nearest to it (see `nearSample`; over its first look with `firstLook`, see
+   * `firstLookShare`); undefined when not looked at (no scans, the guard off, or too small a sample).
    */
-  private nearShare(query: Float32Array, matches: (slot: number) => boolean, scans: boolean): { low: number; high: number; slots: number[] } | undefined {
+  private nearShare(query: Float32Array, matches: (slot: number) => boolean, scans: boolean, firstLook = false): { low: number; high: number; slots: number[] } | undefined {
     const wanted = this.tuning.nearSample;
     if (!scans || !this.guardWalks || wanted <= 0) return undefined;
-    const { passing, of, slots } = this.walkGuard.nearPassing(query, this.liveCount, wanted, matches);
+    const { passing, of, slots } = this.walkGuard.nearPassing(query, this.liveCount, wanted, matches, firstLook);
     return of < wanted / 2 ? undefined : { ...shareBounds(passing, of), slots };
   }
 

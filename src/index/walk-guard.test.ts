@@ -168,6 +168,11 @@ describe('WalkGuard', () => {
     expect(guard.fellShort(query, 40, items)).toBe(false);
     // Up to 65,536 items the first look is the whole look, 1,024 entries, which the near code is not among.
     expect(guard.fellShort(query, 50, 60_000)).toBe(false);
+    // A large filter's look before its walk: over the whole sample, the near code first; over the first look, not among them.
+    expect(guard.nearPassing(query, items, 8, () => true).slots[0]).toBe(late);
+    const firstLook = guard.nearPassing(query, items, 8, () => true, true);
+    expect(firstLook).toMatchObject({ passing: 8, of: 8 });
+    expect(firstLook.slots.every((slot) => entryOf.get(slot)! < 2_500)).toBe(true);
     // Where a walk starts: the first look's 8 nearest codes (all far, so any 8 of its entries) and their distance, which the
     // check after the walk takes as its first look; the rest is read as without, another query's scan between.
     const start = guard.start(query, items, 8);

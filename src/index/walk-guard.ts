@@ -168,10 +168,14 @@ export class WalkGuard {
    * 512 items reaches ~16,000 items out, too far to tell: at 1M its 32 nearest spread over the
    * bench's quarters about as evenly as the items do.) 80 µs at 1M. `of`: the codes looked at (fewer
    * than `near` in a small sample), `slots` their items, nearest first: where a filtered walk starts.
+   * `firstLook`: over the first look only (an eighth of the sample's codes, which the unfiltered walks
+   * read for their start), for a filter of so many items that only a strong lean away from the query
+   * could leave its neighbourhood short of it.
    */
-  nearPassing(query: ArrayLike<number>, items: number, near: number, matches: (slot: number) => boolean): { passing: number; of: number; slots: number[] } {
+  nearPassing(query: ArrayLike<number>, items: number, near: number, matches: (slot: number) => boolean, firstLook = false): { passing: number; of: number; slots: number[] } {
     if (this.entryOf.size === 0) return { passing: 0, of: 0, slots: [] };
-    const slots = this.nearestEntries(query, Math.max(1024, Math.ceil(items / SAMPLE_SHARE)), near).map((entry) => this.slots[entry]!);
+    const entries = firstLook ? firstLookEntries(items) : Math.max(1024, Math.ceil(items / SAMPLE_SHARE));
+    const slots = this.nearestEntries(query, entries, near).map((entry) => this.slots[entry]!);
     let passing = 0;
     for (const slot of slots) if (matches(slot)) passing++;
     return { passing, of: slots.length, slots };
