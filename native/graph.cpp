@@ -803,31 +803,12 @@ class Graph : public Napi::ObjectWrap<Graph> {
     // two-bit estimate's (see estimate_metric_t), each found key's estimate goes into `estimates` and
     // its Hamming distance into `distances`, as without.
     std::size_t walk_(float const* query, std::size_t wanted, std::size_t thread, byte_t* code, std::uint32_t* keys, float* distances,
-                      std::uint64_t* sink, matching_t const* keep, estimate_t const* estimate, float* estimates, std::size_t beam) const {
+                      std::uint64_t* sink, matching_t const* keep = nullptr, estimate_t const* estimate = nullptr, float* estimates = nullptr) const {
         pack_signs(query, dimensions_, code, rows_->stride);
         index_search_config_t config;
         config.expansion = expansion_search_; // or `wanted`, when larger
         config.thread = thread;
         codes_view_t const codes = codes_();
-        if (beam > 1 && live_() > 0) {
-            // The upper levels' greedy descent and a greedy walk of the base level (USearch's, at ef 1, to a live node), then the
-            // base level's walk from where that ended, `beam` nodes a step (base_walk_).
-            index_search_config_t descent = config;
-            descent.expansion = 1;
-            std::uint32_t entry = 0;
-            std::size_t entries = 0;
-            auto first = [&](auto&& result) {
-                if (!result) throw std::runtime_error(result.error.release());
-                if (result.count) entry = static_cast<std::uint32_t>(result[0].member.key), entries = 1;
-            };
-            auto descend = [&](auto const& metric, auto const& ahead) {
-                if (free_slots_.empty()) first(graph_->search(code, 1, metric, descent, dummy_predicate_t{}, ahead));
-                else first(graph_->search(code, 1, metric, descent, live_t{removed_.data()}, ahead));
-            };
-            if (estimate) descend(estimate_metric_t{codes, estimate}, estimate_ahead_t{codes, estimate, sink});
-            else descend(metric_t{codes}, load_ahead_t{codes, sink});
-            if (entries) return walk_seeded_(query, &entry, entries, wanted, code, keys, distances, sink, keep, estimate, estimates, beam);
-        }
         auto take = [&](auto&& result) -> std::size_t {
             if (!result) throw std::runtime_error(result.error.release());
             std::size_t found = std::min(result.count, wanted);
@@ -956,7 +937,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
             estimate_t const* by = estimated ? &estimate : nullptr;
             float* estimate_out = estimated ? estimates.Data() : nullptr;
             try {
-                found = seeds.IsEmpty() ? walk_(query, wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, keep, by, estimate_out, beam)
+                found = seeds.IsEmpty() ? walk_(query, wanted, 0, code.data(), keys.Data(), distances.Data(), &loaded_, keep, by, estimate_out)
                                         : walk_seeded_(query, seeds.Data(), seeds.ElementLength(), wanted, code.data(), keys.Data(), distances.Data(),
                                                        &loaded_, keep, by, estimate_out, beam);
             } catch (std::exception const& error) {
@@ -968,18 +949,16 @@ class Graph : public Napi::ObjectWrap<Graph> {
         return result;
     }
 
-    // search(query: Float32Array, k, estimate?, beam?) → { keys: Uint32Array, distances: Float32Array, estimates? },
+    // search(query: Float32Array, k, estimate?) → { keys: Uint32Array, distances: Float32Array, estimates? },
     // nearest first: by Hamming distance, or with an estimate (see estimate_) by the two-bit estimate,
     // highest first, with each key's estimate in `estimates` (and its Hamming distance in `distances`).
-    // The upper levels lead to the base level, which is walked `beam` nodes a step (as searchFrom's; 1:
-    // USearch's walk throughout).
     Napi::Value Search(Napi::CallbackInfo const& info) {
         Napi::Env env = info.Env();
         if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber())
             throw Napi::TypeError::New(env, "search(query: Float32Array, k: number)");
         Napi::Float32Array query = info[0].As<Napi::Float32Array>();
         if (query.ElementLength() != dimensions_) throw Napi::RangeError::New(env, "search: the query must have the graph's dimensions");
-        return walked_(info, query.Data(), 2, "search", nullptr, Napi::Uint32Array(), beam_(info, 3, "search"));
+        return walked_(info, query.Data(), 2, "search", nullptr);
     }
 
     // searchFrom(query: Float32Array, k, seeds: Uint32Array, beam?) → { keys, distances }: the k nearest live
@@ -1228,8 +1207,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
                             seeds && seed_counts[i] > 0
                                 ? walk_seeded_(values + i * dimensions_, seeds + i * seeds_each, seed_counts[i], wanted, code.data(), key_out + i * k,
                                                distance_out + i * k, &sinks[thread], nullptr, nullptr, nullptr, default_walk_beam)
-                                : walk_(values + i * dimensions_, wanted, thread, code.data(), key_out + i * k, distance_out + i * k, &sinks[thread],
-                                        nullptr, nullptr, nullptr, default_walk_beam));
+                                : walk_(values + i * dimensions_, wanted, thread, code.data(), key_out + i * k, distance_out + i * k, &sinks[thread]));
                     } catch (std::exception const& error) {
                         if (!failed.exchange(true)) failure = error.what();
                     }

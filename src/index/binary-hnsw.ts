@@ -132,15 +132,13 @@ export class BinaryHnsw {
   /**
    * The `k` nearest slots by Hamming distance; with `estimate` (the native graph reading the code
    * store's codes), by the two-bit estimate, highest first, each slot's in `estimates` (see
-   * {@link CodeStore.estimateQuery}), its Hamming distance in `distances` as without. The native
-   * graph walks its base level `beam` nodes a step (the addon's default, 3, when undefined; 1:
-   * USearch's walk, which USearch's binding always takes).
+   * {@link CodeStore.estimateQuery}), its Hamming distance in `distances` as without.
    */
-  search(query: Float32Array, k: number, estimate?: EstimateQuery, beam?: number): { slots: number[]; distances: Float32Array; estimates?: Float32Array } {
+  search(query: Float32Array, k: number, estimate?: EstimateQuery): { slots: number[]; distances: Float32Array; estimates?: Float32Array } {
     if (this.size === 0) return { slots: [], distances: new Float32Array(0) };
     if (this.engine === 'native') {
       this.syncCodes();
-      const { keys, distances, estimates } = this.native.search(query, Math.min(k, this.size), estimate && this.codes ? estimate : undefined, beam);
+      const { keys, distances, estimates } = this.native.search(query, Math.min(k, this.size), estimate && this.codes ? estimate : undefined);
       return { slots: Array.from(keys), distances, estimates };
     }
     const matches = this.index.search(query, Math.min(k, this.size), 1);

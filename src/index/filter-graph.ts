@@ -77,9 +77,9 @@ export class FilterGraph {
     this.graph.remove(slot);
   }
 
-  /** The `k` nearest items by Hamming distance (by the two-bit estimate with `estimate`), `beam` nodes a step, as {@link BinaryHnsw.search}. */
-  search(query: Float32Array, k: number, estimate?: EstimateQuery, beam?: number): { slots: number[]; distances: Float32Array; estimates?: Float32Array } {
-    return this.graph.search(query, k, estimate, beam);
+  /** The `k` nearest items by Hamming distance (by the two-bit estimate with `estimate`), as {@link BinaryHnsw.search}. */
+  search(query: Float32Array, k: number, estimate?: EstimateQuery): { slots: number[]; distances: Float32Array; estimates?: Float32Array } {
+    return this.graph.search(query, k, estimate);
   }
 
   /**

@@ -19,10 +19,9 @@ export interface NativeGraph {
   remove(key: number): boolean;
   /**
    * Up to `k` nearest keys and their Hamming distances, nearest first; with `estimate`, the walk's
-   * order is the two-bit estimate's (highest first), each key's in `estimates`. The base level is
-   * walked `beam` nodes a step as {@link searchFrom}'s (1: USearch's walk throughout).
+   * order is the two-bit estimate's (highest first), each key's in `estimates`.
    */
-  search(query: Float32Array, k: number, estimate?: EstimateQuery, beam?: number): { keys: Uint32Array; distances: Float32Array; estimates?: Float32Array };
+  search(query: Float32Array, k: number, estimate?: EstimateQuery): { keys: Uint32Array; distances: Float32Array; estimates?: Float32Array };
   /**
    * Up to `k` nearest live keys that meet every condition (`conditions`: pairs of a column of value
    * ids by key, 0 for none, and a bitset of the ids accepted), from one walk whose list holds only

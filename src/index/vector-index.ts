@@ -289,13 +289,12 @@ export interface FilteredSearchTuning {
    */
   readonly walkFromSample: boolean;
   /**
-   * Nodes a walk of the native graph's base level expands at a step (every walk: from the sample's
-   * codes, from a filter's seeds, from where the upper levels lead, of a filter's own graph), reading
-   * their nodes and then their neighbours' codes side by side: a walk at 1M waits on memory more than
-   * it computes, and one node a step (1, USearch's walk) waits once a node. bench/search's 1M index
-   * (200 queries taking turns, 2026-12-03): a 50 % filter's search at 3 took 0.85–0.89 × the time it
-   * took at 1 (4: the same as 3; 2: 0.91), the unfiltered search 0.90–0.91 × at 2 or 3, recall@10
-   * unchanged (0.988 and 0.997).
+   * Nodes a walk of the graph's base level from given codes (the unfiltered walks from the sample,
+   * the filtered walks from their seeds) expands at a step, reading their nodes and then their
+   * neighbours' codes side by side: a walk at 1M waits on memory more than it computes, and one node a
+   * step (1, USearch's walk) waits once a node. bench/search's 1M index (200 queries taking turns,
+   * 2026-12-03): a 50 % filter's walk at 3 took 0.85–0.89 × the time it took at 1 (4: the same as
+   * 3; 2: 0.91), the unfiltered search 0.91 × at 2 or 3, recall@10 unchanged (0.988 and 0.997).
    */
   readonly walkBeam: number;
   /**
@@ -936,7 +935,7 @@ export class VectorIndex {
         // 0.80 of them among its 128 candidates, 0.98 among 512 in 2.3 times the walk); by the estimate all of them among 107.
         const estimate = this.tuning.estimateWalks !== 'none' ? this.codes.estimateQuery(query) : undefined;
         const ask = Math.max(k, estimate ? Math.ceil(pool * this.tuning.estimateWalkFactor) : Math.ceil(wanted * copiedShortlistFactor));
-        const found = own.search(query, ask, estimate, this.tuning.walkBeam);
+        const found = own.search(query, ask, estimate);
         candidates = found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
         ranked = found.estimates !== undefined;
         strategy = 'filtered-graph';
@@ -1005,7 +1004,7 @@ export class VectorIndex {
       // From the walk guard's sampled codes nearest to the query where it can, else from the top.
       const start = this.walkStart(query);
       const seeded = start && this.graph.searchFrom(query, expansion, start.slots, this.tuning.walkBeam);
-      ({ candidates, strategy } = start && seeded ? this.checkWalk(query, seeded, expansion, start.nearest) : this.checkWalk(query, this.graph.search(query, expansion, estimate, this.tuning.walkBeam), expansion));
+      ({ candidates, strategy } = start && seeded ? this.checkWalk(query, seeded, expansion, start.nearest) : this.checkWalk(query, this.graph.search(query, expansion, estimate), expansion));
       // A walk by the estimate that held (not walked again by Hamming distance) hands its candidates over in the estimate's order.
       if (candidates.length > k) candidates = estimate && strategy === 'hnsw' ? candidates.slice(0, k) : this.narrow(query, candidates, k);
     }
@@ -1122,7 +1121,7 @@ export class VectorIndex {
     if (!this.guardWalks || !fellShort(walk, expansion, seededAt)) return { candidates: candidatesOf(walk), strategy: 'hnsw' };
     if (seededAt !== undefined) {
       // The walk from the sample's nearest codes fell short: one from the top at the same ef.
-      const fromTop = this.graph.search(query, expansion, undefined, this.tuning.walkBeam);
+      const fromTop = this.graph.search(query, expansion);
       if (!fellShort(fromTop, expansion)) return { candidates: candidatesOf(fromTop), strategy: 'hnsw-from-top' };
     } else {
       const seeded = this.graph.searchFrom(query, expansion, this.walkGuard.nearestSlots(query, this.liveCount, SEEDS), this.tuning.walkBeam);
@@ -1130,7 +1129,7 @@ export class VectorIndex {
     }
     const wider = Math.min(expansion * REWALK_FACTOR, this.graph.size);
     if (wider > expansion) {
-      const again = this.graph.search(query, wider, undefined, this.tuning.walkBeam);
+      const again = this.graph.search(query, wider);
       if (!fellShort(again, wider)) return { candidates: candidatesOf(again, expansion), strategy: 'hnsw-widened' };
     }
     return { candidates: this.codes.scanAll(query, expansion), strategy: 'exact-after-hnsw' };
@@ -1622,7 +1621,7 @@ export class VectorIndex {
     const share = matching / Math.max(this.liveCount, 1);
     const scans = this.settings.exactThreshold > 0;
     for (;;) {
-      const found = this.graph.search(query, Math.min(fetch, size), undefined, this.tuning.walkBeam);
+      const found = this.graph.search(query, Math.min(fetch, size));
       const passing: CodeCandidate[] = [];
       for (let i = 0; i < found.slots.length; i++) if (matches(found.slots[i]!)) passing.push({ slot: found.slots[i]!, hamming: found.distances[i]! });
       if (scans && passing.length < found.slots.length * share * this.tuning.graphPassShortfall) return undefined;
