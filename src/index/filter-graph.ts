@@ -83,6 +83,17 @@ export class FilterGraph {
   }
 
   /**
+   * The same from a walk of the base level that starts at `seeds` (items; those the graph does not
+   * hold are passed over), `beam` nodes a step ({@link BinaryHnsw.searchFiltered} with no condition);
+   * undefined where the graph holds none of the seeds (or on USearch's binding).
+   */
+  searchFrom(query: Float32Array, k: number, seeds: readonly number[], estimate?: EstimateQuery, beam?: number): { slots: number[]; distances: Float32Array; estimates?: Float32Array } | undefined {
+    const held = seeds.filter((slot) => this.graph.has(slot));
+    if (held.length === 0) return undefined;
+    return this.graph.searchFiltered(query, k, [], estimate, held, beam);
+  }
+
+  /**
    * Bytes the native graph holds (its nodes, links and key maps): counted again when its size has
    * moved by a sixteenth since last counted (the count walks every node; a search asks for it).
    */
