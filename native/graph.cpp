@@ -12,6 +12,9 @@
 //  - A walk of the base level can start from given keys (searchFrom, and searchFiltered with seeds):
 //    for a walk from the top that the walk guard found short, started again at its sample's codes
 //    nearest to the query, and for every filtered walk, started there at once.
+//  - Those walks of the base level expand a beam of three nodes a step, their nodes and then their
+//    neighbours' codes read side by side (base_walk_); one node a step, asked for, is USearch's walk
+//    (which the walks from the top keep).
 //
 // Beside the graph: the rescoring's reads and dot products (dotMany), the two-bit estimates
 // (estimateDots), the code scans of the filtered paths and the walk guard (nearestCodes over a
