@@ -671,7 +671,7 @@ describe('the native graph (native/graph.cpp)', () => {
       odd.estimateDots(query, oddSlots, exact);
       const answer = oddGraph.search(query, 10, odd.estimateQuery(query));
       // At an ef of the whole index, the walk's ten are the estimate's exact ten (nine of them at least: one run in twelve missed
-      // one, on the code before walks took beams too; the graph is built by two threads, whose adds interleave as they happen to).
+      // one, before this walk's code changed as after; the graph is built by two threads, whose adds interleave as they happen to).
       const ten = oddSlots.sort((a, b) => exact[b]! - exact[a]!).slice(0, 10);
       expect(answer.slots.filter((slot) => ten.includes(slot)).length).toBeGreaterThanOrEqual(9);
       expect([...answer.estimates!]).toEqual([...answer.estimates!].sort((a, b) => b - a));

@@ -946,7 +946,8 @@ export class VectorIndex {
         const ask = Math.max(k, estimate ? Math.ceil(pool * this.tuning.estimateWalkFactor) : Math.ceil(wanted * copiedShortlistFactor));
         // From the first look's sampled items nearest to the query that the filter holds (the unfiltered walks' start), where
         // there are any, a beam of nodes a step; else from the top.
-        const seeds = this.tuning.seedFilterGraphs && this.guardWalks ? this.walkGuard.nearestSlots(query, this.liveCount, this.tuning.nearSample).filter(plan.matches) : [];
+        const look = this.tuning.seedFilterGraphs && this.guardWalks ? this.walkGuard.start(query, this.liveCount, this.tuning.nearSample) : undefined;
+        const seeds = look ? look.slots.filter(plan.matches) : [];
         const found = (seeds.length > 0 && own.searchFrom(query, ask, seeds, estimate, this.tuning.walkBeam)) || own.search(query, ask, estimate);
         candidates = found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! }));
         ranked = found.estimates !== undefined;
@@ -955,7 +956,8 @@ export class VectorIndex {
         // sample's nearest (the filter's items lie away from the query, where both rankings are coarse): scanned with the far
         // shortlist and pool, as from the copy below.
         const nearest = candidates.reduce((least, candidate) => Math.min(least, candidate.hamming), Infinity);
-        if (candidates.length < Math.min(ask, own.size) || (this.guardWalks && this.walkGuard.fellShort(query, nearest, this.liveCount))) {
+        // (The first look, where the seeds came from, already read: its nearest distance.)
+        if (candidates.length < Math.min(ask, own.size) || (this.guardWalks && this.walkGuard.fellShort(query, nearest, this.liveCount, look?.nearest))) {
           candidates = scan(Math.max(Math.ceil(wanted * copiedShortlistFactor), Math.ceil(k * farShortlistFactor)));
           pool = Math.max(pool, Math.ceil(k * farPoolFactor));
           ranked = false;
