@@ -20,6 +20,8 @@ const FIRST_LOOK_MARGIN = 16;
 
 /** The sample's entries the first look reads for an index of `items` items. */
 const firstLookEntries = (items: number) => Math.max(1024, Math.ceil(items / FIRST_LOOK_SHARE));
+/** The sample's entries the whole look reads ({@link WalkGuard.fellShort} past its first look, {@link WalkGuard.nearPassing}). */
+const sampleEntries = (items: number) => Math.max(1024, Math.ceil(items / SAMPLE_SHARE));
 
 /**
  * A uniform sample of an index's live codes, kept contiguous so that an exact scan of it costs
@@ -174,7 +176,7 @@ export class WalkGuard {
    */
   nearPassing(query: ArrayLike<number>, items: number, near: number, matches: (slot: number) => boolean, firstLook = false): { passing: number; of: number; slots: number[] } {
     if (this.entryOf.size === 0) return { passing: 0, of: 0, slots: [] };
-    const entries = firstLook ? firstLookEntries(items) : Math.max(1024, Math.ceil(items / SAMPLE_SHARE));
+    const entries = firstLook ? firstLookEntries(items) : sampleEntries(items);
     const slots = this.nearestEntries(query, entries, near).map((entry) => this.slots[entry]!);
     let passing = 0;
     for (const slot of slots) if (matches(slot)) passing++;
@@ -235,7 +237,7 @@ export class WalkGuard {
    */
   fellShort(query: ArrayLike<number>, walked: number, items: number, firstLook?: number): boolean {
     const first = firstLookEntries(items);
-    const all = Math.max(1024, Math.ceil(items / SAMPLE_SHARE));
+    const all = sampleEntries(items);
     const near = firstLook ?? this.nearest(query, first);
     if (near < walked) return true;
     if (all <= first || near >= walked + FIRST_LOOK_MARGIN) return false;
