@@ -349,14 +349,14 @@ struct estimate_t {
         return low * (2 * all - total) + (high - low) * (2 * high_signs - high_all);
     }
     // The estimate from the 8-bit components: each code bit picks a component's byte or its negation (the sign), each plane
-    // bit which of two sums it goes to (the level), summed in fours into 32-bit lanes (VPDPBUSD), 64 components a step where
+    // bit whether it goes to the high level's sum too (the low level's is the rest), summed in fours into 32-bit lanes (VPDPBUSD), 64 components a step where
     // dot_avx512 takes three masked float adds for 16: its walks 0.80–0.88 × the time of that kernel's on bench/search's 1M
     // index, whose sums took most of a walk by the estimate (README, *Walks by the estimate in bytes*).
     LOOKBOOK_AVX512_VNNI float dot_bytes(byte_t const* code, std::size_t key) const noexcept {
         auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
         std::uint8_t const* plane = planes + key * plane_bytes;
         __m512i const ones = _mm512_set1_epi8(1);
-        __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
+        __m512i all_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
         std::size_t const blocks = (plane_bytes + 7) / 8, whole = plane_bytes / 8;
         for (std::size_t block = 0; block != blocks; ++block) {
             std::uint64_t s = 0, m = 0;
@@ -370,12 +370,14 @@ struct estimate_t {
                 }
             __m512i const positive = _mm512_loadu_si512(byte_weights + 128 * block), negative = _mm512_loadu_si512(byte_weights + 128 * block + 64);
             __m512i const signed_bytes = _mm512_mask_blend_epi8(_cvtu64_mask64(s), negative, positive);
+            all_sum = _mm512_dpbusd_epi32(all_sum, ones, signed_bytes);
             high_sum = _mm512_dpbusd_epi32(high_sum, ones, _mm512_maskz_mov_epi8(_cvtu64_mask64(m), signed_bytes));
-            low_sum = _mm512_dpbusd_epi32(low_sum, ones, _mm512_maskz_mov_epi8(_cvtu64_mask64(~m), signed_bytes));
         }
         float const low = lows[key];
         float const high = high_level(low);
-        return byte_scale * (low * static_cast<float>(_mm512_reduce_add_epi32(low_sum)) + high * static_cast<float>(_mm512_reduce_add_epi32(high_sum)));
+        // The low levels' sum is the whole sum less the high ones' (exact in integers): one masked move a block fewer.
+        std::int32_t const high_part = _mm512_reduce_add_epi32(high_sum), low_part = _mm512_reduce_add_epi32(all_sum) - high_part;
+        return byte_scale * (low * static_cast<float>(low_part) + high * static_cast<float>(high_part));
     }
 #pragma GCC diagnostic pop
 #endif
@@ -477,7 +479,9 @@ struct live_t {
 };
 
 // One condition of a filter: a column of value ids by key (1, 2 or 4 bytes each; 0 is no value) and
-// the ids it accepts, a bit each.
+// the ids it accepts, a bit each; or (width 0) the keys that pass, a bit each (`values`, `length`
+// bits): a dense filter's walk tests ~400 keys at random, and a bit a key (125 kB at 1M) stays in the
+// CPU's caches where a byte a key is read from memory (FilterIndex's value bitsets).
 struct condition_t {
     void const* values;
     std::size_t width;
@@ -486,6 +490,7 @@ struct condition_t {
     std::size_t accepted_ids; // bits in `accept`
     bool has(std::size_t key) const noexcept {
         if (key >= length) return false;
+        if (width == 0) return (static_cast<std::uint8_t const*>(values)[key >> 3] >> (key & 7)) & 1u;
         std::size_t id = width == 1   ? static_cast<std::uint8_t const*>(values)[key]
                          : width == 2 ? static_cast<std::uint16_t const*>(values)[key]
                                       : static_cast<std::uint32_t const*>(values)[key];
@@ -1119,7 +1124,8 @@ class Graph : public Napi::ObjectWrap<Graph> {
 
     // searchFiltered(query: Float32Array, k, conditions: [values, accept, …], estimate?, seeds?: Uint32Array, beam?) →
     // { keys, distances, asked, passed, estimates? } (the estimate as in search): the k nearest live keys that meet every condition (values: the value id of
-    // each key, Uint8/16/32Array, 0 for none; accept: a Uint8Array with bit i set where id i passes),
+    // each key, Uint8/16/32Array, 0 for none; accept: a Uint8Array with bit i set where id i passes; or values a Uint8Array
+    // with bit k % 8 of byte k / 8 set where key k passes, and accept null),
     // from one walk (at the graph's ef, or k when larger) whose list holds only such keys: it expands
     // every node it reaches, passing or not, and stops when its k nearest passing ones are nearer
     // than any node left to expand (USearch's filtered search). `asked`: the candidates near enough to enter the list, `passed`:
@@ -1137,6 +1143,14 @@ class Graph : public Napi::ObjectWrap<Graph> {
         std::vector<condition_t> conditions;
         for (std::uint32_t i = 0; i != list.Length(); i += 2) {
             Napi::Value values = list[i], accept = list[i + 1];
+            if (accept.IsNull()) {
+                // A bitset of the keys that pass.
+                if (!values.IsTypedArray() || values.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+                    throw Napi::TypeError::New(env, "searchFiltered: a condition without accepted ids must be a Uint8Array of passing keys");
+                Napi::Uint8Array bits = values.As<Napi::Uint8Array>();
+                conditions.push_back({bits.Data(), 0, bits.ElementLength() * 8, nullptr, 0});
+                continue;
+            }
             if (!values.IsTypedArray() || !accept.IsTypedArray()) throw Napi::TypeError::New(env, "searchFiltered: values and accepted ids must be typed arrays");
             Napi::TypedArray column = values.As<Napi::TypedArray>(), bits = accept.As<Napi::TypedArray>();
             napi_typedarray_type type = column.TypedArrayType();

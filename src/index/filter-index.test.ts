@@ -4,10 +4,26 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog, type ItemFilter } from './catalog.js';
 import { FilterIndex } from './filter-index.js';
+import type { FilterColumns } from './native-graph.js';
 import { rng } from '../util/random.js';
 
 const model = { id: 'm', version: '1' };
 const pick = <T>(random: () => number, values: readonly T[]) => values[Math.floor(random() * values.length)]!;
+
+/** Whether `slot` meets every condition of `columns` as the native graph's filtered walk tests them. */
+function passesColumns(columns: FilterColumns, slot: number): boolean {
+  for (let c = 0; c < columns.length; c += 2) {
+    const values = columns[c]!;
+    const accept = columns[c + 1];
+    if (accept === null) {
+      if (slot >>> 3 >= values.length || !(values[slot >>> 3]! & (1 << (slot & 7)))) return false;
+      continue;
+    }
+    const id = slot < values.length ? values[slot]! : 0;
+    if (id === 0 || id >>> 3 >= accept!.length || !(accept![id >>> 3]! & (1 << (id & 7)))) return false;
+  }
+  return true;
+}
 
 describe('FilterIndex', () => {
   it('answers every filter, and counts every value, exactly as the catalog’s SQL does, across writes and deletes', () => {
@@ -61,15 +77,10 @@ describe('FilterIndex', () => {
       const expected = catalog.filteredSlots(filter).sort((a, b) => a - b);
       expect([...plan.slots()].sort((a, b) => a - b), JSON.stringify(filter)).toEqual(expected);
       for (const candidate of expected) expect(plan.matches(candidate)).toBe(true);
-      // As the native graph's filtered walk reads it: each condition's value id by slot, in its accepted ids' bitset (past either's end: no).
+      // As the native graph's filtered walk reads it: each condition's value id by slot, in its accepted ids' bitset, or the slot's
+      // bit in a bitset of slots (past any's end: no).
       const columns = plan.columns();
-      const passes = (at: number) => {
-        for (let c = 0; c < columns.length; c += 2) {
-          const id = at < columns[c]!.length ? columns[c]![at]! : 0;
-          if (id === 0 || id >>> 3 >= columns[c + 1]!.length || !(columns[c + 1]![id >>> 3]! & (1 << (id & 7)))) return false;
-        }
-        return true;
-      };
+      const passes = (at: number) => passesColumns(columns, at);
       expect(Array.from({ length: slot + 5 }, (_, at) => at).filter(passes), JSON.stringify(filter)).toEqual(expected);
       if (Object.keys(filter.attributes ?? {}).length + (filter.category ? 1 : 0) === 1) expect(plan.estimate).toBe(expected.length);
     }
@@ -80,6 +91,55 @@ describe('FilterIndex', () => {
     expect(filters.plan({ attributes: { colour: 'x'.repeat(300) } })).toBeUndefined();
     expect(filters.plan({ attributes: { colour: 'x'.repeat(10) } })!.slots()).toHaveLength(0);
     catalog.close();
+  });
+
+  it('gives a large value a bitset of its slots when a walk asks for its column, keeps it exact through writes and growth, and drops it as the value shrinks', () => {
+    const random = rng(17);
+    const filters = new FilterIndex();
+    const model = new Map<number, string>();
+    let slot = 0;
+    const add = (category: string) => {
+      filters.add(slot, category, { tier: category });
+      model.set(slot++, category);
+    };
+    const remove = (at: number) => {
+      filters.remove(at);
+      model.delete(at);
+    };
+    const draw = () => {
+      const u = random();
+      return u < 0.5 ? 'big' : u < 0.6 ? 'mid' : u < 0.61 ? 'small' : 'rest';
+    };
+    for (let i = 0; i < 4000; i++) add(draw());
+    const check = (filter: ItemFilter, matching: (category: string) => boolean, bitset: boolean) => {
+      const columns = filters.plan(filter)!.columns();
+      expect(columns[1] === null, JSON.stringify(filter)).toBe(bitset);
+      for (let at = 0; at < slot + 100; at++) expect(passesColumns(columns, at), `${JSON.stringify(filter)} at ${at}`).toBe(model.has(at) && matching(model.get(at)!));
+    };
+    const before = filters.bytes;
+    // Half and a tenth of the slots: bitsets (as a category and as an attribute); a hundredth, and two values together: the column.
+    check({ category: ['big'] }, (category) => category === 'big', true);
+    check({ attributes: { tier: 'mid' } }, (category) => category === 'mid', true);
+    check({ category: ['small'] }, (category) => category === 'small', false);
+    check({ category: ['big', 'mid'] }, (category) => category === 'big' || category === 'mid', false);
+    check({ category: ['big'], attributes: { tier: 'big' } }, (category) => category === 'big', true);
+    // The two bitsets (500 bytes each for ~4,000 slots of room) count in the index's bytes.
+    expect(filters.bytes - before).toBeGreaterThanOrEqual(2 * Math.ceil(4000 / 8));
+    // Writes after they were made: removals, slots reused with other values, and new slots past the columns' room.
+    for (let i = 0; i < 600; i++) remove(Math.floor(random() * slot));
+    for (const [at, category] of [...model].filter(() => random() < 0.1)) {
+      remove(at);
+      filters.add(at, category === 'big' ? 'mid' : 'big', { tier: category === 'big' ? 'mid' : 'big' });
+      model.set(at, category === 'big' ? 'mid' : 'big');
+    }
+    for (let i = 0; i < 6000; i++) add(draw());
+    check({ category: ['big'] }, (category) => category === 'big', true);
+    check({ attributes: { tier: 'mid' } }, (category) => category === 'mid', true);
+    // The large value shrinks under half the share that made its bitset: dropped (its bytes given back), the column again, as exact.
+    const held = filters.bytes;
+    for (const [at, category] of [...model]) if (category === 'big' && random() < 0.95) remove(at);
+    expect(held - filters.bytes).toBeGreaterThanOrEqual(Math.floor(slot / 8));
+    check({ category: ['big'] }, (category) => category === 'big', false);
   });
 
   it('keeps every posting exact as a field outgrows a byte and two bytes of value ids', () => {

@@ -53,6 +53,14 @@ const CATEGORY = 'category';
 const ATTRIBUTE = 'attribute:';
 const fieldOf = (attribute: string) => `${ATTRIBUTE}${attribute}`;
 
+/**
+ * A value whose posting list holds at least this share of its field's slots gets a bitset of them
+ * when a filtered walk first asks for its column (see {@link FieldPostings.column}), kept up to date
+ * by writes until the value falls under half the share: at most 16 a field, each at most half the
+ * bytes of its posting list.
+ */
+const BITSET_SHARE = 1 / 16;
+
 /** One field's values: a posting list of slots per value, and each slot's value and place in it. */
 class FieldPostings {
   private readonly ids = new Map<string, number>();
@@ -66,6 +74,8 @@ class FieldPostings {
   /** The live slots of values too long to index, by slot, and how many each such value has: for {@link counts}. */
   private readonly longOf = new Map<number, string>();
   private readonly longCounts = new Map<string, number>();
+  /** Bitsets of large values' slots, by value id (see {@link BITSET_SHARE}), as long as `valueOf` (a bit a slot). */
+  private readonly bitsets = new Map<number, Uint8Array>();
 
   add(slot: number, key: string): void {
     if (key.length > MAX_INDEXED_LENGTH) {
@@ -93,6 +103,11 @@ class FieldPostings {
       const positions = new Uint32Array(size);
       positions.set(this.positionOf);
       this.positionOf = positions;
+      for (const [bitsetId, bits] of this.bitsets) {
+        const grown = new Uint8Array(Math.ceil(size / 8));
+        grown.set(bits);
+        this.bitsets.set(bitsetId, grown);
+      }
     }
     const list = this.lists[id]!;
     if (list.length === list.slots.length) {
@@ -103,6 +118,8 @@ class FieldPostings {
     this.valueOf[slot] = id;
     this.positionOf[slot] = list.length;
     list.slots[list.length++] = slot;
+    const bits = this.bitsets.get(id);
+    if (bits) bits[slot >>> 3]! |= 1 << (slot & 7);
   }
 
   /** Takes a slot out of its value's list (swapping the last one into its place). */
@@ -123,6 +140,11 @@ class FieldPostings {
     list.slots[position] = last;
     this.positionOf[last] = position;
     this.valueOf[slot] = 0;
+    const bits = this.bitsets.get(id);
+    if (bits) {
+      if (list.length < this.valueOf.length * (BITSET_SHARE / 2)) this.bitsets.delete(id);
+      else bits[slot >>> 3]! &= ~(1 << (slot & 7));
+    }
   }
 
   /** Each value key with live items and their count. */
@@ -149,8 +171,16 @@ class FieldPostings {
     return id !== 0 && ids.includes(id);
   }
 
-  /** The slots' value ids and a bitset of `ids`: the condition as the native graph's filtered walk tests it. */
-  column(ids: readonly number[]): [Uint8Array | Uint16Array | Uint32Array, Uint8Array] {
+  /**
+   * The condition as the native graph's filtered walk tests it: the slots' value ids and a bitset
+   * of `ids`; or, for one value holding at least {@link BITSET_SHARE} of the slots, a bitset of its
+   * slots and null (made on the first ask, then kept by writes). Such a value's walk tests ~400
+   * slots at random, and a bit a slot stays in the CPU's caches where a byte a slot does not
+   * (bench/search's 1M index, 50 % category: the walk's tests 19 % of its own time by the byte
+   * column, 4 % by the bitset).
+   */
+  column(ids: readonly number[]): [Uint8Array | Uint16Array | Uint32Array, Uint8Array | null] {
+    if (ids.length === 1 && this.lists[ids[0]!]!.length >= this.valueOf.length * BITSET_SHARE) return [this.bitsetOf(ids[0]!), null];
     let highest = 0;
     for (const id of ids) highest = Math.max(highest, id);
     const accept = new Uint8Array((highest >>> 3) + 1);
@@ -158,8 +188,21 @@ class FieldPostings {
     return [this.valueOf, accept];
   }
 
+  /** The bitset of a value's slots, made from its posting list where it has none. */
+  private bitsetOf(id: number): Uint8Array {
+    let bits = this.bitsets.get(id);
+    if (!bits) {
+      bits = new Uint8Array(Math.ceil(this.valueOf.length / 8));
+      for (const slot of this.slotsOf(id)) bits[slot >>> 3]! |= 1 << (slot & 7);
+      this.bitsets.set(id, bits);
+    }
+    return bits;
+  }
+
   get bytes(): number {
-    return this.valueOf.byteLength + this.positionOf.byteLength + this.lists.reduce((sum, list) => sum + list.slots.byteLength, 0);
+    let bitsets = 0;
+    for (const bits of this.bitsets.values()) bitsets += bits.byteLength;
+    return this.valueOf.byteLength + this.positionOf.byteLength + this.lists.reduce((sum, list) => sum + list.slots.byteLength, 0) + bitsets;
   }
 }
 
@@ -173,7 +216,7 @@ export interface FilterPlan {
   writeSlots(out: Uint32Array): number;
   /** Whether a live slot matches. */
   matches(slot: number): boolean;
-  /** The filter as the native graph's filtered walk tests it (each condition's value ids by slot and the ids it accepts). */
+  /** The filter as the native graph's filtered walk tests it (each condition's value ids by slot and the ids it accepts, or a bitset of its slots and null). */
   columns(): FilterColumns;
 }
 

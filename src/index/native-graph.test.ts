@@ -237,7 +237,7 @@ describe('the native graph (native/graph.cpp)', () => {
     }
   });
 
-  nativeOnly('walks with a filter: only live matching keys, the exact filtered neighbours, in a Uint8/16/32 column and with two conditions', () => {
+  nativeOnly('walks with a filter: only live matching keys, the exact filtered neighbours, in a Uint8/16/32 column, a bitset of keys and with two conditions', () => {
     const count = 3000;
     const vectors = clustered(count, 21);
     const slots = Array.from({ length: count }, (_, i) => i * 3 + 1);
@@ -266,11 +266,16 @@ describe('the native graph (native/graph.cpp)', () => {
     const colours = accept([1, 3]);
     const sizes = accept([301, 302, 303, 304]);
     const passes = (slot: number, both: boolean) => (colour[slot] === 1 || colour[slot] === 3) && (!both || size[slot] !== 300);
+    // The first condition as a bitset of the keys that pass (FilterIndex's, for a large value).
+    const colourKeys = new Uint8Array((highest + 7) >> 3);
+    for (const slot of slots) if (passes(slot, false)) colourKeys[slot >> 3]! |= 1 << (slot & 7);
     const queries = clustered(40, 23);
     for (const [name, columns, both] of [
       ['one condition', [colour, colours], false],
+      ['one condition, a bitset of keys', [colourKeys, null], false],
       ['two conditions, 16-bit ids', [colour, colours, size, sizes], true],
       ['two conditions, 32-bit ids', [colour, colours, wide, sizes], true],
+      ['two conditions, a bitset of keys and 16-bit ids', [colourKeys, null, size, sizes], true],
     ] as const) {
       let hits = 0;
       for (let q = 0; q < 40; q++) {
@@ -292,6 +297,7 @@ describe('the native graph (native/graph.cpp)', () => {
     const sample = live.filter((_, i) => i % 16 === 0);
     for (const [name, columns, both] of [
       ['one condition', [colour, colours], false],
+      ['one condition, a bitset of keys', [colourKeys, null], false],
       ['two conditions', [colour, colours, size, sizes], true],
     ] as const) {
       let hits = 0;
@@ -328,6 +334,13 @@ describe('the native graph (native/graph.cpp)', () => {
       crossed += [...found.distances].filter((d) => d <= kth).length;
     }
     expect(crossed / 400).toBeGreaterThanOrEqual(0.95);
+    // The bitset of keys is the same filter as the column: the same walks, from the top and from seeds.
+    for (let q = 0; q < 40; q++) {
+      const query = row(queries, q);
+      expect(graph.searchFiltered(query, 10, [colourKeys, null])!.slots).toEqual(graph.searchFiltered(query, 10, [colour, colours])!.slots);
+      const seeds = sample.slice(q, q + 4);
+      expect(graph.searchFiltered(query, 10, [colourKeys, null], undefined, seeds)!.slots).toEqual(graph.searchFiltered(query, 10, [colour, colours], undefined, seeds)!.slots);
+    }
     // No seed the graph holds: nothing found.
     expect(graph.searchFiltered(row(queries, 0), 10, [colour, colours], undefined, [2, 4])!.slots).toEqual([]);
     const native = (graph as unknown as { native: { searchFiltered(...args: unknown[]): unknown } }).native;
@@ -335,6 +348,12 @@ describe('the native graph (native/graph.cpp)', () => {
     // Keys past a column's end, and ids past the accepted bits, do not pass; a filter nothing passes finds nothing.
     expect(graph.searchFiltered(row(queries, 0), 10, [colour.subarray(0, 10), colours])!.slots.every((slot) => slot < 10)).toBe(true);
     expect(graph.searchFiltered(row(queries, 0), 10, [colour, accept([7])])!.slots).toEqual([]);
+    // Keys past a bitset's end do not pass either; a bitset must be a Uint8Array.
+    const early = graph.searchFiltered(row(queries, 0), 10, [colourKeys.subarray(0, 90), null])!.slots;
+    expect(early.length).toBeGreaterThan(0);
+    expect(early.every((slot) => slot < 720)).toBe(true);
+    expect(graph.searchFiltered(row(queries, 0), 10, [new Uint8Array(colourKeys.length), null])!.slots).toEqual([]);
+    expect(() => graph.searchFiltered(row(queries, 0), 10, [new Uint16Array(4) as unknown as Uint8Array, null])).toThrow(/Uint8Array of passing keys/);
     expect(() => graph.searchFiltered(row(queries, 0), 10, [colour])).toThrow(/pairs/);
     expect(() => graph.searchFiltered(row(queries, 0), 10, [new Float32Array(4) as unknown as Uint8Array, colours])).toThrow(/Uint8\/16\/32Array/);
   });

@@ -24,11 +24,11 @@ export interface NativeGraph {
   search(query: Float32Array, k: number, estimate?: EstimateQuery): { keys: Uint32Array; distances: Float32Array; estimates?: Float32Array };
   /**
    * Up to `k` nearest live keys that meet every condition (`conditions`: pairs of a column of value
-   * ids by key, 0 for none, and a bitset of the ids accepted), from one walk whose list holds only
-   * such keys; `asked`: the candidates near enough to enter that list, `passed`: those that met the
-   * conditions. `estimate` as in {@link search}. With `seeds` (keys), the walk is of the base level
-   * alone from them (those not held are passed over), not from where the upper levels lead, `beam`
-   * nodes a step as {@link searchFrom}'s.
+   * ids by key, 0 for none, and a bitset of the ids accepted, or of a bitset of the keys that pass and
+   * null), from one walk whose list holds only such keys; `asked`: the candidates near enough to enter
+   * that list, `passed`: those that met the conditions. `estimate` as in {@link search}. With `seeds`
+   * (keys), the walk is of the base level alone from them (those not held are passed over), not from
+   * where the upper levels lead, `beam` nodes a step as {@link searchFrom}'s.
    */
   searchFiltered(
     query: Float32Array,
@@ -84,8 +84,11 @@ export interface EstimateQuery {
   readonly norm: number;
 }
 
-/** A filter as the native graph tests it: for each condition, its value ids by key and the bitset of the ids it accepts. */
-export type FilterColumns = (Uint8Array | Uint16Array | Uint32Array)[];
+/**
+ * A filter as the native graph tests it: for each condition, its value ids by key and the bitset of
+ * the ids it accepts; or a bitset of the keys that pass (bit k % 8 of byte k / 8) and null.
+ */
+export type FilterColumns = (Uint8Array | Uint16Array | Uint32Array | null)[];
 
 /**
  * Dot products of `query` with the vectors in `slots` of a vector file (fixed slots of
