@@ -237,6 +237,65 @@ describe('VectorIndex graph walks', () => {
     index.close();
   });
 
+  it('walks a dense filter from the sample with at least the unfiltered walk’s ef in its list, and hands over the pool × seededWalkFactor of it', () => {
+    const d = 128;
+    const SPREAD = 1;
+    const random = rng(43);
+    // Clusters, so that a walk has a neighbourhood to find; 85 % of the items in the filter, drawn independently of the vectors (the
+    // sample's 32 codes nearest to each query hold well over half the share: a dense filter there).
+    const centres = Array.from({ length: 40 }, () => Float32Array.from({ length: d }, () => random() - 0.5));
+    const vectors = Array.from({ length: 10_000 }, (_, i) => {
+      const v = Float32Array.from(centres[i % 40]!, (x) => x + SPREAD * (random() - 0.5));
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+    const inFilter = vectors.map(() => random() < 0.85);
+    const queries = Array.from({ length: 20 }, (_, q) => {
+      const v = Float32Array.from(centres[(q * 7) % 40]!, (x) => x + SPREAD * (random() - 0.5));
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+    for (const expansionSearch of [0, 150]) {
+      // Scans on (the sample's look needs them), but not of 5,000 codes: the planner walks, as it does a 50 % filter at 1M.
+      const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'dense-walk', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, expansionSearch, exactThreshold: 1000 });
+      const walks = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 10 };
+      index.tuning = walks;
+      index.upsert(vectors.map((vector, i) => ({ fields: { id: `p${i}`, category: inFilter[i] ? 'in' : 'out' }, vector })));
+      const graph = (index as unknown as { graph: BinaryHnsw }).graph;
+      if (graph.engine !== 'native') return index.close(); // USearch's binding walks unfiltered (graphSearchWithin)
+      const asked: { k: number; seeded: boolean; found: number }[] = [];
+      const walk = graph.searchFiltered.bind(graph);
+      graph.searchFiltered = (query, k, ...rest) => {
+        const found = walk(query, k, ...rest);
+        asked.push({ k, seeded: rest[2] !== undefined, found: found?.slots.length ?? 0 });
+        return found;
+      };
+      const options = { limit: 10, oversampling: 4, rescore: true, filter: { category: ['in'] } };
+      // k 40: the pool is 40 × 1.5 (~8,500 items want no more), the hand-over 60 × 0.6; the list the unfiltered ef.
+      const ef = index.expansionFor(40);
+      expect(ef).toBe(expansionSearch || 64);
+      let hits = 0;
+      for (const query of queries) {
+        asked.length = 0;
+        const found = index.search(query, options);
+        expect(found.strategy).toBe('filtered-hnsw');
+        expect(asked).toEqual([{ k: ef, seeded: true, found: ef }]);
+        expect(found.hits.every((hit) => inFilter[Number(hit.item.id.slice(1))])).toBe(true);
+        // Against the float top 10 of the filter's items.
+        const dots = vectors.map((vector) => vector.reduce((sum, x, j) => sum + x * query[j]!, 0));
+        const exact = vectors.map((_, i) => i).filter((i) => inFilter[i]).sort((a, b) => dots[b]! - dots[a]!).slice(0, 10).map((i) => `p${i}`);
+        hits += found.hits.filter((hit) => exact.includes(hit.item.id)).length;
+      }
+      expect(hits / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
+      // A walk that asks for more than the ef (the far filters' factor): its own ask, all of it handed over.
+      index.tuning = { ...walks, seededWalkFactor: 4 };
+      asked.length = 0;
+      index.search(queries[0]!, options);
+      expect(asked).toEqual([{ k: Math.max(ef, 240), seeded: true, found: Math.max(ef, 240) }]);
+      index.close();
+    }
+  });
+
   it('scans the filter’s codes when a filtered walk finds fewer than it asked for while the filter holds more, even on an index that never scans', () => {
     const d = 64;
     const random = rng(41);

@@ -271,7 +271,9 @@ export interface FilteredSearchTuning {
   /**
    * A filtered walk by the estimate from the walk guard's sampled codes (`walkSeeds`), where the
    * filter's share among them is at least half its share of the items (by the lower bound of
-   * `nearSample`'s look), asks for the pool × this instead (below 1: the pool is what it found).
+   * `nearSample`'s look), asks for the pool × this instead (below 1: the pool is what it found);
+   * its list holds at least the unfiltered walk's ef (the index's, measured on its own queries),
+   * of which it hands over the first pool × this by the estimate.
    */
   readonly seededWalkFactor: number;
   /**
@@ -516,7 +518,11 @@ export const DEFAULT_FILTERED_SEARCH_TUNING: FilteredSearchTuning = {
   // from the top at × 1.2, and from the sample at × 1.2), hence × 1.2 where the sample holds little of the filter. On an AVX2 machine
   // (2026-12-03), 200 queries: × 0.5 took the 50 % rows to 2.00–2.02× the unfiltered time at ef 64 (× 0.8: 2.33–2.39×) and 1.08–1.09×
   // at ef 256 (1.25–1.26×), recall@10 0.973–0.979 against 0.986–0.987: not taken, a point and more of recall on data we cannot see.
-  seededWalkFactor: 0.8,
+  // 2026-12-04 (nineteenth session; the filter's bitset and the walk holding at least the unfiltered walk's ef, both since), 200
+  // queries, category and attribute: × 0.8 2.14 and 2.17× at recall@10 0.985 and 0.988, × 0.6 1.82–1.91× and 1.88× at 0.975 and
+  // 0.984, × 0.5 1.80 and 1.82× at 0.972 and 0.981. × 0.6 taken: issue 15 asks 2× at 0.95; the walk's list stays the measured ef
+  // (64 there: the pool × 0.6 is 65), so that on data whose walks need more the filtered walk widens as the unfiltered one does.
+  seededWalkFactor: 0.6,
   walkSeeds: true,
   walkFromSample: true,
   walkBeam: 3,
@@ -990,7 +996,7 @@ export class VectorIndex {
         const walked = far
           ? undefined
           : walks
-            ? this.filteredWalk(query, plan, wanted, size, pool, estimate, this.tuning.walkSeeds ? near : undefined)
+            ? this.filteredWalk(query, plan, k, wanted, size, pool, estimate, this.tuning.walkSeeds ? near : undefined)
             : this.graphSearchWithin(query, matches, need, Math.min(fetch, nearFetch), size);
         if (walked) {
           candidates = Array.isArray(walked) ? walked : walked.candidates;
@@ -1586,7 +1592,8 @@ export class VectorIndex {
    * The matching candidates nearest to the query from the native graph's filtered walk, from the
    * walk guard's sampled codes nearest to it (`near`, where given) or from the top: by the two-bit
    * `estimate` where given (the pool × `estimateWalkFactor` of them, × `seededWalkFactor` from
-   * codes that hold the filter, in the estimate's order: `ranked`), else by Hamming distance
+   * codes that hold the filter, in the estimate's order: `ranked`; the latter's walk keeps at least
+   * the unfiltered walk's ef for `k` in its list), else by Hamming distance
    * (`wanted` × the graph overfetch at the filter's share); or undefined (a scan answers) where it
    * found fewer than it asked for while the filter holds more (it ran out of nodes it could reach;
    * whatever the exact threshold), or, on an index that scans, where the candidates near the query
@@ -1596,6 +1603,7 @@ export class VectorIndex {
   private filteredWalk(
     query: Float32Array,
     plan: FilterPlan,
+    k: number,
     wanted: number,
     matching: number,
     pool: number,
@@ -1608,16 +1616,21 @@ export class VectorIndex {
     // estimate ranks coarsely). By Hamming distance, as the unfiltered walk's fetch: the smaller the filter, the more of its
     // candidates it wants (bench/search at 1M, 25 %: 320 gave recall@10 0.92–0.94).
     const seeded = near !== undefined && near.slots.length > 0;
-    const factor = seeded && near.low >= share / 2 ? this.tuning.seededWalkFactor : this.tuning.estimateWalkFactor;
+    const dense = seeded && near.low >= share / 2;
+    const factor = dense ? this.tuning.seededWalkFactor : this.tuning.estimateWalkFactor;
     const ask = estimate ? Math.ceil(pool * factor) : Math.ceil(wanted * overfetchAt(this.tuning.graphOverfetch, this.tuning.graphOverfetchEndShare, share));
-    const found = this.graph.searchFiltered(query, ask, plan.columns(), estimate, seeded ? near.slots : undefined, this.tuning.walkBeam)!;
+    // Such a walk by the estimate holds at least the unfiltered walk's ef (the index's, measured on its own queries) and hands over its
+    // first `ask`: where the data needs a wider walk, the filtered one widens with it.
+    const list = estimate && dense ? Math.max(ask, this.expansionFor(k)) : ask;
+    const found = this.graph.searchFiltered(query, list, plan.columns(), estimate, seeded ? near.slots : undefined, this.tuning.walkBeam)!;
     const scans = this.settings.exactThreshold > 0;
     const shortfall = estimate ? this.tuning.estimatePassShortfall : this.tuning.graphPassShortfall;
     // Fewer than it asked for while the filter holds more: items the walk could not reach (a graph whose removed nodes were
     // reused can leave an item no link leads to), scanned whatever the index's exact threshold, as an unfiltered walk's are.
-    if (found.slots.length < Math.min(ask, matching)) return undefined;
+    if (found.slots.length < Math.min(list, matching)) return undefined;
     if (scans && found.passShare < share * shortfall) return undefined;
-    return { candidates: found.slots.map((slot, i) => ({ slot, hamming: found.distances[i]! })), ranked: found.estimates !== undefined };
+    const kept = Math.min(found.slots.length, ask);
+    return { candidates: Array.from({ length: kept }, (_, i) => ({ slot: found.slots[i]!, hamming: found.distances[i]! })), ranked: found.estimates !== undefined };
   }
 
   /**
