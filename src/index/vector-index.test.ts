@@ -270,8 +270,16 @@ describe('VectorIndex graph walks', () => {
         asked.push({ k, seeded: rest[2] !== undefined, found: found?.slots.length ?? 0 });
         return found;
       };
+      // And how many candidates the rescoring reads.
+      const file = (index as unknown as { vectors: { dotMany(slots: ArrayLike<number>, ...rest: unknown[]): void } }).vectors;
+      const dotMany = file.dotMany.bind(file);
+      let rescored = 0;
+      file.dotMany = (slots, ...rest) => {
+        rescored = slots.length;
+        dotMany(slots, ...rest);
+      };
       const options = { limit: 10, oversampling: 4, rescore: true, filter: { category: ['in'] } };
-      // k 40: the pool is 40 × 1.5 (~8,500 items want no more), the hand-over 60 × 0.6; the list the unfiltered ef.
+      // k 40: the pool is 40 × 1.5 (~8,500 items want no more), the hand-over 60 × seededWalkFactor (at least k); the list the unfiltered ef.
       const ef = index.expansionFor(40);
       expect(ef).toBe(expansionSearch || 64);
       let hits = 0;
@@ -280,6 +288,7 @@ describe('VectorIndex graph walks', () => {
         const found = index.search(query, options);
         expect(found.strategy).toBe('filtered-hnsw');
         expect(asked).toEqual([{ k: ef, seeded: true, found: ef }]);
+        expect(rescored).toBe(Math.max(40, Math.ceil(60 * DEFAULT_FILTERED_SEARCH_TUNING.seededWalkFactor)));
         expect(found.hits.every((hit) => inFilter[Number(hit.item.id.slice(1))])).toBe(true);
         // Against the float top 10 of the filter's items.
         const dots = vectors.map((vector) => vector.reduce((sum, x, j) => sum + x * query[j]!, 0));
@@ -292,6 +301,7 @@ describe('VectorIndex graph walks', () => {
       asked.length = 0;
       index.search(queries[0]!, options);
       expect(asked).toEqual([{ k: Math.max(ef, 240), seeded: true, found: Math.max(ef, 240) }]);
+      expect(rescored).toBe(60); // the pool
       index.close();
     }
   });
