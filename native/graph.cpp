@@ -1642,6 +1642,17 @@ Napi::Value ByteSums(Napi::CallbackInfo const& info) {
     return Napi::Number::New(env, total);
 }
 
+// walksReadSums() → whether a walk by the estimate reads the byte sums of its estimate argument: without AVX-512 (or with the scalar
+// kernel asked for) its distances look the code bytes up there; with it they sum the query's components under the codes' bits
+// (estimate_t::weights), and CodeStore.estimateQuery need not write the 64 kB table before each walk.
+Napi::Value WalksReadSums(Napi::CallbackInfo const& info) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    return Napi::Boolean::New(info.Env(), !scan_avx512);
+#else
+    return Napi::Boolean::New(info.Env(), true);
+#endif
+}
+
 Napi::Value EstimateDots(Napi::CallbackInfo const& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 12 || !info[0].IsTypedArray() || !info[3].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
@@ -2149,6 +2160,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("dotMany", Napi::Function::New(env, DotMany, "dotMany"));
     exports.Set("estimateDots", Napi::Function::New(env, EstimateDots, "estimateDots"));
     exports.Set("byteSums", Napi::Function::New(env, ByteSums, "byteSums"));
+    exports.Set("walksReadSums", Napi::Function::New(env, WalksReadSums, "walksReadSums"));
     exports.Set("nearestCodes", Napi::Function::New(env, NearestCodes, "nearestCodes"));
     exports.Set("scanKernel", Napi::Function::New(env, ScanKernel, "scanKernel"));
     exports.Set("nearestListed", Napi::Function::New(env, NearestListed, "nearestListed"));

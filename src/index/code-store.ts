@@ -102,6 +102,7 @@ export class CodeStore {
   /** The addon's loop for {@link estimateDots} (the same results), where it is built and LOOKBOOK_GRAPH does not ask for USearch's binding. */
   private readonly nativeEstimate: NativeEstimateDots | undefined = nativeHelper('estimateDots');
   private readonly nativeByteSums = nativeHelper('byteSums');
+  private readonly walksReadSums = nativeHelper('walksReadSums');
   private readonly adviseHuge = nativeHelper('adviseHuge');
   /** The addon's one-pass scan for {@link scanAll} (the same answer; see {@link nearestInRange}). */
   private readonly nativeNearest: NativeNearestCodes | undefined = nativeHelper('nearestCodes');
@@ -432,12 +433,17 @@ export class CodeStore {
 
   /**
    * What the native graph needs to walk by the two-bit estimate of {@link estimateDots} for `query`
-   * (the byte sums are this store's, rewritten by the next query), or undefined when a written slot
+   * (the byte sums are this store's, rewritten by the next query, and written only where the walk
+   * reads them), or undefined when a written slot
    * has no magnitude code (an index made before they existed).
    */
   estimateQuery(query: ArrayLike<number>): EstimateQuery | undefined {
     if (this.magnitudeSlots < this.slots) return undefined;
-    const total = this.fillByteSums(query);
+    // The byte sums only where the walk reads them (see NativeGraphModule.walksReadSums): the table is 64 kB at 512 dimensions.
+    // The total as fillByteSums sums it (in order, in doubles), which the estimates handed over use.
+    let total = 0;
+    if (this.walksReadSums?.() === false) for (let i = 0; i < this.dimension; i++) total += query[i]!;
+    else total = this.fillByteSums(query);
     let squares = 0;
     for (let i = 0; i < this.dimension; i++) squares += query[i]! * query[i]!;
     const highCount = magnitudeBitsSet(this.dimension);

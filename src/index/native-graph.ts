@@ -156,6 +156,8 @@ interface NativeGraphModule {
   estimateDots: NativeEstimateDots;
   /** CodeStore's byte sums of `query` into `sums` (the same floats as its JavaScript loop); returns the sum of its first `dimension` components. */
   byteSums(query: Float32Array, dimension: number, sums: Float32Array): number;
+  /** Whether a walk by the estimate reads its byte sums (no AVX-512, or the scalar kernel asked for); else it sums the query's components under the codes' bits. */
+  walksReadSums(): boolean;
   nearestCodes: NativeNearestCodes;
   nearestListed: NativeNearestListed;
   /**
