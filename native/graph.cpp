@@ -349,9 +349,10 @@ struct estimate_t {
         return low * (2 * all - total) + (high - low) * (2 * high_signs - high_all);
     }
     // The estimate from the 8-bit components: each code bit picks a component's byte or its negation (the sign), each plane
-    // bit whether it goes to the high level's sum too (the low level's is the rest), summed in fours into 32-bit lanes (VPDPBUSD), 64 components a step where
-    // dot_avx512 takes three masked float adds for 16: its walks 0.80–0.88 × the time of that kernel's on bench/search's 1M
-    // index, whose sums took most of a walk by the estimate (README, *Walks by the estimate in bytes*).
+    // bit whether it goes to the high level's sum too (the low level's is the rest), summed in fours into 32-bit lanes
+    // (VPDPBUSD), 64 components a step where dot_avx512 takes three masked float adds for 16: its walks 0.80–0.88 × the
+    // time of that kernel's on bench/search's 1M index, whose sums took most of a walk by the estimate (README, *Walks by
+    // the estimate in bytes*).
     LOOKBOOK_AVX512_VNNI float dot_bytes(byte_t const* code, std::size_t key) const noexcept {
         auto const* sign = reinterpret_cast<std::uint8_t const*>(code);
         std::uint8_t const* plane = planes + key * plane_bytes;

@@ -434,8 +434,8 @@ export class CodeStore {
   /**
    * What the native graph needs to walk by the two-bit estimate of {@link estimateDots} for `query`
    * (the byte sums are this store's, rewritten by the next query, and written only where the walk
-   * reads them), or undefined when a written slot
-   * has no magnitude code (an index made before they existed).
+   * reads them), or undefined when a written slot has no magnitude code (an index made before they
+   * existed).
    */
   estimateQuery(query: ArrayLike<number>): EstimateQuery | undefined {
     if (this.magnitudeSlots < this.slots) return undefined;
