@@ -441,21 +441,25 @@ export class CodeStore {
     if (this.magnitudeSlots < this.slots) return undefined;
     // The byte sums only where the walk reads them (see NativeGraphModule.walksReadSums): the table is 64 kB at 512 dimensions.
     // The total as fillByteSums sums it (in order, in doubles), which the estimates handed over use.
-    let total = 0;
-    if (this.walksReadSums?.() === false) for (let i = 0; i < this.dimension; i++) total += query[i]!;
-    else total = this.fillByteSums(query);
+    const total = this.walksReadSums?.() === false ? this.componentSum(query) : this.fillByteSums(query);
     let squares = 0;
     for (let i = 0; i < this.dimension; i++) squares += query[i]! * query[i]!;
     const highCount = magnitudeBitsSet(this.dimension);
     return { planes: this.planes, planeBytes: this.planeBytes, lows: this.lows, sums: this.byteSums, total, highCount, lowCount: this.dimension - highCount, norm: Math.sqrt(squares) };
   }
 
+  /** The sum of the query's components, in order, in doubles (as the addon's byteSums sums them). */
+  private componentSum(query: ArrayLike<number>): number {
+    let total = 0;
+    for (let i = 0; i < this.dimension; i++) total += query[i]!;
+    return total;
+  }
+
   /** Fills {@link byteSums} for `query`; returns the sum of its components. */
   private fillByteSums(query: ArrayLike<number>): number {
     const sums = this.byteSums;
     if (this.nativeByteSums && query instanceof Float32Array && query.length >= this.dimension) return this.nativeByteSums(query, this.dimension, sums);
-    let total = 0;
-    for (let i = 0; i < this.dimension; i++) total += query[i]!;
+    const total = this.componentSum(query);
     for (let position = 0; position < this.planeBytes; position++) {
       const base = position * 256;
       sums[base] = 0;
