@@ -239,24 +239,23 @@ describe('VectorIndex graph walks', () => {
 
   it('walks a dense filter from the sample with at least the unfiltered walk’s ef in its list, and hands over the pool × seededWalkFactor of it', () => {
     const d = 128;
-    const SPREAD = 1;
     const random = rng(43);
     // Clusters, so that a walk has a neighbourhood to find; 85 % of the items in the filter, drawn independently of the vectors (the
     // sample's 32 codes nearest to each query hold well over half the share: a dense filter there).
     const centres = Array.from({ length: 40 }, () => Float32Array.from({ length: d }, () => random() - 0.5));
     const vectors = Array.from({ length: 10_000 }, (_, i) => {
-      const v = Float32Array.from(centres[i % 40]!, (x) => x + SPREAD * (random() - 0.5));
+      const v = Float32Array.from(centres[i % 40]!, (x) => x + (random() - 0.5));
       const norm = Math.hypot(...v);
       return v.map((x) => x / norm);
     });
     const inFilter = vectors.map(() => random() < 0.85);
     const queries = Array.from({ length: 20 }, (_, q) => {
-      const v = Float32Array.from(centres[(q * 7) % 40]!, (x) => x + SPREAD * (random() - 0.5));
+      const v = Float32Array.from(centres[(q * 7) % 40]!, (x) => x + (random() - 0.5));
       const norm = Math.hypot(...v);
       return v.map((x) => x / norm);
     });
     for (const expansionSearch of [0, 150]) {
-      // Scans on (the sample's look needs them), but not of 5,000 codes: the planner walks, as it does a 50 % filter at 1M.
+      // Scans on (the sample's look needs them), but not of the filter's ~8,500 codes: the planner walks, as it does a 50 % filter at 1M.
       const index = VectorIndex.create(mkdtempSync(join(tmpdir(), 'vi-')), 'dense-walk', { id: 'm', version: '1', dimension: d }, { ...DEFAULT_INDEX_SETTINGS, expansionSearch, exactThreshold: 1000 });
       const walks = { ...DEFAULT_FILTERED_SEARCH_TUNING, graphStepInCodes: 10 };
       index.tuning = walks;
